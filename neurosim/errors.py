@@ -1,0 +1,48 @@
+"""neurosim's exception hierarchy.
+
+Every error neurosim raises on bad input derives from :class:`NeurosimError`. Messages are one
+sentence that names the node, field or path, shows the bad value with ``!r``, says what was
+expected, and says how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class NeurosimError(Exception):
+    """Base class of every error neurosim raises on bad input or an impossible request."""
+
+
+class IRError(NeurosimError):
+    """An IR node, graph or fixed-point format is invalid (bad field value, type or shape)."""
+
+
+class ShapeError(IRError):
+    """Shapes do not agree along an edge or inside a node."""
+
+
+class GraphError(IRError):
+    """The graph structure is invalid (unknown node, dangling edge, missing input/output)."""
+
+
+class NMError(IRError):
+    """Weights declared N:M-sparse violate the pattern, or N and M are inconsistent."""
+
+
+class FixedPointError(IRError):
+    """A value does not fit its fixed-point format, or the format itself is invalid."""
+
+
+class FormatError(NeurosimError):
+    """A file (native model, NIR, torch state dict, input array) is malformed or truncated."""
+
+
+class UnsupportedError(NeurosimError):
+    """A layer, primitive or option exists but neurosim does not support it (yet)."""
+
+
+class FrontendError(NeurosimError):
+    """Importing or exporting a model through a frontend failed for a reason other than format."""
+
+
+class SimulationError(NeurosimError):
+    """The simulator was given inputs that do not match the graph (shape, dtype, length)."""

@@ -1,0 +1,24 @@
+"""IR node types, one module per family; every type is registered in :data:`NODE_TYPES`."""
+
+from neurosim.ir.nodes.base import NODE_TYPES, Node, node_context
+from neurosim.ir.nodes.connections import Conv1d, Conv2d, Dense, NMSparse, Projection, SparseCSR
+from neurosim.ir.nodes.delay import Delay
+from neurosim.ir.nodes.elementwise import Scale, Threshold
+from neurosim.ir.nodes.io import Input, Output
+from neurosim.ir.nodes.neurons import (
+    IF,
+    LI,
+    LIF,
+    CubaLIF,
+    Integrator,
+    NeuronFixedPoint,
+    Population,
+    SpikingPopulation,
+)
+from neurosim.ir.nodes.shaping import AvgPool2d, Flatten, SumPool2d
+
+__all__ = [
+    "NODE_TYPES", "Node", "node_context", "Conv1d", "Conv2d", "Dense", "NMSparse", "Projection", "SparseCSR",
+    "Delay", "Scale", "Threshold", "Input", "Output", "IF", "LI", "LIF", "CubaLIF", "Integrator",
+    "NeuronFixedPoint", "Population", "SpikingPopulation", "AvgPool2d", "Flatten", "SumPool2d",
+]
