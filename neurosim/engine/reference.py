@@ -1,0 +1,564 @@
+"""The functional reference simulator: the golden model of neurosim.
+
+Plain numpy, one timestep at a time, no cycle model. The cycle-level engine, and through it the
+generated RTL, are tested against this module; it is kept simple enough to read against the
+equations in ``docs/ir.md``.
+
+Two numeric modes:
+
+``float``
+    Real arithmetic in ``dtype`` (float64 by default), reproducing the source framework's forward
+    pass (the node docstrings in :mod:`neurosim.ir.nodes` give the equations).
+
+``fixed``
+    The hardware semantics. Every projection needs a ``weight_format`` and every neuron a
+    ``fixed`` spec (the quantize pass produces them). Values are int64 codes. Per timestep a
+    spiking population does, in this order:
+
+    1. **integrate**: for every incoming projection (in edge order) and every nonzero input
+       element of it (ascending flat index) -- one *event* -- add that element's synapse row
+       (weight codes times the input value) to the membrane, **saturating after every event**;
+       then add the projection's bias, saturating;
+    2. **fire**: ``v <- sat(v + bias)``; compare with the threshold; reset (``subtract``:
+       ``v <- sat(v - s*theta)``, ``zero``: ``v <- v_reset``);
+    3. **leak**: ``v <- v - (v >> k)`` (arithmetic shift), which is the starting value of the
+       next step. The reported membrane is this stored value.
+
+    So in exact arithmetic the fixed path equals the float path with ``decay = 1 - 2**-k``;
+    they differ by rounding of the shift and by saturation, both defined in
+    :mod:`neurosim.ir.fixedpoint`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+
+from neurosim.errors import SimulationError, UnsupportedError
+from neurosim.ir.fixedpoint import saturate, shift_right
+from neurosim.ir.graph import Graph
+from neurosim.ir.nodes import (
+    IF,
+    LI,
+    LIF,
+    AvgPool2d,
+    Conv1d,
+    Conv2d,
+    CubaLIF,
+    Delay,
+    Dense,
+    Flatten,
+    Input,
+    Integrator,
+    NMSparse,
+    Node,
+    Output,
+    Scale,
+    SparseCSR,
+    SumPool2d,
+    Threshold,
+)
+from neurosim.ir.nodes.neurons import representable
+
+MODES = ("float", "fixed")
+
+
+@dataclass
+class RunResult:
+    """What one run produced.
+
+    ``outputs[name]`` is every node's output per step, ``[T, (B,) *shape]`` (spikes for spiking
+    nodes, values otherwise); ``state[name]`` the final state arrays of stateful nodes (``v``,
+    and ``i`` for CubaLIF).
+    """
+
+    outputs: dict[str, np.ndarray]
+    state: dict[str, dict[str, np.ndarray]]
+    graph_outputs: tuple[str, ...]
+    mode: str = "float"
+
+    @property
+    def output_spikes(self) -> np.ndarray:
+        """The first Output node's values ``[T, (B,) *shape]``."""
+        return self.outputs[self.graph_outputs[0]]
+
+
+# -- kernels: one per node type, registered below -----------------------------------------------
+
+class Kernel:
+    """How one node type steps. ``init`` returns its state dict; ``step`` returns its output."""
+
+    def __init__(self, node: Node, name: str, mode: str, batch: tuple[int, ...], dtype) -> None:
+        self.node, self.name, self.mode, self.batch, self.dtype = node, name, mode, batch, dtype
+        self.state: dict[str, np.ndarray] = {}
+        self.setup()
+
+    def setup(self) -> None:
+        pass
+
+    def step(self, x):
+        raise NotImplementedError
+
+    def zeros(self, shape) -> np.ndarray:
+        return np.zeros(self.batch + tuple(shape), dtype=np.int64 if self.mode == "fixed" else self.dtype)
+
+    def initial_output(self, shape):
+        """The value a recurrent edge from this node delivers at step 0 (its output before time)."""
+        return self.zeros(shape)
+
+    def unsupported_fixed(self, why: str):
+        raise UnsupportedError(f"node {self.name!r} ({type(self.node).__name__}) has no fixed-point semantics: {why}")
+
+    def param(self, arr) -> np.ndarray:
+        return np.asarray(arr, dtype=self.dtype)
+
+
+class Events(list):
+    """Fixed mode: the ordered int64 contributions a projection sends (one per input event)."""
+
+
+def _as_total(x) -> np.ndarray:
+    """Sum of contributions (float mode passes plain arrays)."""
+    if isinstance(x, Events):
+        raise SimulationError("internal: events must be consumed by a population")  # pragma: no cover
+    return x
+
+
+class PassKernel(Kernel):
+    def step(self, x):
+        return x
+
+
+class InputKernel(PassKernel):
+    pass
+
+
+class OutputKernel(Kernel):
+    def step(self, x):
+        if isinstance(x, Events):
+            self.unsupported_fixed("an Output must follow a population, not a projection")
+        return x
+
+
+class ProjectionKernel(Kernel):
+    """Linear maps: float mode applies them; fixed mode emits one contribution per event."""
+
+    def setup(self) -> None:
+        node = self.node
+        if self.mode == "fixed":
+            if node.weight_format is None:
+                raise SimulationError(
+                    f"node {self.name!r} has no weight_format; fixed mode needs quantized weights "
+                    f"(run the quantize pass first)"
+                )
+            self.w = representable(node.weight_format, node.dense_weight(), f"node {self.name!r} weight")
+            self.b = None if node.bias is None else representable(node.weight_format, node.bias, f"node {self.name!r} bias")
+        else:
+            self.w = self.param(node.dense_weight())
+            self.b = None if node.bias is None else self.param(node.bias)
+
+    def step(self, x):
+        x = _as_total(x)
+        if self.mode == "float":
+            y = self.apply(x, self.w)
+            return y if self.b is None else y + self.bias_shaped(y)
+        x = _integer_input(x, self.name)
+        events = Events()
+        flat = x.reshape(self.batch + (-1,))
+        for j in range(flat.shape[-1]):
+            val = flat[..., j]
+            if not np.any(val):
+                continue
+            unit = np.zeros_like(flat)
+            unit[..., j] = val
+            events.append(self.apply(unit.reshape(x.shape), self.w))
+        if self.b is not None:
+            out_shape = self.apply(np.zeros_like(x), self.w)
+            events.append(np.broadcast_to(self.bias_shaped(out_shape), out_shape.shape).copy())
+        if not events:
+            events.append(self.apply(np.zeros_like(x), self.w))
+        return events
+
+    def bias_shaped(self, y: np.ndarray) -> np.ndarray:
+        return self.b
+
+    def initial_output(self, shape):
+        """A stateless projection's output for silent input: its bias (snnTorch RLeaky adds the
+        recurrent bias from step 0 on)."""
+        in_shape = self.node.fixed_input_shape()
+        if self.b is None or in_shape is None:
+            return self.zeros(shape)
+        return self.step(self.zeros(in_shape))
+
+    def apply(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class DenseKernel(ProjectionKernel):
+    def apply(self, x, w):
+        return x @ w.T
+
+
+class ConvKernel(ProjectionKernel):
+    def bias_shaped(self, y):
+        return self.b.reshape((-1,) + (1,) * self.node.spatial_dims)
+
+    def apply(self, x, w):
+        return conv_nd(x, w, self.node.stride, self.node.padding, self.node.dilation, self.node.groups)
+
+
+def conv_nd(x: np.ndarray, w: np.ndarray, stride, padding, dilation, groups) -> np.ndarray:
+    """torch-style cross-correlation of ``x[..., C, *S]`` with ``w[O, C/groups, *K]`` (numpy)."""
+    d = w.ndim - 2
+    lead = x.shape[: x.ndim - d - 1]
+    c = x.shape[-d - 1]
+    xs = x.reshape((-1, c) + x.shape[-d:])
+    pad = [(0, 0), (0, 0)] + [(p, p) for p in padding]
+    xp = np.pad(xs, pad)
+    k = w.shape[2:]
+    out_sizes = [(xp.shape[2 + i] - dilation[i] * (k[i] - 1) - 1) // stride[i] + 1 for i in range(d)]
+    # gather patches: [N, C, *out, *k]
+    patches = np.lib.stride_tricks.sliding_window_view(
+        xp, [dilation[i] * (k[i] - 1) + 1 for i in range(d)], axis=tuple(range(2, 2 + d)))
+    sl = (slice(None), slice(None)) + tuple(slice(None, out_sizes[i] * stride[i], stride[i]) for i in range(d)) \
+        + tuple(slice(None, None, dilation[i]) for i in range(d))
+    patches = patches[sl]
+    o = w.shape[0]
+    cg, og = c // groups, o // groups
+    outs = []
+    letters = "abcdefgh"[:d]
+    kl = "pqrstuvw"[:d]
+    for g in range(groups):
+        pg = patches[:, g * cg:(g + 1) * cg]
+        wg = w[g * og:(g + 1) * og]
+        outs.append(np.einsum(f"nc{letters}{kl},oc{kl}->no{letters}", pg, wg, optimize=True))
+    y = np.concatenate(outs, axis=1)
+    return y.reshape(lead + y.shape[1:])
+
+
+class PoolKernel(Kernel):
+    def setup(self) -> None:
+        if self.mode == "fixed" and isinstance(self.node, AvgPool2d):
+            self.unsupported_fixed("averaging divides; use SumPool2d and fold 1/area into the next weights")
+        k = self.node.kernel_size
+        ones = np.ones((1, 1) + k, dtype=np.int64 if self.mode == "fixed" else self.dtype)
+        self.k = ones
+
+    def step(self, x):
+        x = _as_total(x)
+        lead = x.shape[:-3]
+        c = x.shape[-3]
+        xs = x.reshape((-1, 1) + x.shape[-2:])
+        y = conv_nd(xs, self.k, self.node.stride, self.node.padding, (1, 1), 1)
+        y = y.reshape(lead + (c,) + y.shape[-2:])
+        if isinstance(self.node, AvgPool2d):
+            y = y / float(np.prod(self.node.kernel_size))
+        return y
+
+
+class FlattenKernel(Kernel):
+    def step(self, x):
+        x = _as_total(x)
+        nb = len(self.batch)
+        n = x.ndim - nb
+        node = self.node
+        s = node.start_dim + n if node.start_dim < 0 else node.start_dim
+        e = node.end_dim + n if node.end_dim < 0 else node.end_dim
+        shape = x.shape[nb:]
+        return x.reshape(x.shape[:nb] + shape[:s] + (int(np.prod(shape[s:e + 1])),) + shape[e + 1:])
+
+
+class ScaleKernel(Kernel):
+    def setup(self) -> None:
+        if self.mode == "fixed":
+            self.unsupported_fixed("a real-valued scale; fold it into the neighbouring weights")
+
+    def step(self, x):
+        return _as_total(x) * self.param(self.node.scale)
+
+
+class ThresholdKernel(Kernel):
+    def step(self, x):
+        x = _as_total(x)
+        thr = self.param(self.node.threshold)
+        if self.mode == "fixed":
+            self.unsupported_fixed("the threshold needs a format; quantize the graph")
+        s = x > thr if self.node.spike_rule == "gt" else x >= thr
+        return s.astype(self.dtype)
+
+
+class DelayKernel(Kernel):
+    def setup(self) -> None:
+        depth = self.node.max_delay + 1
+        self.state["buffer"] = np.zeros((depth,) + self.batch + self.node.shape,
+                                        dtype=np.int64 if self.mode == "fixed" else self.dtype)
+        self.t = 0
+
+    def step(self, x):
+        x = _as_total(x)
+        buf = self.state["buffer"]
+        depth = buf.shape[0]
+        buf[self.t % depth] = x
+        d = np.broadcast_to(self.node.delay_steps, self.batch + self.node.shape)
+        idx = (self.t - d) % depth
+        y = np.take_along_axis(buf, idx[None], axis=0)[0]
+        y = np.where(self.t - d >= 0, y, 0)
+        self.t += 1
+        return y
+
+
+class NeuronKernel(Kernel):
+    """LIF, IF, CubaLIF, LI and Integrator in both modes (see module and node docstrings)."""
+
+    def setup(self) -> None:
+        node = self.node
+        self.spiking = node.spiking
+        self.has_syn = isinstance(node, CubaLIF)
+        self.state["v"] = self.zeros(node.shape)
+        if self.has_syn:
+            self.state["i"] = self.zeros(node.shape)
+        if self.spiking:
+            self.prev_s = self.zeros(node.shape)
+            self.refr = np.zeros(self.batch + node.shape, dtype=np.int64)
+        if self.mode == "fixed":
+            self.setup_fixed()
+        else:
+            self.decay = self.param(getattr(node, "decay", 1.0))
+            self.gain = self.param(node.gain)
+            self.bias = self.param(node.bias)
+            if self.spiking:
+                self.thr = self.param(node.threshold)
+                self.v_reset = self.param(node.v_reset)
+            if self.has_syn:
+                self.syn_decay = self.param(node.syn_decay)
+                self.syn_gain = self.param(node.syn_gain)
+
+    def setup_fixed(self) -> None:
+        node = self.node
+        if not self.spiking:
+            self.unsupported_fixed("non-spiking readouts are read out in float; quantize the layer before it")
+        fx = node.fixed
+        if fx is None:
+            raise SimulationError(
+                f"node {self.name!r} has no fixed-point spec; fixed mode needs a quantized graph "
+                f"(run the quantize pass first)"
+            )
+        if node.reset_timing != "immediate":
+            self.unsupported_fixed("reset_timing='delayed' is not implemented in hardware; re-import with "
+                                   "reset timing 'immediate'")
+        if self.has_syn and node.current_lag != 0:
+            self.unsupported_fixed("CubaLIF current_lag=1 has no hardware realisation")
+        self.fmt = fx.state
+        what = f"node {self.name!r}"
+        self.bias = representable(self.fmt, node.bias, f"{what} bias")
+        self.thr = representable(self.fmt, node.threshold, f"{what} threshold")
+        self.v_reset = representable(self.fmt, node.v_reset, f"{what} v_reset")
+
+    # float -----------------------------------------------------------------------------------
+    def step(self, x):
+        if self.mode == "fixed":
+            return self.step_fixed(x)
+        x = _as_total(x)
+        node, st = self.node, self.state
+        v = st["v"]
+        if self.has_syn:
+            i_old = st["i"]
+            i_new = self.syn_decay * i_old + self.syn_gain * x
+            st["i"] = i_new
+            drive = i_new if node.current_lag == 0 else i_old
+        else:
+            drive = x
+        if not self.spiking:
+            st["v"] = self.decay * v + self.gain * drive + self.bias
+            return st["v"].copy()
+        if node.reset_timing == "delayed" and node.reset == "zero":
+            v = np.where(self.prev_s > 0, self.v_reset, v)
+        v_new = self.decay * v + self.gain * drive + self.bias
+        if node.reset_timing == "delayed" and node.reset == "subtract":
+            v_new = v_new - self.prev_s * self.thr
+        if node.refractory_steps:
+            frozen = self.refr > 0
+            v_new = np.where(frozen, v, v_new)
+        s = self.fire(v_new)
+        if node.refractory_steps:
+            s = np.where(frozen, 0, s).astype(s.dtype)
+            self.refr = np.where(frozen, self.refr - 1, np.where(s > 0, node.refractory_steps, 0))
+        if node.reset_timing == "immediate":
+            if node.reset == "subtract":
+                v_new = v_new - s * self.thr
+            elif node.reset == "zero":
+                v_new = np.where(s > 0, self.v_reset, v_new)
+        st["v"] = v_new
+        self.prev_s = s
+        return s
+
+    def fire(self, v):
+        rule = self.node.spike_rule
+        if rule == "gt":
+            return (v > self.thr).astype(v.dtype)
+        if rule == "ge":
+            return (v >= self.thr).astype(v.dtype)
+        return np.where(v >= self.thr, np.floor(v / self.thr), 0).astype(v.dtype)
+
+    # fixed -----------------------------------------------------------------------------------
+    def step_fixed(self, x):
+        node, st, fmt = self.node, self.state, self.fmt
+        lo, hi = fmt.min_int, fmt.max_int
+        events = x if isinstance(x, Events) else Events([_integer_input(x, self.name)])
+        target = "i" if self.has_syn else "v"
+        acc = st[target]
+        frozen = self.refr > 0 if node.refractory_steps else None
+        for c in events:
+            upd = saturate(acc + c, lo, hi)
+            acc = upd if frozen is None else np.where(frozen, acc, upd)
+        st[target] = acc
+        v = st["v"]
+        if self.has_syn:
+            v = saturate(v + acc, lo, hi) if frozen is None else np.where(frozen, v, saturate(v + acc, lo, hi))
+        v_new = saturate(v + self.bias, lo, hi)
+        if frozen is not None:
+            v_new = np.where(frozen, v, v_new)
+        rule = node.spike_rule
+        if rule == "gt":
+            s = (v_new > self.thr).astype(np.int64)
+        elif rule == "ge":
+            s = (v_new >= self.thr).astype(np.int64)
+        else:
+            s = np.where(v_new >= self.thr, v_new // self.thr, 0).astype(np.int64)
+        if frozen is not None:
+            s = np.where(frozen, 0, s)
+            self.refr = np.where(frozen, self.refr - 1, np.where(s > 0, node.refractory_steps, 0))
+        if node.reset == "subtract":
+            v_new = saturate(v_new - s * self.thr, lo, hi)
+        elif node.reset == "zero":
+            v_new = np.where(s > 0, self.v_reset, v_new)
+        fx = node.fixed
+        if fx.leak == "shift":
+            v_new = v_new - shift_right(v_new, fx.leak_shift)
+        if self.has_syn and node.syn_shift > 0:
+            st["i"] = st["i"] - shift_right(st["i"], node.syn_shift)
+        st["v"] = v_new
+        return s
+
+
+def _integer_input(x, name: str) -> np.ndarray:
+    arr = np.asarray(x)
+    if np.issubdtype(arr.dtype, np.integer):
+        return arr.astype(np.int64)
+    r = np.rint(arr)
+    if not np.array_equal(r, arr):
+        raise SimulationError(
+            f"node {name!r} receives non-integer values in fixed mode (e.g. {float(arr[r != arr].flat[0])!r}); "
+            f"fixed-mode inputs must be spike counts or integer codes"
+        )
+    return r.astype(np.int64)
+
+
+#: The kernel of every node type (one registry, no if/elif chain).
+KERNELS: dict[type[Node], type[Kernel]] = {
+    Input: InputKernel,
+    Output: OutputKernel,
+    Dense: DenseKernel,
+    SparseCSR: DenseKernel,
+    NMSparse: DenseKernel,
+    Conv1d: ConvKernel,
+    Conv2d: ConvKernel,
+    SumPool2d: PoolKernel,
+    AvgPool2d: PoolKernel,
+    Flatten: FlattenKernel,
+    Scale: ScaleKernel,
+    Threshold: ThresholdKernel,
+    Delay: DelayKernel,
+    LIF: NeuronKernel,
+    IF: NeuronKernel,
+    CubaLIF: NeuronKernel,
+    LI: NeuronKernel,
+    Integrator: NeuronKernel,
+}
+
+
+def _normalise_inputs(graph: Graph, inputs, batched: bool) -> tuple[dict[str, np.ndarray], int, tuple[int, ...]]:
+    if not isinstance(inputs, Mapping):
+        if len(graph.inputs) != 1:
+            raise SimulationError(
+                f"the graph has {len(graph.inputs)} inputs {graph.inputs!r}; pass a dict of arrays keyed by input name"
+            )
+        inputs = {graph.inputs[0]: inputs}
+    missing = set(graph.inputs) - set(inputs)
+    if missing:
+        raise SimulationError(f"no input array for input node(s) {sorted(missing)!r}")
+    out, steps, batch = {}, None, None
+    for name in graph.inputs:
+        arr = np.asarray(inputs[name])
+        shape = graph.nodes[name].shape
+        nb = 1 if batched else 0
+        if arr.ndim != 1 + nb + len(shape) or tuple(arr.shape[1 + nb:]) != tuple(shape):
+            want = "[T, B, " if batched else "[T, "
+            raise SimulationError(
+                f"input {name!r} has shape {arr.shape!r}, expected {want}{', '.join(map(str, shape))}]; "
+                f"the first axis is time"
+            )
+        if not np.issubdtype(arr.dtype, np.number) and arr.dtype != bool:
+            raise SimulationError(f"input {name!r} has dtype {arr.dtype!r}, expected numbers")
+        if steps is None:
+            steps = arr.shape[0]
+            batch = tuple(arr.shape[1:1 + nb])
+        elif arr.shape[0] != steps:
+            raise SimulationError(f"input {name!r} has {arr.shape[0]} steps, other inputs have {steps}")
+        out[name] = arr
+    if steps == 0:
+        raise SimulationError("the input has 0 timesteps; give at least one")
+    return out, steps, batch
+
+
+def run(graph: Graph, inputs, *, mode: str = "float", dtype=np.float64, batched: bool = False,
+        progress: Callable[[int, int], None] | None = None) -> RunResult:
+    """Simulate ``graph`` on ``inputs`` (``[T, *input_shape]``, or ``[T, B, *shape]`` if ``batched``).
+
+    ``inputs`` is an array (single-input graphs) or a dict keyed by input node name. ``progress``
+    is called as ``progress(t, T)`` after every step.
+    """
+    if mode not in MODES:
+        raise SimulationError(f"mode must be one of {MODES!r}, found {mode!r}")
+    arrays, steps, batch = _normalise_inputs(graph, inputs, batched)
+    kernels = {name: KERNELS[type(graph.nodes[name])](graph.nodes[name], name, mode, batch, dtype)
+               for name in graph.order}
+    preds = {name: [(a, (a, name) in graph.recurrent_edges) for a in graph.predecessors(name)] for name in graph.order}
+    rec_sources = {a for a, _ in graph.recurrent_edges}
+    prev: dict[str, object] = {name: kernels[name].initial_output(graph.shapes[name]) for name in rec_sources}
+    records: dict[str, list[np.ndarray]] = {name: [] for name in graph.order}
+    for t in range(steps):
+        cur: dict[str, object] = {}
+        for name in graph.order:
+            if name in arrays:
+                x = arrays[name][t].astype(dtype) if mode == "float" else _integer_input(arrays[name][t], name)
+            else:
+                x = _gather([(prev[a] if rec else cur[a]) for a, rec in preds[name]], mode)
+            y = kernels[name].step(x)
+            cur[name] = y
+            if not isinstance(y, Events):
+                records[name].append(np.array(y, copy=True))
+        prev = {n: cur[n] for n in rec_sources}
+        if progress is not None:
+            progress(t + 1, steps)
+    outputs = {n: np.stack(r) for n, r in records.items() if r}
+    state = {n: {k: v.copy() for k, v in kernels[n].state.items() if k != "buffer"} for n in graph.order
+             if kernels[n].state and graph.nodes[n].family == "population"}
+    return RunResult(outputs=outputs, state=state, graph_outputs=graph.outputs, mode=mode)
+
+
+def _gather(values: list, mode: str):
+    """Sum of a node's inputs; in fixed mode, projection events are concatenated in edge order."""
+    if len(values) == 1:
+        return values[0]
+    if any(isinstance(v, Events) for v in values):
+        ev = Events()
+        for v in values:
+            ev.extend(v if isinstance(v, Events) else [v])
+        return ev
+    total = values[0]
+    for v in values[1:]:
+        total = total + v
+    return total
