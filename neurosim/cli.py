@@ -1,0 +1,168 @@
+"""The ``neurosim`` command.
+
+Subcommands are registered in :data:`COMMANDS` (name -> (configure parser, run)); errors that
+derive from :class:`~neurosim.errors.NeurosimError` print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from neurosim.errors import NeurosimError, SimulationError
+
+
+def _console():
+    from rich.console import Console
+
+    con = Console()
+    if not con.is_terminal:
+        con = Console(width=140)
+    return con
+
+
+def _shape_arg(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--input-shape must be integers like 64 or 1,8,8, found {text!r}") from None
+    if not shape or min(shape) <= 0:
+        raise argparse.ArgumentTypeError(f"--input-shape must be positive integers, found {text!r}")
+    return shape
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    from neurosim.frontends.profiles import profiles
+
+    p.add_argument("model", help="model file: .nir, .nsim (native) or .pt/.pth (pickled torch module)")
+    p.add_argument("--source", choices=sorted(profiles()), default=None,
+                   help="NIR source profile: which framework exported the file (default: exact restore for "
+                        "files neurosim wrote, else the NIR spec)")
+    p.add_argument("--dt", type=float, default=None, dest="dt_s", metavar="SECONDS",
+                   help="timestep used to discretise NIR time constants (overrides the profile)")
+    p.add_argument("--reset", choices=("zero", "subtract", "none"), default=None, help="override the reset mode")
+    p.add_argument("--reset-timing", choices=("immediate", "delayed"), default=None, help="override the reset timing")
+    p.add_argument("--spike-rule", choices=("gt", "ge", "multi"), default=None, help="override the spike rule")
+    p.add_argument("--input-shape", type=_shape_arg, default=None,
+                   help="unbatched input shape for torch modules, e.g. 64 or 1,8,8")
+
+
+def _load(args):
+    from neurosim.frontends import load_model
+
+    return load_model(args.model, source=args.source, dt_s=args.dt_s, reset=args.reset,
+                      reset_timing=args.reset_timing, spike_rule=args.spike_rule, input_shape=args.input_shape)
+
+
+# -- info ---------------------------------------------------------------------------------------
+
+def _cmd_info(args) -> int:
+    from rich.table import Table
+
+    from neurosim.report.summary import summarize, totals
+
+    graph = _load(args)
+    rows = summarize(graph)
+    table = Table(title=f"{args.model}", show_lines=False)
+    for col in ("layer", "type", "shape", "neurons", "synapses", "params", "sparsity", "N:M", "fixed point"):
+        table.add_column(col, justify="right" if col in ("neurons", "synapses", "params", "sparsity") else "left")
+    for r in rows:
+        table.add_row(r.name, r.type, "x".join(map(str, r.shape)), f"{r.neurons:,}" if r.neurons else "",
+                      f"{r.synapses:,}" if r.synapses else "", f"{r.params:,}",
+                      "" if r.sparsity is None else f"{r.sparsity:.1%}", r.nm, r.fixed_point)
+    t = totals(rows)
+    table.add_section()
+    table.add_row("total", "", "", f"{t['neurons']:,}", f"{t['synapses']:,}", f"{t['params']:,}", "", "", "")
+    con = _console()
+    con.print(table)
+    for r in rows:
+        if r.details:
+            con.print(f"  [bold]{r.name}[/]: {r.details}")
+    sem = graph.semantics
+    con.print(f"semantics: profile [bold]{sem.profile}[/], dt = {sem.dt_s!r} s")
+    for note in sem.notes:
+        con.print(f"  - {note}")
+    return 0
+
+
+def _configure_info(p):
+    _add_model_options(p)
+
+
+# -- run ----------------------------------------------------------------------------------------
+
+def _cmd_run(args) -> int:
+    from rich.progress import Progress
+
+    from neurosim.engine.reference import run
+    from neurosim.fileio import atomic_path
+
+    graph = _load(args)
+    try:
+        x = np.load(args.input, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise SimulationError(f"cannot read input array {args.input!r}: {exc}; save it with numpy.save as [T, *input_shape]") from None
+    if isinstance(x, np.lib.npyio.NpzFile):
+        raise SimulationError(f"input {args.input!r} is an .npz archive; give one .npy array shaped [T, *input_shape]")
+    con = _console()
+    with Progress(transient=True, console=con, disable=not con.is_terminal) as progress:
+        task = progress.add_task("simulating", total=int(x.shape[0]) if x.ndim else 1)
+        result = run(graph, x, mode=args.mode, progress=lambda t, n: progress.update(task, completed=t))
+    arrays = {"output_spikes": result.output_spikes}
+    for name in graph.populations():
+        arrays[f"spikes/{name}" if graph.nodes[name].spiking else f"values/{name}"] = result.outputs[name]
+    for name, st in result.state.items():
+        for key, value in st.items():
+            arrays[f"membrane/{name}" if key == "v" else f"{key}/{name}"] = value
+    out = Path(args.out)
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+    spikes = result.output_spikes
+    con.print(f"{x.shape[0]} steps, output {graph.outputs[0]!r} {tuple(spikes.shape[1:])}: "
+              f"{int(np.sum(spikes))} spikes; wrote {out}")
+    per_neuron = spikes.reshape(spikes.shape[0], -1).sum(axis=0)
+    con.print("output spike counts per neuron: " + " ".join(str(int(v)) for v in per_neuron[:32]))
+    return 0
+
+
+def _configure_run(p):
+    _add_model_options(p)
+    p.add_argument("--input", required=True, help="input .npy shaped [T, *input_shape] (spikes or currents)")
+    p.add_argument("--out", required=True, help="output .npz: output_spikes, spikes/<node>, membrane/<node>")
+    p.add_argument("--mode", choices=("float", "fixed"), default="float", help="numeric mode of the reference")
+
+
+#: name -> (help, configure(parser), run(args) -> exit status)
+COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
+    "info": ("print a table of the model's layers", _configure_info, _cmd_info),
+    "run": ("run the reference simulator on an input array", _configure_run, _cmd_run),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from neurosim import __version__
+
+    parser = argparse.ArgumentParser(prog="neurosim", description="Neuromorphic and FPGA hardware simulation.")
+    parser.add_argument("--version", action="version", version=f"neurosim {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, configure, _) in COMMANDS.items():
+        configure(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command][2](args)
+    except NeurosimError as exc:
+        print(f"neurosim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
