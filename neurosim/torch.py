@@ -153,9 +153,15 @@ def reset_states(model: nn.Module) -> None:
 
 
 def run(model: nn.Module, x) -> torch.Tensor:
-    """Reset the states, feed ``x[t]`` for every ``t`` of ``x: [T, B, *in]``; return ``[T, B, *out]``."""
+    """Reset the states, feed ``x[t]`` for every ``t`` of ``x: [T, B, *in]``; return ``[T, B, *out]``.
+
+    ``x`` (tensor or array) is cast to the dtype of the model's first floating parameter, if any.
+    """
     x = torch.as_tensor(x)
-    if not x.is_floating_point():
+    p = next((q for q in model.parameters() if q.is_floating_point()), None)
+    if p is not None:
+        x = x.to(dtype=p.dtype, device=p.device)
+    elif not x.is_floating_point():
         x = x.to(torch.get_default_dtype())
     reset_states(model)
     return torch.stack([model(x[t]) for t in range(x.shape[0])])

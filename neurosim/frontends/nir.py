@@ -350,12 +350,9 @@ def from_nir(graph, *, source: str | None = None, dt_s: float | None = None, res
                 if out is None:
                     out = IMPORTERS[kind](node, name, ctx, in_shape)
                 converted[name] = out
-                try:
-                    shapes[name] = out.output_shape(in_shape if in_shape is not None else out.fixed_input_shape())
-                except (TypeError, IRError):
-                    shapes[name] = None
-            if shapes[name] is None:
-                del shapes[name]
+                in_shape = in_shape if in_shape is not None else out.fixed_input_shape()
+                if in_shape is not None:
+                    shapes[name] = out.output_shape(in_shape)
             pending.remove(name)
             progressed = True
         if not progressed:

@@ -90,7 +90,7 @@ class FixedPoint:
         """Round real values to integer codes of this format (int64), then apply the overflow rule."""
         scaled = np.asarray(x, dtype=np.float64) * (2.0 ** self.frac_bits)
         if not np.all(np.isfinite(scaled)):
-            bad = scaled[~np.isfinite(scaled)].flat[0]
+            bad = scaled[~np.isfinite(scaled)].flat[0].item()
             raise FixedPointError(f"{what} contains a non-finite value {bad!r}; fixed point cannot represent it")
         codes = round_codes(scaled, self.rounding)
         return self.fit(codes, what=what)

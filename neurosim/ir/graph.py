@@ -22,7 +22,7 @@ from neurosim.errors import GraphError, IRError, ShapeError
 from neurosim.ir.nodes import Input, Node, Output, Projection, SpikingPopulation
 from neurosim.ir.nodes.base import Shape, node_context
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class Graph:
         for name, node in nodes.items():
             if not isinstance(name, str) or not _NAME.match(name):
                 raise GraphError(
-                    f"node name {name!r} is invalid; use letters, digits, '_', '.', '-' and start with a letter"
+                    f"node name {name!r} is invalid; use letters, digits, '_', '.' and '-', starting with a letter, digit or '_'"
                 )
             if not isinstance(node, Node):
                 raise GraphError(f"node {name!r} must be an IR Node, found {type(node).__name__!r}")

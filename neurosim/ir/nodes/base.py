@@ -173,7 +173,7 @@ def check_array(node: Node, field: str, value, *, shape: Shape | None = None, nd
     if ndim is not None and arr.ndim != ndim:
         raise ShapeError(f"{cls}.{field} must have {ndim} dimensions, found shape {arr.shape!r}")
     if finite and np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
-        bad = arr[~np.isfinite(arr)].flat[0]
+        bad = arr[~np.isfinite(arr)].flat[0].item()
         raise IRError(f"{cls}.{field} contains the non-finite value {bad!r}; every entry must be finite")
     arr.setflags(write=False)
     return arr
