@@ -194,8 +194,10 @@ def _conv_padding(node, name, in_shape, d: int):
 def _imp_conv(cls, d):
     def convert(node, name, ctx, in_shape):
         input_shape = getattr(node, "input_shape", None)
-        if input_shape is not None:
-            input_shape = tuple(int(v) for v in np.atleast_1d(np.asarray(input_shape)))
+        weight = _arr(node.weight)
+        if input_shape is not None:  # NIR gives the spatial shape only; the IR includes channels
+            spatial = tuple(int(v) for v in np.atleast_1d(np.asarray(input_shape)))
+            input_shape = (weight.shape[1] * int(np.asarray(node.groups)), *spatial)
         return cls(weight=_arr(node.weight), bias=_arr(node.bias), stride=node.stride,
                    padding=_conv_padding(node, name, in_shape, d), dilation=node.dilation,
                    groups=int(np.asarray(node.groups)), input_shape=input_shape)
@@ -509,7 +511,10 @@ def _exp_conv(nir, node, name, ctx):
     stride, padding, dilation = (np.asarray(v) for v in (node.stride, node.padding, node.dilation))
     if node.spatial_dims == 1:
         stride, padding, dilation = (int(v[0]) for v in (stride, padding, dilation))
-    return cls(input_shape=node.input_shape if node.input_shape is None else np.asarray(node.input_shape),
+    spatial = None if node.input_shape is None else np.asarray(node.input_shape[1:])
+    if spatial is not None and node.spatial_dims == 1:
+        spatial = int(spatial[0])
+    return cls(input_shape=spatial,
                weight=node.weight, stride=stride, padding=padding, dilation=dilation, groups=node.groups, bias=bias)
 
 
