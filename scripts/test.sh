@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs on a fresh machine, then run the whole suite.
+#   bash scripts/test.sh            # all tests (extra pytest arguments are passed through)
+# Uses the active virtualenv if there is one, else creates .venv next to this repository.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if [ -z "${VIRTUAL_ENV:-}" ]; then
+  [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  # shellcheck disable=SC1091
+  . .venv/bin/activate
+fi
+pip_q() { python -m pip install --disable-pip-version-check -q "$@"; }
+
+pip_q --upgrade pip
+# torch: the CPU wheel. On machines without a local wheel cache set
+#   TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# to avoid pulling the multi-GB CUDA build from PyPI.
+if ! python -c "import torch" 2>/dev/null; then
+  if [ -n "${TORCH_INDEX:-}" ]; then pip_q torch==2.13.0 --index-url "$TORCH_INDEX"; else pip_q torch==2.13.0; fi
+fi
+pip_q -e ".[test]"
+# SNN frameworks for the equivalence tests. Installed without their declared dependencies on
+# purpose: norse and spikingjelly require torchvision/torchaudio (which would replace the CPU torch
+# with a CUDA build) and sinabs pins nir<=1.0.4; none of those are needed for the forward passes
+# the tests compare against.
+pip_q --no-deps snntorch==1.0.0 norse==1.1.0 sinabs==3.1.3 spikingjelly==2.0.0 nirtorch==2.6
+pip_q pbr loguru tqdm scipy
+
+# HDL simulator for the cocotb testbenches (Icarus Verilog from Debian).
+if ! command -v iverilog >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iverilog) >/dev/null
+  else
+    echo "warning: iverilog not found and cannot apt-get it; HDL tests will be skipped" >&2
+  fi
+fi
+
+set +e
+python -m pytest "$@"
+rc=$?
+set -e
+# pytest exits 5 when no tests were collected (e.g. a filter matched nothing): not a failure here.
+if [ "$rc" -eq 5 ]; then rc=0; fi
+exit "$rc"
