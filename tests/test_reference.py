@@ -202,3 +202,15 @@ def test_unknown_mode(rng):
     g = chain(3, rng.normal(size=(2, 3)), LIF(shape=(2,)))
     with pytest.raises(SimulationError, match=r"^mode must be one of \('float', 'fixed'\), found 'analog'$"):
         run(g, np.zeros((1, 3)), mode="analog")
+
+
+def test_recurrent_conv_bias_arrives_at_step_zero():
+    """A recurrent conv without a declared input_shape still delivers its bias at step 0."""
+    from neurosim.ir import Conv2d
+
+    nodes = {"input": Input(shape=(1, 3, 3)), "conv": Conv2d(weight=np.ones((1, 1, 1, 1))),
+             "lif": LIF(shape=(1, 3, 3), decay=0.0, threshold=10.0),
+             "rec": Conv2d(weight=np.zeros((1, 1, 1, 1)), bias=[0.5]), "output": Output(shape=(1, 3, 3))}
+    g = Graph(nodes, (("input", "conv"), ("conv", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")))
+    r = run(g, np.zeros((1, 1, 3, 3)))
+    np.testing.assert_array_equal(r.state["lif"]["v"], np.full((1, 3, 3), 0.5))

@@ -104,7 +104,7 @@ class Kernel:
     def zeros(self, shape) -> np.ndarray:
         return np.zeros(self.batch + tuple(shape), dtype=np.int64 if self.mode == "fixed" else self.dtype)
 
-    def initial_output(self, shape):
+    def initial_output(self, in_shape, shape):
         """The value a recurrent edge from this node delivers at step 0 (its output before time)."""
         return self.zeros(shape)
 
@@ -184,11 +184,10 @@ class ProjectionKernel(Kernel):
     def bias_shaped(self, y: np.ndarray) -> np.ndarray:
         return self.b
 
-    def initial_output(self, shape):
+    def initial_output(self, in_shape, shape):
         """A stateless projection's output for silent input: its bias (snnTorch RLeaky adds the
         recurrent bias from step 0 on)."""
-        in_shape = self.node.fixed_input_shape()
-        if self.b is None or in_shape is None:
+        if self.b is None:
             return self.zeros(shape)
         return self.step(self.zeros(in_shape))
 
@@ -527,7 +526,8 @@ def run(graph: Graph, inputs, *, mode: str = "float", dtype=np.float64, batched:
                for name in graph.order}
     preds = {name: [(a, (a, name) in graph.recurrent_edges) for a in graph.predecessors(name)] for name in graph.order}
     rec_sources = {a for a, _ in graph.recurrent_edges}
-    prev: dict[str, object] = {name: kernels[name].initial_output(graph.shapes[name]) for name in rec_sources}
+    prev: dict[str, object] = {name: kernels[name].initial_output(graph.input_shape_of(name), graph.shapes[name])
+                               for name in rec_sources}
     records: dict[str, list[np.ndarray]] = {name: [] for name in graph.order}
     for t in range(steps):
         cur: dict[str, object] = {}
