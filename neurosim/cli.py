@@ -83,7 +83,8 @@ def _cmd_info(args) -> int:
         if r.details:
             con.print(f"  [bold]{r.name}[/]: {r.details}")
     sem = graph.semantics
-    con.print(f"semantics: profile [bold]{sem.profile}[/], dt = {sem.dt_s!r} s")
+    dt = "none (the source is discrete-time)" if sem.dt_s is None else f"{sem.dt_s!r} s"
+    con.print(f"semantics: profile [bold]{sem.profile}[/], dt = {dt}")
     for note in sem.notes:
         con.print(f"  - {note}")
     return 0

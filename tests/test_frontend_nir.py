@@ -245,3 +245,45 @@ def test_sinabs_export_matches_sinabs_forward():
     ours = run(graph, x.numpy().transpose(1, 0, 2), batched=True).output_spikes
     assert theirs.max() >= 2  # multi-spike exercised
     assert np.array_equal(theirs, ours)
+
+
+def _snntorch_style_nir(beta, alpha, thr, w, dt=1e-4):
+    """The NIR graph snnTorch 1.0's exporter means to write (its own export fails with nir 1.0.8)."""
+    n, n_in = w.shape
+    tau_mem = dt / (1 - beta)
+    cell = (nir.LIF(tau=np.full(n, tau_mem), r=np.full(n, tau_mem / dt), v_leak=np.zeros(n), v_threshold=np.full(n, thr))
+            if alpha is None else
+            nir.CubaLIF(tau_syn=np.full(n, dt / (1 - alpha)), tau_mem=np.full(n, tau_mem), r=np.full(n, tau_mem / dt),
+                        v_leak=np.zeros(n), v_threshold=np.full(n, thr), w_in=np.full(n, (dt / (1 - alpha)) / dt)))
+    return nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([n_in])}),
+                               "fc": nir.Linear(weight=w), "cell": cell,
+                               "output": nir.Output(output_type={"output": np.array([n])})},
+                        edges=[("input", "fc"), ("fc", "cell"), ("cell", "output")], type_check=False)
+
+
+@pytest.mark.parametrize("alpha", [None, 0.6])
+def test_snntorch_profile_matches_snntorch_forward(alpha):
+    """snnTorch's export formulas (tau = dt/(1-beta), r = tau/dt, w_in = tau_syn/dt) under the snntorch profile."""
+    torch = pytest.importorskip("torch")
+    snn = pytest.importorskip("snntorch")
+    rng = np.random.default_rng(7)
+    beta, thr, w = 0.875, 1.0, rng.normal(size=(5, 4)) * 0.9  # beta, alpha exact in binary: no tau rounding
+    alpha = None if alpha is None else 0.625
+    graph = from_nir(_snntorch_style_nir(beta, alpha, thr, w), source="snntorch")
+    cell = snn.Leaky(beta=beta, threshold=thr) if alpha is None else snn.Synaptic(alpha=alpha, beta=beta, threshold=thr)
+    x = (rng.random((30, 3, 4)) < 0.5).astype(np.float64)
+    cur = torch.tensor(x @ w.T)
+    spikes = []
+    state = cell.init_leaky() if alpha is None else cell.init_synaptic()
+    with torch.no_grad():
+        for t in range(30):
+            if alpha is None:
+                s, state = cell(cur[t], state)
+            else:
+                s, syn, mem = cell(cur[t], *state)
+                state = (syn, mem)
+            spikes.append(s.double().numpy())
+    theirs = np.stack(spikes)
+    ours = run(graph, x, batched=True).output_spikes
+    assert 0 < theirs.mean() < 1
+    assert np.array_equal(theirs, ours)

@@ -24,7 +24,7 @@ _CHOICES = {
     "reset": ("zero", "subtract", "none"),
     "reset_timing": ("immediate", "delayed"),
     "spike_rule": ("gt", "ge", "multi"),
-    "cuba": ("euler", "jump", "decay_after"),
+    "cuba": ("euler", "euler_now", "jump", "decay_after"),
 }
 
 

@@ -2,9 +2,8 @@
 
 :func:`from_torch` reads an ``nn.Sequential`` (nested Sequentials are flattened) or any module
 ``torch.fx`` can trace, one timestep at a time: ``input_shape`` is the shape of one step of one
-sample (no batch, no time axis). IR node names are the module paths (``0``, ``1``, ``net.2``);
-a path the IR does not accept as a name (IR names start with a letter) gets ``layer`` in front
-(``0`` -> ``layer0``). Errors name the module path and class, e.g. ``layer '3' (snntorch.Leaky)``.
+sample (no batch, no time axis). IR node names are the module paths (``0``, ``1``, ``net.2``;
+a path the IR would not accept as a name gets ``layer`` in front). Errors name the module path and class, e.g. ``layer '3' (snntorch.Leaky)``.
 
 One registry, :data:`_ENTRIES`, maps each supported class to a converter; optional frameworks are
 never imported here (a class is looked up only when its package is already loaded, which it is

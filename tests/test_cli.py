@@ -1,0 +1,68 @@
+"""The neurosim command end to end (the README's main job included)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neurosim.cli import main
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+def test_info_prints_layers_and_semantics(capsys):
+    assert main(["info", str(MODELS / "digits_conv.nir")]) == 0
+    out = capsys.readouterr().out
+    assert "Conv2d" in out and "AvgPool2d" in out and "512" in out
+    assert "semantics: profile neurosim" in out
+
+
+def test_info_nm_column(capsys):
+    assert main(["info", str(MODELS / "digits_mlp_nm24.nsim")]) == 0
+    assert "2:4" in capsys.readouterr().out
+
+
+def test_run_writes_spikes_and_membranes(tmp_path, capsys):
+    out = tmp_path / "run.npz"
+    assert main(["run", str(MODELS / "digits_mlp.nir"), "--input", str(MODELS / "digits_sample.npy"), "--out", str(out)]) == 0
+    data = np.load(out)
+    assert data["output_spikes"].shape == (16, 10)
+    assert set(data.files) >= {"output_spikes", "spikes/1", "spikes/3", "membrane/1", "membrane/3"}
+    assert np.array_equal(data["output_spikes"], data["spikes/3"])
+
+
+def test_run_wrong_input_shape_is_one_line_error(tmp_path, capsys):
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.zeros((4, 63)))
+    assert main(["run", str(MODELS / "digits_mlp.nir"), "--input", str(bad), "--out", str(tmp_path / "o.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("neurosim run: error: input 'input' has shape (4, 63), expected [T, 64];")
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_unknown_suffix(capsys):
+    assert main(["info", "model.onnx"]) == 2
+    assert "has the suffix '.onnx'; neurosim reads" in capsys.readouterr().err
+
+
+def test_state_dict_is_rejected_with_hint(capsys):
+    pytest.importorskip("torch")
+    assert main(["info", str(MODELS / "digits_mlp.pt"), "--input-shape", "64"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("neurosim info: error: ") and "state dict" in err
+
+
+def test_console_script_main_job_without_torch(tmp_path):
+    """The README's main job in a process where importing torch is impossible."""
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from neurosim.cli import main\n"
+        f"sys.exit(main(['run', {str(MODELS / 'digits_conv.nir')!r}, '--input', {str(tmp_path / 'x.npy')!r},"
+        f" '--out', {str(tmp_path / 'o.npz')!r}]))\n"
+    )
+    np.save(tmp_path / "x.npy", np.load(MODELS / "digits_test_inputs.npz")["conv"][:, 0])
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert np.load(tmp_path / "o.npz")["output_spikes"].shape == (16, 10)
