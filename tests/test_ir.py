@@ -290,3 +290,10 @@ def test_native_file_invalid_field_names_node(rng):
         out.writestr("arrays.npz", z.read("arrays.npz"))
     with pytest.raises(IRError, match=r"^<bytes>: node 'lif1': LIF\.reset must be one of"):
         from_bytes(buf.getvalue())
+
+
+def test_fixed_point_lsb_mismatch_between_weights_and_membrane():
+    fx = NeuronFixedPoint(state=FixedPoint(8, 2), leak="none")
+    with pytest.raises(FixedPointError, match=r"^edge 'fc' -> 'lif': weights have 0 fractional bits \(s8\.0\) but the membrane has 2 \(s8\.2\);"):
+        Graph.chain([("input", Input(shape=(2,))), ("fc", Dense(weight=np.ones((2, 2)), weight_format=FixedPoint(8, 0))),
+                     ("lif", LIF(shape=(2,), decay=1.0, fixed=fx)), ("output", Output(shape=(2,)))])

@@ -119,8 +119,7 @@ def scalar_fixed(events_per_step, thr, width, shift, reset):
     sat = lambda v: max(lo, min(hi, v))  # noqa: E731
     v, out = 0, []
     for events in events_per_step:
-        for w in events:
-            v = sat(v + w)
+        v = sat(v + sum(events))  # exact accumulation, one saturating add
         s = 1 if v > thr else 0
         if s:
             v = sat(v - thr) if reset == "subtract" else 0
@@ -161,6 +160,16 @@ def test_fixed_without_saturation_equals_float_for_integrators(rng):
     fixed, flt = run(g, x, mode="fixed"), run(g, x)
     np.testing.assert_array_equal(fixed.output_spikes, flt.output_spikes)
     np.testing.assert_array_equal(fixed.state["pop"]["v"], flt.state["pop"]["v"])
+
+
+def test_accumulator_overflow_is_an_error_not_a_wrap():
+    w = np.full((1, 4), 100.0)
+    fx = NeuronFixedPoint(state=FixedPoint(8, 0), leak="none", acc_width=8)
+    g = chain(4, w, IF(shape=(1,), threshold=50.0, fixed=fx))
+    g = g.replace(nodes={**g.nodes, "fc": Dense(weight=w, weight_format=FixedPoint(8, 0))})
+    assert run(g, np.array([[1, 0, 0, 0]]), mode="fixed").output_spikes.tolist() == [[1]]
+    with pytest.raises(Exception, match=r"^node 'pop': synaptic input sum 200 overflows the 8-bit accumulator;"):
+        run(g, np.array([[1, 1, 0, 0]]), mode="fixed")
 
 
 def test_fixed_mode_needs_quantized_graph(rng):

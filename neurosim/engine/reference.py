@@ -15,18 +15,19 @@ Two numeric modes:
     ``fixed`` spec (the quantize pass produces them). Values are int64 codes. Per timestep a
     spiking population does, in this order:
 
-    1. **integrate**: for every incoming projection (in edge order) and every nonzero input
-       element of it (ascending flat index) -- one *event* -- add that element's synapse row
-       (weight codes times the input value) to the membrane, **saturating after every event**;
-       then add the projection's bias, saturating;
-    2. **fire**: ``v <- sat(v + bias)``; compare with the threshold; reset (``subtract``:
-       ``v <- sat(v - s*theta)``, ``zero``: ``v <- v_reset``);
+    1. **integrate**: the exact integer sum of every incoming projection's output (weight codes
+       times input values, plus bias codes) -- the accumulator of ``fixed.acc_width`` bits; a sum
+       outside its range raises :class:`~neurosim.errors.FixedPointError` (never wraps);
+       CubaLIF first adds it to the current, saturating: ``i <- sat(i + acc)``;
+    2. **fire**: ``v <- sat(v + acc + bias)`` (CubaLIF: ``sat(v + i + bias)``); compare with the
+       threshold; reset (``subtract``: ``v <- sat(v - s*theta)``, ``zero``: ``v <- v_reset``);
     3. **leak**: ``v <- v - (v >> k)`` (arithmetic shift), which is the starting value of the
-       next step. The reported membrane is this stored value.
+       next step (CubaLIF's current likewise with ``syn_shift``). The reported membrane is
+       this stored value.
 
     So in exact arithmetic the fixed path equals the float path with ``decay = 1 - 2**-k``;
-    they differ by rounding of the shift and by saturation, both defined in
-    :mod:`neurosim.ir.fixedpoint`.
+    they differ by the rounding of the shift and by saturation, both defined in
+    :mod:`neurosim.ir.fixedpoint`. The sum is exact, so event order does not matter.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from neurosim.errors import SimulationError, UnsupportedError
+from neurosim.errors import FixedPointError, SimulationError, UnsupportedError
 from neurosim.ir.fixedpoint import saturate, shift_right
 from neurosim.ir.graph import Graph
 from neurosim.ir.nodes import (
@@ -115,14 +116,7 @@ class Kernel:
         return np.asarray(arr, dtype=self.dtype)
 
 
-class Events(list):
-    """Fixed mode: the ordered int64 contributions a projection sends (one per input event)."""
-
-
 def _as_total(x) -> np.ndarray:
-    """Sum of contributions (float mode passes plain arrays)."""
-    if isinstance(x, Events):
-        raise SimulationError("internal: events must be consumed by a population")  # pragma: no cover
     return x
 
 
@@ -135,11 +129,8 @@ class InputKernel(PassKernel):
     pass
 
 
-class OutputKernel(Kernel):
-    def step(self, x):
-        if isinstance(x, Events):
-            self.unsupported_fixed("an Output must follow a population, not a projection")
-        return x
+class OutputKernel(PassKernel):
+    pass
 
 
 class ProjectionKernel(Kernel):
@@ -160,26 +151,10 @@ class ProjectionKernel(Kernel):
             self.b = None if node.bias is None else self.param(node.bias)
 
     def step(self, x):
-        x = _as_total(x)
-        if self.mode == "float":
-            y = self.apply(x, self.w)
-            return y if self.b is None else y + self.bias_shaped(y)
-        x = _integer_input(x, self.name)
-        events = Events()
-        flat = x.reshape(self.batch + (-1,))
-        for j in range(flat.shape[-1]):
-            val = flat[..., j]
-            if not np.any(val):
-                continue
-            unit = np.zeros_like(flat)
-            unit[..., j] = val
-            events.append(self.apply(unit.reshape(x.shape), self.w))
-        if self.b is not None:
-            out_shape = self.apply(np.zeros_like(x), self.w)
-            events.append(np.broadcast_to(self.bias_shaped(out_shape), out_shape.shape).copy())
-        if not events:
-            events.append(self.apply(np.zeros_like(x), self.w))
-        return events
+        if self.mode == "fixed":
+            x = _integer_input(x, self.name)
+        y = self.apply(x, self.w)
+        return y if self.b is None else y + self.bias_shaped(y)
 
     def bias_shaped(self, y: np.ndarray) -> np.ndarray:
         return self.b
@@ -405,18 +380,23 @@ class NeuronKernel(Kernel):
     def step_fixed(self, x):
         node, st, fmt = self.node, self.state, self.fmt
         lo, hi = fmt.min_int, fmt.max_int
-        events = x if isinstance(x, Events) else Events([_integer_input(x, self.name)])
-        target = "i" if self.has_syn else "v"
-        acc = st[target]
+        acc = _integer_input(x, self.name)
+        acc_max = (1 << (node.fixed.acc_width - 1)) - 1
+        if np.any(np.abs(acc) > acc_max):
+            bad = int(acc.flat[np.argmax(np.abs(acc))])
+            raise FixedPointError(
+                f"node {self.name!r}: synaptic input sum {bad!r} overflows the {node.fixed.acc_width}-bit accumulator; "
+                f"widen fixed.acc_width or reduce the weight width"
+            )
         frozen = self.refr > 0 if node.refractory_steps else None
-        for c in events:
-            upd = saturate(acc + c, lo, hi)
-            acc = upd if frozen is None else np.where(frozen, acc, upd)
-        st[target] = acc
-        v = st["v"]
         if self.has_syn:
-            v = saturate(v + acc, lo, hi) if frozen is None else np.where(frozen, v, saturate(v + acc, lo, hi))
-        v_new = saturate(v + self.bias, lo, hi)
+            i_new = saturate(st["i"] + acc, lo, hi)
+            st["i"] = i_new if frozen is None else np.where(frozen, st["i"], i_new)
+            drive = st["i"]
+        else:
+            drive = acc
+        v = st["v"]
+        v_new = saturate(v + drive + self.bias, lo, hi)
         if frozen is not None:
             v_new = np.where(frozen, v, v_new)
         rule = node.spike_rule
@@ -538,8 +518,7 @@ def run(graph: Graph, inputs, *, mode: str = "float", dtype=np.float64, batched:
                 x = _gather([(prev[a] if rec else cur[a]) for a, rec in preds[name]], mode)
             y = kernels[name].step(x)
             cur[name] = y
-            if not isinstance(y, Events):
-                records[name].append(np.array(y, copy=True))
+            records[name].append(np.array(y, copy=True))
         prev = {n: cur[n] for n in rec_sources}
         if progress is not None:
             progress(t + 1, steps)
@@ -550,14 +529,7 @@ def run(graph: Graph, inputs, *, mode: str = "float", dtype=np.float64, batched:
 
 
 def _gather(values: list, mode: str):
-    """Sum of a node's inputs; in fixed mode, projection events are concatenated in edge order."""
-    if len(values) == 1:
-        return values[0]
-    if any(isinstance(v, Events) for v in values):
-        ev = Events()
-        for v in values:
-            ev.extend(v if isinstance(v, Events) else [v])
-        return ev
+    """The sum of a node's inputs (exact in fixed mode: int64)."""
     total = values[0]
     for v in values[1:]:
         total = total + v

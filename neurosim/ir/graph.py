@@ -18,7 +18,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from neurosim.errors import GraphError, IRError, ShapeError
+from neurosim.errors import FixedPointError, GraphError, IRError, ShapeError
 from neurosim.ir.nodes import Input, Node, Output, Projection, SpikingPopulation
 from neurosim.ir.nodes.base import Shape, node_context
 
@@ -93,6 +93,22 @@ class Graph:
                 raise GraphError(f"node {name!r} is an Output but has outgoing edges to {self.successors(name)!r}")
         _ = self.order
         _ = self.shapes
+        self._check_fixed_point_edges()
+
+    def _check_fixed_point_edges(self) -> None:
+        """Weight codes are added to membrane codes: their fractional bits must agree."""
+        for a, b in self.edges:
+            src, dst = self.nodes[a], self.nodes[b]
+            if not (isinstance(src, Projection) and isinstance(dst, SpikingPopulation)):
+                continue
+            if src.weight_format is None or dst.fixed is None:
+                continue
+            if src.weight_format.frac_bits != dst.fixed.state.frac_bits:
+                raise FixedPointError(
+                    f"edge {a!r} -> {b!r}: weights have {src.weight_format.frac_bits} fractional bits "
+                    f"({src.weight_format.describe()}) but the membrane has {dst.fixed.state.frac_bits} "
+                    f"({dst.fixed.state.describe()}); quantize both to the same LSB"
+                )
 
     # -- structure ----------------------------------------------------------------------------
     @cached_property

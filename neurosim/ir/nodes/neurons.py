@@ -30,9 +30,12 @@ A neuron with ``refractory_steps = k > 0`` that spiked at step ``t`` ignores inp
 fire during steps ``t+1 .. t+k`` (its membrane stays at the post-reset value).
 
 **Fixed point** (``fixed`` set): membrane, threshold, bias and reset value are integer codes of
-``fixed.state``; the weighted input arrives as integer codes of the same format; every add
-saturates; the leak is ``v - (v >> k)`` (``leak="shift"``, so ``decay`` must equal
-``1 - 2**-k``) or absent (``leak="none"``, ``decay`` must be 1); ``gain`` must be 1.
+``fixed.state``. The synaptic input of a step is summed exactly in an accumulator of
+``fixed.acc_width`` bits (an overflow there is an error, never silent), then added to the
+membrane once, saturating; the leak is ``v - (v >> k)`` (``leak="shift"``, so ``decay`` must
+equal ``1 - 2**-k``) or absent (``leak="none"``, ``decay`` must be 1); ``gain`` must be 1.
+Because the accumulation is exact, the result does not depend on the order in which events
+arrive -- the engine and the RTL may process them in any order, P at a time.
 """
 
 from __future__ import annotations
@@ -68,10 +71,16 @@ class NeuronFixedPoint:
     state: FixedPoint
     leak: str = "shift"
     leak_shift: int = 0
+    acc_width: int = 32
 
     def __post_init__(self) -> None:
         if not isinstance(self.state, FixedPoint):
             raise FixedPointError(f"NeuronFixedPoint.state must be a FixedPoint, found {self.state!r}")
+        if not isinstance(self.acc_width, int) or not self.state.width <= self.acc_width <= 62:
+            raise FixedPointError(
+                f"NeuronFixedPoint.acc_width must be an int in {self.state.width}..62 (at least the state width), "
+                f"found {self.acc_width!r}"
+            )
         if self.leak not in LEAK_MODES:
             raise FixedPointError(f"NeuronFixedPoint.leak must be one of {LEAK_MODES!r}, found {self.leak!r}")
         if self.leak == "shift" and not (isinstance(self.leak_shift, int) and 1 <= self.leak_shift < self.state.width):
