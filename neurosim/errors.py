@@ -46,3 +46,7 @@ class FrontendError(NeurosimError):
 
 class SimulationError(NeurosimError):
     """The simulator was given inputs that do not match the graph (shape, dtype, length)."""
+
+
+class CapacityError(NeurosimError):
+    """A model does not fit the target chip or board (names the limit and by how much)."""

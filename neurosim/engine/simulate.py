@@ -1,0 +1,268 @@
+"""Drive the cycle-level engine: compile, map, run the numba kernel, assemble the counts.
+
+The core spec (design.md, "The neuromorphic core"), per core and timestep:
+
+* **integrate**: each arriving spike packet (one source, one target core) costs
+  ``event_overhead_cycles + ceil(n_syn / lanes)`` cycles, where ``n_syn`` is the length of the
+  row the core stores for that source (its nonzero synapses with sparse storage, all the core's
+  neurons with dense storage); a phase with at least one packet adds
+  ``integrate_pipeline_cycles`` (fill and drain).
+* **fire**: ``ceil(neurons / lanes) + fire_pipeline_cycles``, every step.
+
+:func:`step_timing` turns those into a timestep's latency along the critical path: a
+population starts when all the populations feeding it (forward edges) have fired and their
+packets have crossed the mesh (``max hops x hop latency``); the chip's step ends at the last
+population's end plus the barrier. Chips with ``timing = "event_latency"`` use the preset's
+per-event latencies instead of cycles.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurosim.engine.compile import CompiledNetwork, compile_graph
+from neurosim.engine.kernel import run_kernel
+from neurosim.errors import FixedPointError, SimulationError
+from neurosim.ir.graph import Graph
+from neurosim.passes.partition import Mapping, partition, xy_route
+
+_DIRS = {"E": 0, "W": 1, "N": 2, "S": 3}
+
+
+@dataclass
+class EngineResult:
+    """Everything one inference produced (arrays are ``[T, n_cores]`` unless noted)."""
+
+    net: CompiledNetwork
+    mapping: Mapping
+    spikes: dict[str, np.ndarray]  # per population [T, *shape]
+    membranes: dict[str, np.ndarray]  # final v per population [*shape]
+    currents: dict[str, np.ndarray]  # final synaptic current of CubaLIF populations
+    counts: dict[str, np.ndarray]  # event -> [T, n_cores] int64
+    integrate_cycles: np.ndarray
+    fire_cycles: np.ndarray
+    max_hops_in: np.ndarray
+    link_load: np.ndarray  # [grid_x, grid_y, 4] packets per directed link (E, W, N, S out of a router)
+
+    @property
+    def steps(self) -> int:
+        return self.integrate_cycles.shape[0]
+
+    @property
+    def core_cycles(self) -> np.ndarray:
+        return self.integrate_cycles + self.fire_cycles
+
+
+@dataclass(frozen=True)
+class _Segments:
+    ptr: np.ndarray
+    core: np.ndarray
+    delay: np.ndarray
+    nsyn: np.ndarray
+    hx: np.ndarray
+    hy: np.ndarray
+    chip: np.ndarray
+    tile: np.ndarray
+    route_ptr: np.ndarray
+    route_links: np.ndarray
+
+
+def _segments(net: CompiledNetwork, mapping: Mapping) -> _Segments:
+    """Group every source's synapses by (target core, delay): one packet each (see kernel doc)."""
+    chip = mapping.chip
+    syn = net.synapses
+    core_of = mapping.core_of(net.n_total, net.n_inputs)
+    src = np.repeat(np.arange(net.n_total, dtype=np.int64), np.diff(syn.ptr))
+    tcore = core_of[syn.target]
+    keys = np.stack([src, tcore, syn.delay])
+    if keys.shape[1]:
+        uniq, counts = np.unique(keys, axis=1, return_counts=True)
+    else:
+        uniq, counts = np.zeros((3, 0), dtype=np.int64), np.zeros(0, dtype=np.int64)
+    s_src, s_core, s_delay = uniq
+    core_size = np.diff(mapping.core_range, axis=1)[:, 0]
+    nsyn = core_size[s_core] if chip.synapse_storage == "dense" else counts
+    src_core = core_of[s_src]
+    port = np.zeros(2, dtype=np.int64)
+    src_pos = np.where(src_core[:, None] >= 0, mapping.core_xy[np.maximum(src_core, 0)], port)
+    dst_pos = mapping.core_xy[s_core] if s_core.size else np.zeros((0, 2), dtype=np.int64)
+    hx = np.abs(src_pos[:, 0] - dst_pos[:, 0])
+    hy = np.abs(src_pos[:, 1] - dst_pos[:, 1])
+    src_chip = np.where(src_core >= 0, mapping.core_chip[np.maximum(src_core, 0)], 0) if s_core.size else src_core
+    dst_chip = mapping.core_chip[s_core] if s_core.size else s_core
+    bx = max(1, chip.board_x)
+    chips = np.abs(src_chip % bx - dst_chip % bx) + np.abs(src_chip // bx - dst_chip // bx)
+    same_tile = (src_core >= 0) & (mapping.core_tile[np.maximum(src_core, 0)] == mapping.core_tile[s_core]) \
+        if s_core.size else np.zeros(0, dtype=bool)
+    gx, gy = mapping.grid
+    routes: dict[tuple, list[int]] = {}
+    route_ptr = [0]
+    links: list[int] = []
+    for a, b in zip(map(tuple, src_pos), map(tuple, dst_pos)):
+        key = (a, b)
+        if key not in routes:
+            routes[key] = [((y * gx + x) * 4 + _DIRS[d]) for x, y, d in xy_route(a, b)]
+        links.extend(routes[key])
+        route_ptr.append(len(links))
+    ptr = np.zeros(net.n_total + 1, dtype=np.int64)
+    np.add.at(ptr, s_src + 1, 1)
+    return _Segments(
+        ptr=np.cumsum(ptr), core=s_core.astype(np.int64), delay=s_delay.astype(np.int64), nsyn=nsyn.astype(np.int64),
+        hx=hx.astype(np.int64), hy=hy.astype(np.int64), chip=chips.astype(np.int64), tile=same_tile.astype(np.int64),
+        route_ptr=np.array(route_ptr, dtype=np.int64), route_links=np.array(links, dtype=np.int64),
+    )
+
+
+def _flat_inputs(net: CompiledNetwork, graph: Graph, inputs) -> np.ndarray:
+    if not isinstance(inputs, dict):
+        if len(graph.inputs) != 1:
+            raise SimulationError(f"the graph has inputs {graph.inputs!r}; pass a dict of arrays keyed by name")
+        inputs = {graph.inputs[0]: inputs}
+    parts, steps = [], None
+    for name in graph.inputs:
+        if name not in inputs:
+            raise SimulationError(f"no input array for input node {name!r}")
+        arr = np.asarray(inputs[name], dtype=np.float64)
+        shape = graph.nodes[name].shape
+        if arr.ndim != 1 + len(shape) or tuple(arr.shape[1:]) != tuple(shape):
+            raise SimulationError(
+                f"input {name!r} has shape {arr.shape!r}, expected [T, {', '.join(map(str, shape))}]; the first axis is time"
+            )
+        if steps is not None and arr.shape[0] != steps:
+            raise SimulationError(f"input {name!r} has {arr.shape[0]} steps, other inputs have {steps}")
+        steps = arr.shape[0]
+        parts.append(arr.reshape(steps, -1))
+    if not steps:
+        raise SimulationError("the input has 0 timesteps; give at least one")
+    flat = np.ascontiguousarray(np.concatenate(parts, axis=1))
+    if not np.all(np.isfinite(flat)):
+        raise SimulationError("the input contains non-finite values")
+    if net.mode == "fixed" and not np.array_equal(flat, np.rint(flat)):
+        bad = float(flat[flat != np.rint(flat)][0])
+        raise SimulationError(f"fixed mode needs integer inputs (spike counts or codes), found {bad!r}")
+    return flat
+
+
+def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mapping | None = None,
+             net: CompiledNetwork | None = None) -> EngineResult:
+    """Run ``graph`` on ``chip`` for the input ``[T, *input_shape]`` (one sample) and count everything."""
+    net = net or compile_graph(graph, mode)
+    mapping = mapping or partition(net, chip)
+    x = _flat_inputs(net, graph, inputs)
+    steps = x.shape[0]
+    n_cores = mapping.n_cores
+    seg = _segments(net, mapping)
+    core_of = mapping.core_of(net.n_total, net.n_inputs)
+    n_slots = net.max_delay + 1
+    z = lambda: np.zeros((steps, max(1, n_cores)), dtype=np.int64)  # noqa: E731
+    arrays = {k: z() for k in ("synops", "packets_in", "cyc_rows", "active", "inactive", "spikes_out", "in_tile",
+                               "hop_ew", "hop_ns", "chip_hops", "max_hops_in")}
+    gx, gy = mapping.grid
+    link_load = np.zeros(gx * gy * 4, dtype=np.int64)
+    spikes = np.zeros((steps, net.n_total - net.n_inputs), dtype=np.float64)
+    v = np.zeros(net.n_total)
+    i_syn = np.zeros(net.n_total)
+    acc = np.zeros((n_slots, net.n_total))
+    touched = np.zeros((n_slots, net.n_total), dtype=np.uint8)
+    err = np.zeros(3)
+    syn = net.synapses
+    status = run_kernel(
+        x, net.mode == "fixed",
+        syn.ptr, syn.target, syn.weight, syn.delay, n_slots,
+        net.pop_offset, net.const_in, net.decay, net.gain, net.bias, net.threshold, net.v_reset, net.syn_decay,
+        net.syn_gain, net.is_cuba, net.current_lag, net.reset, net.timing, net.rule, net.refractory, net.leak_shift,
+        net.syn_shift, net.lo.astype(np.float64), net.hi.astype(np.float64), net.acc_max.astype(np.float64),
+        core_of, seg.ptr, seg.core, seg.delay, seg.nsyn, seg.hx, seg.hy, seg.chip, seg.tile, seg.route_ptr,
+        seg.route_links, int(mapping.chip.lanes), int(mapping.chip.event_overhead_cycles),
+        spikes, v, i_syn, acc, touched,
+        arrays["synops"], arrays["packets_in"], arrays["cyc_rows"], arrays["active"], arrays["inactive"],
+        arrays["spikes_out"], arrays["in_tile"], arrays["hop_ew"], arrays["hop_ns"], arrays["chip_hops"],
+        arrays["max_hops_in"], link_load, err,
+    )
+    if status:
+        p = net.populations[status - 1]
+        raise FixedPointError(
+            f"node {p!r}: synaptic input sum {int(err[2])!r} at step {int(err[0])} overflows the accumulator; "
+            f"widen fixed.acc_width or reduce the weight width"
+        )
+    return _assemble(graph, net, mapping, arrays, spikes, v, i_syn, link_load)
+
+
+def _assemble(graph, net, mapping, a, spikes, v, i_syn, link_load) -> EngineResult:
+    chip = mapping.chip
+    n_cores = mapping.n_cores
+    steps = spikes.shape[0]
+    shapes = graph.shapes
+    out_spikes, membranes, currents = {}, {}, {}
+    for p, name in enumerate(net.populations):
+        lo, hi = int(net.pop_offset[p]), int(net.pop_offset[p + 1])
+        out_spikes[name] = spikes[:, lo - net.n_inputs:hi - net.n_inputs].reshape((steps,) + shapes[name])
+        membranes[name] = v[lo:hi].reshape(shapes[name])
+        if net.is_cuba[p]:
+            currents[name] = i_syn[lo:hi].reshape(shapes[name])
+    c = slice(0, n_cores)
+    updates = a["active"][:, c] + a["inactive"][:, c]
+    counts = {
+        "synaptic_op": a["synops"][:, c],
+        "neuron_update_active": a["active"][:, c],
+        "neuron_update_inactive": a["inactive"][:, c],
+        "spike_out": a["spikes_out"][:, c],
+        "spike_in_tile": a["in_tile"][:, c],
+        "hop_ew": a["hop_ew"][:, c],
+        "hop_ns": a["hop_ns"][:, c],
+        "chip_hop": a["chip_hops"][:, c],
+        # synapse rows are read from SRAM; each neuron update reads and writes its state
+        "sram_read_byte": (a["synops"][:, c] * chip.weight_bits + updates * chip.membrane_bits) // 8,
+        "sram_write_byte": (updates * chip.membrane_bits) // 8,
+    }
+    core_size = np.diff(mapping.core_range, axis=1)[:, 0]
+    integrate = a["cyc_rows"][:, c] + np.where(a["packets_in"][:, c] > 0, chip.integrate_pipeline_cycles, 0)
+    fire = np.broadcast_to(-(-core_size // chip.lanes) + chip.fire_pipeline_cycles, integrate.shape).copy()
+    gx, gy = mapping.grid
+    return EngineResult(net=net, mapping=mapping, spikes=out_spikes, membranes=membranes, currents=currents,
+                        counts=counts, integrate_cycles=integrate, fire_cycles=fire,
+                        max_hops_in=a["max_hops_in"][:, c], link_load=link_load.reshape(gy, gx, 4).transpose(1, 0, 2))
+
+
+def step_timing(result: EngineResult) -> dict[str, np.ndarray]:
+    """Per-step latency along the critical path (module docstring): seconds and, for cycle chips, cycles."""
+    chip = result.mapping.chip
+    net = result.net
+    steps = result.steps
+    core_pop = np.array([net.populations.index(p) for p in result.mapping.core_population], dtype=np.int64)
+    if chip.timing == "cycles":
+        core_time = result.core_cycles.astype(np.float64)
+        noc = result.max_hops_in * float(chip.hop_latency_cycles)
+        barrier = float(chip.barrier_cycles)
+        unit_s = 1.0 / chip.clock_hz if chip.clock_hz else None
+    else:
+        lat = {e: (chip.latency_ns[e].value or 0.0) if e in chip.latency_ns else 0.0 for e in result.counts}
+        core_time = sum(result.counts[e] * lat[e] for e in ("synaptic_op", "neuron_update_active",
+                                                             "neuron_update_inactive", "spike_out"))
+        hop_ns = max(lat.get("hop_ew", 0.0), lat.get("hop_ns", 0.0))
+        noc = result.max_hops_in * hop_ns
+        barrier = 0.0
+        unit_s = 1e-9
+    finish = np.zeros((steps, len(net.populations)))
+    for p in range(len(net.populations)):
+        start = np.zeros(steps)
+        for q in net.pop_sources[p]:
+            if q >= 0:
+                start = np.maximum(start, finish[:, q])
+        mine = core_pop == p
+        if np.any(mine):
+            finish[:, p] = start + (noc[:, mine] + core_time[:, mine]).max(axis=1)
+        else:
+            finish[:, p] = start
+    step = (finish.max(axis=1) if finish.size else np.zeros(steps)) + barrier
+    out = {"step_units": step}
+    if chip.timing == "cycles":
+        out["step_cycles"] = step
+    out["step_s"] = step * unit_s if unit_s is not None else np.full(steps, np.nan)
+    tick = getattr(chip, "timestep_s", None)
+    if tick is not None and getattr(tick, "value", None):
+        out["step_s"] = np.maximum(out["step_s"], tick.value)  # a fixed tick (TrueNorth) bounds the step from below
+    return out
