@@ -100,6 +100,10 @@ class CompiledNetwork:
         return slice(int(self.pop_offset[i]), int(self.pop_offset[i + 1]))
 
 
+#: Marker for "this source itself" (the identity map), kept symbolic to avoid n x n matrices.
+IDENTITY = "identity"
+
+
 class _Map:
     """Linear map from sources to a node's output: {(source, delay): matrix [out, src]} + offset."""
 
@@ -171,6 +175,15 @@ def compile_graph(graph: Graph, mode: str = "fixed") -> CompiledNetwork:
             )
         if node.family == "elementwise":
             raise UnsupportedError(f"node {name!r} ({type(node).__name__}) has no hardware mapping; fold it into weights")
+    if mode == "fixed":
+        for name in graph.order:
+            node = graph.nodes[name]
+            if isinstance(node, SpikingPopulation) and node.fixed is None:
+                raise SimulationError(f"node {name!r} has no fixed-point spec; fixed mode needs a quantized graph "
+                                      f"(run neurosim.passes.quantize first)")
+            if isinstance(node, (Dense, SparseCSR, NMSparse, Conv1d, Conv2d)) and node.weight_format is None:
+                raise SimulationError(f"node {name!r} has no weight_format; fixed mode needs a quantized graph "
+                                      f"(run neurosim.passes.quantize first)")
     sizes = {n: int(np.prod(shapes[n])) for n in (*inputs, *pops)}
     offsets: dict[str, int] = {}
     cursor = 0
@@ -188,7 +201,7 @@ def compile_graph(graph: Graph, mode: str = "fixed") -> CompiledNetwork:
         node = graph.nodes[name]
         size = int(np.prod(shapes[name]))
         if isinstance(node, (Input, SpikingPopulation)):
-            maps[name] = _Map({(name, 0): None}, np.zeros(size))  # None = identity
+            maps[name] = _Map({(name, 0): IDENTITY}, np.zeros(size))
             return maps[name]
         in_shape = graph.input_shape_of(name)
         in_size = int(np.prod(in_shape))
@@ -220,7 +233,7 @@ def compile_graph(graph: Graph, mode: str = "fixed") -> CompiledNetwork:
             return maps[name]
         out_terms = {}
         for (src, d), mat in terms.items():
-            if mat is None and isinstance(node, (Dense, SparseCSR, NMSparse)):
+            if isinstance(mat, str) and isinstance(node, (Dense, SparseCSR, NMSparse)):
                 out_terms[(src, d)] = ("csr", node)  # keep direct weights sparse; expanded below
                 continue
             full = _dense(mat, sizes[src], in_size)
@@ -278,14 +291,15 @@ def compile_graph(graph: Graph, mode: str = "fixed") -> CompiledNetwork:
 
 
 def _add(a, b, n_src):
-    if a is None or b is None or isinstance(a, tuple) or isinstance(b, tuple):
-        raise UnsupportedError("the same source reaches a population twice along parallel direct paths; "
-                               "merge the projections")
-    return a + b
+    """Sum two maps from one source (either may be symbolic); ``a`` may be absent (None)."""
+    if a is None:
+        return b
+    n_out = _dense(a, n_src, 0).shape[0]
+    return _dense(a, n_src, n_out) + _dense(b, n_src, n_out)
 
 
 def _dense(mat, n_src: int, n_out: int) -> np.ndarray:
-    if mat is None:
+    if isinstance(mat, str):
         if n_src * n_src > MAX_DENSE_ENTRIES:
             raise UnsupportedError(f"a {n_src}-wide identity is too large to compose; connect populations directly")
         return np.eye(n_src)
@@ -306,7 +320,7 @@ def _triplets(mat, n_src: int, n_tgt: int, mode: str):
         w = node.dense_weight()
         rows, cols = np.nonzero(w)
         return rows, cols, w[rows, cols] * scale
-    if mat is None:
+    if isinstance(mat, str):
         idx = np.arange(n_src)
         return idx, idx, np.ones(n_src)
     if mat.shape != (n_tgt, n_src):
