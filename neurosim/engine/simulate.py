@@ -58,61 +58,68 @@ class EngineResult:
 
 @dataclass(frozen=True)
 class _Segments:
-    ptr: np.ndarray
+    ptr: np.ndarray  # per source: its segments
     core: np.ndarray
     delay: np.ndarray
     nsyn: np.ndarray
-    hx: np.ndarray
-    hy: np.ndarray
-    chip: np.ndarray
-    tile: np.ndarray
-    route_ptr: np.ndarray
+    cycles: np.ndarray  # per segment: event_overhead + ceil(nsyn / lanes)
+    pair: np.ndarray  # per segment: its (source core, target core) pair
+    pair_dst: np.ndarray
+    pair_hx: np.ndarray
+    pair_hy: np.ndarray
+    pair_chip: np.ndarray
+    pair_tile: np.ndarray
+    route_ptr: np.ndarray  # per pair: its links
     route_links: np.ndarray
 
 
-def _segments(net: CompiledNetwork, mapping: Mapping) -> _Segments:
-    """Group every source's synapses by (target core, delay): one packet each (see kernel doc)."""
+def segments(net: CompiledNetwork, mapping: Mapping) -> _Segments:
+    """Group every source's synapses by (target core, delay): one packet each (see kernel doc).
+
+    Static for a (network, mapping) pair: compute it once and pass it to :func:`simulate`.
+    """
     chip = mapping.chip
     syn = net.synapses
     core_of = mapping.core_of(net.n_total, net.n_inputs)
+    n_cores = max(1, mapping.n_cores)
+    n_delay = net.max_delay + 1
     src = np.repeat(np.arange(net.n_total, dtype=np.int64), np.diff(syn.ptr))
-    tcore = core_of[syn.target]
-    keys = np.stack([src, tcore, syn.delay])
-    if keys.shape[1]:
-        uniq, counts = np.unique(keys, axis=1, return_counts=True)
-    else:
-        uniq, counts = np.zeros((3, 0), dtype=np.int64), np.zeros(0, dtype=np.int64)
-    s_src, s_core, s_delay = uniq
+    key = (src * n_cores + core_of[syn.target]) * n_delay + syn.delay
+    uniq, counts = np.unique(key, return_counts=True)  # sorted by source: segments in source order
+    s_delay = uniq % n_delay
+    s_core = (uniq // n_delay) % n_cores
+    s_src = uniq // n_delay // n_cores
     core_size = np.diff(mapping.core_range, axis=1)[:, 0]
     nsyn = core_size[s_core] if chip.synapse_storage == "dense" else counts
     src_core = core_of[s_src]
-    port = np.zeros(2, dtype=np.int64)
-    src_pos = np.where(src_core[:, None] >= 0, mapping.core_xy[np.maximum(src_core, 0)], port)
-    dst_pos = mapping.core_xy[s_core] if s_core.size else np.zeros((0, 2), dtype=np.int64)
-    hx = np.abs(src_pos[:, 0] - dst_pos[:, 0])
-    hy = np.abs(src_pos[:, 1] - dst_pos[:, 1])
-    src_chip = np.where(src_core >= 0, mapping.core_chip[np.maximum(src_core, 0)], 0) if s_core.size else src_core
-    dst_chip = mapping.core_chip[s_core] if s_core.size else s_core
-    bx = max(1, chip.board_x)
-    chips = np.abs(src_chip % bx - dst_chip % bx) + np.abs(src_chip // bx - dst_chip // bx)
-    same_tile = (src_core >= 0) & (mapping.core_tile[np.maximum(src_core, 0)] == mapping.core_tile[s_core]) \
-        if s_core.size else np.zeros(0, dtype=bool)
+    # one route per (source core or input port, target core) pair
+    pair = (src_core + 1) * n_cores + s_core
+    pairs, pair_of_seg = np.unique(pair, return_inverse=True)
     gx, gy = mapping.grid
-    routes: dict[tuple, list[int]] = {}
-    route_ptr = [0]
-    links: list[int] = []
-    for a, b in zip(map(tuple, src_pos), map(tuple, dst_pos)):
-        key = (a, b)
-        if key not in routes:
-            routes[key] = [((y * gx + x) * 4 + _DIRS[d]) for x, y, d in xy_route(a, b)]
-        links.extend(routes[key])
+    port = (0, 0)
+    bx = max(1, chip.board_x)
+    p_dst, p_hx, p_hy, p_chip, p_tile, route_ptr, links = [], [], [], [], [], [0], []
+    for code in pairs:
+        sc, dc = int(code // n_cores) - 1, int(code % n_cores)
+        a = tuple(int(v) for v in mapping.core_xy[sc]) if sc >= 0 else port
+        b = tuple(int(v) for v in mapping.core_xy[dc])
+        p_dst.append(dc)
+        p_hx.append(abs(a[0] - b[0]))
+        p_hy.append(abs(a[1] - b[1]))
+        ca = int(mapping.core_chip[sc]) if sc >= 0 else 0
+        cb = int(mapping.core_chip[dc])
+        p_chip.append(abs(ca % bx - cb % bx) + abs(ca // bx - cb // bx))
+        p_tile.append(int(sc >= 0 and mapping.core_tile[sc] == mapping.core_tile[dc]))
+        links.extend((y * gx + x) * 4 + _DIRS[d] for x, y, d in xy_route(a, b))
         route_ptr.append(len(links))
     ptr = np.zeros(net.n_total + 1, dtype=np.int64)
     np.add.at(ptr, s_src + 1, 1)
+    i64 = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
     return _Segments(
-        ptr=np.cumsum(ptr), core=s_core.astype(np.int64), delay=s_delay.astype(np.int64), nsyn=nsyn.astype(np.int64),
-        hx=hx.astype(np.int64), hy=hy.astype(np.int64), chip=chips.astype(np.int64), tile=same_tile.astype(np.int64),
-        route_ptr=np.array(route_ptr, dtype=np.int64), route_links=np.array(links, dtype=np.int64),
+        ptr=np.cumsum(ptr), core=i64(s_core), delay=i64(s_delay), nsyn=i64(nsyn),
+        cycles=i64(chip.event_overhead_cycles + -(-i64(nsyn) // chip.lanes)), pair=i64(pair_of_seg), pair_dst=i64(p_dst),
+        pair_hx=i64(p_hx), pair_hy=i64(p_hy), pair_chip=i64(p_chip), pair_tile=i64(p_tile),
+        route_ptr=i64(route_ptr), route_links=i64(links),
     )
 
 
@@ -147,40 +154,44 @@ def _flat_inputs(net: CompiledNetwork, graph: Graph, inputs) -> np.ndarray:
 
 
 def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mapping | None = None,
-             net: CompiledNetwork | None = None) -> EngineResult:
+             net: CompiledNetwork | None = None, segs: _Segments | None = None) -> EngineResult:
     """Run ``graph`` on ``chip`` for the input ``[T, *input_shape]`` (one sample) and count everything."""
     net = net or compile_graph(graph, mode)
     mapping = mapping or partition(net, chip)
     x = _flat_inputs(net, graph, inputs)
     steps = x.shape[0]
     n_cores = mapping.n_cores
-    seg = _segments(net, mapping)
-    core_of = mapping.core_of(net.n_total, net.n_inputs)
+    seg = segs or segments(net, mapping)
     n_slots = net.max_delay + 1
     z = lambda: np.zeros((steps, max(1, n_cores)), dtype=np.int64)  # noqa: E731
-    arrays = {k: z() for k in ("synops", "packets_in", "cyc_rows", "active", "inactive", "spikes_out", "in_tile",
-                               "hop_ew", "hop_ns", "chip_hops", "max_hops_in")}
-    gx, gy = mapping.grid
-    link_load = np.zeros(gx * gy * 4, dtype=np.int64)
-    spikes = np.zeros((steps, net.n_total - net.n_inputs), dtype=np.float64)
+    arrays = {k: z() for k in ("synops", "packets_in", "cyc_rows", "active", "inactive", "spikes_out")}
+    pair_packets = np.zeros((steps, max(1, seg.pair_dst.size)), dtype=np.int64)
+    spikes = np.zeros((steps, net.n_total - net.n_inputs), dtype=np.float32)  # counts: exact below 2**24
     v = np.zeros(net.n_total)
     i_syn = np.zeros(net.n_total)
-    acc = np.zeros((n_slots, net.n_total))
-    touched = np.zeros((n_slots, net.n_total), dtype=np.uint8)
+    acc = np.zeros(n_slots * net.n_total)
     err = np.zeros(3)
     syn = net.synapses
+    core_range = mapping.core_range if n_cores else np.zeros((0, 2), dtype=np.int64)
+    pop_cores = np.zeros(len(net.populations) + 1, dtype=np.int64)
+    for p, name in enumerate(net.populations):
+        pop_cores[p + 1] = pop_cores[p] + sum(1 for q in mapping.core_population if q == name)
+    uniform = np.zeros(len(net.populations), dtype=np.bool_)
+    for p in range(len(net.populations)):
+        a, b = int(net.pop_offset[p]), int(net.pop_offset[p + 1])
+        uniform[p] = all(np.all(arr[a:b] == arr[a]) for arr in (net.decay, net.gain, net.bias, net.threshold,
+                                                                 net.v_reset, net.const_in)) if b > a else True
     status = run_kernel(
         x, net.mode == "fixed",
-        syn.ptr, syn.target, syn.weight, syn.delay, n_slots,
-        net.pop_offset, net.const_in, net.decay, net.gain, net.bias, net.threshold, net.v_reset, net.syn_decay,
+        syn.ptr, syn.delay * net.n_total + syn.target, syn.weight, n_slots,
+        pop_cores, np.ascontiguousarray(core_range[:, 0]), np.ascontiguousarray(core_range[:, 1]), uniform,
+        net.n_inputs, net.const_in, net.decay, net.gain, net.bias, net.threshold, net.v_reset, net.syn_decay,
         net.syn_gain, net.is_cuba, net.current_lag, net.reset, net.timing, net.rule, net.refractory, net.leak_shift,
         net.syn_shift, net.lo.astype(np.float64), net.hi.astype(np.float64), net.acc_max.astype(np.float64),
-        core_of, seg.ptr, seg.core, seg.delay, seg.nsyn, seg.hx, seg.hy, seg.chip, seg.tile, seg.route_ptr,
-        seg.route_links, int(mapping.chip.lanes), int(mapping.chip.event_overhead_cycles),
-        spikes, v, i_syn, acc, touched,
+        seg.ptr, seg.core, seg.delay, seg.cycles, seg.nsyn, seg.pair,
+        spikes, v, i_syn, acc,
         arrays["synops"], arrays["packets_in"], arrays["cyc_rows"], arrays["active"], arrays["inactive"],
-        arrays["spikes_out"], arrays["in_tile"], arrays["hop_ew"], arrays["hop_ns"], arrays["chip_hops"],
-        arrays["max_hops_in"], link_load, err,
+        arrays["spikes_out"], pair_packets, err,
     )
     if status:
         p = net.populations[status - 1]
@@ -188,7 +199,35 @@ def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mappin
             f"node {p!r}: synaptic input sum {int(err[2])!r} at step {int(err[0])} overflows the accumulator; "
             f"widen fixed.acc_width or reduce the weight width"
         )
-    return _assemble(graph, net, mapping, arrays, spikes, v, i_syn, link_load)
+    _noc(arrays, pair_packets, seg, mapping)
+    return _assemble(graph, net, mapping, arrays, spikes, v, i_syn, arrays.pop("link_load"))
+
+
+def _noc(a: dict, pair_packets: np.ndarray, seg: _Segments, mapping: Mapping) -> None:
+    """Hops, in-tile deliveries, per-core arrival distance and link loads from the packets per (step, pair)."""
+    steps = pair_packets.shape[0]
+    n_cores = max(1, mapping.n_cores)
+    n_pairs = seg.pair_dst.size
+    pp = pair_packets[:, :n_pairs]
+    onehot = np.zeros((n_pairs, n_cores), dtype=np.int64)
+    onehot[np.arange(n_pairs), seg.pair_dst] = 1
+    remote = 1 - seg.pair_tile
+    a["in_tile"] = pp @ (onehot * seg.pair_tile[:, None])
+    a["hop_ew"] = pp @ (onehot * (seg.pair_hx * remote)[:, None])
+    a["hop_ns"] = pp @ (onehot * (seg.pair_hy * remote)[:, None])
+    a["chip_hops"] = pp @ (onehot * (seg.pair_chip * remote)[:, None])
+    hops = np.where(pp > 0, (seg.pair_hx + seg.pair_hy)[None, :], 0)
+    mh = np.zeros((steps, n_cores), dtype=np.int64)
+    for q in range(n_pairs):
+        np.maximum(mh[:, seg.pair_dst[q]], hops[:, q], out=mh[:, seg.pair_dst[q]])
+    a["max_hops_in"] = mh
+    gx, gy = mapping.grid
+    load = np.zeros(gx * gy * 4, dtype=np.int64)
+    per_pair = pp.sum(axis=0)
+    for q in range(n_pairs):
+        links = seg.route_links[seg.route_ptr[q]:seg.route_ptr[q + 1]]
+        np.add.at(load, links, per_pair[q])
+    a["link_load"] = load
 
 
 def _assemble(graph, net, mapping, a, spikes, v, i_syn, link_load) -> EngineResult:
@@ -199,7 +238,7 @@ def _assemble(graph, net, mapping, a, spikes, v, i_syn, link_load) -> EngineResu
     out_spikes, membranes, currents = {}, {}, {}
     for p, name in enumerate(net.populations):
         lo, hi = int(net.pop_offset[p]), int(net.pop_offset[p + 1])
-        out_spikes[name] = spikes[:, lo - net.n_inputs:hi - net.n_inputs].reshape((steps,) + shapes[name])
+        out_spikes[name] = spikes[:, lo - net.n_inputs:hi - net.n_inputs].astype(np.float64).reshape((steps,) + shapes[name])
         membranes[name] = v[lo:hi].reshape(shapes[name])
         if net.is_cuba[p]:
             currents[name] = i_syn[lo:hi].reshape(shapes[name])

@@ -43,7 +43,7 @@ The pass does not import torch.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
@@ -62,7 +62,6 @@ from neurosim.ir.nodes import (
     Input,
     NeuronFixedPoint,
     Node,
-    NMSparse,
     Output,
     Projection,
     SparseCSR,
@@ -118,10 +117,11 @@ class LayerReport:
 
 @dataclass(frozen=True)
 class QuantizedGraph:
-    """The fixed-point graph and a per-population report (``layers``, in schedule order)."""
+    """The fixed-point graph and a per-population report (``layers``, in schedule order;
+    ``layer(name)`` looks one up)."""
 
     graph: Graph
-    layers: Mapping[str, LayerReport]
+    layers: tuple[LayerReport, ...]
     weight_bits: int
     state_bits: int
     acc_bits: int
@@ -129,12 +129,19 @@ class QuantizedGraph:
     leak: str
     notes: tuple[str, ...] = ()
 
+    def layer(self, name: str) -> LayerReport:
+        """The report of the spiking population ``name``."""
+        for r in self.layers:
+            if r.name == name:
+                return r
+        raise KeyError(f"no spiking population {name!r} in the report; layers: {[r.name for r in self.layers]!r}")
+
     def table(self) -> str:
         """A plain-text table of :attr:`layers` (one row per spiking population)."""
         head = ("layer", "type", "scale", "limited by", "max |w|", "max w err", "clipped", "thr code",
                 "leak", "decay -> eff.", "acc worst (bits)")
         rows = [head]
-        for r in self.layers.values():
+        for r in self.layers:
             leak = f"v>>{r.leak_shift}" if r.leak == "shift" else "none"
             if r.syn_shift is not None:
                 leak += f", i>>{r.syn_shift}" if r.syn_shift else ", i: none"
@@ -147,7 +154,7 @@ class QuantizedGraph:
         extra = [f"weights s{self.weight_bits}.0, membrane s{self.state_bits}.0, accumulator {self.acc_bits} bits, "
                  f"rounding {self.rounding}"]
         extra += list(self.notes)
-        for r in self.layers.values():
+        for r in self.layers:
             extra += [f"{r.name}: {n}" for n in r.notes]
         return "\n".join(lines + extra)
 
@@ -164,6 +171,12 @@ def _int_arg(name: str, value, lo: int, hi: int, why: str = "") -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not lo <= value <= hi:
         raise FixedPointError(f"quantize: {name} must be an integer in {lo}..{hi}{why}, found {value!r}")
     return int(value)
+
+
+def _n_clipped(codes: np.ndarray, scaled: np.ndarray, rounding: str) -> int:
+    """How many ``codes`` were saturated: they differ from the same rounding without a range limit."""
+    wide = FixedPoint(62, 0, rounding=rounding).quantize(scaled)
+    return int(np.count_nonzero(wide != codes))
 
 
 def _tname(node: Node) -> str:
@@ -361,7 +374,7 @@ def _leak_shift(name: str, node: Node, decays: np.ndarray, what: str, max_shift:
                 notes: list[str]) -> tuple[int | None, float]:
     """``(k, mean decay)``: the shift for ``decays``, None where every decay is exactly 1."""
     d = np.asarray(decays, dtype=np.float64)
-    mean = float(d.mean())
+    mean = float(d.flat[0]) if np.all(d == d.flat[0]) else float(d.mean())
     if np.all(d == 1.0):
         return None, 1.0
     if not allow_leak:
@@ -425,7 +438,8 @@ def _bounds(graph: Graph, max_input: Mapping[str, float]):
                 wp, wn = np.maximum(w, 0.0), np.maximum(-w, 0.0)
                 if isinstance(node, ConvND):
                     args = (node.stride, node.padding, node.dilation, node.groups)
-                    pos, neg = conv_nd(p, wp, *args) + conv_nd(n, wn, *args), conv_nd(n, wp, *args) + conv_nd(p, wn, *args)
+                    pos = conv_nd(p, wp, *args) + conv_nd(n, wn, *args)
+                    neg = conv_nd(n, wp, *args) + conv_nd(p, wn, *args)
                     bshape = (-1,) + (1,) * node.spatial_dims
                 else:
                     pos, neg = wp @ p + wn @ n, wp @ n + wn @ p
@@ -557,13 +571,13 @@ def quantize(graph: Graph, *, weight_bits: int = 8, state_bits: int = 16, acc_bi
         node = folded[proj]
         w = np.asarray(node.weight, dtype=np.float64)
         wc = wfmt.quantize(w * s, what=f"node {proj!r} weight")
-        nclip = int(np.count_nonzero(np.abs(np.round(w * s)) > wfmt.max_int))
+        nclip = _n_clipped(wc, w * s, rounding)
         b = bc = None
         err = float(np.max(np.abs(wc / s - w), initial=0.0))
         if node.bias is not None:
             b = np.asarray(node.bias, dtype=np.float64)
             bc = wfmt.quantize(b * s, what=f"node {proj!r} bias")
-            nclip += int(np.count_nonzero(np.abs(np.round(b * s)) > wfmt.max_int))
+            nclip += _n_clipped(bc, b * s, rounding)
             err = max(err, float(np.max(np.abs(bc / s - b), initial=0.0)))
         if np.any(w != 0) and not np.any(wc != 0):
             zeroed.add(proj)
@@ -590,7 +604,7 @@ def quantize(graph: Graph, *, weight_bits: int = 8, state_bits: int = 16, acc_bi
         for f in ("bias", "threshold", "v_reset"):
             v = np.asarray(getattr(node, f), dtype=np.float64)
             codes[f] = sfmt.quantize(v * s, what=f"node {p!r} {f}")
-            nclip += int(np.count_nonzero(np.abs(np.round(v * s)) > sfmt.max_int))
+            nclip += _n_clipped(codes[f], v * s, rounding)
         thr = np.asarray(node.threshold, dtype=np.float64)
         raise_to_one = (thr > 0) & (codes["threshold"] < 1)
         if np.any(raise_to_one):
@@ -610,6 +624,8 @@ def quantize(graph: Graph, *, weight_bits: int = 8, state_bits: int = 16, acc_bi
             seff = 1.0 - 2.0 ** -ks if ks else 1.0
             changes.update(syn_decay=seff, syn_gain=1.0, syn_shift=ks)
             syn = (ks, sd_mean, seff)
+            if sd_mean != seff:
+                pnotes.append(f"syn_decay {sd_mean:.6g} -> {seff:.6g} (1 - 2**-{ks})")
         nodes[p] = dataclasses.replace(node, **changes)
         if d_mean != eff:
             pnotes.append(f"decay {d_mean:.6g} -> {eff:.6g} (1 - 2**-{k})")
@@ -647,7 +663,7 @@ def quantize(graph: Graph, *, weight_bits: int = 8, state_bits: int = 16, acc_bi
             )
         layer_info[p].update(acc_worst=worst, acc_bits_needed=bits)
 
-    layers = {p: LayerReport(**layer_info[p]) for p in pops}
+    layers = tuple(LayerReport(**layer_info[p]) for p in pops)
     return QuantizedGraph(graph=qgraph, layers=layers, weight_bits=weight_bits, state_bits=state_bits,
                           acc_bits=acc_bits, rounding=rounding, leak=leak, notes=notes)
 
