@@ -138,10 +138,118 @@ def _configure_run(p):
     p.add_argument("--mode", choices=("float", "fixed"), default="float", help="numeric mode of the reference")
 
 
+# -- estimate -----------------------------------------------------------------------------------
+
+def _cmd_estimate(args) -> int:
+    from neurosim.estimate import estimate
+    from neurosim.report.estimate_report import print_summary, to_dict, write_report
+
+    graph = _load(args)
+    x = None
+    if args.input is not None:
+        try:
+            x = np.load(args.input, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise SimulationError(f"cannot read input array {args.input!r}: {exc}; save it with numpy.save") from None
+    con = _console()
+    with con.status("mapping and simulating...", spinner="dots") if con.is_terminal else _null():
+        est = estimate(graph, args.chip, x, rate=args.rate, timesteps=args.timesteps, seed=args.seed,
+                       method=args.method)
+    name = Path(args.model).stem
+    doc = write_report(est, args.out, model_name=name) if args.out else to_dict(est, name)
+    print_summary(doc, con)
+    if args.method == "synops":
+        con.print(f"[bold]synops estimate: {doc['synops']['energy_pj']:.4g} pJ[/] (cycle method shown for comparison)")
+    if args.out:
+        con.print(f"wrote {Path(args.out) / 'report.json'} and {len(doc.get('plots', []))} plots")
+    return 0
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _rate_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--rate must be a number in [0, 1], found {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"--rate must be a spike probability in [0, 1], found {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}")
+    return value
+
+
+def _configure_estimate(p):
+    _add_model_options(p)
+    p.add_argument("--chip", required=True, help="chip preset name (see `neurosim chips`) or a preset TOML path")
+    p.add_argument("--input", default=None, help="input .npy [T, *input_shape] (default: Poisson spikes at --rate)")
+    p.add_argument("--rate", type=_rate_arg, default=0.1, help="Poisson input spike probability per step (default 0.1)")
+    p.add_argument("--timesteps", type=_positive_int, default=16, help="timesteps of the Poisson input (default 16)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the Poisson input")
+    p.add_argument("--out", default=None, help="report folder: report.json and plots")
+    p.add_argument("--method", choices=("cycle", "synops"), default="cycle",
+                   help="cycle: the cycle-level engine; synops: the literature's op-count estimate (both are reported)")
+
+
+def _configure_chips(p):
+    from neurosim.hw.chips_command import configure
+
+    configure(p)
+
+
+def _cmd_chips(args) -> int:
+    from neurosim.hw.chips_command import run as run_chips
+
+    return run_chips(args)
+
+
+# -- bench --------------------------------------------------------------------------------------
+
+def _configure_bench(p):
+    p.add_argument("what", choices=("engine",), help="what to benchmark")
+    p.add_argument("--neurons", type=_positive_int, default=10_000)
+    p.add_argument("--steps", type=_positive_int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--chip", default="generic-45nm")
+    p.add_argument("--no-brian2", action="store_true", help="skip Brian2 even if it is installed")
+    p.add_argument("--json", default=None, help="also write the results to this JSON file")
+
+
+def _cmd_bench(args) -> int:
+    import json
+
+    from neurosim.bench import bench_engine
+    from neurosim.fileio import write_text_atomic
+
+    con = _console()
+    results = bench_engine(n=args.neurons, steps=args.steps, seed=args.seed, chip=args.chip,
+                           brian2=not args.no_brian2, log=con.print)
+    if args.json:
+        write_text_atomic(args.json, json.dumps(results, indent=1))
+    return 0
+
+
 #: name -> (help, configure(parser), run(args) -> exit status)
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "info": ("print a table of the model's layers", _configure_info, _cmd_info),
     "run": ("run the reference simulator on an input array", _configure_run, _cmd_run),
+    "estimate": ("energy and latency of one inference on a chip", _configure_estimate, _cmd_estimate),
+    "chips": ("list the chip presets and their sourced constants", _configure_chips, _cmd_chips),
+    "bench": ("benchmark the engine against baselines in the same process", _configure_bench, _cmd_bench),
 }
 
 

@@ -32,6 +32,16 @@ from neurosim.passes.partition import Mapping, partition, xy_route
 _DIRS = {"E": 0, "W": 1, "N": 2, "S": 3}
 
 
+def core_timing(chip) -> dict[str, int]:
+    """The core spec's cycle parameters of a preset. Event-latency chips (Loihi) publish no lane
+    count or pipeline depths: the cycle columns are then computed for one lane and no pipeline,
+    and their latency comes from the per-event latencies instead (see :func:`step_timing`)."""
+    get = lambda name, default: int(getattr(chip, name, None) or default)  # noqa: E731
+    return {"lanes": get("lanes", 1), "event_overhead": get("event_overhead_cycles", 0),
+            "integrate_pipeline": get("integrate_pipeline_cycles", 0), "fire_pipeline": get("fire_pipeline_cycles", 0),
+            "hop_latency": get("hop_latency_cycles", 0), "barrier": get("barrier_cycles", 0)}
+
+
 @dataclass
 class EngineResult:
     """Everything one inference produced (arrays are ``[T, n_cores]`` unless noted)."""
@@ -117,7 +127,7 @@ def segments(net: CompiledNetwork, mapping: Mapping) -> _Segments:
     i64 = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
     return _Segments(
         ptr=np.cumsum(ptr), core=i64(s_core), delay=i64(s_delay), nsyn=i64(nsyn),
-        cycles=i64(chip.event_overhead_cycles + -(-i64(nsyn) // chip.lanes)), pair=i64(pair_of_seg), pair_dst=i64(p_dst),
+        cycles=i64(core_timing(chip)["event_overhead"] + -(-i64(nsyn) // core_timing(chip)["lanes"])), pair=i64(pair_of_seg), pair_dst=i64(p_dst),
         pair_hx=i64(p_hx), pair_hy=i64(p_hy), pair_chip=i64(p_chip), pair_tile=i64(p_tile),
         route_ptr=i64(route_ptr), route_links=i64(links),
     )
@@ -258,8 +268,9 @@ def _assemble(graph, net, mapping, a, spikes, v, i_syn, link_load) -> EngineResu
         "sram_write_byte": (updates * chip.membrane_bits) // 8,
     }
     core_size = np.diff(mapping.core_range, axis=1)[:, 0]
-    integrate = a["cyc_rows"][:, c] + np.where(a["packets_in"][:, c] > 0, chip.integrate_pipeline_cycles, 0)
-    fire = np.broadcast_to(-(-core_size // chip.lanes) + chip.fire_pipeline_cycles, integrate.shape).copy()
+    ct = core_timing(chip)
+    integrate = a["cyc_rows"][:, c] + np.where(a["packets_in"][:, c] > 0, ct["integrate_pipeline"], 0)
+    fire = np.broadcast_to(-(-core_size // ct["lanes"]) + ct["fire_pipeline"], integrate.shape).copy()
     gx, gy = mapping.grid
     return EngineResult(net=net, mapping=mapping, spikes=out_spikes, membranes=membranes, currents=currents,
                         counts=counts, integrate_cycles=integrate, fire_cycles=fire,
@@ -274,8 +285,8 @@ def step_timing(result: EngineResult) -> dict[str, np.ndarray]:
     core_pop = np.array([net.populations.index(p) for p in result.mapping.core_population], dtype=np.int64)
     if chip.timing == "cycles":
         core_time = result.core_cycles.astype(np.float64)
-        noc = result.max_hops_in * float(chip.hop_latency_cycles)
-        barrier = float(chip.barrier_cycles)
+        noc = result.max_hops_in * float(core_timing(chip)["hop_latency"])
+        barrier = float(core_timing(chip)["barrier"])
         unit_s = 1.0 / chip.clock_hz if chip.clock_hz else None
     else:
         lat = {e: (chip.latency_ns[e].value or 0.0) if e in chip.latency_ns else 0.0 for e in result.counts}
