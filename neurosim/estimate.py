@@ -50,6 +50,8 @@ class Estimate:
     unknown_events: tuple[str, ...]
     step_s: np.ndarray
     step_cycles: np.ndarray | None
+    core_busy: np.ndarray | None = None  # [T, n_cores] busy time in ``busy_unit``
+    busy_unit: str = "cycles"
     synops: dict[str, float] = field(default_factory=dict)
     quantization: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -129,7 +131,8 @@ def estimate(graph: Graph, chip, inputs=None, *, rate: float = 0.1, timesteps: i
         energy_by_layer_pj=by_layer_pj, energy_by_core_pj=by_step_core.sum(axis=0),
         energy_by_step_pj=by_step_core.sum(axis=1), static_pj=breakdown.static_pj, total_pj=breakdown.total_pj,
         unknown_events=tuple(sorted(set(breakdown.unknown_events) | unknown)), step_s=step_s,
-        step_cycles=timing.get("step_cycles"), quantization=quant_rows, notes=notes,
+        step_cycles=timing.get("step_cycles"), core_busy=timing["core_units"], busy_unit=timing["unit"],
+        quantization=quant_rows, notes=notes,
     )
     est.synops = synops_estimate(hw_graph, res, chip)
     return est

@@ -308,7 +308,8 @@ def step_timing(result: EngineResult) -> dict[str, np.ndarray]:
         else:
             finish[:, p] = start
     step = (finish.max(axis=1) if finish.size else np.zeros(steps)) + barrier
-    out = {"step_units": step}
+    out = {"step_units": step, "core_units": np.asarray(core_time, dtype=np.float64), "unit_s": unit_s,
+           "unit": "cycles" if chip.timing == "cycles" else "ns"}
     if chip.timing == "cycles":
         out["step_cycles"] = step
     out["step_s"] = step * unit_s if unit_s is not None else np.full(steps, np.nan)

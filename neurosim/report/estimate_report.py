@@ -50,20 +50,23 @@ def to_dict(est, model_name: str = "") -> dict:
         per_layer[p] = {"cores": len(cores), "neurons": int(sum(np.diff(mapping.core_range[cores], axis=1)[:, 0])),
                         "energy_pj": est.energy_by_layer_pj[p], "counts": est.counts_by_layer[p],
                         "spikes": int(res.spikes[p].sum())}
-    step_units = cycles.max(axis=1) if cycles.size else np.zeros(res.steps)
+    busy = est.core_busy if est.core_busy is not None else cycles
+    step_units = busy.max(axis=1) if busy.size else np.zeros(res.steps)
     per_core = []
     for c in range(mapping.n_cores):
-        busy = cycles[:, c]
+        core_busy = busy[:, c]
         per_core.append({
             "core": c, "layer": core_pop[c], "chip": int(mapping.core_chip[c]),
             "xy": [int(v) for v in mapping.core_xy[c]],
             "neurons": int(mapping.core_range[c][1] - mapping.core_range[c][0]),
             "energy_pj": float(est.energy_by_core_pj[c]),
-            "cycles_total": int(busy.sum()),
-            "utilisation": float(busy.sum() / max(1, step_units.sum())),
+            "cycles_total": int(cycles[:, c].sum()),
+            "busy_total": float(core_busy.sum()),
+            "busy_unit": est.busy_unit,
+            "utilisation": float(core_busy.sum() / max(1e-30, step_units.sum())),
             "synaptic_ops": int(res.counts["synaptic_op"][:, c].sum()),
         })
-    busiest_core = max(per_core, key=lambda r: r["cycles_total"]) if per_core else None
+    busiest_core = max(per_core, key=lambda r: r["busy_total"]) if per_core else None
     load = res.link_load
     if load.size and load.max() > 0:
         x, y, d = np.unravel_index(int(load.argmax()), load.shape)
@@ -172,8 +175,8 @@ def print_summary(doc: dict, console) -> None:
     b = doc["busiest"]
     if b["core"]:
         c = b["core"]
-        console.print(f"busiest core: {c['core']} ({c['layer']}, at {tuple(c['xy'])}), {c['cycles_total']:,} cycles, "
-                      f"utilisation {c['utilisation']:.0%}")
+        console.print(f"busiest core: {c['core']} ({c['layer']}, at {tuple(c['xy'])}), busy {c['busy_total']:,.0f} "
+                      f"{c['busy_unit']} over the inference, {c['utilisation']:.0%} of the critical core's time")
     if b["link"]:
         console.print(f"busiest link: router {tuple(b['link']['from'])} {b['link']['direction']}, "
                       f"{b['link']['packets']:,} packets")

@@ -44,12 +44,13 @@ def write_plots(est, out: Path) -> list[str]:
     m = res.mapping
     gx, gy = m.grid
     util = np.full((gy, gx), np.nan)
-    busy = res.core_cycles.sum(axis=0) if res.core_cycles.size else np.zeros(0)
-    step_total = res.core_cycles.max(axis=1).sum() if res.core_cycles.size else 1
+    per_core = est.core_busy if est.core_busy is not None else res.core_cycles
+    busy = per_core.sum(axis=0) if per_core.size else np.zeros(0)
+    step_total = per_core.max(axis=1).sum() if per_core.size else 1
     for c in range(m.n_cores):
         x, y = m.core_xy[c]
         prev = 0 if np.isnan(util[y, x]) else util[y, x]
-        util[y, x] = max(prev, busy[c] / max(1, step_total))
+        util[y, x] = max(prev, busy[c] / max(1e-30, step_total))
     fig, ax = plt.subplots(figsize=(min(12, 1 + 0.5 * gx), min(10, 1 + 0.5 * gy)))
     im = ax.imshow(util, origin="lower", cmap="viridis", vmin=0, vmax=1)
     fig.colorbar(im, ax=ax, label="busy fraction of the timestep (critical core = 1)")
