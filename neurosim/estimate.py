@@ -104,6 +104,9 @@ def estimate(graph: Graph, chip, inputs=None, *, rate: float = 0.1, timesteps: i
     res = simulate(hw_graph, chip, x, mode="fixed")
     timing = step_timing(res)
     step_s = timing["step_s"]
+    if timing["unknown_latencies"]:
+        notes.append("latency is a lower bound: no published latency for "
+                     + ", ".join(timing["unknown_latencies"]) + f" on {chip.name} (counted as 0)")
     time_s = float(np.nansum(step_s))
     counts = res.counts
     core_pop = res.mapping.core_population
@@ -114,7 +117,7 @@ def estimate(graph: Graph, chip, inputs=None, *, rate: float = 0.1, timesteps: i
         const = chip.energy_pj.get(ev)
         value = getattr(const, "value", None) if const is not None else None
         if value is None:
-            if arr.any():
+            if arr.any() and not getattr(const, "not_applicable", False):
                 unknown.add(ev)
             continue
         per_event_steps[ev] = arr * float(value)

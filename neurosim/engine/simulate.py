@@ -289,12 +289,20 @@ def step_timing(result: EngineResult) -> dict[str, np.ndarray]:
         barrier = float(core_timing(chip)["barrier"])
         unit_s = 1.0 / chip.clock_hz if chip.clock_hz else None
     else:
-        lat = {e: (chip.latency_ns[e].value or 0.0) if e in chip.latency_ns else 0.0 for e in result.counts}
-        core_time = sum(result.counts[e] * lat[e] for e in ("synaptic_op", "neuron_update_active",
-                                                             "neuron_update_inactive", "spike_out"))
-        hop_ns = max(lat.get("hop_ew", 0.0), lat.get("hop_ns", 0.0))
-        noc = result.max_hops_in * hop_ns
-        barrier = 0.0
+        timed = ("synaptic_op", "neuron_update_active", "neuron_update_inactive", "spike_out")
+        lat, unknown = {}, []
+        for e in (*timed, "hop_ew", "hop_ns", "spike_in_tile"):
+            const = chip.latency_ns.get(e)
+            value = None if const is None else const.value
+            if value is None and result.counts.get(e, np.zeros(1)).any() and not getattr(const, "not_applicable", False):
+                unknown.append(e)
+            lat[e] = value or 0.0
+        core_time = sum(result.counts[e] * lat[e] for e in timed)
+        hop_ns = max(lat["hop_ew"], lat["hop_ns"])
+        # a packet crosses max_hops_in routers; a same-tile packet costs the in-tile delivery latency
+        noc = np.maximum(result.max_hops_in * hop_ns, np.where(result.counts["spike_in_tile"] > 0, lat["spike_in_tile"], 0.0))
+        barrier_const = getattr(chip, "barrier_ns", None)
+        barrier = float(barrier_const.value) if barrier_const is not None and barrier_const.value else 0.0
         unit_s = 1e-9
     finish = np.zeros((steps, len(net.populations)))
     for p in range(len(net.populations)):
@@ -309,7 +317,8 @@ def step_timing(result: EngineResult) -> dict[str, np.ndarray]:
             finish[:, p] = start
     step = (finish.max(axis=1) if finish.size else np.zeros(steps)) + barrier
     out = {"step_units": step, "core_units": np.asarray(core_time, dtype=np.float64), "unit_s": unit_s,
-           "unit": "cycles" if chip.timing == "cycles" else "ns"}
+           "unit": "cycles" if chip.timing == "cycles" else "ns",
+           "unknown_latencies": tuple(unknown) if chip.timing != "cycles" else ()}
     if chip.timing == "cycles":
         out["step_cycles"] = step
     out["step_s"] = step * unit_s if unit_s is not None else np.full(steps, np.nan)

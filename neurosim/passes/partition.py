@@ -93,7 +93,7 @@ def partition(net: CompiledNetwork, chip, *, swap_iterations: int = 2000) -> Map
                 if axons > chip.axons_per_core:
                     worst = ("axons_per_core", axons, chip.axons_per_core)
                     break
-                if mem > chip.synapse_memory_bytes:
+                if chip.synapse_memory_bytes is not None and mem > chip.synapse_memory_bytes:
                     worst = ("synapse_memory_bytes", mem, chip.synapse_memory_bytes)
                     break
             if worst is None:
