@@ -154,7 +154,7 @@ def _cmd_estimate(args) -> int:
     con = _console()
     with con.status("mapping and simulating...", spinner="dots") if con.is_terminal else _null():
         est = estimate(graph, args.chip, x, rate=args.rate, timesteps=args.timesteps, seed=args.seed,
-                       method=args.method)
+                       method=args.method, chips=args.chips, contention=args.contention)
     name = Path(args.model).stem
     doc = write_report(est, args.out, model_name=name) if args.out else to_dict(est, name)
     print_summary(doc, con)
@@ -201,6 +201,9 @@ def _configure_estimate(p):
     p.add_argument("--timesteps", type=_positive_int, default=16, help="timesteps of the Poisson input (default 16)")
     p.add_argument("--seed", type=int, default=0, help="seed of the Poisson input")
     p.add_argument("--out", default=None, help="report folder: report.json and plots")
+    p.add_argument("--chips", type=_positive_int, default=None,
+                   help="chips on the board (default: the preset's); the mesh continues across chips")
+    p.add_argument("--contention", action="store_true", help="add link queueing to the NoC latency")
     p.add_argument("--method", choices=("cycle", "synops"), default="cycle",
                    help="cycle: the cycle-level engine; synops: the literature's op-count estimate (both are reported)")
 

@@ -61,6 +61,17 @@ class Estimate:
         return float(np.sum(self.step_s))
 
 
+def on_board(chip, chips: int):
+    """The preset on a board of ``chips`` chips in a near-square grid (a modelling choice, not a product)."""
+    import dataclasses
+    import math
+
+    if not (isinstance(chips, int) and chips >= 1):
+        raise SimulationError(f"--chips must be a positive integer, found {chips!r}")
+    bx = math.ceil(math.sqrt(chips))
+    return dataclasses.replace(chip, max_chips=chips, board_x=bx, board_y=math.ceil(chips / bx))
+
+
 def poisson_input(shape: tuple[int, ...], steps: int, rate: float, seed: int) -> np.ndarray:
     """Bernoulli spikes with probability ``rate`` per element and step (seeded)."""
     if not (isinstance(rate, (int, float)) and 0.0 <= rate <= 1.0):
@@ -76,8 +87,11 @@ def _is_quantized(graph: Graph) -> bool:
 
 
 def estimate(graph: Graph, chip, inputs=None, *, rate: float = 0.1, timesteps: int = 16, seed: int = 0,
-             method: str = "cycle") -> Estimate:
-    """Estimate one inference of ``graph`` on ``chip`` (a preset name, path or ChipPreset)."""
+             method: str = "cycle", chips: int | None = None, contention: bool = False) -> Estimate:
+    """Estimate one inference of ``graph`` on ``chip`` (a preset name, path or ChipPreset).
+
+    ``chips`` sets the board size (default: the preset's); ``contention`` adds link queueing to
+    the latency (see :func:`neurosim.engine.simulate.step_timing`)."""
     from neurosim.engine.simulate import simulate, step_timing
     from neurosim.hw.chip import load_preset
     from neurosim.hw.energy import energy_breakdown
@@ -85,6 +99,8 @@ def estimate(graph: Graph, chip, inputs=None, *, rate: float = 0.1, timesteps: i
     if method not in METHODS:
         raise SimulationError(f"method must be one of {METHODS!r}, found {method!r}")
     chip = load_preset(chip) if isinstance(chip, str) else chip
+    if chips is not None:
+        chip = on_board(chip, chips)
     if len(graph.inputs) != 1:
         raise SimulationError(f"estimate needs a single-input model, found inputs {graph.inputs!r}")
     in_shape = graph.nodes[graph.inputs[0]].shape
@@ -102,7 +118,7 @@ def estimate(graph: Graph, chip, inputs=None, *, rate: float = 0.1, timesteps: i
         quant_rows = [_as_dict(r) for r in q.layers]
         notes.append(f"quantized for {chip.name}: {chip.weight_bits}-bit weights, {chip.membrane_bits}-bit membranes")
     res = simulate(hw_graph, chip, x, mode="fixed")
-    timing = step_timing(res)
+    timing = step_timing(res, contention=contention)
     step_s = timing["step_s"]
     if timing["unknown_latencies"]:
         notes.append("latency is a lower bound: no published latency for "

@@ -250,3 +250,20 @@ def test_engine_accumulator_overflow_matches_reference_error():
                      ("pop", IF(shape=(1,), threshold=50.0, fixed=fx)), ("output", Output(shape=(1,)))])
     with pytest.raises(FixedPointError, match=r"^node 'pop': synaptic input sum 200 at step 1 overflows the accumulator;"):
         simulate(g, tiny_chip(), np.array([[1, 0, 0, 0], [1, 1, 0, 0]]))
+
+
+def test_multi_chip_board_counts_chip_hops_and_contention_bounds_latency():
+    fmt, st_ = FixedPoint(8, 0), FixedPoint(12, 0)
+    fx = NeuronFixedPoint(state=st_, leak="none")
+    g = Graph.chain([("input", Input(shape=(4,))), ("fc1", Dense(weight=np.full((12, 4), 5.0), weight_format=fmt)),
+                     ("l1", IF(shape=(12,), threshold=4.0, fixed=fx)),
+                     ("fc2", Dense(weight=np.ones((6, 12)), weight_format=fmt)),
+                     ("l2", IF(shape=(6,), threshold=100.0, fixed=fx)), ("output", Output(shape=(6,)))])
+    chip = tiny_chip(neurons_per_core=2, cores_per_chip=4, mesh_x=2, mesh_y=2, max_chips=4, board_x=2, board_y=2)
+    res = simulate(g, chip, np.ones((3, 4)))
+    assert res.mapping.n_chips == 3
+    assert res.counts["chip_hop"].sum() > 0
+    plain = step_timing(res)["step_cycles"]
+    queued = step_timing(res, contention=True)["step_cycles"]
+    assert np.all(queued >= plain) and np.any(queued > plain)
+    assert res.link_load.sum() == res.counts["hop_ew"].sum() + res.counts["hop_ns"].sum()

@@ -56,6 +56,7 @@ class EngineResult:
     fire_cycles: np.ndarray
     max_hops_in: np.ndarray
     link_load: np.ndarray  # [grid_x, grid_y, 4] packets per directed link (E, W, N, S out of a router)
+    max_link_load: np.ndarray  # [T]: packets on the busiest link in each step
 
     @property
     def steps(self) -> int:
@@ -232,12 +233,12 @@ def _noc(a: dict, pair_packets: np.ndarray, seg: _Segments, mapping: Mapping) ->
         np.maximum(mh[:, seg.pair_dst[q]], hops[:, q], out=mh[:, seg.pair_dst[q]])
     a["max_hops_in"] = mh
     gx, gy = mapping.grid
-    load = np.zeros(gx * gy * 4, dtype=np.int64)
-    per_pair = pp.sum(axis=0)
+    routes = np.zeros((n_pairs, gx * gy * 4), dtype=np.int64)  # pair x link incidence of the XY routes
     for q in range(n_pairs):
-        links = seg.route_links[seg.route_ptr[q]:seg.route_ptr[q + 1]]
-        np.add.at(load, links, per_pair[q])
-    a["link_load"] = load
+        np.add.at(routes[q], seg.route_links[seg.route_ptr[q]:seg.route_ptr[q + 1]], 1)
+    per_step = pp @ routes
+    a["link_load"] = per_step.sum(axis=0)
+    a["max_link_load"] = per_step.max(axis=1) if per_step.size else np.zeros(steps, dtype=np.int64)
 
 
 def _assemble(graph, net, mapping, a, spikes, v, i_syn, link_load) -> EngineResult:
@@ -274,11 +275,17 @@ def _assemble(graph, net, mapping, a, spikes, v, i_syn, link_load) -> EngineResu
     gx, gy = mapping.grid
     return EngineResult(net=net, mapping=mapping, spikes=out_spikes, membranes=membranes, currents=currents,
                         counts=counts, integrate_cycles=integrate, fire_cycles=fire,
-                        max_hops_in=a["max_hops_in"][:, c], link_load=link_load.reshape(gy, gx, 4).transpose(1, 0, 2))
+                        max_hops_in=a["max_hops_in"][:, c], link_load=link_load.reshape(gy, gx, 4).transpose(1, 0, 2),
+                        max_link_load=a["max_link_load"])
 
 
-def step_timing(result: EngineResult) -> dict[str, np.ndarray]:
-    """Per-step latency along the critical path (module docstring): seconds and, for cycle chips, cycles."""
+def step_timing(result: EngineResult, *, contention: bool = False) -> dict[str, np.ndarray]:
+    """Per-step latency along the critical path (module docstring): seconds and, for cycle chips, cycles.
+
+    With ``contention``, a link forwards one packet per hop latency, so a core's packets arrive no
+    earlier than the busiest link of the step has drained: ``noc = max(hops x hop latency,
+    max link load x hop latency)`` (a conservative bound: every packet of the step is assumed to
+    share that link's queue)."""
     chip = result.mapping.chip
     net = result.net
     steps = result.steps
@@ -304,6 +311,9 @@ def step_timing(result: EngineResult) -> dict[str, np.ndarray]:
         barrier_const = getattr(chip, "barrier_ns", None)
         barrier = float(barrier_const.value) if barrier_const is not None and barrier_const.value else 0.0
         unit_s = 1e-9
+    if contention:
+        per_hop = float(core_timing(chip)["hop_latency"]) if chip.timing == "cycles" else hop_ns
+        noc = np.maximum(noc, (result.max_link_load * per_hop)[:, None])
     finish = np.zeros((steps, len(net.populations)))
     for p in range(len(net.populations)):
         start = np.zeros(steps)
