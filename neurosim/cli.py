@@ -227,8 +227,12 @@ def _configure_bench(p):
     p.add_argument("--neurons", type=_positive_int, default=10_000)
     p.add_argument("--steps", type=_positive_int, default=1000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--chip", default="generic-45nm")
-    p.add_argument("--no-brian2", action="store_true", help="skip Brian2 even if it is installed")
+    p.add_argument("--chip", default="loihi", help="preset the network is mapped onto (default loihi)")
+    p.add_argument("--chips", type=_positive_int, default=4, help="chips on the board (default 4)")
+    p.add_argument("--repeats", type=_positive_int, default=3, help="best of this many runs (default 3)")
+    p.add_argument("--no-brian2", action="store_true", help="skip Brian2")
+    p.add_argument("--brian2-python", default=None,
+                   help="a Python interpreter with brian2 2.9 and numpy 2.3 to run the Brian2 baseline")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
 
 
@@ -239,8 +243,9 @@ def _cmd_bench(args) -> int:
     from neurosim.fileio import write_text_atomic
 
     con = _console()
-    results = bench_engine(n=args.neurons, steps=args.steps, seed=args.seed, chip=args.chip,
-                           brian2=not args.no_brian2, log=con.print)
+    results = bench_engine(n=args.neurons, steps=args.steps, seed=args.seed, chip=args.chip, chips=args.chips,
+                           brian2=not args.no_brian2, repeats=args.repeats, brian2_python=args.brian2_python,
+                           log=con.print)
     if args.json:
         write_text_atomic(args.json, json.dumps(results, indent=1))
     return 0

@@ -10,8 +10,9 @@ Arrays in, arrays out; :mod:`neurosim.engine.simulate` prepares them. One timest
    accumulators). Accounting is per *segment* -- the synapses of ``s`` on one target core with
    one delay -- because that is what one spike packet costs: the target core reads that row,
    ``ceil(n_syn / lanes)`` cycles plus the per-event overhead, and the packet crosses the mesh
-   from the source core to the target core (counted per (step, core pair); hops and link loads
-   follow from the pair's XY route outside the kernel). A multi-spike count ``k`` is ``k`` packets.
+   from the source core to the target core (hops counted per step and target core; packets per
+   core pair, whose XY routes give the link loads outside the kernel). A multi-spike count ``k``
+   is ``k`` packets.
 
 A core's spikes are delivered after its fire sweep, in neuron order: the same order as inline
 delivery, since a population never feeds its own current step (recurrent edges are delayed).
@@ -61,9 +62,10 @@ def run_kernel(
     ptr, tgt_off, weight, n_slots,
     pop_cores, core_start, core_stop, uniform, n_in, const_in, decay, gain, bias, thr, v_reset, syn_decay, syn_gain,
     is_cuba, current_lag, reset, timing, rule, refractory, leak_shift, syn_shift, lo, hi, acc_max,
-    seg_ptr, seg_core, seg_delay, seg_cycles, seg_nsyn, seg_pair,
+    seg_ptr, seg_core, seg_delay, seg_cycles, seg_nsyn, seg_pair, pair_hx, pair_hy, pair_chip, pair_tile,
     spikes, v, i_syn, acc,
-    synops, packets_in, cyc_rows, active, inactive, spikes_out, pair_packets, err,
+    synops, packets_in, cyc_rows, active, inactive, spikes_out, in_tile, hop_ew, hop_ns, chip_hops, max_hops_in,
+    pair_total, err,
 ):
     """Run all steps; returns 0, or 1 + the population index whose accumulator overflowed (``err``: step, neuron, value).
 
@@ -84,10 +86,12 @@ def run_kernel(
             x = inputs[t, j]
             if x != 0.0:
                 _deliver(t, j, x, n_steps, base, ring, ptr, tgt_off, weight, acc, seg_ptr, seg_core, seg_delay,
-                         seg_cycles, seg_nsyn, seg_pair, synops, packets_in, cyc_rows, pair_packets)
+                         seg_cycles, seg_nsyn, seg_pair, pair_hx, pair_hy, pair_chip, pair_tile, synops, packets_in, cyc_rows,
+                         in_tile, hop_ew, hop_ns, chip_hops, max_hops_in, pair_total)
         # -- populations in schedule order, core by core ----------------------------------------
         for p in range(n_pops):
             fast = (not fixed) and is_cuba[p] == 0 and timing[p] == 0 and refractory[p] == 0 and rule[p] != 2
+            fast_fixed = fixed and is_cuba[p] == 0 and refractory[p] == 0 and rule[p] != 2
             for c in range(pop_cores[p], pop_cores[p + 1]):
                 lo_n, hi_n = core_start[c], core_stop[c]
                 n_active = 0
@@ -110,6 +114,38 @@ def run_kernel(
                             fired[n_fired] = n
                             fired_val[n_fired] = 1.0
                             n_fired += 1
+                        v[n] = newv
+                elif fast_fixed:
+                    # fixed point, LIF/IF: exact sum, one saturating add, compare, reset, shift leak
+                    lo_p, hi_p, am = lo[p], hi[p], acc_max[p]
+                    ge, rs = rule[p] == 1, reset[p]
+                    kshift = leak_shift[p]
+                    div = 2.0 ** kshift
+                    for n in range(lo_n, hi_n):
+                        a = acc[base + n]
+                        if a != 0.0:
+                            n_active += 1
+                            acc[base + n] = 0.0
+                        drive = a + const_in[n]
+                        if abs(drive) > am:
+                            err[0] = t
+                            err[1] = n
+                            err[2] = drive
+                            return p + 1
+                        newv = v[n] + drive + bias[n]
+                        newv = lo_p if newv < lo_p else (hi_p if newv > hi_p else newv)
+                        th = thr[n]
+                        if newv > th or (ge and newv == th):
+                            if rs == 1:
+                                newv -= th
+                                newv = lo_p if newv < lo_p else (hi_p if newv > hi_p else newv)
+                            elif rs == 0:
+                                newv = v_reset[n]
+                            fired[n_fired] = n
+                            fired_val[n_fired] = 1.0
+                            n_fired += 1
+                        if kshift > 0:
+                            newv = newv - np.floor(newv / div)
                         v[n] = newv
                 else:
                     for n in range(lo_n, hi_n):
@@ -138,7 +174,8 @@ def run_kernel(
                     spikes[t, n - n_in] = s
                     spikes_out[t, c] += np.int64(s)
                     _deliver(t, n, s, n_steps, base, ring, ptr, tgt_off, weight, acc, seg_ptr, seg_core, seg_delay,
-                             seg_cycles, seg_nsyn, seg_pair, synops, packets_in, cyc_rows, pair_packets)
+                             seg_cycles, seg_nsyn, seg_pair, pair_hx, pair_hy, pair_chip, pair_tile, synops, packets_in, cyc_rows,
+                         in_tile, hop_ew, hop_ns, chip_hops, max_hops_in, pair_total)
     return 0
 
 
@@ -196,7 +233,8 @@ def _update(n, p, drive, fixed, v, i_syn, prev_s, refr, decay, gain, bias, thr, 
 
 @njit(cache=True)
 def _deliver(t, src, x, n_steps, base, ring, ptr, tgt_off, weight, acc, seg_ptr, seg_core, seg_delay, seg_cycles,
-             seg_nsyn, seg_pair, synops, packets_in, cyc_rows, pair_packets):
+             seg_nsyn, seg_pair, pair_hx, pair_hy, pair_chip, pair_tile, synops, packets_in, cyc_rows, in_tile, hop_ew,
+             hop_ns, chip_hops, max_hops_in, pair_total):
     for e in range(ptr[src], ptr[src + 1]):
         k = base + tgt_off[e]  # (slot of step t + delay) * n_total + target, wrapped around the ring
         if k >= ring:
@@ -212,4 +250,16 @@ def _deliver(t, src, x, n_steps, base, ring, ptr, tgt_off, weight, acc, seg_ptr,
         synops[ta, c] += packets * seg_nsyn[g]
         packets_in[ta, c] += packets
         cyc_rows[ta, c] += packets * seg_cycles[g]
-        pair_packets[ta, seg_pair[g]] += packets
+        q = seg_pair[g]
+        pair_total[q] += packets
+        if pair_tile[q]:
+            in_tile[ta, c] += packets
+        else:
+            hx = pair_hx[q]
+            hy = pair_hy[q]
+            hop_ew[ta, c] += packets * hx
+            hop_ns[ta, c] += packets * hy
+            if pair_chip[q]:
+                chip_hops[ta, c] += packets * pair_chip[q]
+            if hx + hy > max_hops_in[ta, c]:
+                max_hops_in[ta, c] = hx + hy

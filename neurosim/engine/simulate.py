@@ -55,8 +55,8 @@ class EngineResult:
     integrate_cycles: np.ndarray
     fire_cycles: np.ndarray
     max_hops_in: np.ndarray
+    packets_in: np.ndarray  # spike packets arriving at each core
     link_load: np.ndarray  # [grid_x, grid_y, 4] packets per directed link (E, W, N, S out of a router)
-    max_link_load: np.ndarray  # [T]: packets on the busiest link in each step
 
     @property
     def steps(self) -> int:
@@ -175,8 +175,9 @@ def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mappin
     seg = segs or segments(net, mapping)
     n_slots = net.max_delay + 1
     z = lambda: np.zeros((steps, max(1, n_cores)), dtype=np.int64)  # noqa: E731
-    arrays = {k: z() for k in ("synops", "packets_in", "cyc_rows", "active", "inactive", "spikes_out")}
-    pair_packets = np.zeros((steps, max(1, seg.pair_dst.size)), dtype=np.int64)
+    arrays = {k: z() for k in ("synops", "packets_in", "cyc_rows", "active", "inactive", "spikes_out", "in_tile",
+                               "hop_ew", "hop_ns", "chip_hops", "max_hops_in")}
+    pair_total = np.zeros(max(1, seg.pair_dst.size), dtype=np.int64)
     spikes = np.zeros((steps, net.n_total - net.n_inputs), dtype=np.float32)  # counts: exact below 2**24
     v = np.zeros(net.n_total)
     i_syn = np.zeros(net.n_total)
@@ -199,10 +200,12 @@ def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mappin
         net.n_inputs, net.const_in, net.decay, net.gain, net.bias, net.threshold, net.v_reset, net.syn_decay,
         net.syn_gain, net.is_cuba, net.current_lag, net.reset, net.timing, net.rule, net.refractory, net.leak_shift,
         net.syn_shift, net.lo.astype(np.float64), net.hi.astype(np.float64), net.acc_max.astype(np.float64),
-        seg.ptr, seg.core, seg.delay, seg.cycles, seg.nsyn, seg.pair,
+        seg.ptr, seg.core, seg.delay, seg.cycles, seg.nsyn, seg.pair, seg.pair_hx, seg.pair_hy, seg.pair_chip,
+        seg.pair_tile,
         spikes, v, i_syn, acc,
         arrays["synops"], arrays["packets_in"], arrays["cyc_rows"], arrays["active"], arrays["inactive"],
-        arrays["spikes_out"], pair_packets, err,
+        arrays["spikes_out"], arrays["in_tile"], arrays["hop_ew"], arrays["hop_ns"], arrays["chip_hops"],
+        arrays["max_hops_in"], pair_total, err,
     )
     if status:
         p = net.populations[status - 1]
@@ -210,35 +213,18 @@ def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mappin
             f"node {p!r}: synaptic input sum {int(err[2])!r} at step {int(err[0])} overflows the accumulator; "
             f"widen fixed.acc_width or reduce the weight width"
         )
-    _noc(arrays, pair_packets, seg, mapping)
+    arrays["link_load"] = _link_load(pair_total, seg, mapping)
     return _assemble(graph, net, mapping, arrays, spikes, v, i_syn, arrays.pop("link_load"))
 
 
-def _noc(a: dict, pair_packets: np.ndarray, seg: _Segments, mapping: Mapping) -> None:
-    """Hops, in-tile deliveries, per-core arrival distance and link loads from the packets per (step, pair)."""
-    steps = pair_packets.shape[0]
-    n_cores = max(1, mapping.n_cores)
-    n_pairs = seg.pair_dst.size
-    pp = pair_packets[:, :n_pairs]
-    onehot = np.zeros((n_pairs, n_cores), dtype=np.int64)
-    onehot[np.arange(n_pairs), seg.pair_dst] = 1
-    remote = 1 - seg.pair_tile
-    a["in_tile"] = pp @ (onehot * seg.pair_tile[:, None])
-    a["hop_ew"] = pp @ (onehot * (seg.pair_hx * remote)[:, None])
-    a["hop_ns"] = pp @ (onehot * (seg.pair_hy * remote)[:, None])
-    a["chip_hops"] = pp @ (onehot * (seg.pair_chip * remote)[:, None])
-    hops = np.where(pp > 0, (seg.pair_hx + seg.pair_hy)[None, :], 0)
-    mh = np.zeros((steps, n_cores), dtype=np.int64)
-    for q in range(n_pairs):
-        np.maximum(mh[:, seg.pair_dst[q]], hops[:, q], out=mh[:, seg.pair_dst[q]])
-    a["max_hops_in"] = mh
+def _link_load(pair_total: np.ndarray, seg: _Segments, mapping: Mapping) -> np.ndarray:
+    """Packets per directed link over the inference, from the packets per core pair and their XY routes."""
     gx, gy = mapping.grid
-    routes = np.zeros((n_pairs, gx * gy * 4), dtype=np.int64)  # pair x link incidence of the XY routes
-    for q in range(n_pairs):
-        np.add.at(routes[q], seg.route_links[seg.route_ptr[q]:seg.route_ptr[q + 1]], 1)
-    per_step = pp @ routes
-    a["link_load"] = per_step.sum(axis=0)
-    a["max_link_load"] = per_step.max(axis=1) if per_step.size else np.zeros(steps, dtype=np.int64)
+    load = np.zeros(gx * gy * 4, dtype=np.int64)
+    lengths = np.diff(seg.route_ptr)
+    if seg.route_links.size:
+        np.add.at(load, seg.route_links, np.repeat(pair_total[:lengths.size], lengths))
+    return load
 
 
 def _assemble(graph, net, mapping, a, spikes, v, i_syn, link_load) -> EngineResult:
@@ -275,17 +261,15 @@ def _assemble(graph, net, mapping, a, spikes, v, i_syn, link_load) -> EngineResu
     gx, gy = mapping.grid
     return EngineResult(net=net, mapping=mapping, spikes=out_spikes, membranes=membranes, currents=currents,
                         counts=counts, integrate_cycles=integrate, fire_cycles=fire,
-                        max_hops_in=a["max_hops_in"][:, c], link_load=link_load.reshape(gy, gx, 4).transpose(1, 0, 2),
-                        max_link_load=a["max_link_load"])
+                        max_hops_in=a["max_hops_in"][:, c], packets_in=a["packets_in"][:, c], link_load=link_load.reshape(gy, gx, 4).transpose(1, 0, 2))
 
 
 def step_timing(result: EngineResult, *, contention: bool = False) -> dict[str, np.ndarray]:
     """Per-step latency along the critical path (module docstring): seconds and, for cycle chips, cycles.
 
-    With ``contention``, a link forwards one packet per hop latency, so a core's packets arrive no
-    earlier than the busiest link of the step has drained: ``noc = max(hops x hop latency,
-    max link load x hop latency)`` (a conservative bound: every packet of the step is assumed to
-    share that link's queue)."""
+    With ``contention``, a router's ejection link hands one packet per hop latency to its core, so
+    a core's packets have all arrived no earlier than ``packets_in x hop latency``:
+    ``noc = max(hops x hop latency, packets_in x hop latency)``."""
     chip = result.mapping.chip
     net = result.net
     steps = result.steps
@@ -313,7 +297,7 @@ def step_timing(result: EngineResult, *, contention: bool = False) -> dict[str, 
         unit_s = 1e-9
     if contention:
         per_hop = float(core_timing(chip)["hop_latency"]) if chip.timing == "cycles" else hop_ns
-        noc = np.maximum(noc, (result.max_link_load * per_hop)[:, None])
+        noc = np.maximum(noc, result.packets_in * per_hop)
     finish = np.zeros((steps, len(net.populations)))
     for p in range(len(net.populations)):
         start = np.zeros(steps)
