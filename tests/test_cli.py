@@ -66,3 +66,18 @@ def test_console_script_main_job_without_torch(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert np.load(tmp_path / "o.npz")["output_spikes"].shape == (16, 10)
+
+
+def test_readme_main_job_without_torch(tmp_path):
+    """The README's main job (estimate on the bundled conv model) in a process where torch cannot load."""
+    out = tmp_path / "rep"
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from neurosim.cli import main\n"
+        f"sys.exit(main(['estimate', {str(MODELS / 'digits_conv.nir')!r}, '--chip', 'loihi', '--input', "
+        f"{str(MODELS / 'digits_conv_sample.npy')!r}, '--out', {str(out)!r}]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "energy per inference" in proc.stdout
+    assert (out / "report.json").exists() and (out / "mesh_utilisation.png").exists()

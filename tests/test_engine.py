@@ -252,7 +252,7 @@ def test_engine_accumulator_overflow_matches_reference_error():
         simulate(g, tiny_chip(), np.array([[1, 0, 0, 0], [1, 1, 0, 0]]))
 
 
-def test_multi_chip_board_counts_chip_hops_and_contention_bounds_latency():
+def test_multi_chip_board_counts_chip_hops_and_contention_adds_queueing():
     fmt, st_ = FixedPoint(8, 0), FixedPoint(12, 0)
     fx = NeuronFixedPoint(state=st_, leak="none")
     g = Graph.chain([("input", Input(shape=(4,))), ("fc1", Dense(weight=np.full((12, 4), 5.0), weight_format=fmt)),

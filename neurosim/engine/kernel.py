@@ -102,9 +102,8 @@ def run_kernel(
                     ge, rs = rule[p] == 1, reset[p]
                     for n in range(lo_n, hi_n):
                         a = acc[base + n]
-                        if a != 0.0:
-                            n_active += 1
-                            acc[base + n] = 0.0
+                        n_active += a != 0.0  # branch-free: about half the neurons get input
+                        acc[base + n] = 0.0
                         newv = dk * v[n] + gk * (a + ck) + bk
                         if newv > th or (ge and newv == th):
                             if rs == 1:
@@ -231,7 +230,7 @@ def _update(n, p, drive, fixed, v, i_syn, prev_s, refr, decay, gain, bias, thr, 
     return s
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _deliver(t, src, x, n_steps, base, ring, ptr, tgt_off, weight, acc, seg_ptr, seg_core, seg_delay, seg_cycles,
              seg_nsyn, seg_pair, pair_hx, pair_hy, pair_chip, pair_tile, synops, packets_in, cyc_rows, in_tile, hop_ew,
              hop_ns, chip_hops, max_hops_in, pair_total):

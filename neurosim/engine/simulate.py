@@ -235,7 +235,7 @@ def _assemble(graph, net, mapping, a, spikes, v, i_syn, link_load) -> EngineResu
     out_spikes, membranes, currents = {}, {}, {}
     for p, name in enumerate(net.populations):
         lo, hi = int(net.pop_offset[p]), int(net.pop_offset[p + 1])
-        out_spikes[name] = spikes[:, lo - net.n_inputs:hi - net.n_inputs].astype(np.float64).reshape((steps,) + shapes[name])
+        out_spikes[name] = spikes[:, lo - net.n_inputs:hi - net.n_inputs].reshape((steps,) + shapes[name])
         membranes[name] = v[lo:hi].reshape(shapes[name])
         if net.is_cuba[p]:
             currents[name] = i_syn[lo:hi].reshape(shapes[name])
