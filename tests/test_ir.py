@@ -251,45 +251,37 @@ def test_truncated_native_file(tmp_path, rng):
         load(p)
 
 
-def test_native_file_unknown_node_type(tmp_path, rng):
-    data = to_bytes(mlp(rng)).replace(b'"type": "LIF"', b'"type": "XYZ"')
-    # the zip is compressed, so rewrite graph.json explicitly
-    import io, json
-    z = zipfile.ZipFile(io.BytesIO(to_bytes(mlp(rng))))
-    doc = json.loads(z.read("graph.json"))
-    doc["nodes"][2]["type"] = "Quantum"
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as out:
-        out.writestr("graph.json", json.dumps(doc))
-        out.writestr("arrays.npz", z.read("arrays.npz"))
+def test_native_file_unknown_node_type(rng):
+    data = _edited(mlp(rng), lambda doc: doc["nodes"][2].update(type="Quantum"))
     with pytest.raises(FormatError, match=r"^<bytes>: node 'lif1' has the unknown type 'Quantum';"):
-        from_bytes(buf.getvalue())
+        from_bytes(data)
 
 
 def test_native_file_newer_version(rng):
-    import io, json
-    z = zipfile.ZipFile(io.BytesIO(to_bytes(mlp(rng))))
-    doc = json.loads(z.read("graph.json"))
-    doc["version"] = 99
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as out:
-        out.writestr("graph.json", json.dumps(doc))
-        out.writestr("arrays.npz", z.read("arrays.npz"))
+    data = _edited(mlp(rng), lambda doc: doc.update(version=99))
     with pytest.raises(FormatError, match=r"^<bytes>: format version 99 is not supported"):
-        from_bytes(buf.getvalue())
+        from_bytes(data)
 
 
 def test_native_file_invalid_field_names_node(rng):
-    import io, json
-    z = zipfile.ZipFile(io.BytesIO(to_bytes(mlp(rng))))
+    data = _edited(mlp(rng), lambda doc: doc["nodes"][2]["fields"].update(reset="explode"))
+    with pytest.raises(IRError, match=r"^<bytes>: node 'lif1': LIF\.reset must be one of"):
+        from_bytes(data)
+
+
+def _edited(graph, edit) -> bytes:
+    """The native bytes of ``graph`` with its graph.json changed by ``edit(doc)``."""
+    import io
+    import json
+
+    z = zipfile.ZipFile(io.BytesIO(to_bytes(graph)))
     doc = json.loads(z.read("graph.json"))
-    doc["nodes"][2]["fields"]["reset"] = "explode"
+    edit(doc)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as out:
         out.writestr("graph.json", json.dumps(doc))
         out.writestr("arrays.npz", z.read("arrays.npz"))
-    with pytest.raises(IRError, match=r"^<bytes>: node 'lif1': LIF\.reset must be one of"):
-        from_bytes(buf.getvalue())
+    return buf.getvalue()
 
 
 def test_fixed_point_lsb_mismatch_between_weights_and_membrane():
