@@ -52,7 +52,8 @@ class VerifyResult:
 def tie_program(cfg: CoreConfig, rng: np.random.Generator) -> CoreProgram:
     """Corner case: unit weights and small thresholds, so membranes land exactly on the threshold
     (separates ``>`` from ``>=``) and saturate when the membrane is narrow."""
-    w = rng.choice([0, 1, 1, 2, -1], size=(cfg.axons, cfg.neurons)).astype(np.int64)
+    wmax = (1 << (cfg.weight_bits - 1)) - 1
+    w = np.minimum(rng.choice([0, 1, 1, 2, -1], size=(cfg.axons, cfg.neurons)), wmax).astype(np.int64)
     thr = rng.integers(1, 4, size=cfg.neurons)
     return CoreProgram(weights=w, bias=np.zeros(cfg.neurons, dtype=np.int64), threshold=thr,
                        v_reset=np.zeros(cfg.neurons, dtype=np.int64))

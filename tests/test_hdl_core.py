@@ -1,0 +1,96 @@
+"""The generated core against the engine: bit- and cycle-exact, on Icarus (and Verilator when present)."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from neurosim.hdl.config import CoreConfig, HDLError
+from neurosim.hdl.core import NeuromorphicCore
+
+pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog (bash scripts/test.sh installs it)")
+
+
+def random_config(seed: int) -> CoreConfig:
+    rng = np.random.default_rng(seed)
+    membrane = int(rng.integers(6, 20))
+    weight = int(rng.integers(2, min(membrane, 10) + 1))
+    return CoreConfig(
+        neurons=int(rng.integers(1, 41)), axons=int(rng.integers(1, 13)), lanes=int(rng.choice([1, 2, 3, 4, 8])),
+        weight_bits=weight, membrane_bits=membrane, acc_bits=int(rng.integers(max(weight, membrane), 28)),
+        leak_shift=int(rng.integers(0, 4)), reset=str(rng.choice(["subtract", "zero", "none"])),
+        spike_rule=str(rng.choice(["gt", "ge"])),
+    )
+
+
+N_CONFIGS = 200
+BATCH = 20
+
+
+@pytest.mark.parametrize("batch", range(N_CONFIGS // BATCH))
+def test_random_configs_icarus(batch, tmp_path):
+    from neurosim.hdl.verify import random_traces, run
+
+    for k in range(batch * BATCH, (batch + 1) * BATCH):
+        cfg = random_config(k)
+        r = run(cfg, random_traces(cfg, 3, seed=k, steps=5), tmp_path / f"c{k}")
+        assert r.passed, f"config {k} {cfg}: {r.first_difference}"
+        assert (r.differing_spikes, r.differing_cycles, r.differing_membrane_bits) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("mutation", NeuromorphicCore.MUTATIONS)
+def test_injected_bug_is_caught(mutation, tmp_path):
+    from neurosim.hdl.verify import random_traces, run
+
+    cfg = CoreConfig(neurons=10, axons=6, lanes=4, leak_shift=2)
+    r = run(cfg, random_traces(cfg, 4, seed=1), tmp_path, mutate=mutation)
+    assert not r.passed
+    assert r.differing_spikes + r.differing_cycles + r.differing_membrane_bits > 0
+
+
+VERILATOR_CONFIGS = [
+    CoreConfig(neurons=n, axons=a, lanes=p, weight_bits=w, membrane_bits=v, acc_bits=acc, leak_shift=k, reset=reset,
+               spike_rule=rule)
+    for n, a, p, w, v, acc, k, reset, rule in [
+        (1, 1, 1, 2, 6, 8, 0, "subtract", "gt"), (7, 3, 2, 4, 8, 12, 1, "zero", "ge"),
+        (16, 8, 4, 8, 16, 24, 2, "subtract", "gt"), (33, 5, 8, 6, 12, 20, 3, "none", "ge"),
+        (12, 12, 3, 8, 10, 16, 0, "zero", "gt"), (5, 9, 8, 3, 7, 10, 1, "subtract", "ge"),
+        (40, 4, 4, 8, 16, 24, 4, "zero", "gt"), (9, 2, 1, 5, 9, 14, 2, "none", "gt"),
+        (24, 6, 6, 7, 14, 20, 1, "subtract", "ge"), (3, 11, 2, 2, 6, 9, 0, "zero", "ge"),
+        (20, 7, 5, 8, 18, 26, 3, "subtract", "gt"), (11, 3, 4, 4, 8, 11, 2, "none", "ge"),
+        (31, 10, 8, 9, 19, 27, 1, "zero", "gt"), (2, 4, 3, 6, 12, 16, 5, "subtract", "ge"),
+        (17, 1, 2, 3, 6, 8, 0, "none", "gt"), (8, 8, 8, 8, 16, 24, 0, "subtract", "gt"),
+        (13, 5, 1, 10, 20, 30, 2, "zero", "ge"), (26, 9, 4, 5, 10, 15, 3, "subtract", "gt"),
+        (6, 6, 2, 2, 8, 10, 1, "none", "ge"), (36, 12, 6, 7, 13, 22, 4, "zero", "gt"),
+    ]
+]
+
+
+@pytest.mark.skipif(shutil.which("verilator") is None, reason="needs Verilator >= 5.036 (bash scripts/test.sh installs it)")
+@pytest.mark.parametrize("index", range(len(VERILATOR_CONFIGS)))
+def test_configs_verilator(index, tmp_path):
+    from neurosim.hdl.verify import random_traces, run
+
+    cfg = VERILATOR_CONFIGS[index]
+    r = run(cfg, random_traces(cfg, 4, seed=100 + index, steps=5), tmp_path, simulator="verilator")
+    assert r.passed, f"{cfg}: {r.first_difference}"
+
+
+def test_verilator_configs_cover_every_variant():
+    seen = {(c.reset, c.spike_rule, c.leak_shift > 0, c.lanes == 1, c.neurons % c.lanes == 0) for c in VERILATOR_CONFIGS}
+    for reset in ("subtract", "zero", "none"):
+        for rule in ("gt", "ge"):
+            assert any(s[0] == reset and s[1] == rule for s in seen)
+    assert {s[2] for s in seen} == {True, False} and {s[3] for s in seen} == {True, False}
+    assert {s[4] for s in seen} == {True, False}  # full and partial last chunks
+
+
+def test_config_errors_name_the_parameter():
+    with pytest.raises(HDLError, match=r"^CoreConfig\.lanes must be an int in 1\.\.64, found 0$"):
+        CoreConfig(neurons=4, axons=2, lanes=0)
+    with pytest.raises(HDLError, match=r"^CoreConfig\.spike_rule must be 'gt' or 'ge' \(multi-spike needs a divider"):
+        CoreConfig(neurons=4, axons=2, spike_rule="multi")
+    with pytest.raises(HDLError, match=r"^CoreConfig\.leak_shift must be an int in 0\.\.15 \(0 = no leak\), found 16$"):
+        CoreConfig(neurons=4, axons=2, leak_shift=16)
+    with pytest.raises(HDLError, match=r"^CoreConfig\.acc_bits must be at least weight_bits \(8\), found 6$"):
+        CoreConfig(neurons=4, axons=2, acc_bits=6)
