@@ -220,6 +220,103 @@ def _cmd_chips(args) -> int:
     return run_chips(args)
 
 
+# -- rtl / verify / synth -------------------------------------------------------------------------
+
+def _model_input(graph, args) -> np.ndarray:
+    from neurosim.estimate import poisson_input
+
+    if getattr(args, "input", None):
+        return np.load(args.input, allow_pickle=False)
+    return poisson_input(graph.nodes[graph.inputs[0]].shape, args.timesteps, args.rate, args.seed)
+
+
+def _configure_rtl(p):
+    _configure_rtl_common(p)
+    p.add_argument("--out", required=True, help="output folder: one subfolder per core with Verilog and manifest")
+
+
+def _cmd_rtl(args) -> int:
+    import json
+
+    from neurosim.fileio import write_text_atomic
+    from neurosim.hdl.emit import emit
+    from neurosim.hdl.model import cores_of
+
+    graph = _load(args)
+    designs, _ = cores_of(graph, _model_input(graph, args))
+    out = Path(args.out)
+    rows = []
+    for d in designs:
+        extra = {"model": Path(args.model).name, "core": d.index, "population": d.population,
+                 "neurons": [d.neurons.start, d.neurons.stop], "axon_sources": d.sources.tolist()}
+        path = emit(d.config, out / f"core{d.index}", extra=extra, program=d.program)
+        rows.append({"core": d.index, "population": d.population, "verilog": str(path.relative_to(out)),
+                     "neurons": d.config.neurons, "axons": d.config.axons})
+    write_text_atomic(out / "cores.json", json.dumps(rows, indent=1) + "\n")
+    _console().print(f"wrote {len(rows)} core(s) to {out}: " + ", ".join(f"{r['verilog']} ({r['neurons']} neurons, "
+                                                                          f"{r['axons']} axons)" for r in rows))
+    return 0
+
+
+def _configure_verify(p):
+    _configure_rtl_common(p)
+    p.add_argument("--simulator", choices=("icarus", "verilator"), default="icarus")
+    p.add_argument("--work", default="build/verify", help="simulation work folder")
+
+
+def _configure_rtl_common(p):
+    _add_model_options(p)
+    p.add_argument("--input", default=None, help="input .npy [T, *input_shape] (default: Poisson spikes)")
+    p.add_argument("--rate", type=_rate_arg, default=0.2)
+    p.add_argument("--timesteps", type=_positive_int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _cmd_verify(args) -> int:
+    from neurosim.hdl.verify import verify_model
+
+    graph = _load(args)
+    con = _console()
+    mv = verify_model(graph, _model_input(graph, args), args.work, args.simulator)
+    for d, r in mv.cores:
+        verdict = "[green]PASS[/]" if r.passed else "[red]FAIL[/]"
+        con.print(f"core {d.index} ({d.population}, {d.config.neurons} neurons, {d.config.axons} axons): {verdict} "
+                  f"{r.steps} steps, differing spikes {r.differing_spikes}, membrane bits {r.differing_membrane_bits}, "
+                  f"cycles {r.differing_cycles} ({r.simulator}, {r.run_s:.1f} s)")
+        if r.first_difference:
+            con.print(f"  first difference: {r.first_difference}")
+    return 0 if mv.passed else 1
+
+
+def _configure_synth(p):
+    _configure_rtl_common(p)
+    p.add_argument("--fpga", choices=("ice40", "ecp5", "ecp5-85"), required=True)
+    p.add_argument("--work", default="build/synth", help="synthesis work folder")
+    p.add_argument("--json", default=None, help="also write the reports to this JSON file")
+
+
+def _cmd_synth(args) -> int:
+    import json
+
+    from neurosim.fileio import write_text_atomic
+    from neurosim.hdl.model import cores_of
+    from neurosim.hdl.synth import synthesize
+
+    graph = _load(args)
+    designs, _ = cores_of(graph, _model_input(graph, args))
+    con = _console()
+    reports = []
+    for d in designs:
+        r = synthesize(d.config, args.fpga, Path(args.work) / f"core{d.index}")
+        reports.append({"core": d.index, "population": d.population, **r.as_dict()})
+        con.print(f"core {d.index} ({d.population}): {r.device}: LUT4 {r.luts}, FF {r.ffs}, BRAM {r.bram}, "
+                  f"LUTRAM {r.lutram}, DSP {r.dsp}, logic cells {r.logic_cells}, Fmax {r.fmax_mhz} MHz"
+                  + ("" if r.fits else " [red](does not fit)[/]"))
+    if args.json:
+        write_text_atomic(args.json, json.dumps(reports, indent=1) + "\n")
+    return 0 if all(r["fits"] for r in reports) else 1
+
+
 # -- bench --------------------------------------------------------------------------------------
 
 def _configure_bench(p):
@@ -258,6 +355,11 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "estimate": ("energy and latency of one inference on a chip", _configure_estimate, _cmd_estimate),
     "chips": ("list the chip presets and their sourced constants", _configure_chips, _cmd_chips),
     "bench": ("benchmark the engine against baselines in the same process", _configure_bench, _cmd_bench),
+    "rtl": ("write the Verilog of the cores a model maps onto", _configure_rtl, _cmd_rtl),
+    "verify": ("check the generated RTL against the engine, bit and cycle exact (cocotb)", _configure_verify,
+               _cmd_verify),
+    "synth": ("synthesize the model's cores for an FPGA (yosys + nextpnr) and report resources", _configure_synth,
+              _cmd_synth),
 }
 
 

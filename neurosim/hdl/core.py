@@ -49,13 +49,14 @@ class NeuromorphicCore(wiring.Component):
     #: deliberate bugs for the verification's self-test (a testbench must catch each of them)
     MUTATIONS = ("leak_off_by_one", "threshold_ge", "skip_drain_count")
 
-    def __init__(self, cfg: CoreConfig, *, mutate: str | None = None):
+    def __init__(self, cfg: CoreConfig, *, program=None, mutate: str | None = None):
         if not isinstance(cfg, CoreConfig):
             raise TypeError(f"NeuromorphicCore needs a CoreConfig, found {type(cfg).__name__!r}")
         if mutate is not None and mutate not in self.MUTATIONS:
             raise ValueError(f"NeuromorphicCore mutate must be one of {self.MUTATIONS!r} or None, found {mutate!r}")
         self.cfg = cfg
         self.mutate = mutate
+        self.init = _initial_words(cfg, program) if program is not None else {}
         self.chunk_bits = _bits(cfg.chunks)
         self.weight_addr_bits = _bits(cfg.axons * cfg.chunks)
         self.cfg_data_bits = cfg.lanes * max(cfg.weight_bits, cfg.membrane_bits, cfg.acc_bits)
@@ -84,7 +85,8 @@ class NeuromorphicCore(wiring.Component):
         memories = {}
 
         def mem(name, width, depth):
-            m.submodules[name] = memories[name] = memory = Memory(shape=unsigned(width * P), depth=depth, init=[])
+            m.submodules[name] = memories[name] = memory = Memory(shape=unsigned(width * P), depth=depth,
+                                                                  init=self.init.get(name, []))
             return memory.read_port(), memory.write_port()
 
         w_rd, w_wr = mem("weights", cfg.weight_bits, cfg.axons * C)
@@ -213,3 +215,31 @@ class NeuromorphicCore(wiring.Component):
         with m.Elif(cfg_write & (self.cfg_mem == CFG_ACC)):
             m.d.comb += [acc_wr.en.eq(1), acc_wr.addr.eq(self.cfg_addr), acc_wr.data.eq(self.cfg_data)]
         return m
+
+
+def pack_lanes(values, width: int) -> int:
+    """One memory word: lane ``l`` in bits ``[l*width, (l+1)*width)``, two's complement."""
+    word = 0
+    for lane, v in enumerate(values):
+        word |= (int(v) & ((1 << width) - 1)) << (lane * width)
+    return word
+
+
+def _initial_words(cfg: CoreConfig, program) -> dict[str, list[int]]:
+    """Memory contents that bake a program (weights ``[axons, neurons]``, per-neuron codes) into the core."""
+    import numpy as np
+
+    P, C = cfg.lanes, cfg.chunks
+
+    def chunks(values):
+        padded = np.zeros(P * C, dtype=np.int64)
+        padded[:len(values)] = values
+        return padded.reshape(C, P)
+
+    w = np.asarray(program.weights, dtype=np.int64)
+    if w.shape != (cfg.axons, cfg.neurons):
+        raise ValueError(f"program weights have shape {w.shape!r}, expected (axons, neurons) = {(cfg.axons, cfg.neurons)!r}")
+    words = {"weights": [pack_lanes(chunk, cfg.weight_bits) for row in w for chunk in chunks(row)]}
+    for name, key in (("bias", "bias"), ("threshold", "threshold"), ("v_reset", "v_reset")):
+        words[name] = [pack_lanes(chunk, cfg.membrane_bits) for chunk in chunks(getattr(program, key))]
+    return words

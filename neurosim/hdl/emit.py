@@ -17,12 +17,12 @@ from neurosim.hdl.config import CoreConfig
 GENERATOR = "neurosim.hdl.core.NeuromorphicCore"
 
 
-def verilog_of(cfg: CoreConfig, name: str = "neurosim_core", mutate: str | None = None) -> str:
+def verilog_of(cfg: CoreConfig, name: str = "neurosim_core", mutate: str | None = None, program=None) -> str:
     from amaranth.back import verilog
 
     from neurosim.hdl.core import NeuromorphicCore
 
-    return verilog.convert(NeuromorphicCore(cfg, mutate=mutate), name=name, emit_src=False)
+    return verilog.convert(NeuromorphicCore(cfg, program=program, mutate=mutate), name=name, emit_src=False)
 
 
 def manifest_of(cfg: CoreConfig, name: str, extra: dict | None = None) -> dict:
@@ -34,11 +34,12 @@ def manifest_of(cfg: CoreConfig, name: str, extra: dict | None = None) -> dict:
     return doc
 
 
-def emit(cfg: CoreConfig, out_dir, name: str = "neurosim_core", extra: dict | None = None) -> Path:
-    """Write ``<out_dir>/<name>.v`` and ``<out_dir>/manifest.json``; return the Verilog path."""
+def emit(cfg: CoreConfig, out_dir, name: str = "neurosim_core", extra: dict | None = None, program=None) -> Path:
+    """Write ``<out_dir>/<name>.v`` (with ``program`` baked into its memories when given) and
+    ``<out_dir>/manifest.json``; return the Verilog path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.v"
-    write_text_atomic(path, verilog_of(cfg, name))
+    write_text_atomic(path, verilog_of(cfg, name, program=program))
     write_text_atomic(out / "manifest.json", json.dumps(manifest_of(cfg, name, extra), indent=1, sort_keys=True) + "\n")
     return path

@@ -169,3 +169,33 @@ def run(cfg: CoreConfig, traces: list[Trace], work_dir, simulator: str = "icarus
         differing_membrane_bits=sum(d["membrane_bits"] for d in report), build_s=build_s, run_s=run_s,
         first_difference=firsts[0] if firsts else None, simulator=simulator,
     )
+
+
+@dataclass
+class ModelVerification:
+    cores: list  # (CoreDesign, VerifyResult)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for _, r in self.cores)
+
+
+def verify_model(graph, inputs: np.ndarray, work_dir, simulator: str = "icarus", progress=None) -> ModelVerification:
+    """Verify every core of ``graph`` on the event stream the engine delivers to it for ``inputs``.
+
+    The expected values come from the engine twice over: the single-core run (``golden.expected``)
+    and the whole-model run must agree before the RTL is compared with them.
+    """
+    from neurosim.hdl.model import cores_of
+
+    designs, _ = cores_of(graph, inputs)
+    out = []
+    for k, d in enumerate(designs):
+        exp = expected(d.config, d.program, d.inputs)
+        if not (np.array_equal(exp.spikes, d.spikes) and np.array_equal(exp.membranes, d.membranes)):
+            raise VerificationError(f"core {d.index}: the single-core engine run disagrees with the whole-model run")
+        trace = Trace(program=d.program, inputs=d.inputs, seed=k, gap=0.3, stall=0.5)
+        out.append((d, run(d.config, [trace], Path(work_dir) / f"core{d.index}", simulator)))
+        if progress:
+            progress(k + 1, len(designs))
+    return ModelVerification(out)
