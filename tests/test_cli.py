@@ -81,3 +81,22 @@ def test_readme_main_job_without_torch(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "energy per inference" in proc.stdout
     assert (out / "report.json").exists() and (out / "mesh_utilisation.png").exists()
+
+
+@pytest.mark.skipif(__import__("shutil").which("iverilog") is None, reason="needs Icarus Verilog")
+def test_verify_command_passes_on_bundled_mlp(tmp_path, capsys):
+    assert main(["verify", str(MODELS / "digits_mlp.nir"), "--input", str(MODELS / "digits_sample.npy"),
+                 "--work", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("PASS") == 2 and "differing spikes 0, membrane bits 0" in out
+
+
+def test_rtl_command_rejects_recurrent_models(tmp_path, capsys):
+    from neurosim.ir import LIF, Dense, Graph, Input, Output, save
+
+    nodes = {"input": Input(shape=(2,)), "fc": Dense(weight=np.ones((2, 2))), "lif": LIF(shape=(2,), decay=0.875),
+             "rec": Dense(weight=np.ones((2, 2))), "output": Output(shape=(2,))}
+    g = Graph(nodes, (("input", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")))
+    save(g, tmp_path / "rec.nsim")
+    assert main(["rtl", str(tmp_path / "rec.nsim"), "--out", str(tmp_path / "out")]) == 2
+    assert "the generated core handles forward synapses only" in capsys.readouterr().err
