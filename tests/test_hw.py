@@ -149,7 +149,7 @@ def test_neurosim_core_is_the_rtl_with_unmeasured_values_marked_placeholder(chip
     # the cycle parameters are the generated core's (verified cycle-exact in tests/test_hdl_core.py)
     assert (c.integrate_pipeline_cycles, c.fire_pipeline_cycles, c.event_overhead_cycles) == (
         rtl.INTEGRATE_PIPELINE_CYCLES, rtl.FIRE_PIPELINE_CYCLES, rtl.EVENT_OVERHEAD_CYCLES)
-    assert c.timing == "cycles" and c.clock_hz == 100e6 and (c.mesh_x, c.mesh_y) == (4, 4)
+    assert c.timing == "cycles" and c.clock_hz == 40e6 and (c.mesh_x, c.mesh_y) == (4, 4)  # synthesized Fmax
     assert all(v.value is None for v in c.energy_pj.values())
     for name in ("loihi", "truenorth", "odin", "generic-45nm"):
         assert not presets()[name].is_placeholder
