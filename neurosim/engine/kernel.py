@@ -131,13 +131,11 @@ def run_kernel(
                             err[1] = n
                             err[2] = drive
                             return p + 1
-                        newv = v[n] + drive + bias[n]
-                        newv = lo_p if newv < lo_p else (hi_p if newv > hi_p else newv)
+                        newv = _sat(v[n] + drive + bias[n], lo_p, hi_p)
                         th = thr[n]
                         if newv > th or (ge and newv == th):
                             if rs == 1:
-                                newv -= th
-                                newv = lo_p if newv < lo_p else (hi_p if newv > hi_p else newv)
+                                newv = _sat(newv - th, lo_p, hi_p)
                             elif rs == 0:
                                 newv = v_reset[n]
                             fired[n_fired] = n
