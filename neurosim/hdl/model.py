@@ -106,3 +106,29 @@ def cores_of(graph: Graph, inputs: np.ndarray, chip=None) -> tuple[list[CoreDesi
             inputs=core_inputs, spikes=res.spikes[p].reshape(steps, -1)[:, a - off:b - off].astype(np.int64),
             membranes=res.membranes[p].reshape(-1)[a - off:b - off].astype(np.int64)))
     return designs, res
+
+
+def top_of(designs: list[CoreDesign], n_inputs: int):
+    """The multi-core top's parameters: cores, routes per global source, feeders per core.
+
+    Global sources are numbered as in the engine: the model's input elements first, then every
+    core's neurons in core order (cores hold contiguous neuron ranges in population order).
+    """
+    from neurosim.hdl.top import MultiCoreTop
+
+    total = n_inputs + sum(d.config.neurons for d in designs)
+    start = [n_inputs]
+    for d in designs:
+        start.append(start[-1] + d.config.neurons)
+    routes: list[list[tuple[int, int]]] = [[] for _ in range(total)]
+    feeders: list[list[int]] = []
+    for j, d in enumerate(designs):
+        if d.sources.size == 0:
+            feeders.append([])
+            continue
+        for axon, s in enumerate(d.sources.tolist()):
+            routes[s].append((j, axon))
+        owners = {-1 if s < n_inputs else int(np.searchsorted(start, s, side="right") - 1) for s in d.sources.tolist()}
+        feeders.append(sorted(owners))
+    cores = [(d.config, d.program) for d in designs]
+    return MultiCoreTop(cores, routes, feeders, n_inputs)

@@ -122,14 +122,14 @@ def _runner(simulator: str):
     return get_runner(simulator)
 
 
-def build(cfg: CoreConfig, build_dir: Path, simulator: str = "icarus", mutate: str | None = None):
+def build(cfg: CoreConfig, build_dir: Path, simulator: str = "icarus", mutate: str | None = None, program=None):
     from neurosim.hdl.emit import verilog_of
 
     runner = _runner(simulator)
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     src = build_dir / f"{TOP}.v"
-    src.write_text(verilog_of(cfg, TOP, mutate=mutate))
+    src.write_text(verilog_of(cfg, TOP, mutate=mutate, program=program))
     args = ["-Wno-fatal", "-Wno-WIDTH"] if simulator == "verilator" else []
     t0 = time.perf_counter()
     runner.build(sources=[src], hdl_toplevel=TOP, build_dir=build_dir, build_args=args,
@@ -138,15 +138,21 @@ def build(cfg: CoreConfig, build_dir: Path, simulator: str = "icarus", mutate: s
 
 
 def run(cfg: CoreConfig, traces: list[Trace], work_dir, simulator: str = "icarus", mutate: str | None = None,
-        built=None) -> VerifyResult:
-    """Build (unless ``built`` = (runner, build_s) is given) and run every trace; count differences."""
+        built=None, baked: bool = False) -> VerifyResult:
+    """Build (unless ``built`` = (runner, build_s) is given) and run every trace; count differences.
+
+    ``baked``: generate the core with the (single) trace's program in its memories, as
+    ``neurosim rtl`` does, and run without loading it through the configuration port."""
+    if baked and len(traces) != 1:
+        raise VerificationError("a baked core holds one program: give exactly one trace")
     from cocotb_tools.check_results import get_results
 
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    runner, build_s = built or build(cfg, work / "build", simulator, mutate)
+    runner, build_s = built or build(cfg, work / "build", simulator, mutate,
+                                     program=traces[0].program if baked else None)
     job, out = work / "job.json", work / "out.json"
-    job.write_text(json.dumps(job_of(cfg, traces)))
+    job.write_text(json.dumps({**job_of(cfg, traces), "baked": baked}))
     if out.exists():
         out.unlink()
     t0 = time.perf_counter()
@@ -199,3 +205,68 @@ def verify_model(graph, inputs: np.ndarray, work_dir, simulator: str = "icarus",
         if progress:
             progress(k + 1, len(designs))
     return ModelVerification(out)
+
+
+TOP_SIM_DIR = SIM_DIR.parent / "top"
+
+
+def verify_model_top(graph, inputs: np.ndarray, work_dir, simulator: str = "icarus", gap: float = 0.3,
+                     stall: float = 0.5, seed: int = 0) -> VerifyResult:
+    """The whole model as one design (:class:`~neurosim.hdl.top.MultiCoreTop`) against the engine:
+    per-core cycles and spikes every step, final membranes."""
+    from amaranth.back import verilog
+    from cocotb_tools.check_results import get_results
+
+    from neurosim.hdl.core import _bits
+    from neurosim.hdl.model import cores_of, top_of
+
+    designs, res = cores_of(graph, inputs)
+    net = res.net
+    top = top_of(designs, net.n_inputs)
+    work = Path(work_dir)
+    (work / "build").mkdir(parents=True, exist_ok=True)
+    src = work / "build" / "neurosim_top.v"
+    src.write_text(verilog.convert(top, name="neurosim_top", emit_src=False))
+    runner = _runner(simulator)
+    t0 = time.perf_counter()
+    runner.build(sources=[src], hdl_toplevel="neurosim_top", build_dir=work / "build",
+                 build_args=["-Wno-fatal", "-Wno-WIDTH"] if simulator == "verilator" else [],
+                 timescale=("1ns", "1ps"), always=True)
+    build_s = time.perf_counter() - t0
+    steps = res.steps
+    flat_in = np.asarray(inputs).reshape(steps, -1)
+    live = np.array([bool(top.routes[s]) for s in range(net.n_inputs)])
+    cycles = (res.integrate_cycles + res.fire_cycles)
+    spikes = np.concatenate([res.spikes[p].reshape(steps, -1) for p in net.populations], axis=1)
+    job = {
+        "seed": seed, "gap": gap, "stall": stall, "lanes_max": top.lanes, "chunk_bits": top.chunk_bits,
+        "core_bits": top.core_bits,
+        "cores": [{"base": int(net.n_inputs + sum(d.config.neurons for d in designs[:i])), "lanes": d.config.lanes,
+                   "chunks": d.config.chunks, "neurons": d.config.neurons, "membrane_bits": d.config.membrane_bits}
+                  for i, d in enumerate(designs)],
+        "steps": [{"events": [int(j) for j in np.nonzero((flat_in[t] != 0) & live)[0]],
+                   "cycles": [int(c) for c in cycles[t]],
+                   "spikes": [int(net.n_inputs + k) for k in np.nonzero(spikes[t])[0]]} for t in range(steps)],
+        "membranes": [d.membranes.tolist() for d in designs],
+    }
+    (work / "job.json").write_text(json.dumps(job))
+    out = work / "out.json"
+    if out.exists():
+        out.unlink()
+    t0 = time.perf_counter()
+    try:
+        xml = runner.test(hdl_toplevel="neurosim_top", test_module="test_top", test_dir=TOP_SIM_DIR,
+                          build_dir=work / "build",
+                          extra_env={"NEUROSIM_TOP_JOB": str(work / "job.json"), "NEUROSIM_TOP_OUT": str(out)},
+                          results_xml=str((work / "results.xml").resolve()))
+        get_results(xml)
+    except SystemExit:
+        pass
+    run_s = time.perf_counter() - t0
+    if not out.exists():
+        raise VerificationError(f"the top-level testbench produced no report (see {work}); the simulation crashed")
+    d = json.loads(out.read_text())
+    return VerifyResult(passed=not (d["spikes"] or d["cycles"] or d["membrane_bits"]), traces=1, steps=steps,
+                        differing_spikes=d["spikes"], differing_cycles=d["cycles"],
+                        differing_membrane_bits=d["membrane_bits"], build_s=build_s, run_s=run_s,
+                        first_difference=d["first"], simulator=simulator)

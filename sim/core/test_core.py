@@ -131,7 +131,8 @@ async def test_traces(dut):
     report = []
     for k, trace in enumerate(job["traces"]):
         rng = random.Random(trace["seed"])
-        await load(dut, p, trace["program"])
+        if not job.get("baked"):  # a baked program is already in the memories
+            await load(dut, p, trace["program"])
         diffs = {"spikes": 0, "cycles": 0, "membrane_bits": 0, "first": None}
         for t, events in enumerate(trace["events"]):
             fired, cycles = await step(dut, p, events, rng, trace["gap"], trace["stall"])
