@@ -252,16 +252,28 @@ def _cmd_rtl(args) -> int:
         path = emit(d.config, out / f"core{d.index}", extra=extra, program=d.program)
         rows.append({"core": d.index, "population": d.population, "verilog": str(path.relative_to(out)),
                      "neurons": d.config.neurons, "axons": d.config.axons})
+    from amaranth.back import verilog
+
+    from neurosim.hdl.model import top_of
+
+    top = top_of(designs, _n_inputs(graph))
+    write_text_atomic(out / "top" / "neurosim_top.v", verilog.convert(top, name="neurosim_top", emit_src=False))
     write_text_atomic(out / "cores.json", json.dumps(rows, indent=1) + "\n")
     _console().print(f"wrote {len(rows)} core(s) to {out}: " + ", ".join(f"{r['verilog']} ({r['neurons']} neurons, "
-                                                                          f"{r['axons']} axons)" for r in rows))
+                                                                          f"{r['axons']} axons)" for r in rows)
+                     + "; and the whole model with its router: top/neurosim_top.v")
     return 0
+
+
+def _n_inputs(graph) -> int:
+    return sum(int(np.prod(graph.nodes[n].shape)) for n in graph.inputs)
 
 
 def _configure_verify(p):
     _configure_rtl_common(p)
     p.add_argument("--simulator", choices=("icarus", "verilator"), default="icarus")
     p.add_argument("--work", default="build/verify", help="simulation work folder")
+    p.add_argument("--no-top", action="store_true", help="verify the cores one by one only, not the whole-model top")
 
 
 def _configure_rtl_common(p):
@@ -285,7 +297,19 @@ def _cmd_verify(args) -> int:
                   f"cycles {r.differing_cycles} ({r.simulator}, {r.run_s:.1f} s)")
         if r.first_difference:
             con.print(f"  first difference: {r.first_difference}")
-    return 0 if mv.passed else 1
+    ok = mv.passed
+    if not args.no_top:
+        from neurosim.hdl.verify import verify_model_top
+
+        r = verify_model_top(graph, _model_input(graph, args), Path(args.work) / "top", args.simulator)
+        verdict = "[green]PASS[/]" if r.passed else "[red]FAIL[/]"
+        con.print(f"whole model (multi-core top with router): {verdict} {r.steps} steps, differing spikes "
+                  f"{r.differing_spikes}, membrane bits {r.differing_membrane_bits}, per-core cycles {r.differing_cycles} "
+                  f"({r.simulator}, {r.run_s:.1f} s)")
+        if r.first_difference:
+            con.print(f"  first difference: {r.first_difference}")
+        ok = ok and r.passed
+    return 0 if ok else 1
 
 
 def _configure_synth(p):

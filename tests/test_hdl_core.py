@@ -153,3 +153,26 @@ def test_small_core_fits_ice40_up5k(tmp_path):
     r = synthesize(cfg, "ice40", tmp_path)
     assert r.fits and r.fmax_mhz and r.fmax_mhz > 1
     assert 0 < r.utilisation["ICESTORM_LC"]["used"] <= r.utilisation["ICESTORM_LC"]["available"]
+
+
+@pytest.mark.parametrize("kind", ["mlp", "conv", "mlp_nm24"])
+def test_bundled_model_multicore_top_on_icarus(kind, tmp_path):
+    """The whole model as one design (cores + router): per-core cycles every step, every spike and
+    every final membrane equal the engine's, with input gaps and back-pressure on the spike tap."""
+    from neurosim.frontends.nir import read_nir
+    from neurosim.hdl.verify import verify_model_top
+
+    x = np.load(MODELS / "digits_test_inputs.npz")["conv" if kind == "conv" else "mlp"][:, 1]
+    r = verify_model_top(read_nir(MODELS / f"digits_{kind}.nir"), x, tmp_path, gap=0.3, stall=0.5, seed=3)
+    assert r.passed, r.first_difference
+    assert (r.differing_spikes, r.differing_cycles, r.differing_membrane_bits) == (0, 0, 0)
+
+
+@pytest.mark.skipif(shutil.which("verilator") is None, reason="needs Verilator >= 5.036 (bash scripts/test.sh installs it)")
+def test_bundled_mlp_multicore_top_on_verilator(tmp_path):
+    from neurosim.frontends.nir import read_nir
+    from neurosim.hdl.verify import verify_model_top
+
+    x = np.load(MODELS / "digits_test_inputs.npz")["mlp"][:, 2]
+    r = verify_model_top(read_nir(MODELS / "digits_mlp.nir"), x, tmp_path, simulator="verilator")
+    assert r.passed, r.first_difference

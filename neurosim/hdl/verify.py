@@ -230,7 +230,9 @@ def verify_model_top(graph, inputs: np.ndarray, work_dir, simulator: str = "icar
     runner = _runner(simulator)
     t0 = time.perf_counter()
     runner.build(sources=[src], hdl_toplevel="neurosim_top", build_dir=work / "build",
-                 build_args=["-Wno-fatal", "-Wno-WIDTH"] if simulator == "verilator" else [],
+                 # --output-split 0: with split output Verilator 5.048's makefile passes a missing
+                 # precompiled header to the compiler ("Vtop__pch.h.fast: linker input file not found")
+                 build_args=["-Wno-fatal", "-Wno-WIDTH", "--output-split", "0"] if simulator == "verilator" else [],
                  timescale=("1ns", "1ps"), always=True)
     build_s = time.perf_counter() - t0
     steps = res.steps
