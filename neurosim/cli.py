@@ -317,6 +317,7 @@ def _configure_synth(p):
     p.add_argument("--fpga", choices=("ice40", "ecp5", "ecp5-85"), required=True)
     p.add_argument("--work", default="build/synth", help="synthesis work folder")
     p.add_argument("--json", default=None, help="also write the reports to this JSON file")
+    p.add_argument("--top", action="store_true", help="also synthesize the whole model (cores + router) as one design")
 
 
 def _cmd_synth(args) -> int:
@@ -336,6 +337,14 @@ def _cmd_synth(args) -> int:
         con.print(f"core {d.index} ({d.population}): {r.device}: LUT4 {r.luts}, FF {r.ffs}, BRAM {r.bram}, "
                   f"LUTRAM {r.lutram}, DSP {r.dsp}, logic cells {r.logic_cells}, Fmax {r.fmax_mhz} MHz"
                   + ("" if r.fits else " [red](does not fit)[/]"))
+    if args.top:
+        from neurosim.hdl.model import top_of
+        from neurosim.hdl.synth import synthesize_design
+
+        r = synthesize_design(top_of(designs, _n_inputs(graph)), "neurosim_top", args.fpga, Path(args.work) / "top")
+        reports.append({"core": "top", "population": "all", **r.as_dict()})
+        con.print(f"whole model: {r.device}: LUT4 {r.luts}, FF {r.ffs}, BRAM {r.bram}, LUTRAM {r.lutram}, DSP {r.dsp}, "
+                  f"logic cells {r.logic_cells}, Fmax {r.fmax_mhz} MHz" + ("" if r.fits else " [red](does not fit)[/]"))
     if args.json:
         write_text_atomic(args.json, json.dumps(reports, indent=1) + "\n")
     return 0 if all(r["fits"] for r in reports) else 1

