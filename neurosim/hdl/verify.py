@@ -130,7 +130,8 @@ def build(cfg: CoreConfig, build_dir: Path, simulator: str = "icarus", mutate: s
     build_dir.mkdir(parents=True, exist_ok=True)
     src = build_dir / f"{TOP}.v"
     src.write_text(verilog_of(cfg, TOP, mutate=mutate, program=program))
-    args = ["-Wno-fatal", "-Wno-WIDTH"] if simulator == "verilator" else []
+    # --output-split 0: see verify_model_top (Verilator 5.048 precompiled-header bug on larger designs)
+    args = ["-Wno-fatal", "-Wno-WIDTH", "--output-split", "0"] if simulator == "verilator" else []
     t0 = time.perf_counter()
     runner.build(sources=[src], hdl_toplevel=TOP, build_dir=build_dir, build_args=args,
                  timescale=("1ns", "1ps"), always=True)
