@@ -7,6 +7,7 @@ derive from :class:`~neurosim.errors.NeurosimError` print one line and exit with
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Callable
@@ -152,7 +153,7 @@ def _cmd_estimate(args) -> int:
         except (OSError, ValueError) as exc:
             raise SimulationError(f"cannot read input array {args.input!r}: {exc}; save it with numpy.save") from None
     con = _console()
-    with con.status("mapping and simulating...", spinner="dots") if con.is_terminal else _null():
+    with con.status("mapping and simulating...", spinner="dots") if con.is_terminal else contextlib.nullcontext():
         est = estimate(graph, args.chip, x, rate=args.rate, timesteps=args.timesteps, seed=args.seed,
                        method=args.method, chips=args.chips, contention=args.contention)
     name = Path(args.model).stem
@@ -163,14 +164,6 @@ def _cmd_estimate(args) -> int:
     if args.out:
         con.print(f"wrote {Path(args.out) / 'report.json'} and {len(doc.get('plots', []))} plots")
     return 0
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _rate_arg(text: str) -> float:
