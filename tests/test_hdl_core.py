@@ -19,7 +19,7 @@ def random_config(seed: int) -> CoreConfig:
         neurons=int(rng.integers(1, 41)), axons=int(rng.integers(1, 13)), lanes=int(rng.choice([1, 2, 3, 4, 8])),
         weight_bits=weight, membrane_bits=membrane, acc_bits=int(rng.integers(max(weight, membrane), 28)),
         leak_shift=int(rng.integers(0, 4)), reset=str(rng.choice(["subtract", "zero", "none"])),
-        spike_rule=str(rng.choice(["gt", "ge"])),
+        spike_rule=str(rng.choice(["gt", "ge"])), storage=str(rng.choice(["dense", "dense", "sparse"])),
     )
 
 
@@ -38,11 +38,12 @@ def test_random_configs_icarus(batch, tmp_path):
         assert (r.differing_spikes, r.differing_cycles, r.differing_membrane_bits) == (0, 0, 0)
 
 
+@pytest.mark.parametrize("storage", ["dense", "sparse"])
 @pytest.mark.parametrize("mutation", NeuromorphicCore.MUTATIONS)
-def test_injected_bug_is_caught(mutation, tmp_path):
+def test_injected_bug_is_caught(mutation, storage, tmp_path):
     from neurosim.hdl.verify import random_traces, run
 
-    cfg = CoreConfig(neurons=10, axons=6, lanes=4, leak_shift=2)
+    cfg = CoreConfig(neurons=10, axons=6, lanes=4, leak_shift=2, storage=storage)
     r = run(cfg, random_traces(cfg, 4, seed=1), tmp_path, mutate=mutation)
     assert not r.passed
     assert r.differing_spikes + r.differing_cycles + r.differing_membrane_bits > 0
@@ -63,6 +64,13 @@ VERILATOR_CONFIGS = [
         (13, 5, 1, 10, 20, 30, 2, "zero", "ge"), (26, 9, 4, 5, 10, 15, 3, "subtract", "gt"),
         (6, 6, 2, 2, 8, 10, 1, "none", "ge"), (36, 12, 6, 7, 13, 22, 4, "zero", "gt"),
     ]
+] + [
+    CoreConfig(neurons=n, axons=a, lanes=p, weight_bits=w, membrane_bits=v, acc_bits=acc, leak_shift=k, reset=reset,
+               spike_rule=rule, storage="sparse")
+    for n, a, p, w, v, acc, k, reset, rule in [
+        (10, 6, 4, 8, 16, 24, 2, "subtract", "gt"), (7, 9, 1, 4, 8, 12, 0, "zero", "ge"),
+        (21, 4, 3, 6, 12, 18, 1, "none", "gt"), (33, 8, 8, 5, 10, 16, 3, "subtract", "ge"),
+    ]
 ]
 
 
@@ -78,6 +86,7 @@ def test_configs_verilator(index, tmp_path):
 
 def test_verilator_configs_cover_every_variant():
     seen = {(c.reset, c.spike_rule, c.leak_shift > 0, c.lanes == 1, c.neurons % c.lanes == 0) for c in VERILATOR_CONFIGS}
+    assert {c.storage for c in VERILATOR_CONFIGS} == {"dense", "sparse"}
     for reset in ("subtract", "zero", "none"):
         for rule in ("gt", "ge"):
             assert any(s[0] == reset and s[1] == rule for s in seen)
@@ -94,6 +103,10 @@ def test_config_errors_name_the_parameter():
         CoreConfig(neurons=4, axons=2, leak_shift=16)
     with pytest.raises(HDLError, match=r"^CoreConfig\.acc_bits must be at least weight_bits \(8\), found 6$"):
         CoreConfig(neurons=4, axons=2, acc_bits=6)
+    with pytest.raises(HDLError, match=r"^CoreConfig\.storage must be 'dense' or 'sparse', found 'csc'$"):
+        CoreConfig(neurons=4, axons=2, storage="csc")
+    with pytest.raises(HDLError, match=r"^CoreConfig\.neurons must be at most 256 with sparse rows"):
+        CoreConfig(neurons=300, axons=2, storage="sparse")
 
 
 MODELS = __import__("pathlib").Path(__file__).resolve().parents[1] / "models"
@@ -176,3 +189,17 @@ def test_bundled_mlp_multicore_top_on_verilator(tmp_path):
     x = np.load(MODELS / "digits_test_inputs.npz")["mlp"][:, 2]
     r = verify_model_top(read_nir(MODELS / "digits_mlp.nir"), x, tmp_path, simulator="verilator")
     assert r.passed, r.first_difference
+
+
+@pytest.mark.slow
+def test_long_random_sweep_icarus(tmp_path):
+    """The longer sweep (`pytest -m slow`): NEUROSIM_SWEEP configs (default 1000) beyond the CI's 200."""
+    import os
+
+    from neurosim.hdl.verify import random_traces, run
+
+    count = int(os.environ.get("NEUROSIM_SWEEP", "1000"))
+    for k in range(N_CONFIGS, N_CONFIGS + count):
+        cfg = random_config(k)
+        r = run(cfg, random_traces(cfg, 3, seed=k, steps=8), tmp_path / f"c{k}")
+        assert r.passed, f"config {k} {cfg}: {r.first_difference}"

@@ -8,9 +8,11 @@ weight sets and traces.
 
 The per-timestep behaviour is the engine's fixed-point core spec (``neurosim.engine.kernel``):
 
-* integrate: for each input event (axon ``a``), 1 cycle to accept it, then ``ceil(neurons/lanes)``
-  cycles reading row ``a`` ``lanes`` weights at a time and adding them into the accumulators; one
-  drain cycle after the last event (``integrate_pipeline_cycles = 1``) when there was one;
+* integrate: for each input event (axon ``a``), 1 cycle to accept it, then ``ceil(n/lanes)``
+  cycles reading row ``a`` ``lanes`` weights at a time and adding them into the accumulators,
+  where ``n`` is the row length: ``neurons`` with dense rows, the row's nonzero synapses with
+  sparse (CSR) rows; one drain cycle after the last event (``integrate_pipeline_cycles = 1``)
+  when there was one;
 * fire: ``ceil(neurons/lanes)`` cycles, each updating ``lanes`` neurons
   (``v <- sat(v + acc + bias)``, compare, reset, ``v <- v - (v >> leak_shift)``), then one drain
   cycle (``fire_pipeline_cycles = 1``).
@@ -46,6 +48,8 @@ class CoreConfig:
     leak_shift: int = 0  # 0 = no leak
     reset: str = "subtract"  # "subtract" | "zero" | "none"
     spike_rule: str = "gt"  # "gt" | "ge"
+    storage: str = "dense"  # "dense" rows, or "sparse" (CSR) rows of (neuron, weight) entries
+    sparse_words: int = 0  # sparse: capacity of the row memory in words of `lanes` entries (0: axons * chunks)
 
     def __post_init__(self) -> None:
         def bad(field, value, want):
@@ -64,11 +68,22 @@ class CoreConfig:
             bad("reset", self.reset, "'subtract', 'zero' or 'none'")
         if self.spike_rule not in ("gt", "ge"):
             bad("spike_rule", self.spike_rule, "'gt' or 'ge' (multi-spike needs a divider the core does not have)")
+        if self.storage not in ("dense", "sparse"):
+            bad("storage", self.storage, "'dense' or 'sparse'")
+        if not isinstance(self.sparse_words, int) or self.sparse_words < 0:
+            bad("sparse_words", self.sparse_words, "an int >= 0 (0 = axons x chunks)")
+        if self.storage == "sparse" and self.neurons > 256:
+            bad("neurons", self.neurons, "at most 256 with sparse rows (their accumulators are registers)")
 
     @property
     def chunks(self) -> int:
         """Memory words per row: ``ceil(neurons / lanes)``."""
         return math.ceil(self.neurons / self.lanes)
+
+    @property
+    def row_words(self) -> int:
+        """Sparse: words of the row memory (``sparse_words``, or room for a dense matrix)."""
+        return self.sparse_words or self.axons * self.chunks
 
     @property
     def v_min(self) -> int:

@@ -28,7 +28,7 @@ Memories (``amaranth.lib.memory``) hold one ``lanes``-wide word per chunk: weigh
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -36,7 +36,7 @@ from amaranth.lib.wiring import In, Out
 from neurosim.hdl.config import CoreConfig
 
 #: ``cfg_mem`` selects which memory a configuration write goes to.
-CFG_WEIGHTS, CFG_V, CFG_BIAS, CFG_THRESHOLD, CFG_V_RESET, CFG_ACC = 0, 1, 2, 3, 4, 5
+CFG_WEIGHTS, CFG_V, CFG_BIAS, CFG_THRESHOLD, CFG_V_RESET, CFG_ACC, CFG_ROWPTR = 0, 1, 2, 3, 4, 5, 6
 
 
 def _bits(n: int) -> int:
@@ -58,8 +58,14 @@ class NeuromorphicCore(wiring.Component):
         self.mutate = mutate
         self.init = _initial_words(cfg, program) if program is not None else {}
         self.chunk_bits = _bits(cfg.chunks)
-        self.weight_addr_bits = _bits(cfg.axons * cfg.chunks)
-        self.cfg_data_bits = cfg.lanes * max(cfg.weight_bits, cfg.membrane_bits, cfg.acc_bits)
+        self.neuron_bits = _bits(cfg.neurons)
+        self.entry_bits = cfg.weight_bits + self.neuron_bits + 1  # sparse entry: valid, neuron, weight
+        self.row_addr_bits = _bits(cfg.row_words)
+        self.count_bits = _bits(cfg.chunks + 1)
+        self.weight_addr_bits = max(_bits(cfg.axons * cfg.chunks), self.row_addr_bits, _bits(cfg.axons))
+        self.cfg_data_bits = max(cfg.lanes * max(cfg.weight_bits, cfg.membrane_bits, cfg.acc_bits),
+                                 cfg.lanes * self.entry_bits if cfg.storage == "sparse" else 0,
+                                 self.row_addr_bits + self.count_bits)
         super().__init__({
             "events": In(stream.Signature(unsigned(_bits(cfg.axons)))),
             "eos": In(1),
@@ -89,8 +95,20 @@ class NeuromorphicCore(wiring.Component):
                                                                   init=self.init.get(name, []))
             return memory.read_port(), memory.write_port()
 
-        w_rd, w_wr = mem("weights", cfg.weight_bits, cfg.axons * C)
-        acc_rd, acc_wr = mem("acc", cfg.acc_bits, C)
+        sparse = cfg.storage == "sparse"
+        if sparse:
+            # CSR rows: a row pointer per axon, `lanes` (valid, neuron, weight) entries per word, and
+            # the accumulators in registers (a word's entries address arbitrary neurons)
+            w_rd, w_wr = mem("weights", self.entry_bits, cfg.row_words)
+            m.submodules.rowptr = rowptr = Memory(shape=unsigned(self.row_addr_bits + self.count_bits),
+                                                  depth=cfg.axons, init=self.init.get("rowptr", []))
+            rp_rd, rp_wr = rowptr.read_port(), rowptr.write_port()
+            m.d.comb += rp_rd.en.eq(0)
+            accs = [Signal(signed(cfg.acc_bits), name=f"acc{n}") for n in range(cfg.neurons)]
+            acc_rd = None
+        else:
+            w_rd, w_wr = mem("weights", cfg.weight_bits, cfg.axons * C)
+            acc_rd, acc_wr = mem("acc", cfg.acc_bits, C)
         v_rd, v_wr = mem("v", cfg.membrane_bits, C)
         b_rd, b_wr = mem("bias", cfg.membrane_bits, C)
         t_rd, t_wr = mem("threshold", cfg.membrane_bits, C)
@@ -110,8 +128,10 @@ class NeuromorphicCore(wiring.Component):
 
         # -- configuration writes (IDLE only) --------------------------------------------------
         cfg_write = Signal()
-        for sel, port in ((CFG_WEIGHTS, w_wr), (CFG_V, v_wr), (CFG_BIAS, b_wr), (CFG_THRESHOLD, t_wr),
-                          (CFG_V_RESET, r_wr)):
+        ports = [(CFG_WEIGHTS, w_wr), (CFG_V, v_wr), (CFG_BIAS, b_wr), (CFG_THRESHOLD, t_wr), (CFG_V_RESET, r_wr)]
+        if sparse:
+            ports.append((CFG_ROWPTR, rp_wr))
+        for sel, port in ports:
             m.d.comb += [port.addr.eq(self.cfg_addr), port.data.eq(self.cfg_data),
                          port.en.eq(cfg_write & (self.cfg_mem == sel))]
 
@@ -136,22 +156,46 @@ class NeuromorphicCore(wiring.Component):
                     m.d.comb += count.eq(1)
                     m.d.sync += [axon.eq(self.events.payload), row_base.eq(self.events.payload * C), chunk.eq(0),
                                  had_event.eq(1)]
-                    m.next = "ROW"
+                    if sparse:
+                        m.d.comb += [rp_rd.en.eq(1), rp_rd.addr.eq(self.events.payload)]
+                        m.next = "SROW"
+                    else:
+                        m.next = "ROW"
                 with m.Elif(self.eos):
                     # the drain cycle of the last write-back
                     m.d.comb += count.eq(had_event if self.mutate != "skip_drain_count" else 0)
                     m.d.sync += chunk.eq(0)
                     m.next = "FIRE"
-            with m.State("ROW"):
-                m.d.comb += [count.eq(1), w_rd.en.eq(1), w_rd.addr.eq(row_base + chunk),
-                             acc_rd.en.eq(1), acc_rd.addr.eq(chunk)]
-                m.d.sync += [int_valid.eq(1), int_chunk.eq(chunk), chunk.eq(chunk + 1)]
-                with m.If(chunk == C - 1):
-                    m.next = "WAIT"
+            if not sparse:
+                with m.State("ROW"):
+                    m.d.comb += [count.eq(1), w_rd.en.eq(1), w_rd.addr.eq(row_base + chunk),
+                                 acc_rd.en.eq(1), acc_rd.addr.eq(chunk)]
+                    m.d.sync += [int_valid.eq(1), int_chunk.eq(chunk), chunk.eq(chunk + 1)]
+                    with m.If(chunk == C - 1):
+                        m.next = "WAIT"
+            else:
+                row_start = Signal(self.row_addr_bits)
+                row_words = Signal(self.count_bits)
+                with m.State("SROW"):
+                    # the row pointer read in WAIT arrives now; later words use the latched copy
+                    first = chunk == 0
+                    start_ = Mux(first, rp_rd.data[:self.row_addr_bits], row_start)
+                    words_ = Mux(first, rp_rd.data[self.row_addr_bits:], row_words)
+                    with m.If(first):
+                        m.d.sync += [row_start.eq(start_), row_words.eq(words_)]
+                    with m.If(words_ == 0):
+                        m.next = "WAIT"
+                    with m.Else():
+                        m.d.comb += [count.eq(1), w_rd.en.eq(1), w_rd.addr.eq(start_ + chunk)]
+                        m.d.sync += [int_valid.eq(1), chunk.eq(chunk + 1)]
+                        with m.If(chunk == words_ - 1):
+                            m.next = "WAIT"
             with m.State("FIRE"):
                 room = out_fifo.level + fire_valid < out_fifo.depth
                 with m.If(room):
-                    m.d.comb += [count.eq(1), acc_rd.en.eq(1), acc_rd.addr.eq(chunk), v_rd.en.eq(1),
+                    if not sparse:
+                        m.d.comb += [acc_rd.en.eq(1), acc_rd.addr.eq(chunk)]
+                    m.d.comb += [count.eq(1), v_rd.en.eq(1),
                                  v_rd.addr.eq(chunk), b_rd.en.eq(1), b_rd.addr.eq(chunk), t_rd.en.eq(1),
                                  t_rd.addr.eq(chunk), r_rd.en.eq(1), r_rd.addr.eq(chunk)]
                     m.d.sync += [fire_valid.eq(1), fire_chunk.eq(chunk), chunk.eq(chunk + 1)]
@@ -164,16 +208,49 @@ class NeuromorphicCore(wiring.Component):
 
         # -- integrate write-back: acc += weight, per lane ---------------------------------------
         lanes_sum = []
-        for lane in range(P):
-            a = acc_rd.data.word_select(lane, cfg.acc_bits).as_signed()
-            w = w_rd.data.word_select(lane, cfg.weight_bits).as_signed()
-            lanes_sum.append((a + w)[:cfg.acc_bits])
+        if not sparse:
+            for lane in range(P):
+                a = acc_rd.data.word_select(lane, cfg.acc_bits).as_signed()
+                w = w_rd.data.word_select(lane, cfg.weight_bits).as_signed()
+                lanes_sum.append((a + w)[:cfg.acc_bits])
+            acc_fire = [acc_rd.data.word_select(lane, cfg.acc_bits).as_signed() for lane in range(P)]
+        else:
+            # a word's entries name distinct neurons: each accumulator adds the entry (if any) that names it
+            # named, typed wires for every entry field keep the signedness explicit in the Verilog
+            # (Icarus mis-extends a signed part-select inside a ternary chain)
+            entries = []
+            for lane in range(P):
+                e = w_rd.data.word_select(lane, self.entry_bits)
+                valid = Signal(name=f"entry_valid{lane}")
+                idx = Signal(self.neuron_bits, name=f"entry_neuron{lane}")
+                w = Signal(signed(cfg.weight_bits), name=f"entry_weight{lane}")
+                m.d.comb += [valid.eq(e[-1]), idx.eq(e[cfg.weight_bits:cfg.weight_bits + self.neuron_bits]),
+                             w.eq(e[:cfg.weight_bits])]
+                entries.append((valid, idx, w))
+            for n, acc in enumerate(accs):
+                add = Signal(signed(cfg.weight_bits), name=f"add{n}")
+                hit = Signal(name=f"hit{n}")
+                for valid, idx, w in entries:
+                    with m.If(valid & (idx == n)):
+                        m.d.comb += [add.eq(w), hit.eq(1)]
+                with m.If(int_valid & hit):
+                    m.d.sync += acc.eq(acc + add)
+            # the lane's accumulator of the chunk in the fire stage: a Mux chain (continuous
+            # assignments), not an Array (an `always @*` case block that Icarus leaves X at time 0
+            # until one of its inputs changes)
+            acc_fire = []
+            for lane in range(P):
+                value = Const(0, signed(cfg.acc_bits))
+                for c in range(C):
+                    if c * P + lane < cfg.neurons:
+                        value = Mux(fire_chunk == c, accs[c * P + lane], value)
+                acc_fire.append(value)
         # -- fire write-back: the neuron update, per lane ----------------------------------------
         new_v, fired = [], []
         lo, hi = cfg.v_min, cfg.v_max
         for lane in range(P):
             v = v_rd.data.word_select(lane, cfg.membrane_bits).as_signed()
-            a = acc_rd.data.word_select(lane, cfg.acc_bits).as_signed()
+            a = acc_fire[lane]
             b = b_rd.data.word_select(lane, cfg.membrane_bits).as_signed()
             th = t_rd.data.word_select(lane, cfg.membrane_bits).as_signed()
             vr = r_rd.data.word_select(lane, cfg.membrane_bits).as_signed()
@@ -205,15 +282,23 @@ class NeuromorphicCore(wiring.Component):
             new_v.append(leaked)
             fired.append(spike)
 
-        with m.If(int_valid):
-            m.d.comb += [acc_wr.en.eq(1), acc_wr.addr.eq(int_chunk), acc_wr.data.eq(Cat(*lanes_sum))]
-        with m.Elif(fire_valid):
-            mask = Cat(*fired)
-            m.d.comb += [acc_wr.en.eq(1), acc_wr.addr.eq(fire_chunk), acc_wr.data.eq(0),
-                         v_wr.en.eq(1), v_wr.addr.eq(fire_chunk), v_wr.data.eq(Cat(*new_v)),
+        mask = Cat(*fired)
+        with m.If(fire_valid):
+            m.d.comb += [v_wr.en.eq(1), v_wr.addr.eq(fire_chunk), v_wr.data.eq(Cat(*new_v)),
                          out_fifo.w_data.eq(Cat(mask, fire_chunk)), out_fifo.w_en.eq(mask != 0)]
-        with m.Elif(cfg_write & (self.cfg_mem == CFG_ACC)):
-            m.d.comb += [acc_wr.en.eq(1), acc_wr.addr.eq(self.cfg_addr), acc_wr.data.eq(self.cfg_data)]
+        if not sparse:
+            with m.If(int_valid):
+                m.d.comb += [acc_wr.en.eq(1), acc_wr.addr.eq(int_chunk), acc_wr.data.eq(Cat(*lanes_sum))]
+            with m.Elif(fire_valid):
+                m.d.comb += [acc_wr.en.eq(1), acc_wr.addr.eq(fire_chunk), acc_wr.data.eq(0)]
+            with m.Elif(cfg_write & (self.cfg_mem == CFG_ACC)):
+                m.d.comb += [acc_wr.en.eq(1), acc_wr.addr.eq(self.cfg_addr), acc_wr.data.eq(self.cfg_data)]
+        else:
+            for n, acc in enumerate(accs):
+                with m.If(fire_valid & (fire_chunk == n // P)):
+                    m.d.sync += acc.eq(0)
+                with m.If(cfg_write & (self.cfg_mem == CFG_ACC) & (self.cfg_addr == n // P)):
+                    m.d.sync += acc.eq(self.cfg_data.word_select(n % P, cfg.acc_bits))
         return m
 
 
@@ -239,7 +324,33 @@ def _initial_words(cfg: CoreConfig, program) -> dict[str, list[int]]:
     w = np.asarray(program.weights, dtype=np.int64)
     if w.shape != (cfg.axons, cfg.neurons):
         raise ValueError(f"program weights have shape {w.shape!r}, expected (axons, neurons) = {(cfg.axons, cfg.neurons)!r}")
-    words = {"weights": [pack_lanes(chunk, cfg.weight_bits) for row in w for chunk in chunks(row)]}
+    if cfg.storage == "sparse":
+        words_, rowptr = sparse_layout(cfg, w)
+        words = {"weights": words_, "rowptr": rowptr}
+    else:
+        words = {"weights": [pack_lanes(chunk, cfg.weight_bits) for row in w for chunk in chunks(row)]}
     for name, key in (("bias", "bias"), ("threshold", "threshold"), ("v_reset", "v_reset")):
         words[name] = [pack_lanes(chunk, cfg.membrane_bits) for chunk in chunks(getattr(program, key))]
     return words
+
+
+def sparse_layout(cfg: CoreConfig, weights) -> tuple[list[int], list[int]]:
+    """CSR rows of ``weights[axons, neurons]``: the row memory's words (``lanes`` entries of
+    valid, neuron, weight each) and one row pointer per axon (start word | words << addr bits)."""
+    import numpy as np
+
+    from neurosim.hdl.config import HDLError
+
+    nb, wb = _bits(cfg.neurons), cfg.weight_bits
+    addr_bits = _bits(cfg.row_words)
+    words, rowptr = [], []
+    for row in np.asarray(weights, dtype=np.int64):
+        nz = np.nonzero(row)[0]
+        start = len(words)
+        for k in range(0, len(nz), cfg.lanes):
+            entries = [(int(row[n]) & ((1 << wb) - 1)) | (int(n) << wb) | (1 << (wb + nb)) for n in nz[k:k + cfg.lanes]]
+            words.append(pack_lanes(entries, wb + nb + 1))
+        rowptr.append(start | ((len(words) - start) << addr_bits))
+    if len(words) > cfg.row_words:
+        raise HDLError(f"CoreConfig.sparse_words must be at least {len(words)} for this program, found {cfg.row_words!r}")
+    return words, rowptr

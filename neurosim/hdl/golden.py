@@ -62,7 +62,7 @@ def chip_of(cfg: CoreConfig):
 
     return dataclasses.replace(
         load_preset("neurosim-core"), neurons_per_core=cfg.neurons, axons_per_core=cfg.axons, lanes=cfg.lanes,
-        weight_bits=cfg.weight_bits, membrane_bits=cfg.membrane_bits, synapse_storage="dense",
+        weight_bits=cfg.weight_bits, membrane_bits=cfg.membrane_bits, synapse_storage=cfg.storage,
         synapse_memory_bytes=None, event_overhead_cycles=EVENT_OVERHEAD_CYCLES,
         integrate_pipeline_cycles=INTEGRATE_PIPELINE_CYCLES, fire_pipeline_cycles=FIRE_PIPELINE_CYCLES,
     )

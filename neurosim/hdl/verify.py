@@ -94,11 +94,16 @@ def random_traces(cfg: CoreConfig, n: int, seed: int, steps: int = 6) -> list[Tr
 
 def job_of(cfg: CoreConfig, traces: list[Trace]) -> dict:
     entries = []
+    from neurosim.hdl.core import sparse_layout
+
     for tr in traces:
         exp = expected(cfg, tr.program, tr.inputs)
+        program = {"weights": tr.program.weights.tolist(), "bias": tr.program.bias.tolist(),
+                   "threshold": tr.program.threshold.tolist(), "v_reset": tr.program.v_reset.tolist()}
+        if cfg.storage == "sparse":
+            program["sparse_words"], program["rowptr"] = sparse_layout(cfg, tr.program.weights)
         entries.append({
-            "program": {"weights": tr.program.weights.tolist(), "bias": tr.program.bias.tolist(),
-                        "threshold": tr.program.threshold.tolist(), "v_reset": tr.program.v_reset.tolist()},
+            "program": program,
             "events": exp.events, "spikes": exp.spikes.tolist(), "cycles": exp.cycles.tolist(),
             "membranes": exp.membranes.tolist(), "seed": tr.seed, "gap": tr.gap, "stall": tr.stall,
         })

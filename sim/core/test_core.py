@@ -16,7 +16,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
-CFG_WEIGHTS, CFG_V, CFG_BIAS, CFG_THRESHOLD, CFG_V_RESET, CFG_ACC = 0, 1, 2, 3, 4, 5
+CFG_WEIGHTS, CFG_V, CFG_BIAS, CFG_THRESHOLD, CFG_V_RESET, CFG_ACC, CFG_ROWPTR = 0, 1, 2, 3, 4, 5, 6
 
 
 def pack(values, width):
@@ -46,9 +46,15 @@ async def write(dut, mem, addr, data):
 
 async def load(dut, p, prog):
     lanes, chunks = p["lanes"], p["chunks"]
-    for axon, row in enumerate(prog["weights"]):
-        for c, word in enumerate(chunked(row, lanes, chunks)):
-            await write(dut, CFG_WEIGHTS, axon * chunks + c, pack(word, p["weight_bits"]))
+    if "sparse_words" in prog:  # CSR rows, laid out by neurosim.hdl.core.sparse_layout
+        for k, word in enumerate(prog["sparse_words"]):
+            await write(dut, CFG_WEIGHTS, k, word)
+        for axon, ptr in enumerate(prog["rowptr"]):
+            await write(dut, CFG_ROWPTR, axon, ptr)
+    else:
+        for axon, row in enumerate(prog["weights"]):
+            for c, word in enumerate(chunked(row, lanes, chunks)):
+                await write(dut, CFG_WEIGHTS, axon * chunks + c, pack(word, p["weight_bits"]))
     for sel, key in ((CFG_BIAS, "bias"), (CFG_THRESHOLD, "threshold"), (CFG_V_RESET, "v_reset")):
         for c, word in enumerate(chunked(prog[key], lanes, chunks)):
             await write(dut, sel, c, pack(word, p["membrane_bits"]))

@@ -100,11 +100,11 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   wire [16:0] \$81 ;
   wire \$82 ;
   wire \$83 ;
-  wire [32:0] \$84 ;
+  wire \$84 ;
   wire [32:0] \$85 ;
   wire [32:0] \$86 ;
   wire [32:0] \$87 ;
-  wire \$88 ;
+  wire [32:0] \$88 ;
   wire \$89 ;
   wire \$9 ;
   wire \$90 ;
@@ -118,7 +118,7 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   wire [3:0] \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$87  = 1'h0;
+  reg \$signal$89  = 1'h0;
   wire [11:0] \$signature__addr ;
   reg [5:0] \$signature__addr$24 ;
   wire [5:0] \$signature__addr$27 ;
@@ -130,7 +130,7 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   reg [5:0] \$signature__addr$53 ;
   reg [5:0] \$signature__addr$55 ;
   reg [5:0] \$signature__addr$57 ;
-  reg [5:0] \$signature__addr$89 ;
+  reg [5:0] \$signature__addr$91 ;
   wire [31:0] \$signature__data ;
   reg [63:0] \$signature__data$25 ;
   wire [63:0] \$signature__data$28 ;
@@ -140,8 +140,8 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   wire [127:0] \$signature__data$60 ;
   wire [63:0] \$signature__data$61 ;
   wire [63:0] \$signature__data$64 ;
-  reg [127:0] \$signature__data$91 ;
-  wire [31:0] \$signature__data$92 ;
+  reg [127:0] \$signature__data$93 ;
+  wire [31:0] \$signature__data$94 ;
   wire \$signature__en ;
   reg \$signature__en$26 ;
   wire \$signature__en$29 ;
@@ -153,7 +153,7 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   reg \$signature__en$52 ;
   reg \$signature__en$54 ;
   reg \$signature__en$56 ;
-  reg \$signature__en$88 ;
+  reg \$signature__en$90 ;
   wire [15:0] after0;
   wire [15:0] after1;
   wire [15:0] after2;
@@ -299,8 +299,8 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     acc[63] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$88 )
-      acc[\$signature__addr$89 ] <= \$signature__data$91 ;
+    if (\$signature__en$90 )
+      acc[\$signature__addr$91 ] <= \$signature__data$93 ;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
@@ -4733,7 +4733,7 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
       _6_ <= weights[\$signature__addr$43 ];
     end
   end
-  assign \$signature__data$92  = _6_;
+  assign \$signature__data$94  = _6_;
   assign \$1  = ! cfg_mem;
   assign \$signature__en  = cfg_write & \$1 ;
   assign \$2  = cfg_mem == 1'h1;
@@ -4819,13 +4819,13 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   assign \$78  = \$75  ? 18'h38000 : \$77 ;
   assign \$79  = spike3 ? \$78  : { \$69 [15], \$69 [15], \$69 [15:0] };
   assign \$81  = $signed(\$79 [15:0]) - $signed(\$80 );
-  assign \$82  = cfg_mem == 3'h5;
-  assign \$83  = cfg_write & \$82 ;
-  assign \$84  = $signed(\$signature__data$60 [31:0]) + $signed(\$signature__data$92 [7:0]);
-  assign \$85  = $signed(\$signature__data$60 [63:32]) + $signed(\$signature__data$92 [15:8]);
-  assign \$86  = $signed(\$signature__data$60 [95:64]) + $signed(\$signature__data$92 [23:16]);
-  assign \$87  = $signed(\$signature__data$60 [127:96]) + $signed(\$signature__data$92 [31:24]);
-  assign \$88  = | { spike3, spike2, spike1, spike0 };
+  assign \$82  = | { spike3, spike2, spike1, spike0 };
+  assign \$83  = cfg_mem == 3'h5;
+  assign \$84  = cfg_write & \$83 ;
+  assign \$85  = $signed(\$signature__data$60 [31:0]) + $signed(\$signature__data$94 [7:0]);
+  assign \$86  = $signed(\$signature__data$60 [63:32]) + $signed(\$signature__data$94 [15:8]);
+  assign \$87  = $signed(\$signature__data$60 [95:64]) + $signed(\$signature__data$94 [23:16]);
+  assign \$88  = $signed(\$signature__data$60 [127:96]) + $signed(\$signature__data$94 [31:24]);
   assign \$89  = ! fsm_state;
   assign \$90  = fsm_state == 1'h1;
   assign \$91  = fsm_state == 2'h2;
@@ -4840,7 +4840,7 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   assign \$100  = chunk + 1'h1;
   assign \$101  = chunk == 6'h3f;
   always @(posedge clk)
-    \$signal$87  <= \$103 ;
+    \$signal$89  <= \$103 ;
   always @(posedge clk)
     \$signal  <= \$104 ;
   always @(posedge clk)
@@ -4874,24 +4874,21 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$signature__addr$24  = cfg_addr[5:0];
-    if (\$signal$87 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       \$signature__addr$24  = fire_chunk;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$signature__data$25  = cfg_data[63:0];
-    if (\$signal$87 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       \$signature__data$25  = { \$81 [15:0], \$63 [15:0], \$45 [15:0], \$27 [15:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$signature__en$26  = \$3 ;
-    if (\$signal$87 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       \$signature__en$26  = 1'h1;
     end
   end
@@ -5121,51 +5118,49 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$88  = 1'h0;
-    if (\$signal$87 ) begin
-      \$signature__en$88  = 1'h1;
-    end else if (\$signal ) begin
-      \$signature__en$88  = 1'h1;
-    end else if (\$83 ) begin
-      \$signature__en$88  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$89  = 6'h00;
-    if (\$signal$87 ) begin
-      \$signature__addr$89  = int_chunk;
-    end else if (\$signal ) begin
-      \$signature__addr$89  = fire_chunk;
-    end else if (\$83 ) begin
-      \$signature__addr$89  = cfg_addr[5:0];
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__data$91  = 128'h00000000000000000000000000000000;
-    if (\$signal$87 ) begin
-      \$signature__data$91  = { \$87 [31:0], \$86 [31:0], \$85 [31:0], \$84 [31:0] };
-    end else if (\$signal ) begin
-      \$signature__data$91  = 128'h00000000000000000000000000000000;
-    end else if (\$83 ) begin
-      \$signature__data$91  = cfg_data;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w_data = 10'h000;
-    if (\$signal$87 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       w_data = { fire_chunk, spike3, spike2, spike1, spike0 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w_en = 1'h0;
-    if (\$signal$87 ) begin
+    if (\$signal ) begin
+      w_en = \$82 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$signature__en$90  = 1'h0;
+    if (\$signal$89 ) begin
+      \$signature__en$90  = 1'h1;
     end else if (\$signal ) begin
-      w_en = \$88 ;
+      \$signature__en$90  = 1'h1;
+    end else if (\$84 ) begin
+      \$signature__en$90  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$signature__addr$91  = 6'h00;
+    if (\$signal$89 ) begin
+      \$signature__addr$91  = int_chunk;
+    end else if (\$signal ) begin
+      \$signature__addr$91  = fire_chunk;
+    end else if (\$84 ) begin
+      \$signature__addr$91  = cfg_addr[5:0];
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$signature__data$93  = 128'h00000000000000000000000000000000;
+    if (\$signal$89 ) begin
+      \$signature__data$93  = { \$88 [31:0], \$87 [31:0], \$86 [31:0], \$85 [31:0] };
+    end else if (\$signal ) begin
+      \$signature__data$93  = 128'h00000000000000000000000000000000;
+    end else if (\$84 ) begin
+      \$signature__data$93  = cfg_data;
     end
   end
   always @* begin

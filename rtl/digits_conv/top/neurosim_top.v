@@ -2673,11 +2673,11 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [16:0] \$81 ;
   wire \$82 ;
   wire \$83 ;
-  wire [32:0] \$84 ;
+  wire \$84 ;
   wire [32:0] \$85 ;
   wire [32:0] \$86 ;
   wire [32:0] \$87 ;
-  wire \$88 ;
+  wire [32:0] \$88 ;
   wire \$89 ;
   wire \$9 ;
   wire \$90 ;
@@ -2691,7 +2691,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [3:0] \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$81  = 1'h0;
+  reg \$signal$83  = 1'h0;
   wire [11:0] \$signature__addr ;
   reg [5:0] \$signature__addr$11 ;
   wire [5:0] \$signature__addr$14 ;
@@ -2703,7 +2703,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg [5:0] \$signature__addr$47 ;
   reg [5:0] \$signature__addr$49 ;
   reg [5:0] \$signature__addr$51 ;
-  reg [5:0] \$signature__addr$83 ;
+  reg [5:0] \$signature__addr$85 ;
   wire [31:0] \$signature__data ;
   reg [63:0] \$signature__data$12 ;
   wire [63:0] \$signature__data$15 ;
@@ -2713,8 +2713,8 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [127:0] \$signature__data$54 ;
   wire [63:0] \$signature__data$55 ;
   wire [63:0] \$signature__data$58 ;
-  reg [127:0] \$signature__data$85 ;
-  wire [31:0] \$signature__data$86 ;
+  reg [127:0] \$signature__data$87 ;
+  wire [31:0] \$signature__data$88 ;
   wire \$signature__en ;
   reg \$signature__en$13 ;
   wire \$signature__en$16 ;
@@ -2726,7 +2726,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg \$signature__en$46 ;
   reg \$signature__en$48 ;
   reg \$signature__en$50 ;
-  reg \$signature__en$82 ;
+  reg \$signature__en$84 ;
   wire [15:0] after0;
   wire [15:0] after1;
   wire [15:0] after2;
@@ -2868,8 +2868,8 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     acc[63] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$82 )
-      acc[\$signature__addr$83 ] <= \$signature__data$85 ;
+    if (\$signature__en$84 )
+      acc[\$signature__addr$85 ] <= \$signature__data$87 ;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
@@ -7296,7 +7296,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       _6_ <= weights[\$signature__addr$37 ];
     end
   end
-  assign \$signature__data$86  = _6_;
+  assign \$signature__data$88  = _6_;
   assign \$7  = row_base + chunk;
   assign \$8  = level + \$signal ;
   assign \$9  = \$8  < 3'h4;
@@ -7372,11 +7372,11 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$78  = \$75  ? 18'h38000 : \$77 ;
   assign \$79  = spike3 ? \$78  : { \$69 [15], \$69 [15], \$69 [15:0] };
   assign \$81  = $signed(\$79 [15:0]) - $signed(\$80 );
-  assign \$84  = $signed(\$signature__data$54 [31:0]) + $signed(\$signature__data$86 [7:0]);
-  assign \$85  = $signed(\$signature__data$54 [63:32]) + $signed(\$signature__data$86 [15:8]);
-  assign \$86  = $signed(\$signature__data$54 [95:64]) + $signed(\$signature__data$86 [23:16]);
-  assign \$87  = $signed(\$signature__data$54 [127:96]) + $signed(\$signature__data$86 [31:24]);
-  assign \$88  = | { spike3, spike2, spike1, spike0 };
+  assign \$82  = | { spike3, spike2, spike1, spike0 };
+  assign \$85  = $signed(\$signature__data$54 [31:0]) + $signed(\$signature__data$88 [7:0]);
+  assign \$86  = $signed(\$signature__data$54 [63:32]) + $signed(\$signature__data$88 [15:8]);
+  assign \$87  = $signed(\$signature__data$54 [95:64]) + $signed(\$signature__data$88 [23:16]);
+  assign \$88  = $signed(\$signature__data$54 [127:96]) + $signed(\$signature__data$88 [31:24]);
   assign \$89  = ! fsm_state;
   assign \$90  = fsm_state == 1'h1;
   assign \$91  = fsm_state == 2'h2;
@@ -7391,7 +7391,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$100  = chunk + 1'h1;
   assign \$101  = chunk == 6'h3f;
   always @(posedge clk)
-    \$signal$81  <= \$103 ;
+    \$signal$83  <= \$103 ;
   always @(posedge clk)
     \$signal  <= \$104 ;
   always @(posedge clk)
@@ -7425,24 +7425,21 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$signature__addr$11  = 6'h00;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       \$signature__addr$11  = fire_chunk;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$signature__data$12  = 64'h0000000000000000;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       \$signature__data$12  = { \$81 [15:0], \$63 [15:0], \$45 [15:0], \$27 [15:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$signature__en$13  = \$3 ;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       \$signature__en$13  = 1'h1;
     end
   end
@@ -7672,51 +7669,49 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$82  = 1'h0;
-    if (\$signal$81 ) begin
-      \$signature__en$82  = 1'h1;
-    end else if (\$signal ) begin
-      \$signature__en$82  = 1'h1;
-    end else if (\$83 ) begin
-      \$signature__en$82  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$83  = 6'h00;
-    if (\$signal$81 ) begin
-      \$signature__addr$83  = int_chunk;
-    end else if (\$signal ) begin
-      \$signature__addr$83  = fire_chunk;
-    end else if (\$83 ) begin
-      \$signature__addr$83  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__data$85  = 128'h00000000000000000000000000000000;
-    if (\$signal$81 ) begin
-      \$signature__data$85  = { \$87 [31:0], \$86 [31:0], \$85 [31:0], \$84 [31:0] };
-    end else if (\$signal ) begin
-      \$signature__data$85  = 128'h00000000000000000000000000000000;
-    end else if (\$83 ) begin
-      \$signature__data$85  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     w_data = 10'h000;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       w_data = { fire_chunk, spike3, spike2, spike1, spike0 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     w_en = 1'h0;
-    if (\$signal$81 ) begin
+    if (\$signal ) begin
+      w_en = \$82 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$signature__en$84  = 1'h0;
+    if (\$signal$83 ) begin
+      \$signature__en$84  = 1'h1;
     end else if (\$signal ) begin
-      w_en = \$88 ;
+      \$signature__en$84  = 1'h1;
+    end else if (\$84 ) begin
+      \$signature__en$84  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$signature__addr$85  = 6'h00;
+    if (\$signal$83 ) begin
+      \$signature__addr$85  = int_chunk;
+    end else if (\$signal ) begin
+      \$signature__addr$85  = fire_chunk;
+    end else if (\$84 ) begin
+      \$signature__addr$85  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$signature__data$87  = 128'h00000000000000000000000000000000;
+    if (\$signal$83 ) begin
+      \$signature__data$87  = { \$88 [31:0], \$87 [31:0], \$86 [31:0], \$85 [31:0] };
+    end else if (\$signal ) begin
+      \$signature__data$87  = 128'h00000000000000000000000000000000;
+    end else if (\$84 ) begin
+      \$signature__data$87  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
@@ -7976,8 +7971,8 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$44  = { \$43 [15], \$43 [15], \$43 [15], \$43 [15:3] };
   assign \$62  = { \$61 [15], \$61 [15], \$61 [15], \$61 [15:3] };
   assign \$80  = { \$79 [15], \$79 [15], \$79 [15], \$79 [15:3] };
-  assign \$82  = 1'h0;
   assign \$83  = 1'h0;
+  assign \$84  = 1'h0;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -8258,11 +8253,11 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [16:0] \$81 ;
   wire \$82 ;
   wire \$83 ;
-  wire [32:0] \$84 ;
+  wire \$84 ;
   wire [32:0] \$85 ;
   wire [32:0] \$86 ;
   wire [32:0] \$87 ;
-  wire \$88 ;
+  wire [32:0] \$88 ;
   wire \$89 ;
   wire \$9 ;
   wire \$90 ;
@@ -8276,7 +8271,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [3:0] \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$81  = 1'h0;
+  reg \$signal$83  = 1'h0;
   wire [11:0] \$signature__addr ;
   reg [5:0] \$signature__addr$11 ;
   wire [5:0] \$signature__addr$14 ;
@@ -8288,7 +8283,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg [5:0] \$signature__addr$47 ;
   reg [5:0] \$signature__addr$49 ;
   reg [5:0] \$signature__addr$51 ;
-  reg [5:0] \$signature__addr$83 ;
+  reg [5:0] \$signature__addr$85 ;
   wire [31:0] \$signature__data ;
   reg [63:0] \$signature__data$12 ;
   wire [63:0] \$signature__data$15 ;
@@ -8298,8 +8293,8 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [127:0] \$signature__data$54 ;
   wire [63:0] \$signature__data$55 ;
   wire [63:0] \$signature__data$58 ;
-  reg [127:0] \$signature__data$85 ;
-  wire [31:0] \$signature__data$86 ;
+  reg [127:0] \$signature__data$87 ;
+  wire [31:0] \$signature__data$88 ;
   wire \$signature__en ;
   reg \$signature__en$13 ;
   wire \$signature__en$16 ;
@@ -8311,7 +8306,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg \$signature__en$46 ;
   reg \$signature__en$48 ;
   reg \$signature__en$50 ;
-  reg \$signature__en$82 ;
+  reg \$signature__en$84 ;
   wire [15:0] after0;
   wire [15:0] after1;
   wire [15:0] after2;
@@ -8453,8 +8448,8 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     acc[63] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$82 )
-      acc[\$signature__addr$83 ] <= \$signature__data$85 ;
+    if (\$signature__en$84 )
+      acc[\$signature__addr$85 ] <= \$signature__data$87 ;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
@@ -12881,7 +12876,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       _6_ <= weights[\$signature__addr$37 ];
     end
   end
-  assign \$signature__data$86  = _6_;
+  assign \$signature__data$88  = _6_;
   assign \$7  = row_base + chunk;
   assign \$8  = level + \$signal ;
   assign \$9  = \$8  < 3'h4;
@@ -12957,11 +12952,11 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$78  = \$75  ? 18'h38000 : \$77 ;
   assign \$79  = spike3 ? \$78  : { \$69 [15], \$69 [15], \$69 [15:0] };
   assign \$81  = $signed(\$79 [15:0]) - $signed(\$80 );
-  assign \$84  = $signed(\$signature__data$54 [31:0]) + $signed(\$signature__data$86 [7:0]);
-  assign \$85  = $signed(\$signature__data$54 [63:32]) + $signed(\$signature__data$86 [15:8]);
-  assign \$86  = $signed(\$signature__data$54 [95:64]) + $signed(\$signature__data$86 [23:16]);
-  assign \$87  = $signed(\$signature__data$54 [127:96]) + $signed(\$signature__data$86 [31:24]);
-  assign \$88  = | { spike3, spike2, spike1, spike0 };
+  assign \$82  = | { spike3, spike2, spike1, spike0 };
+  assign \$85  = $signed(\$signature__data$54 [31:0]) + $signed(\$signature__data$88 [7:0]);
+  assign \$86  = $signed(\$signature__data$54 [63:32]) + $signed(\$signature__data$88 [15:8]);
+  assign \$87  = $signed(\$signature__data$54 [95:64]) + $signed(\$signature__data$88 [23:16]);
+  assign \$88  = $signed(\$signature__data$54 [127:96]) + $signed(\$signature__data$88 [31:24]);
   assign \$89  = ! fsm_state;
   assign \$90  = fsm_state == 1'h1;
   assign \$91  = fsm_state == 2'h2;
@@ -12976,7 +12971,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$100  = chunk + 1'h1;
   assign \$101  = chunk == 6'h3f;
   always @(posedge clk)
-    \$signal$81  <= \$103 ;
+    \$signal$83  <= \$103 ;
   always @(posedge clk)
     \$signal  <= \$104 ;
   always @(posedge clk)
@@ -13010,24 +13005,21 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$signature__addr$11  = 6'h00;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       \$signature__addr$11  = fire_chunk;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$signature__data$12  = 64'h0000000000000000;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       \$signature__data$12  = { \$81 [15:0], \$63 [15:0], \$45 [15:0], \$27 [15:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$signature__en$13  = \$3 ;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       \$signature__en$13  = 1'h1;
     end
   end
@@ -13257,51 +13249,49 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__en$82  = 1'h0;
-    if (\$signal$81 ) begin
-      \$signature__en$82  = 1'h1;
-    end else if (\$signal ) begin
-      \$signature__en$82  = 1'h1;
-    end else if (\$83 ) begin
-      \$signature__en$82  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$83  = 6'h00;
-    if (\$signal$81 ) begin
-      \$signature__addr$83  = int_chunk;
-    end else if (\$signal ) begin
-      \$signature__addr$83  = fire_chunk;
-    end else if (\$83 ) begin
-      \$signature__addr$83  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__data$85  = 128'h00000000000000000000000000000000;
-    if (\$signal$81 ) begin
-      \$signature__data$85  = { \$87 [31:0], \$86 [31:0], \$85 [31:0], \$84 [31:0] };
-    end else if (\$signal ) begin
-      \$signature__data$85  = 128'h00000000000000000000000000000000;
-    end else if (\$83 ) begin
-      \$signature__data$85  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     w_data = 10'h000;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       w_data = { fire_chunk, spike3, spike2, spike1, spike0 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     w_en = 1'h0;
-    if (\$signal$81 ) begin
+    if (\$signal ) begin
+      w_en = \$82 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$signature__en$84  = 1'h0;
+    if (\$signal$83 ) begin
+      \$signature__en$84  = 1'h1;
     end else if (\$signal ) begin
-      w_en = \$88 ;
+      \$signature__en$84  = 1'h1;
+    end else if (\$84 ) begin
+      \$signature__en$84  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$signature__addr$85  = 6'h00;
+    if (\$signal$83 ) begin
+      \$signature__addr$85  = int_chunk;
+    end else if (\$signal ) begin
+      \$signature__addr$85  = fire_chunk;
+    end else if (\$84 ) begin
+      \$signature__addr$85  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$signature__data$87  = 128'h00000000000000000000000000000000;
+    if (\$signal$83 ) begin
+      \$signature__data$87  = { \$88 [31:0], \$87 [31:0], \$86 [31:0], \$85 [31:0] };
+    end else if (\$signal ) begin
+      \$signature__data$87  = 128'h00000000000000000000000000000000;
+    end else if (\$84 ) begin
+      \$signature__data$87  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
@@ -13561,8 +13551,8 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$44  = { \$43 [15], \$43 [15], \$43 [15], \$43 [15:3] };
   assign \$62  = { \$61 [15], \$61 [15], \$61 [15], \$61 [15:3] };
   assign \$80  = { \$79 [15], \$79 [15], \$79 [15], \$79 [15:3] };
-  assign \$82  = 1'h0;
   assign \$83  = 1'h0;
+  assign \$84  = 1'h0;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -13843,11 +13833,11 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [16:0] \$81 ;
   wire \$82 ;
   wire \$83 ;
-  wire [32:0] \$84 ;
+  wire \$84 ;
   wire [32:0] \$85 ;
   wire [32:0] \$86 ;
   wire [32:0] \$87 ;
-  wire \$88 ;
+  wire [32:0] \$88 ;
   wire \$89 ;
   wire \$9 ;
   wire \$90 ;
@@ -13861,7 +13851,7 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [3:0] \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$81  = 1'h0;
+  reg \$signal$83  = 1'h0;
   wire [10:0] \$signature__addr ;
   reg [1:0] \$signature__addr$11 ;
   wire [1:0] \$signature__addr$14 ;
@@ -13873,7 +13863,7 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg [1:0] \$signature__addr$47 ;
   reg [1:0] \$signature__addr$49 ;
   reg [1:0] \$signature__addr$51 ;
-  reg [1:0] \$signature__addr$83 ;
+  reg [1:0] \$signature__addr$85 ;
   wire [31:0] \$signature__data ;
   reg [63:0] \$signature__data$12 ;
   wire [63:0] \$signature__data$15 ;
@@ -13883,8 +13873,8 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [127:0] \$signature__data$54 ;
   wire [63:0] \$signature__data$55 ;
   wire [63:0] \$signature__data$58 ;
-  reg [127:0] \$signature__data$85 ;
-  wire [31:0] \$signature__data$86 ;
+  reg [127:0] \$signature__data$87 ;
+  wire [31:0] \$signature__data$88 ;
   wire \$signature__en ;
   reg \$signature__en$13 ;
   wire \$signature__en$16 ;
@@ -13896,7 +13886,7 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg \$signature__en$46 ;
   reg \$signature__en$48 ;
   reg \$signature__en$50 ;
-  reg \$signature__en$82 ;
+  reg \$signature__en$84 ;
   wire [15:0] after0;
   wire [15:0] after1;
   wire [15:0] after2;
@@ -13977,8 +13967,8 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     acc[2] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$82 )
-      acc[\$signature__addr$83 ] <= \$signature__data$85 ;
+    if (\$signature__en$84 )
+      acc[\$signature__addr$85 ] <= \$signature__data$87 ;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
@@ -15601,7 +15591,7 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       _6_ <= weights[\$signature__addr$37 ];
     end
   end
-  assign \$signature__data$86  = _6_;
+  assign \$signature__data$88  = _6_;
   assign \$7  = row_base + chunk;
   assign \$8  = level + \$signal ;
   assign \$9  = \$8  < 3'h4;
@@ -15677,11 +15667,11 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$78  = \$75  ? 18'h38000 : \$77 ;
   assign \$79  = spike3 ? \$78  : { \$69 [15], \$69 [15], \$69 [15:0] };
   assign \$81  = $signed(\$79 [15:0]) - $signed(\$80 );
-  assign \$84  = $signed(\$signature__data$54 [31:0]) + $signed(\$signature__data$86 [7:0]);
-  assign \$85  = $signed(\$signature__data$54 [63:32]) + $signed(\$signature__data$86 [15:8]);
-  assign \$86  = $signed(\$signature__data$54 [95:64]) + $signed(\$signature__data$86 [23:16]);
-  assign \$87  = $signed(\$signature__data$54 [127:96]) + $signed(\$signature__data$86 [31:24]);
-  assign \$88  = | { spike3, spike2, spike1, spike0 };
+  assign \$82  = | { spike3, spike2, spike1, spike0 };
+  assign \$85  = $signed(\$signature__data$54 [31:0]) + $signed(\$signature__data$88 [7:0]);
+  assign \$86  = $signed(\$signature__data$54 [63:32]) + $signed(\$signature__data$88 [15:8]);
+  assign \$87  = $signed(\$signature__data$54 [95:64]) + $signed(\$signature__data$88 [23:16]);
+  assign \$88  = $signed(\$signature__data$54 [127:96]) + $signed(\$signature__data$88 [31:24]);
   assign \$89  = ! fsm_state;
   assign \$90  = fsm_state == 1'h1;
   assign \$91  = fsm_state == 2'h2;
@@ -15696,7 +15686,7 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$100  = chunk + 1'h1;
   assign \$101  = chunk == 2'h2;
   always @(posedge clk)
-    \$signal$81  <= \$103 ;
+    \$signal$83  <= \$103 ;
   always @(posedge clk)
     \$signal  <= \$104 ;
   always @(posedge clk)
@@ -15730,24 +15720,21 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$signature__addr$11  = 2'h0;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       \$signature__addr$11  = fire_chunk;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$signature__data$12  = 64'h0000000000000000;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       \$signature__data$12  = { \$81 [15:0], \$63 [15:0], \$45 [15:0], \$27 [15:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$signature__en$13  = \$3 ;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       \$signature__en$13  = 1'h1;
     end
   end
@@ -15977,51 +15964,49 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__en$82  = 1'h0;
-    if (\$signal$81 ) begin
-      \$signature__en$82  = 1'h1;
-    end else if (\$signal ) begin
-      \$signature__en$82  = 1'h1;
-    end else if (\$83 ) begin
-      \$signature__en$82  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__addr$83  = 2'h0;
-    if (\$signal$81 ) begin
-      \$signature__addr$83  = int_chunk;
-    end else if (\$signal ) begin
-      \$signature__addr$83  = fire_chunk;
-    end else if (\$83 ) begin
-      \$signature__addr$83  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__data$85  = 128'h00000000000000000000000000000000;
-    if (\$signal$81 ) begin
-      \$signature__data$85  = { \$87 [31:0], \$86 [31:0], \$85 [31:0], \$84 [31:0] };
-    end else if (\$signal ) begin
-      \$signature__data$85  = 128'h00000000000000000000000000000000;
-    end else if (\$83 ) begin
-      \$signature__data$85  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     w_data = 6'h00;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       w_data = { fire_chunk, spike3, spike2, spike1, spike0 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     w_en = 1'h0;
-    if (\$signal$81 ) begin
+    if (\$signal ) begin
+      w_en = \$82 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$signature__en$84  = 1'h0;
+    if (\$signal$83 ) begin
+      \$signature__en$84  = 1'h1;
     end else if (\$signal ) begin
-      w_en = \$88 ;
+      \$signature__en$84  = 1'h1;
+    end else if (\$84 ) begin
+      \$signature__en$84  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$signature__addr$85  = 2'h0;
+    if (\$signal$83 ) begin
+      \$signature__addr$85  = int_chunk;
+    end else if (\$signal ) begin
+      \$signature__addr$85  = fire_chunk;
+    end else if (\$84 ) begin
+      \$signature__addr$85  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$signature__data$87  = 128'h00000000000000000000000000000000;
+    if (\$signal$83 ) begin
+      \$signature__data$87  = { \$88 [31:0], \$87 [31:0], \$86 [31:0], \$85 [31:0] };
+    end else if (\$signal ) begin
+      \$signature__data$87  = 128'h00000000000000000000000000000000;
+    end else if (\$84 ) begin
+      \$signature__data$87  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
@@ -16281,8 +16266,8 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$44  = { \$43 [15], \$43 [15], \$43 [15], \$43 [15:3] };
   assign \$62  = { \$61 [15], \$61 [15], \$61 [15], \$61 [15:3] };
   assign \$80  = { \$79 [15], \$79 [15], \$79 [15], \$79 [15:3] };
-  assign \$82  = 1'h0;
   assign \$83  = 1'h0;
+  assign \$84  = 1'h0;
 endmodule
 
 (* generator = "Amaranth" *)

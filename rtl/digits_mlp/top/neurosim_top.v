@@ -1537,11 +1537,11 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [16:0] \$81 ;
   wire \$82 ;
   wire \$83 ;
-  wire [32:0] \$84 ;
+  wire \$84 ;
   wire [32:0] \$85 ;
   wire [32:0] \$86 ;
   wire [32:0] \$87 ;
-  wire \$88 ;
+  wire [32:0] \$88 ;
   wire \$89 ;
   wire \$9 ;
   wire \$90 ;
@@ -1555,7 +1555,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [3:0] \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$81  = 1'h0;
+  reg \$signal$83  = 1'h0;
   wire [10:0] \$signature__addr ;
   reg [4:0] \$signature__addr$11 ;
   wire [4:0] \$signature__addr$14 ;
@@ -1567,7 +1567,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg [4:0] \$signature__addr$47 ;
   reg [4:0] \$signature__addr$49 ;
   reg [4:0] \$signature__addr$51 ;
-  reg [4:0] \$signature__addr$83 ;
+  reg [4:0] \$signature__addr$85 ;
   wire [31:0] \$signature__data ;
   reg [63:0] \$signature__data$12 ;
   wire [63:0] \$signature__data$15 ;
@@ -1577,8 +1577,8 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [127:0] \$signature__data$54 ;
   wire [63:0] \$signature__data$55 ;
   wire [63:0] \$signature__data$58 ;
-  reg [127:0] \$signature__data$85 ;
-  wire [31:0] \$signature__data$86 ;
+  reg [127:0] \$signature__data$87 ;
+  wire [31:0] \$signature__data$88 ;
   wire \$signature__en ;
   reg \$signature__en$13 ;
   wire \$signature__en$16 ;
@@ -1590,7 +1590,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg \$signature__en$46 ;
   reg \$signature__en$48 ;
   reg \$signature__en$50 ;
-  reg \$signature__en$82 ;
+  reg \$signature__en$84 ;
   wire [15:0] after0;
   wire [15:0] after1;
   wire [15:0] after2;
@@ -1700,8 +1700,8 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     acc[31] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$82 )
-      acc[\$signature__addr$83 ] <= \$signature__data$85 ;
+    if (\$signature__en$84 )
+      acc[\$signature__addr$85 ] <= \$signature__data$87 ;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
@@ -3952,7 +3952,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       _6_ <= weights[\$signature__addr$37 ];
     end
   end
-  assign \$signature__data$86  = _6_;
+  assign \$signature__data$88  = _6_;
   assign \$7  = row_base + chunk;
   assign \$8  = level + \$signal ;
   assign \$9  = \$8  < 3'h4;
@@ -4028,11 +4028,11 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$78  = \$75  ? 18'h38000 : \$77 ;
   assign \$79  = spike3 ? \$78  : { \$69 [15], \$69 [15], \$69 [15:0] };
   assign \$81  = $signed(\$79 [15:0]) - $signed(\$80 );
-  assign \$84  = $signed(\$signature__data$54 [31:0]) + $signed(\$signature__data$86 [7:0]);
-  assign \$85  = $signed(\$signature__data$54 [63:32]) + $signed(\$signature__data$86 [15:8]);
-  assign \$86  = $signed(\$signature__data$54 [95:64]) + $signed(\$signature__data$86 [23:16]);
-  assign \$87  = $signed(\$signature__data$54 [127:96]) + $signed(\$signature__data$86 [31:24]);
-  assign \$88  = | { spike3, spike2, spike1, spike0 };
+  assign \$82  = | { spike3, spike2, spike1, spike0 };
+  assign \$85  = $signed(\$signature__data$54 [31:0]) + $signed(\$signature__data$88 [7:0]);
+  assign \$86  = $signed(\$signature__data$54 [63:32]) + $signed(\$signature__data$88 [15:8]);
+  assign \$87  = $signed(\$signature__data$54 [95:64]) + $signed(\$signature__data$88 [23:16]);
+  assign \$88  = $signed(\$signature__data$54 [127:96]) + $signed(\$signature__data$88 [31:24]);
   assign \$89  = ! fsm_state;
   assign \$90  = fsm_state == 1'h1;
   assign \$91  = fsm_state == 2'h2;
@@ -4047,7 +4047,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$100  = chunk + 1'h1;
   assign \$101  = chunk == 5'h1f;
   always @(posedge clk)
-    \$signal$81  <= \$103 ;
+    \$signal$83  <= \$103 ;
   always @(posedge clk)
     \$signal  <= \$104 ;
   always @(posedge clk)
@@ -4081,24 +4081,21 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$signature__addr$11  = 5'h00;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       \$signature__addr$11  = fire_chunk;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$signature__data$12  = 64'h0000000000000000;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       \$signature__data$12  = { \$81 [15:0], \$63 [15:0], \$45 [15:0], \$27 [15:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$signature__en$13  = \$3 ;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       \$signature__en$13  = 1'h1;
     end
   end
@@ -4328,51 +4325,49 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$82  = 1'h0;
-    if (\$signal$81 ) begin
-      \$signature__en$82  = 1'h1;
-    end else if (\$signal ) begin
-      \$signature__en$82  = 1'h1;
-    end else if (\$83 ) begin
-      \$signature__en$82  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$83  = 5'h00;
-    if (\$signal$81 ) begin
-      \$signature__addr$83  = int_chunk;
-    end else if (\$signal ) begin
-      \$signature__addr$83  = fire_chunk;
-    end else if (\$83 ) begin
-      \$signature__addr$83  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__data$85  = 128'h00000000000000000000000000000000;
-    if (\$signal$81 ) begin
-      \$signature__data$85  = { \$87 [31:0], \$86 [31:0], \$85 [31:0], \$84 [31:0] };
-    end else if (\$signal ) begin
-      \$signature__data$85  = 128'h00000000000000000000000000000000;
-    end else if (\$83 ) begin
-      \$signature__data$85  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     w_data = 9'h000;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       w_data = { fire_chunk, spike3, spike2, spike1, spike0 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     w_en = 1'h0;
-    if (\$signal$81 ) begin
+    if (\$signal ) begin
+      w_en = \$82 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$signature__en$84  = 1'h0;
+    if (\$signal$83 ) begin
+      \$signature__en$84  = 1'h1;
     end else if (\$signal ) begin
-      w_en = \$88 ;
+      \$signature__en$84  = 1'h1;
+    end else if (\$84 ) begin
+      \$signature__en$84  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$signature__addr$85  = 5'h00;
+    if (\$signal$83 ) begin
+      \$signature__addr$85  = int_chunk;
+    end else if (\$signal ) begin
+      \$signature__addr$85  = fire_chunk;
+    end else if (\$84 ) begin
+      \$signature__addr$85  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$signature__data$87  = 128'h00000000000000000000000000000000;
+    if (\$signal$83 ) begin
+      \$signature__data$87  = { \$88 [31:0], \$87 [31:0], \$86 [31:0], \$85 [31:0] };
+    end else if (\$signal ) begin
+      \$signature__data$87  = 128'h00000000000000000000000000000000;
+    end else if (\$84 ) begin
+      \$signature__data$87  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
@@ -4632,8 +4627,8 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$44  = { \$43 [15], \$43 [15], \$43 [15], \$43 [15:3] };
   assign \$62  = { \$61 [15], \$61 [15], \$61 [15], \$61 [15:3] };
   assign \$80  = { \$79 [15], \$79 [15], \$79 [15], \$79 [15:3] };
-  assign \$82  = 1'h0;
   assign \$83  = 1'h0;
+  assign \$84  = 1'h0;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -4914,11 +4909,11 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [16:0] \$81 ;
   wire \$82 ;
   wire \$83 ;
-  wire [32:0] \$84 ;
+  wire \$84 ;
   wire [32:0] \$85 ;
   wire [32:0] \$86 ;
   wire [32:0] \$87 ;
-  wire \$88 ;
+  wire [32:0] \$88 ;
   wire \$89 ;
   wire \$9 ;
   wire \$90 ;
@@ -4932,7 +4927,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [3:0] \$98 ;
   wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$81  = 1'h0;
+  reg \$signal$83  = 1'h0;
   wire [8:0] \$signature__addr ;
   reg [1:0] \$signature__addr$11 ;
   wire [1:0] \$signature__addr$14 ;
@@ -4944,7 +4939,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg [1:0] \$signature__addr$47 ;
   reg [1:0] \$signature__addr$49 ;
   reg [1:0] \$signature__addr$51 ;
-  reg [1:0] \$signature__addr$83 ;
+  reg [1:0] \$signature__addr$85 ;
   wire [31:0] \$signature__data ;
   reg [63:0] \$signature__data$12 ;
   wire [63:0] \$signature__data$15 ;
@@ -4954,8 +4949,8 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [127:0] \$signature__data$54 ;
   wire [63:0] \$signature__data$55 ;
   wire [63:0] \$signature__data$58 ;
-  reg [127:0] \$signature__data$85 ;
-  wire [31:0] \$signature__data$86 ;
+  reg [127:0] \$signature__data$87 ;
+  wire [31:0] \$signature__data$88 ;
   wire \$signature__en ;
   reg \$signature__en$13 ;
   wire \$signature__en$16 ;
@@ -4967,7 +4962,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg \$signature__en$46 ;
   reg \$signature__en$48 ;
   reg \$signature__en$50 ;
-  reg \$signature__en$82 ;
+  reg \$signature__en$84 ;
   wire [15:0] after0;
   wire [15:0] after1;
   wire [15:0] after2;
@@ -5048,8 +5043,8 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     acc[2] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$82 )
-      acc[\$signature__addr$83 ] <= \$signature__data$85 ;
+    if (\$signature__en$84 )
+      acc[\$signature__addr$85 ] <= \$signature__data$87 ;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
@@ -5520,7 +5515,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       _6_ <= weights[\$signature__addr$37 ];
     end
   end
-  assign \$signature__data$86  = _6_;
+  assign \$signature__data$88  = _6_;
   assign \$7  = row_base + chunk;
   assign \$8  = level + \$signal ;
   assign \$9  = \$8  < 3'h4;
@@ -5596,11 +5591,11 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$78  = \$75  ? 18'h38000 : \$77 ;
   assign \$79  = spike3 ? \$78  : { \$69 [15], \$69 [15], \$69 [15:0] };
   assign \$81  = $signed(\$79 [15:0]) - $signed(\$80 );
-  assign \$84  = $signed(\$signature__data$54 [31:0]) + $signed(\$signature__data$86 [7:0]);
-  assign \$85  = $signed(\$signature__data$54 [63:32]) + $signed(\$signature__data$86 [15:8]);
-  assign \$86  = $signed(\$signature__data$54 [95:64]) + $signed(\$signature__data$86 [23:16]);
-  assign \$87  = $signed(\$signature__data$54 [127:96]) + $signed(\$signature__data$86 [31:24]);
-  assign \$88  = | { spike3, spike2, spike1, spike0 };
+  assign \$82  = | { spike3, spike2, spike1, spike0 };
+  assign \$85  = $signed(\$signature__data$54 [31:0]) + $signed(\$signature__data$88 [7:0]);
+  assign \$86  = $signed(\$signature__data$54 [63:32]) + $signed(\$signature__data$88 [15:8]);
+  assign \$87  = $signed(\$signature__data$54 [95:64]) + $signed(\$signature__data$88 [23:16]);
+  assign \$88  = $signed(\$signature__data$54 [127:96]) + $signed(\$signature__data$88 [31:24]);
   assign \$89  = ! fsm_state;
   assign \$90  = fsm_state == 1'h1;
   assign \$91  = fsm_state == 2'h2;
@@ -5615,7 +5610,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$100  = chunk + 1'h1;
   assign \$101  = chunk == 2'h2;
   always @(posedge clk)
-    \$signal$81  <= \$103 ;
+    \$signal$83  <= \$103 ;
   always @(posedge clk)
     \$signal  <= \$104 ;
   always @(posedge clk)
@@ -5649,24 +5644,21 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$signature__addr$11  = 2'h0;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       \$signature__addr$11  = fire_chunk;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$signature__data$12  = 64'h0000000000000000;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       \$signature__data$12  = { \$81 [15:0], \$63 [15:0], \$45 [15:0], \$27 [15:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$signature__en$13  = \$3 ;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       \$signature__en$13  = 1'h1;
     end
   end
@@ -5896,51 +5888,49 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__en$82  = 1'h0;
-    if (\$signal$81 ) begin
-      \$signature__en$82  = 1'h1;
-    end else if (\$signal ) begin
-      \$signature__en$82  = 1'h1;
-    end else if (\$83 ) begin
-      \$signature__en$82  = 1'h1;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$83  = 2'h0;
-    if (\$signal$81 ) begin
-      \$signature__addr$83  = int_chunk;
-    end else if (\$signal ) begin
-      \$signature__addr$83  = fire_chunk;
-    end else if (\$83 ) begin
-      \$signature__addr$83  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__data$85  = 128'h00000000000000000000000000000000;
-    if (\$signal$81 ) begin
-      \$signature__data$85  = { \$87 [31:0], \$86 [31:0], \$85 [31:0], \$84 [31:0] };
-    end else if (\$signal ) begin
-      \$signature__data$85  = 128'h00000000000000000000000000000000;
-    end else if (\$83 ) begin
-      \$signature__data$85  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     w_data = 6'h00;
-    if (\$signal$81 ) begin
-    end else if (\$signal ) begin
+    if (\$signal ) begin
       w_data = { fire_chunk, spike3, spike2, spike1, spike0 };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     w_en = 1'h0;
-    if (\$signal$81 ) begin
+    if (\$signal ) begin
+      w_en = \$82 ;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$signature__en$84  = 1'h0;
+    if (\$signal$83 ) begin
+      \$signature__en$84  = 1'h1;
     end else if (\$signal ) begin
-      w_en = \$88 ;
+      \$signature__en$84  = 1'h1;
+    end else if (\$84 ) begin
+      \$signature__en$84  = 1'h1;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$signature__addr$85  = 2'h0;
+    if (\$signal$83 ) begin
+      \$signature__addr$85  = int_chunk;
+    end else if (\$signal ) begin
+      \$signature__addr$85  = fire_chunk;
+    end else if (\$84 ) begin
+      \$signature__addr$85  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$signature__data$87  = 128'h00000000000000000000000000000000;
+    if (\$signal$83 ) begin
+      \$signature__data$87  = { \$88 [31:0], \$87 [31:0], \$86 [31:0], \$85 [31:0] };
+    end else if (\$signal ) begin
+      \$signature__data$87  = 128'h00000000000000000000000000000000;
+    end else if (\$84 ) begin
+      \$signature__data$87  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
@@ -6200,8 +6190,8 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$44  = { \$43 [15], \$43 [15], \$43 [15], \$43 [15:3] };
   assign \$62  = { \$61 [15], \$61 [15], \$61 [15], \$61 [15:3] };
   assign \$80  = { \$79 [15], \$79 [15], \$79 [15], \$79 [15:3] };
-  assign \$82  = 1'h0;
   assign \$83  = 1'h0;
+  assign \$84  = 1'h0;
 endmodule
 
 (* generator = "Amaranth" *)
