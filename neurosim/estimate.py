@@ -159,7 +159,6 @@ def estimate(graph: Graph, chip, inputs=None, *, rate: float = 0.1, timesteps: i
 
 def synops_estimate(graph: Graph, res, chip) -> dict[str, float]:
     """The literature's op-count energy from the engine's spike trace (see module docstring)."""
-    from neurosim.hw.chip import load_preset
 
     net = res.net
     counts = res.counts["synaptic_op"]
@@ -227,6 +226,3 @@ def _as_dict(row) -> dict:
         return out
     return dict(row)
 
-
-def spiking_layers(graph: Graph) -> list[str]:
-    return [n for n in graph.order if isinstance(graph.nodes[n], SpikingPopulation)]

@@ -12,7 +12,7 @@ from chips import tiny_chip
 from neurosim.engine.compile import compile_graph
 from neurosim.engine.reference import run
 from neurosim.engine.simulate import simulate, step_timing
-from neurosim.errors import CapacityError, FixedPointError, SimulationError, UnsupportedError
+from neurosim.errors import CapacityError, FixedPointError, SimulationError
 from neurosim.ir import (
     IF, LIF, Conv2d, CubaLIF, Delay, Dense, FixedPoint, Flatten, Graph, Input, NeuronFixedPoint, Output, SparseCSR,
     SumPool2d,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from neurosim.cli import main
-from neurosim.errors import CapacityError, NeurosimError, SimulationError
+from neurosim.errors import CapacityError, SimulationError
 from neurosim.estimate import estimate, poisson_input
 from neurosim.hw.chip import load_preset, presets
 from neurosim.ir import load

@@ -155,8 +155,6 @@ def _bias(node, mode: str) -> np.ndarray | None:
         return None
     if mode == "fixed":
         b = b * 2.0 ** node.weight_format.frac_bits
-    if isinstance(node, (Conv1d, Conv2d)):
-        return b
     return b
 
 

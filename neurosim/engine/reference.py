@@ -32,7 +32,7 @@ Two numeric modes:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Mapping
 
 import numpy as np
@@ -114,10 +114,6 @@ class Kernel:
 
     def param(self, arr) -> np.ndarray:
         return np.asarray(arr, dtype=self.dtype)
-
-
-def _as_total(x) -> np.ndarray:
-    return x
 
 
 class PassKernel(Kernel):
@@ -221,7 +217,6 @@ class PoolKernel(Kernel):
         self.k = ones
 
     def step(self, x):
-        x = _as_total(x)
         lead = x.shape[:-3]
         c = x.shape[-3]
         xs = x.reshape((-1, 1) + x.shape[-2:])
@@ -234,7 +229,6 @@ class PoolKernel(Kernel):
 
 class FlattenKernel(Kernel):
     def step(self, x):
-        x = _as_total(x)
         nb = len(self.batch)
         n = x.ndim - nb
         node = self.node
@@ -250,12 +244,11 @@ class ScaleKernel(Kernel):
             self.unsupported_fixed("a real-valued scale; fold it into the neighbouring weights")
 
     def step(self, x):
-        return _as_total(x) * self.param(self.node.scale)
+        return x * self.param(self.node.scale)
 
 
 class ThresholdKernel(Kernel):
     def step(self, x):
-        x = _as_total(x)
         thr = self.param(self.node.threshold)
         if self.mode == "fixed":
             self.unsupported_fixed("the threshold needs a format; quantize the graph")
@@ -271,7 +264,6 @@ class DelayKernel(Kernel):
         self.t = 0
 
     def step(self, x):
-        x = _as_total(x)
         buf = self.state["buffer"]
         depth = buf.shape[0]
         buf[self.t % depth] = x
@@ -334,7 +326,6 @@ class NeuronKernel(Kernel):
     def step(self, x):
         if self.mode == "fixed":
             return self.step_fixed(x)
-        x = _as_total(x)
         node, st = self.node, self.state
         v = st["v"]
         if self.has_syn:

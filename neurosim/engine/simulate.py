@@ -18,7 +18,6 @@ per-event latencies instead of cycles.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np

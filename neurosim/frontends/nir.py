@@ -30,7 +30,6 @@ Delay       Delay with delay_steps = delay/dt (must be whole steps)
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path

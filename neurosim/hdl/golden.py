@@ -57,14 +57,22 @@ def graph_of(cfg: CoreConfig, prog: CoreProgram):
     ])
 
 
-def chip_of(cfg: CoreConfig):
+def core_chip():
+    """The neurosim-core preset with the RTL's cycle parameters."""
     from neurosim.hw.chip import load_preset
 
+    return dataclasses.replace(load_preset("neurosim-core"), synapse_storage="dense",
+                               event_overhead_cycles=EVENT_OVERHEAD_CYCLES,
+                               integrate_pipeline_cycles=INTEGRATE_PIPELINE_CYCLES,
+                               fire_pipeline_cycles=FIRE_PIPELINE_CYCLES)
+
+
+def chip_of(cfg: CoreConfig):
+    """``core_chip`` sized so that the whole configuration maps onto one core."""
     return dataclasses.replace(
-        load_preset("neurosim-core"), neurons_per_core=cfg.neurons, axons_per_core=cfg.axons, lanes=cfg.lanes,
+        core_chip(), neurons_per_core=cfg.neurons, axons_per_core=cfg.axons, lanes=cfg.lanes,
         weight_bits=cfg.weight_bits, membrane_bits=cfg.membrane_bits, synapse_storage=cfg.storage,
-        synapse_memory_bytes=None, event_overhead_cycles=EVENT_OVERHEAD_CYCLES,
-        integrate_pipeline_cycles=INTEGRATE_PIPELINE_CYCLES, fire_pipeline_cycles=FIRE_PIPELINE_CYCLES,
+        synapse_memory_bytes=None,
     )
 
 

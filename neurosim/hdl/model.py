@@ -16,19 +16,15 @@ event stream the engine's mesh delivers to it.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from neurosim.errors import UnsupportedError
 from neurosim.hdl.config import (
-    EVENT_OVERHEAD_CYCLES,
-    FIRE_PIPELINE_CYCLES,
-    INTEGRATE_PIPELINE_CYCLES,
     CoreConfig,
 )
-from neurosim.hdl.golden import CoreProgram
+from neurosim.hdl.golden import CoreProgram, core_chip
 from neurosim.ir.graph import Graph
 
 
@@ -43,16 +39,6 @@ class CoreDesign:
     inputs: np.ndarray  # [T, axons] spikes the core receives
     spikes: np.ndarray  # [T, neurons] the engine's spikes of the core's neurons
     membranes: np.ndarray  # [neurons] the engine's final membranes
-
-
-def core_chip():
-    """The neurosim-core preset with the RTL's cycle parameters."""
-    from neurosim.hw.chip import load_preset
-
-    return dataclasses.replace(load_preset("neurosim-core"), synapse_storage="dense",
-                               event_overhead_cycles=EVENT_OVERHEAD_CYCLES,
-                               integrate_pipeline_cycles=INTEGRATE_PIPELINE_CYCLES,
-                               fire_pipeline_cycles=FIRE_PIPELINE_CYCLES)
 
 
 def cores_of(graph: Graph, inputs: np.ndarray, chip=None) -> tuple[list[CoreDesign], object]:

@@ -143,6 +143,29 @@ def build(cfg: CoreConfig, build_dir: Path, simulator: str = "icarus", mutate: s
     return runner, time.perf_counter() - t0
 
 
+def _run_testbench(runner, toplevel: str, module: str, test_dir: Path, env: str, job: dict, work: Path):
+    """Write ``job`` for the cocotb ``module``, run it on the built ``toplevel`` and read its report
+    (``$<env>_JOB`` in, ``$<env>_OUT`` out); returns (report, seconds)."""
+    from cocotb_tools.check_results import get_results
+
+    job_path, out = work / "job.json", work / "out.json"
+    job_path.write_text(json.dumps(job))
+    if out.exists():
+        out.unlink()
+    t0 = time.perf_counter()
+    try:
+        xml = runner.test(hdl_toplevel=toplevel, test_module=module, test_dir=test_dir, build_dir=work / "build",
+                          extra_env={f"{env}_JOB": str(job_path), f"{env}_OUT": str(out)},
+                          results_xml=str((work / "results.xml").resolve()))
+        get_results(xml)
+    except SystemExit:
+        pass  # the runner exits on a failing test under pytest; the report says why
+    run_s = time.perf_counter() - t0
+    if not out.exists():
+        raise VerificationError(f"the {module} testbench produced no report (see {work}); the simulation crashed")
+    return json.loads(out.read_text()), run_s
+
+
 def run(cfg: CoreConfig, traces: list[Trace], work_dir, simulator: str = "icarus", mutate: str | None = None,
         built=None, baked: bool = False) -> VerifyResult:
     """Build (unless ``built`` = (runner, build_s) is given) and run every trace; count differences.
@@ -151,28 +174,12 @@ def run(cfg: CoreConfig, traces: list[Trace], work_dir, simulator: str = "icarus
     ``neurosim rtl`` does, and run without loading it through the configuration port."""
     if baked and len(traces) != 1:
         raise VerificationError("a baked core holds one program: give exactly one trace")
-    from cocotb_tools.check_results import get_results
-
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     runner, build_s = built or build(cfg, work / "build", simulator, mutate,
                                      program=traces[0].program if baked else None)
-    job, out = work / "job.json", work / "out.json"
-    job.write_text(json.dumps({**job_of(cfg, traces), "baked": baked}))
-    if out.exists():
-        out.unlink()
-    t0 = time.perf_counter()
-    try:
-        xml = runner.test(hdl_toplevel=TOP, test_module="test_core", test_dir=SIM_DIR, build_dir=work / "build",
-                          extra_env={"NEUROSIM_CORE_JOB": str(job), "NEUROSIM_CORE_OUT": str(out)},
-                          results_xml=str((work / "results.xml").resolve()))
-        get_results(xml)
-    except SystemExit:
-        pass  # the runner exits on a failing test under pytest; the report below says why
-    run_s = time.perf_counter() - t0
-    if not out.exists():
-        raise VerificationError(f"the testbench produced no report (see {work}); the simulation crashed")
-    report = json.loads(out.read_text())
+    report, run_s = _run_testbench(runner, TOP, "test_core", SIM_DIR, "NEUROSIM_CORE",
+                                   {**job_of(cfg, traces), "baked": baked}, work)
     firsts = [d["first"] for d in report if d["first"]]
     return VerifyResult(
         passed=not any(d["spikes"] or d["cycles"] or d["membrane_bits"] for d in report),
@@ -221,9 +228,7 @@ def verify_model_top(graph, inputs: np.ndarray, work_dir, simulator: str = "icar
     """The whole model as one design (:class:`~neurosim.hdl.top.MultiCoreTop`) against the engine:
     per-core cycles and spikes every step, final membranes."""
     from amaranth.back import verilog
-    from cocotb_tools.check_results import get_results
 
-    from neurosim.hdl.core import _bits
     from neurosim.hdl.model import cores_of, top_of
 
     designs, res = cores_of(graph, inputs)
@@ -257,23 +262,7 @@ def verify_model_top(graph, inputs: np.ndarray, work_dir, simulator: str = "icar
                    "spikes": [int(net.n_inputs + k) for k in np.nonzero(spikes[t])[0]]} for t in range(steps)],
         "membranes": [d.membranes.tolist() for d in designs],
     }
-    (work / "job.json").write_text(json.dumps(job))
-    out = work / "out.json"
-    if out.exists():
-        out.unlink()
-    t0 = time.perf_counter()
-    try:
-        xml = runner.test(hdl_toplevel="neurosim_top", test_module="test_top", test_dir=TOP_SIM_DIR,
-                          build_dir=work / "build",
-                          extra_env={"NEUROSIM_TOP_JOB": str(work / "job.json"), "NEUROSIM_TOP_OUT": str(out)},
-                          results_xml=str((work / "results.xml").resolve()))
-        get_results(xml)
-    except SystemExit:
-        pass
-    run_s = time.perf_counter() - t0
-    if not out.exists():
-        raise VerificationError(f"the top-level testbench produced no report (see {work}); the simulation crashed")
-    d = json.loads(out.read_text())
+    d, run_s = _run_testbench(runner, "neurosim_top", "test_top", TOP_SIM_DIR, "NEUROSIM_TOP", job, work)
     return VerifyResult(passed=not (d["spikes"] or d["cycles"] or d["membrane_bits"]), traces=1, steps=steps,
                         differing_spikes=d["spikes"], differing_cycles=d["cycles"],
                         differing_membrane_bits=d["membrane_bits"], build_s=build_s, run_s=run_s,

@@ -48,10 +48,15 @@ class Mapping:
         return len(self.core_population)
 
     def core_of(self, n_total: int, n_inputs: int) -> np.ndarray:
-        out = np.full(n_total, -1, dtype=np.int64)
-        for c, (a, b) in enumerate(self.core_range):
-            out[a:b] = c
-        return out
+        return core_index(self.core_range, n_total)
+
+
+def core_index(core_range: np.ndarray, n_total: int) -> np.ndarray:
+    """The core of every global source index (-1 for inputs)."""
+    out = np.full(n_total, -1, dtype=np.int64)
+    for c, (a, b) in enumerate(core_range):
+        out[a:b] = c
+    return out
 
 
 def _incoming_by_target(net: CompiledNetwork):
@@ -126,9 +131,7 @@ def partition(net: CompiledNetwork, chip, *, swap_iterations: int = 2000) -> Map
 def _check_fanout(net: CompiledNetwork, core_range: np.ndarray, chip) -> None:
     if chip.max_fanout_cores is None or not core_range.size:
         return
-    core_of = np.full(net.n_total, -1, dtype=np.int64)
-    for c, (a, b) in enumerate(core_range):
-        core_of[a:b] = c
+    core_of = core_index(core_range, net.n_total)
     syn = net.synapses
     src = np.repeat(np.arange(net.n_total), np.diff(syn.ptr))
     pairs = np.unique(np.stack([src, core_of[syn.target]]), axis=1)
@@ -171,9 +174,7 @@ def _place(net, chip, populations, core_range, n_chips, swap_iterations) -> Mapp
                     slots.append((k, k * mx * my + tile, cx * mx + x, cy * my + y))
     slots = slots[:max(n_cores, 0)] if len(slots) >= n_cores else slots
     # traffic between cores: synapse counts (a static proxy of spike traffic)
-    core_of = np.full(net.n_total, -1, dtype=np.int64)
-    for c, (a, b) in enumerate(core_range):
-        core_of[a:b] = c
+    core_of = core_index(core_range, net.n_total)
     syn = net.synapses
     src = np.repeat(np.arange(net.n_total), np.diff(syn.ptr))
     src_core = core_of[src]

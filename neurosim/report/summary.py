@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 
 from neurosim.ir.graph import Graph
 from neurosim.ir.nodes import Population, Projection, SpikingPopulation

@@ -20,7 +20,7 @@ async def test_model(dut):
         job = json.load(fh)
     rng = random.Random(job["seed"])
     cores = job["cores"]  # [{"base", "lanes", "chunks", "neurons", "membrane_bits"}]
-    lanes_max, chunk_bits, core_bits = job["lanes_max"], job["chunk_bits"], job["core_bits"]
+    lanes_max, chunk_bits = job["lanes_max"], job["chunk_bits"]
     Clock(dut.clk, 10, unit="ns").start()
     dut.rst.value = 1
     for name in ("start", "eos", "events__valid", "events__payload", "spikes__ready", "dbg_core", "dbg_addr"):

@@ -40,7 +40,7 @@ arrive -- the engine and the RTL may process them in any order, P at a time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
