@@ -50,3 +50,7 @@ class SimulationError(NeurosimError):
 
 class CapacityError(NeurosimError):
     """A model does not fit the target chip or board (names the limit and by how much)."""
+
+
+class SATConfigError(NeurosimError):
+    """An accelerator configuration, N:M pattern or GEMM/tile shape the SAT model cannot take."""

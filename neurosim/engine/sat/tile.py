@@ -1,0 +1,54 @@
+r"""One tile on the SAT PE array: the contract the cycle model and the RTL share.
+
+The array has ``rows`` x ``cols`` processing elements (PEs), weight stationary and systolic.
+A PE holds one weight *group*: ``n`` weight values and ``n`` offsets into a window of ``m``
+activations, and has ``n`` multipliers. In **sparse** mode (an N:M-compressed weight) PE
+``(r, c)`` computes
+
+.. math::
+
+    p_{r,c}(t) = \sum_{j<n} w_{r,c,j}\; x_t[r m + \mathrm{off}_{r,c,j}]
+
+so one tile covers a reduction of ``rows * m``; in **dense** mode the offsets are ``0..n-1``
+and a tile covers ``rows * n``. Column ``c`` sums its PEs top to bottom:
+:math:`y_t[c] = \sum_r p_{r,c}(t)` -- exact integer arithmetic, the accumulator wide enough
+that it cannot overflow (the RTL's constructor checks the width).
+
+A tile runs in two phases, with every stream always ready/valid:
+
+1. **weight load**: ``rows`` beats, beat ``r`` carrying the ``cols`` groups of PE row ``r``;
+2. **stream**: ``t`` activation beats enter one per cycle; row ``r`` sees beat ``t`` ``r``
+   cycles late (input skew), partial sums move one row down per cycle and activations one
+   column right, and column ``c``'s result is delayed ``cols - 1 - c`` cycles (output de-skew),
+   so output beat ``i`` leaves ``rows + cols - 1`` cycles after activation beat ``i`` entered.
+
+Counting every cycle from the first weight handshake to the last output handshake, both
+included:
+
+.. math::
+
+    \text{tile\_cycles} = \underbrace{R}_{\text{load}} + \underbrace{T + R + C - 1}_{\text{stream, fill and drain}}
+    = 2R + C + T - 1
+
+(SCALE-Sim's weight-stationary fold takes :math:`2R + C + T - 2`: the same array, one cycle
+apart in where the count starts.) A sink that holds ``ready`` low while an output beat is
+valid freezes the whole array for that cycle (a global stall), and so does an activation
+source that is not valid when a beat is due: each such cycle adds exactly one cycle.
+"""
+
+from __future__ import annotations
+
+from neurosim.errors import SATConfigError
+
+
+def tile_cycles(rows: int, cols: int, t: int) -> int:
+    """Cycles of one tile of ``t`` activation beats on a ``rows`` x ``cols`` array (no stalls)."""
+    for name, v in (("rows", rows), ("cols", cols), ("t", t)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise SATConfigError(f"tile {name} must be a positive integer, found {v!r}")
+    return 2 * rows + cols + t - 1
+
+
+def tile_reduction(rows: int, n: int, m: int, sparse: bool) -> int:
+    """Reduction length one tile covers: ``rows * m`` in sparse mode, ``rows * n`` in dense mode."""
+    return rows * (m if sparse else n)
