@@ -173,6 +173,11 @@ def compile_graph(graph: Graph, mode: str = "fixed") -> CompiledNetwork:
             )
         if node.family == "elementwise":
             raise UnsupportedError(f"node {name!r} ({type(node).__name__}) has no hardware mapping; fold it into weights")
+        if node.family == "dnn":
+            raise UnsupportedError(
+                f"node {name!r} ({type(node).__name__}) is a non-spiking DNN layer, which the neuromorphic engine "
+                f"cannot run; estimate its training cost with `neurosim sat` instead"
+            )
     if mode == "fixed":
         for name in graph.order:
             node = graph.nodes[name]

@@ -492,6 +492,12 @@ def run(graph: Graph, inputs, *, mode: str = "float", dtype=np.float64, batched:
     """
     if mode not in MODES:
         raise SimulationError(f"mode must be one of {MODES!r}, found {mode!r}")
+    for name in graph.order:
+        if type(graph.nodes[name]) not in KERNELS:
+            raise UnsupportedError(
+                f"node {name!r} ({type(graph.nodes[name]).__name__}) is a non-spiking DNN layer, which the "
+                f"spiking simulators cannot run; estimate its training cost with `neurosim sat` instead"
+            )
     arrays, steps, batch = _normalise_inputs(graph, inputs, batched)
     kernels = {name: KERNELS[type(graph.nodes[name])](graph.nodes[name], name, mode, batch, dtype)
                for name in graph.order}

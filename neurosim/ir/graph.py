@@ -198,6 +198,13 @@ class Graph:
         if isinstance(node, Input):
             return node.shape
         preds = [a for a in self.predecessors(name) if (a, name) not in self.recurrent_edges]
+        if node.operands > 1:
+            if len(preds) != node.operands:
+                raise ShapeError(
+                    f"node {name!r} ({type(node).__name__}) takes {node.operands} ordered operands, found "
+                    f"{len(preds)} incoming edges from {preds!r}"
+                )
+            return tuple(known[a] for a in preds)
         shapes = {a: known[a] for a in preds}
         if len(set(shapes.values())) > 1:
             raise ShapeError(

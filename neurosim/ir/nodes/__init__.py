@@ -3,6 +3,19 @@
 from neurosim.ir.nodes.base import NODE_TYPES, Node, node_context
 from neurosim.ir.nodes.connections import Conv1d, Conv2d, Dense, NMSparse, Projection, SparseCSR
 from neurosim.ir.nodes.delay import Delay
+from neurosim.ir.nodes.dnn import (
+    GELU,
+    Add,
+    BatchNorm,
+    DNNNode,
+    GlobalAvgPool,
+    LayerNorm,
+    MatMul,
+    MaxPool2d,
+    Rearrange,
+    ReLU,
+    Softmax,
+)
 from neurosim.ir.nodes.elementwise import Scale, Threshold
 from neurosim.ir.nodes.io import Input, Output
 from neurosim.ir.nodes.neurons import (
@@ -21,4 +34,6 @@ __all__ = [
     "NODE_TYPES", "Node", "node_context", "Conv1d", "Conv2d", "Dense", "NMSparse", "Projection", "SparseCSR",
     "Delay", "Scale", "Threshold", "Input", "Output", "IF", "LI", "LIF", "CubaLIF", "Integrator",
     "NeuronFixedPoint", "Population", "SpikingPopulation", "AvgPool2d", "Flatten", "SumPool2d",
+    "GELU", "Add", "BatchNorm", "DNNNode", "GlobalAvgPool", "LayerNorm", "MatMul", "MaxPool2d", "Rearrange",
+    "ReLU", "Softmax",
 ]

@@ -57,6 +57,8 @@ class Node:
     spiking: ClassVar[bool] = False
     #: True if the node keeps state from one timestep to the next.
     stateful: ClassVar[bool] = False
+    #: Number of ordered operands; 1 means "the sum of every incoming edge" (the default).
+    operands: ClassVar[int] = 1
 
     # -- shape --------------------------------------------------------------------------------
     def output_shape(self, input_shape: Shape) -> Shape:
@@ -153,10 +155,32 @@ def check_int_tuple(node: Node, field: str, value, length: int, *, minimum: int 
     return tuple(int(v) for v in arr)
 
 
+def shape_only(shape: Shape, dtype=np.float64) -> np.ndarray:
+    """A read-only all-zero array of ``shape`` that takes no memory: a weight whose values are unknown.
+
+    Models built on torch's meta device have shapes but no values; their weights become
+    shape-only arrays, which the SAT training model (it needs shapes only) reads like any other.
+    """
+    return np.broadcast_to(np.zeros((), dtype=dtype), tuple(int(d) for d in shape))
+
+
+def is_shape_only(arr) -> bool:
+    """True for arrays made by :func:`shape_only` (every stride zero, more than one element)."""
+    return isinstance(arr, np.ndarray) and arr.size > 1 and not any(arr.strides)
+
+
 def check_array(node: Node, field: str, value, *, shape: Shape | None = None, ndim: int | None = None,
                 dtype=np.float64, finite: bool = True, broadcast: bool = False) -> np.ndarray:
-    """A numeric array field, converted to ``dtype``; scalars broadcast to ``shape`` when asked."""
+    """A numeric array field, converted to ``dtype``; scalars broadcast to ``shape`` when asked.
+
+    A :func:`shape_only` array of the right dtype is kept as it is (no copy, no memory).
+    """
     cls = type(node).__name__
+    if is_shape_only(value) and value.dtype == dtype and not value.flags.writeable:
+        if (shape is not None and value.shape != tuple(shape)) or (ndim is not None and value.ndim != ndim):
+            raise ShapeError(f"{cls}.{field} has shape {value.shape!r}, expected "
+                             f"{tuple(shape) if shape is not None else f'{ndim} dimensions'!r}")
+        return value
     try:
         arr = np.array(value, dtype=dtype, copy=True)
     except (TypeError, ValueError):

@@ -98,6 +98,9 @@ class Dense(Projection):
         return (self.weight.shape[1],)
 
     def output_shape(self, input_shape: Shape) -> Shape:
+        """``(in,) -> (out,)``; leading axes (tokens of a sequence) pass through, as in torch."""
+        if len(input_shape) > 1 and input_shape[-1] == self.weight.shape[1]:
+            return (*input_shape[:-1], self.weight.shape[0])
         require_input_shape(self, input_shape, (self.weight.shape[1],))
         return (self.weight.shape[0],)
 
