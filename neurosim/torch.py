@@ -23,6 +23,8 @@ parameters, or call ``model.double()``.
 
 N:M structured sparsity (:func:`apply_nm_`, :func:`nm_step_`, :func:`finalize_nm_`) uses the
 layout of :mod:`neurosim.ir.nm`: groups of M consecutive entries of ``weight.reshape(out, -1)``.
+:class:`BDWP` / :func:`apply_bdwp_` train non-spiking Linear/Conv2d layers with bidirectional N:M
+pruning (SAT's BDWP, see :mod:`neurosim.passes.bdwp`).
 """
 
 from __future__ import annotations
@@ -36,11 +38,14 @@ from torch.nn.utils import parametrize
 from neurosim.errors import NMError, ShapeError
 
 __all__ = [
+    "BDWP",
     "LIF",
     "NMMask",
+    "apply_bdwp_",
     "apply_nm_",
     "finalize_nm_",
     "nm_mask",
+    "nm_mask_along",
     "nm_modules",
     "nm_step_",
     "reset_states",
@@ -299,4 +304,122 @@ def finalize_nm_(model: nn.Module) -> dict[str, tuple[int, int]]:
         parametrize.remove_parametrizations(mod, "weight", leave_parametrized=True)
         mod.weight.masked_fill_(p.mask == 0, 0.0)  # +0.0, not w * 0 = -0.0 for negative w
         done[name] = (p.n, p.m)
+    return done
+
+
+# ------------------------------------------------------------------------------------- BDWP
+
+
+def nm_mask_along(weight: torch.Tensor, n: int, m: int, axis: str = "in") -> torch.Tensor:
+    """:func:`nm_mask` with groups along ``axis``: ``"in"`` (the reduction of the forward GEMM) or
+    ``"out"`` (output channels: the reduction of the backward-data GEMM). Same result as
+    :func:`neurosim.passes.bdwp.nm_mask_along`."""
+    if axis == "in":
+        return nm_mask(weight, n, m)
+    if axis != "out":
+        raise NMError(f"N:M axis must be 'in' (forward) or 'out' (backward), found {axis!r}")
+    flat = weight.detach().reshape(weight.shape[0], -1)
+    if flat.shape[0] % m:
+        raise NMError(
+            f"the weight's number of output channels is {flat.shape[0]!r}, not a multiple of M={m}; choose another M "
+            "or keep this layer dense"
+        )
+    return nm_mask(flat.t().contiguous(), n, m).t().reshape(weight.shape)
+
+
+class _BDWPFn(torch.autograd.Function):
+    """BDWP for one Linear/Conv: forward with ``w * mask_fwd``, input gradient with ``w * mask_bwd``,
+    weight gradient dense (straight through to the dense weight), plus the SR-STE decay
+    ``lam * (1 - mask_fwd) * w`` on the pruned weights."""
+
+    @staticmethod
+    def forward(ctx, x, w, bias, mask_fwd, mask_bwd, lam, conv):
+        ctx.save_for_backward(x, w, mask_fwd, mask_bwd)
+        ctx.lam, ctx.conv, ctx.has_bias = lam, conv, bias is not None
+        wf = w * mask_fwd
+        if conv is None:
+            return nn.functional.linear(x, wf, bias)
+        stride, padding, dilation, groups = conv
+        return nn.functional.conv2d(x, wf, bias, stride, padding, dilation, groups)
+
+    @staticmethod
+    def backward(ctx, gy):
+        x, w, mask_fwd, mask_bwd = ctx.saved_tensors
+        wb = w * mask_bwd
+        if ctx.conv is None:
+            gx = gy @ wb
+            gw = gy.reshape(-1, gy.shape[-1]).t() @ x.reshape(-1, x.shape[-1])
+            gb = gy.reshape(-1, gy.shape[-1]).sum(0) if ctx.has_bias else None
+        else:
+            stride, padding, dilation, groups = ctx.conv
+            gx = torch.nn.grad.conv2d_input(x.shape, wb, gy, stride, padding, dilation, groups)
+            gw = torch.nn.grad.conv2d_weight(x, w.shape, gy, stride, padding, dilation, groups)
+            gb = gy.sum((0, 2, 3)) if ctx.has_bias else None
+        if ctx.lam:
+            gw = gw + ctx.lam * (1 - mask_fwd) * w
+        return gx, gw, gb, None, None, None, None
+
+
+class BDWP(nn.Module):
+    """Wraps a Linear or Conv2d so it trains with BDWP N:M sparsity (see :func:`apply_bdwp_`).
+
+    Both masks are recomputed from the dense weight by magnitude before every training forward
+    pass (in eval mode: the masks of the last training step). ``sparse_weight(axis)`` gives the
+    pruned weight that the forward (``"in"``) or backward (``"out"``) GEMM uses.
+    """
+
+    def __init__(self, module: nn.Module, n: int, m: int, srste_lambda: float = 0.0) -> None:
+        super().__init__()
+        if not isinstance(module, (nn.Linear, nn.Conv2d)):
+            raise NMError(f"BDWP wraps torch.nn.Linear or Conv2d, found {type(module).__name__}; keep that layer dense")
+        self.n, self.m = _check_nm(n, m)
+        self.module = module
+        self.srste_lambda = float(srste_lambda)
+        self.register_buffer("mask_fwd", nm_mask_along(module.weight, n, m, "in").to(module.weight.dtype))
+        self.register_buffer("mask_bwd", nm_mask_along(module.weight, n, m, "out").to(module.weight.dtype))
+
+    @torch.no_grad()
+    def update_masks(self) -> None:
+        w = self.module.weight
+        self.mask_fwd.copy_(nm_mask_along(w, self.n, self.m, "in"))
+        self.mask_bwd.copy_(nm_mask_along(w, self.n, self.m, "out"))
+
+    def sparse_weight(self, axis: str = "in") -> torch.Tensor:
+        return self.module.weight.detach() * (self.mask_fwd if axis == "in" else self.mask_bwd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.update_masks()
+        mod = self.module
+        conv = None
+        if isinstance(mod, nn.Conv2d):
+            if mod.padding_mode != "zeros" or isinstance(mod.padding, str):
+                raise NMError(f"BDWP supports Conv2d with numeric zero padding, found padding={mod.padding!r}, "
+                              f"padding_mode={mod.padding_mode!r}")
+            conv = (mod.stride, mod.padding, mod.dilation, mod.groups)
+        return _BDWPFn.apply(x, mod.weight, mod.bias, self.mask_fwd, self.mask_bwd, self.srste_lambda, conv)
+
+    def extra_repr(self) -> str:
+        return f"{self.n}:{self.m} bidirectional, srste_lambda={self.srste_lambda:g}"
+
+
+def apply_bdwp_(model: nn.Module, n: int, m: int, *, skip: Iterable[str] = (), srste_lambda: float = 0.0
+                ) -> list[str]:
+    """Wrap every Linear/Conv2d of ``model`` (except the module names in ``skip``) in :class:`BDWP`.
+
+    Returns the names of the wrapped modules. Layers whose input length or output channels are
+    not a multiple of M cannot be N:M along both axes and raise NMError naming them (skip them).
+    """
+    skip = set(skip)
+    done = []
+    for name, mod in list(model.named_modules()):
+        for child_name, child in list(mod.named_children()):
+            full = f"{name}.{child_name}" if name else child_name
+            if full in skip or not isinstance(child, (nn.Linear, nn.Conv2d)):
+                continue
+            try:
+                setattr(mod, child_name, BDWP(child, n, m, srste_lambda=srste_lambda))
+            except NMError as exc:
+                raise NMError(f"layer {full!r}: {exc}; pass skip=[{full!r}] to keep it dense") from None
+            done.append(full)
     return done

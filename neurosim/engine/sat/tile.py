@@ -38,15 +38,25 @@ source that is not valid when a beat is due: each such cycle adds exactly one cy
 
 from __future__ import annotations
 
+from numba import njit
+
 from neurosim.errors import SATConfigError
 
 
+@njit(cache=True)
 def tile_cycles(rows: int, cols: int, t: int) -> int:
-    """Cycles of one tile of ``t`` activation beats on a ``rows`` x ``cols`` array (no stalls)."""
+    """Cycles of one tile of ``t`` activation beats on a ``rows`` x ``cols`` array (no stalls).
+
+    Compiled with numba: the GEMM kernel calls it for every tile. :func:`check_tile` validates.
+    """
+    return 2 * rows + cols + t - 1
+
+
+def check_tile(rows: int, cols: int, t: int) -> None:
+    """Raise :class:`SATConfigError` unless the tile dimensions are positive integers."""
     for name, v in (("rows", rows), ("cols", cols), ("t", t)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise SATConfigError(f"tile {name} must be a positive integer, found {v!r}")
-    return 2 * rows + cols + t - 1
 
 
 def tile_reduction(rows: int, n: int, m: int, sparse: bool) -> int:

@@ -1,0 +1,146 @@
+"""numba kernels of the SAT cycle model: every tile of every GEMM, and the vector unit.
+
+Arrays in, arrays out; :mod:`neurosim.engine.sat.model` builds the tables and reads the results.
+
+A GEMM ``[M, K] x [K, N]`` (``count`` independent copies) is tiled onto the weight-stationary
+``R x C`` array: ``K`` in tiles of ``R * r`` (``r`` = reduction per PE per cycle: ``lanes`` dense,
+``lanes * M/N`` for an N:M weight), ``N`` in tiles of ``C`` columns, and the rows ``M`` in chunks of
+``T`` rows whose partial sums fit the output buffer. Loop order: row chunk, column tile, reduction
+tile (partial sums stay in the output buffer across reduction tiles). Each tile takes
+:func:`~neurosim.engine.sat.tile.tile_cycles` (``2R + C + T - 1``).
+
+DRAM: a tile needs its weights (``stored`` values plus indices), the activation chunk
+``[T, R*r]`` unless the whole ``[T, K]`` chunk stayed in the input buffer since the previous column
+tile (half the buffer: it is double buffered), and writes ``[T, C]`` outputs after its last
+reduction tile. With ``overlap`` (double-buffered transfers scheduled offline) the transfers of the
+next tile hide under the current tile's compute and only the excess stalls; without it every
+transfer is serialised with the compute.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from neurosim.engine.sat.tile import tile_cycles
+
+# columns of the GEMM table
+G_M, G_K, G_N, G_COUNT, G_RED, G_KEEP_NUM, G_KEEP_DEN, G_SPARSE = range(8)
+GEMM_FIELDS = 8
+# columns of the result table
+R_CYCLES, R_COMPUTE, R_STALL, R_MACS, R_DRAM_BYTES, R_SRAM_BYTES, R_TILES, R_USEFUL = range(8)
+RESULT_FIELDS = 8
+# hardware vector: see neurosim.engine.sat.model.hw_vector
+H_ROWS, H_COLS, H_ACT_BITS, H_W_BITS, H_IDX_BITS, H_ACC_BITS, H_IBUF, H_OBUF, H_OVERLAP, H_BYTES_PER_KCYC, H_INTERLEAVE = \
+    range(11)
+HW_FIELDS = 11
+
+
+@njit(cache=True)
+def _ceil_div(a, b):
+    return (a + b - 1) // b
+
+
+@njit(cache=True)
+def gemm_cycles(gemms: np.ndarray, hw: np.ndarray, out: np.ndarray) -> None:
+    """Fill ``out[g]`` (see the R_* columns) for every GEMM row of ``gemms`` on hardware ``hw``.
+
+    ``hw[H_BYTES_PER_KCYC]`` is the DRAM bandwidth in bytes per 1000 cycles (integer arithmetic:
+    transfer cycles are rounded up per tile).
+    """
+    rows = hw[H_ROWS]
+    cols = hw[H_COLS]
+    bw = hw[H_BYTES_PER_KCYC]
+    overlap = hw[H_OVERLAP] != 0
+    interleave = hw[H_INTERLEAVE] != 0
+    for g in range(gemms.shape[0]):
+        m = gemms[g, G_M]
+        k = gemms[g, G_K]
+        n = gemms[g, G_N]
+        count = gemms[g, G_COUNT]
+        red = gemms[g, G_RED]
+        keep_num = gemms[g, G_KEEP_NUM]
+        keep_den = gemms[g, G_KEEP_DEN]
+        sparse = gemms[g, G_SPARSE] != 0
+        ktile = rows * red
+        k_tiles = _ceil_div(k, ktile)
+        n_tiles = _ceil_div(n, cols)
+        # partial sums of T rows x C columns fill half the output buffer (it is double buffered)
+        t_max = max(1, (hw[H_OBUF] * 8 // 2) // (cols * hw[H_ACC_BITS]))
+        w_bits = hw[H_W_BITS] + (hw[H_IDX_BITS] if sparse else 0)
+        a_bits = hw[H_ACT_BITS]
+        x_fits_bits = hw[H_IBUF] * 8 // 2
+        cycles = 0
+        compute = 0
+        macs = 0
+        dram = 0
+        sram = 0
+        tiles = 0
+        pending = 0  # transfer cycles of the tile about to run (prefetched under the previous one)
+        first = True
+        m0 = 0
+        while m0 < m:
+            t = min(t_max, m - m0)
+            x_resident = t * k * a_bits <= x_fits_bits
+            for nt in range(n_tiles):
+                c_act = min(cols, n - nt * cols)
+                for kt in range(k_tiles):
+                    k_act = min(ktile, k - kt * ktile)
+                    stored = _ceil_div(k_act * keep_num, keep_den)
+                    bits = stored * c_act * w_bits
+                    if nt == 0 or not x_resident:
+                        bits += t * k_act * a_bits
+                    if kt == k_tiles - 1:
+                        bits += t * c_act * a_bits
+                    nbytes = _ceil_div(bits, 8)
+                    xfer = _ceil_div(nbytes * 1000, bw)
+                    tc = tile_cycles(rows, cols, t)
+                    if interleave and not first:
+                        tc -= rows  # this tile's weights were loaded while the previous tile streamed
+                    if overlap:
+                        if first:
+                            cycles += xfer  # the first tile's operands cannot be prefetched
+                        else:
+                            cycles += max(0, pending - tc)
+                        cycles += tc
+                        pending = xfer
+                    else:
+                        cycles += tc + xfer
+                    first = False
+                    compute += tc
+                    dram += nbytes
+                    tile_macs = t * stored * c_act
+                    macs += tile_macs
+                    # SRAM: the activation window stream, the weights once, partial sums read+write
+                    sram += _ceil_div(t * k_act * a_bits + stored * c_act * w_bits + 2 * t * c_act * hw[H_ACC_BITS], 8)
+                    tiles += 1
+            m0 += t
+        out[g, R_CYCLES] = cycles * count
+        out[g, R_COMPUTE] = compute * count
+        out[g, R_STALL] = (cycles - compute) * count
+        out[g, R_MACS] = macs * count
+        out[g, R_DRAM_BYTES] = dram * count
+        out[g, R_SRAM_BYTES] = sram * count
+        out[g, R_TILES] = tiles * count
+        out[g, R_USEFUL] = m * k * n * count
+
+
+@njit(cache=True)
+def vector_cycles(elements: np.ndarray, ops: np.ndarray, tensors: int, lanes: int, act_bits: int,
+                  bytes_per_kcycle: int, overlap: bool, out: np.ndarray) -> None:
+    """Cycles (``out[i, 0]``) and DRAM bytes (``out[i, 1]``) of the vector unit per layer.
+
+    ``elements * ops / lanes`` operations; ``tensors`` tensors of ``elements`` values move to or
+    from DRAM (2 for a layer: read its input, write its output; 3 for a weight update). With
+    ``overlap`` the transfer hides under the arithmetic and only the excess counts.
+    """
+    for i in range(elements.shape[0]):
+        if ops[i] == 0:
+            out[i, 0] = 0
+            out[i, 1] = 0
+            continue
+        work = _ceil_div(elements[i] * ops[i], lanes)
+        nbytes = _ceil_div(tensors * elements[i] * act_bits, 8)
+        xfer = _ceil_div(nbytes * 1000, bytes_per_kcycle)
+        out[i, 0] = max(work, xfer) if overlap else work + xfer
+        out[i, 1] = nbytes
