@@ -224,12 +224,20 @@ def _model_input(graph, args) -> np.ndarray:
 
 
 def _configure_rtl(p):
+    from neurosim.hdl.sat_commands import add_options as add_sat_options
+
     _configure_rtl_common(p)
+    add_sat_options(p, "rtl")
     p.add_argument("--out", required=True, help="output folder: one subfolder per core with Verilog and manifest")
 
 
 def _cmd_rtl(args) -> int:
     import json
+
+    if args.model == "sat":  # the SAT PE array, not a model file
+        from neurosim.hdl.sat_commands import rtl as rtl_sat
+
+        return rtl_sat(args)
 
     from neurosim.fileio import write_text_atomic
     from neurosim.hdl.emit import emit
@@ -263,7 +271,10 @@ def _n_inputs(graph) -> int:
 
 
 def _configure_verify(p):
+    from neurosim.hdl.sat_commands import add_options as add_sat_options
+
     _configure_rtl_common(p)
+    add_sat_options(p, "verify")
     p.add_argument("--simulator", choices=("icarus", "verilator"), default="icarus")
     p.add_argument("--work", default="build/verify", help="simulation work folder")
     p.add_argument("--no-top", action="store_true", help="verify the cores one by one only, not the whole-model top")
@@ -279,6 +290,11 @@ def _configure_rtl_common(p):
 
 def _cmd_verify(args) -> int:
     from neurosim.hdl.verify import verify_model
+
+    if args.model == "sat":  # the SAT PE array against numpy and the tile cycle model
+        from neurosim.hdl.sat_commands import verify as verify_sat
+
+        return verify_sat(args)
 
     graph = _load(args)
     con = _console()
@@ -306,7 +322,10 @@ def _cmd_verify(args) -> int:
 
 
 def _configure_synth(p):
+    from neurosim.hdl.sat_commands import add_options as add_sat_options
+
     _configure_rtl_common(p)
+    add_sat_options(p, "synth")
     p.add_argument("--fpga", choices=("ice40", "ecp5", "ecp5-85"), required=True)
     p.add_argument("--work", default="build/synth", help="synthesis work folder")
     p.add_argument("--json", default=None, help="also write the reports to this JSON file")
@@ -315,6 +334,11 @@ def _configure_synth(p):
 
 def _cmd_synth(args) -> int:
     import json
+
+    if args.model == "sat":  # the SAT PEs and array
+        from neurosim.hdl.sat_commands import synth as synth_sat
+
+        return synth_sat(args)
 
     from neurosim.fileio import write_text_atomic
     from neurosim.hdl.model import cores_of

@@ -37,9 +37,14 @@ def manifest_of(cfg: CoreConfig, name: str, extra: dict | None = None) -> dict:
 def emit(cfg: CoreConfig, out_dir, name: str = "neurosim_core", extra: dict | None = None, program=None) -> Path:
     """Write ``<out_dir>/<name>.v`` (with ``program`` baked into its memories when given) and
     ``<out_dir>/manifest.json``; return the Verilog path."""
+    return emit_design(out_dir, name, verilog_of(cfg, name, program=program), manifest_of(cfg, name, extra))
+
+
+def emit_design(out_dir, name: str, verilog: str, manifest: dict) -> Path:
+    """Write ``<out_dir>/<name>.v`` and ``<out_dir>/manifest.json`` (sorted keys, so it is reproducible)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.v"
-    write_text_atomic(path, verilog_of(cfg, name, program=program))
-    write_text_atomic(out / "manifest.json", json.dumps(manifest_of(cfg, name, extra), indent=1, sort_keys=True) + "\n")
+    write_text_atomic(path, verilog)
+    write_text_atomic(out / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return path

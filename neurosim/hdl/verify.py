@@ -112,7 +112,9 @@ def job_of(cfg: CoreConfig, traces: list[Trace]) -> dict:
     return {"params": params, "traces": entries}
 
 
-def _runner(simulator: str):
+def _runner(simulator: str, testbench: Path | None = None):
+    """The cocotb runner of ``simulator``, once it and the ``testbench`` file (default: the core's) exist."""
+    testbench = testbench or SIM_DIR / "test_core.py"
     try:
         from cocotb_tools.runner import get_runner
     except ImportError as exc:  # pragma: no cover - cocotb is a core dependency
@@ -122,23 +124,28 @@ def _runner(simulator: str):
         raise VerificationError(f"simulator must be 'icarus' or 'verilator', found {simulator!r}")
     if shutil.which(exe) is None:
         raise VerificationError(f"{exe!r} is not on PATH; install it (bash scripts/test.sh does) to run {simulator}")
-    if not (SIM_DIR / "test_core.py").exists():
-        raise VerificationError(f"the testbench {str(SIM_DIR)!r} is missing; run verification from a neurosim checkout")
+    if not testbench.exists():
+        raise VerificationError(f"the testbench {str(testbench.parent)!r} is missing; run verification from a neurosim checkout")
     return get_runner(simulator)
 
 
 def build(cfg: CoreConfig, build_dir: Path, simulator: str = "icarus", mutate: str | None = None, program=None):
     from neurosim.hdl.emit import verilog_of
 
-    runner = _runner(simulator)
+    return build_verilog(verilog_of(cfg, TOP, mutate=mutate, program=program), TOP, build_dir, simulator)
+
+
+def build_verilog(text: str, top: str, build_dir: Path, simulator: str = "icarus", testbench: Path | None = None):
+    """Write ``text`` as ``<build_dir>/<top>.v`` and build it for ``simulator``; returns (runner, seconds)."""
+    runner = _runner(simulator, testbench)
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
-    src = build_dir / f"{TOP}.v"
-    src.write_text(verilog_of(cfg, TOP, mutate=mutate, program=program))
+    src = build_dir / f"{top}.v"
+    src.write_text(text)
     # --output-split 0: see verify_model_top (Verilator 5.048 precompiled-header bug on larger designs)
     args = ["-Wno-fatal", "-Wno-WIDTH", "--output-split", "0"] if simulator == "verilator" else []
     t0 = time.perf_counter()
-    runner.build(sources=[src], hdl_toplevel=TOP, build_dir=build_dir, build_args=args,
+    runner.build(sources=[src], hdl_toplevel=top, build_dir=build_dir, build_args=args,
                  timescale=("1ns", "1ps"), always=True)
     return runner, time.perf_counter() - t0
 

@@ -1,0 +1,96 @@
+"""The configuration of one generated SAT PE array: the parameters the RTL is built for.
+
+The array is the RTL twin of the tile contract in :mod:`neurosim.engine.sat.tile`: ``rows`` x
+``cols`` weight-stationary PEs, each holding one N:M weight group (``n`` values and ``n``
+offsets into a window of ``m`` activations) and owning ``n`` multipliers. ``n == m`` builds a
+dense-only array (no offsets, no index muxes): the baseline the sparse PE's overhead is measured
+against. Widths are structural; weights, offsets and the sparse/dense mode arrive at run time on
+the weight stream, so one build serves every tile of its shape.
+
+Integer arithmetic is exact: ``acc_bits`` must hold any sum of ``rows * n`` products of an
+``act_bits`` and a ``weight_bits`` two's-complement value, which takes
+``act_bits + weight_bits + ceil(log2(rows * n))`` signed bits (the product of the two most
+negative values, ``2**(act_bits + weight_bits - 2)``, needs ``act_bits + weight_bits`` alone).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from neurosim.errors import SATConfigError
+
+
+def min_acc_bits(rows: int, n: int, act_bits: int, weight_bits: int) -> int:
+    """Narrowest signed accumulator that holds every column sum of a tile exactly."""
+    return act_bits + weight_bits + math.ceil(math.log2(rows * n))
+
+
+@dataclass(frozen=True)
+class SATConfig:
+    rows: int = 4
+    cols: int = 4
+    n: int = 2
+    m: int = 8
+    act_bits: int = 8
+    weight_bits: int = 8
+    acc_bits: int = 0  # 0: the minimum, min_acc_bits(rows, n, act_bits, weight_bits)
+
+    def __post_init__(self) -> None:
+        def check_int(field, lo, hi, fix):
+            v = getattr(self, field)
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                raise SATConfigError(f"SATConfig.{field} must be an int in {lo}..{hi}, found {v!r}; {fix}")
+
+        check_int("rows", 1, 64, "pick an array height the FPGA can hold")
+        check_int("cols", 1, 64, "pick an array width the FPGA can hold")
+        check_int("m", 1, 32, "use an N:M pattern with M at most 32")
+        check_int("n", 1, 32, "use an N:M pattern with N at most 32")
+        if self.n > self.m:
+            raise SATConfigError(f"SATConfig.n must be at most m ({self.m}), found {self.n!r}; an N:M group keeps "
+                                 f"N of every M weights")
+        check_int("act_bits", 2, 24, "use 2- to 24-bit activations")
+        check_int("weight_bits", 2, 24, "use 2- to 24-bit weights")
+        need = min_acc_bits(self.rows, self.n, self.act_bits, self.weight_bits)
+        acc = self.acc_bits
+        if not isinstance(acc, int) or isinstance(acc, bool) or acc < 0 or acc > 63:
+            raise SATConfigError(f"SATConfig.acc_bits must be an int in {need}..63 (0 = the minimum), found {acc!r}; "
+                                 f"leave it 0 for {need} bits")
+        if 0 < acc < need:
+            raise SATConfigError(
+                f"SATConfig.acc_bits must be at least act_bits + weight_bits + ceil(log2(rows * n)) = {need} to hold "
+                f"every column sum exactly, found {acc!r}; raise it or leave it 0 for the minimum")
+        if acc == 0:
+            object.__setattr__(self, "acc_bits", need)
+
+    @property
+    def dense_only(self) -> bool:
+        """``n == m``: every tile is dense; the PEs have no offsets and no index muxes."""
+        return self.n == self.m
+
+    @property
+    def offset_bits(self) -> int:
+        """Bits of one offset (0 in a dense-only build)."""
+        return 0 if self.dense_only else (self.m - 1).bit_length()
+
+    @property
+    def latency(self) -> int:
+        """Cycles from an activation beat's handshake to its output beat's (``rows + cols - 1``)."""
+        return self.rows + self.cols - 1
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.n}:{self.m}"
+
+    def name(self) -> str:
+        return (f"sat_r{self.rows}_c{self.cols}_n{self.n}_m{self.m}_a{self.act_bits}_w{self.weight_bits}"
+                f"_acc{self.acc_bits}")
+
+
+def parse_nm(text: str) -> tuple[int, int]:
+    """``"2:8"`` -> ``(2, 8)``; ``"dense"`` is not a pattern (give ``N:N``)."""
+    try:
+        n, m = (int(v) for v in str(text).split(":"))
+    except ValueError:
+        raise SATConfigError(f"--nm must be N:M with integers N <= M, like 2:8, found {text!r}") from None
+    return n, m

@@ -1,0 +1,127 @@
+"""The SAT processing element in amaranth: one N:M weight group, ``n`` multipliers, index select.
+
+A PE of the weight-stationary array (:mod:`neurosim.hdl.sat_array`) holds one weight *group*:
+``n`` signed weights and, in a sparse build (``n < m``), ``n`` offsets into the window of ``m``
+activations that passes through it. Each cycle the array advances (``en``) it computes
+
+    psum_out <= psum_in + sum_j w_j * x[sel_j],   sel_j = j (dense mode) or off_j (sparse mode)
+
+and hands its window on to the PE on its right (``x_out <= x``). The index select is what a
+sparse PE adds to a dense one: ``n`` m-to-1 multiplexers of ``act_bits`` and ``n`` offset
+registers (plus the wider activation register, ``m`` instead of ``n`` activations). A dense-only
+build (``n == m``) has neither: weight ``j`` always meets activation ``j``.
+
+Weights arrive through a shift chain (``w_in`` -> stored group -> ``w_out``, on ``load``), so the
+array needs no row decoder. Products and sums are exact at ``acc_bits`` (checked by
+:class:`~neurosim.hdl.sat_config.SATConfig`).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from neurosim.errors import SATConfigError
+from neurosim.hdl.sat_config import SATConfig
+
+
+def group_layout(cfg: SATConfig) -> data.StructLayout:
+    """One PE's weight group: ``n`` signed values, then (sparse builds) ``n`` offsets below ``m``."""
+    fields = {"values": data.ArrayLayout(signed(cfg.weight_bits), cfg.n)}
+    if not cfg.dense_only:
+        fields["offsets"] = data.ArrayLayout(cfg.offset_bits, cfg.n)
+    return data.StructLayout(fields)
+
+
+class SparsePE(wiring.Component):
+    """One PE (see module docstring); ``cfg`` gives n, m and the widths (rows/cols are unused)."""
+
+    #: deliberate bugs for the verification's self-test (the testbench must catch each of them)
+    MUTATIONS = ("offset_off_by_one",)
+
+    def __init__(self, cfg: SATConfig, *, mutate: str | None = None):
+        if not isinstance(cfg, SATConfig):
+            raise SATConfigError(f"SparsePE needs a SATConfig, found {type(cfg).__name__!r}; build one with "
+                                 f"SATConfig(n=..., m=...)")
+        if mutate is not None and mutate not in self.MUTATIONS:
+            raise SATConfigError(f"SparsePE mutate must be one of {self.MUTATIONS!r} or None, found {mutate!r}; "
+                                 f"leave it None outside the verification self-test")
+        if mutate is not None and cfg.dense_only:
+            raise SATConfigError(f"SparsePE mutate {mutate!r} needs a sparse build (n < m), found "
+                                 f"n:m = {cfg.pattern!r}; mutate a sparse PE")
+        self.cfg = cfg
+        self.mutate = mutate
+        window = cfg.m * cfg.act_bits
+        super().__init__({
+            "x": In(window),  # activation k of the window in bits [k * act_bits, (k + 1) * act_bits)
+            "x_out": Out(window),  # the window, one advance later, for the PE on the right
+            "psum_in": In(signed(cfg.acc_bits)),  # partial sum of the PEs above
+            "psum_out": Out(signed(cfg.acc_bits)),  # psum_in + this PE's products, registered
+            "w_in": In(group_layout(cfg)),  # the group shifted in on `load`
+            "w_out": Out(group_layout(cfg)),  # the stored group (next link of the load chain)
+            "load": In(1),
+            "en": In(1),  # advance: the array's global stall holds every pipeline register
+            "dense": In(1),  # 1: weight j meets activation j, offsets ignored
+        })
+
+    def elaborate(self, platform):
+        cfg = self.cfg
+        a_bits, w_bits = cfg.act_bits, cfg.weight_bits
+        m = Module()
+
+        # -- the stored weight group (a link of the array's load chain) ---------------------------
+        group = Signal(group_layout(cfg))
+        with m.If(self.load):
+            m.d.sync += group.eq(self.w_in)
+        m.d.comb += self.w_out.eq(group)
+
+        # -- index select and multiply, per weight -------------------------------------------------
+        # named, typed wires for every field keep signedness explicit in the Verilog, and the
+        # select is a Mux chain over raw bits (continuous assignments, no Array case block)
+        prods = []
+        for j in range(cfg.n):
+            w = Signal(signed(w_bits), name=f"w{j}")
+            m.d.comb += w.eq(group.values[j])
+            if cfg.dense_only:
+                raw = self.x.word_select(j, a_bits)
+            else:
+                off = Signal(cfg.offset_bits, name=f"off{j}")
+                m.d.comb += off.eq(group.offsets[j])
+                if self.mutate == "offset_off_by_one":
+                    off = Mux(off == cfg.m - 1, 0, off + 1)
+                sel = Signal(cfg.offset_bits, name=f"sel{j}")
+                m.d.comb += sel.eq(Mux(self.dense, j, off))
+                raw = self.x.word_select(0, a_bits)
+                for k in range(1, cfg.m):
+                    raw = Mux(sel == k, self.x.word_select(k, a_bits), raw)
+            a = Signal(signed(a_bits), name=f"a{j}")
+            prod = Signal(signed(a_bits + w_bits), name=f"prod{j}")
+            m.d.comb += [a.eq(raw), prod.eq(a * w)]
+            prods.append(prod)
+
+        # -- accumulate into the column's partial sum ----------------------------------------------
+        total = self.psum_in
+        for prod in prods:
+            total = total + prod
+        with m.If(self.en):
+            m.d.sync += [self.psum_out.eq(total), self.x_out.eq(self.x)]
+        return m
+
+
+class RegisteredPE(wiring.Component):
+    """A PE behind a register on every input, for synthesis only: out of context, nextpnr times
+    register-to-register paths, so the window -> select -> multiply -> add path of a bare PE
+    (fed by its left neighbour's register in the array) would go untimed."""
+
+    def __init__(self, cfg: SATConfig):
+        self._pe = SparsePE(cfg)
+        super().__init__(self._pe.signature)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.pe = pe = self._pe
+        for name in ("x", "psum_in", "w_in", "load", "en", "dense"):
+            m.d.sync += getattr(pe, name).eq(getattr(self, name))
+        m.d.comb += [self.x_out.eq(pe.x_out), self.psum_out.eq(pe.psum_out), self.w_out.eq(pe.w_out)]
+        return m
