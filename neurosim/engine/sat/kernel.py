@@ -28,12 +28,12 @@ from neurosim.engine.sat.tile import tile_cycles
 G_M, G_K, G_N, G_COUNT, G_RED, G_KEEP_NUM, G_KEEP_DEN, G_SPARSE = range(8)
 GEMM_FIELDS = 8
 # columns of the result table
-R_CYCLES, R_COMPUTE, R_STALL, R_MACS, R_DRAM_BYTES, R_SRAM_BYTES, R_TILES, R_USEFUL = range(8)
-RESULT_FIELDS = 8
+R_CYCLES, R_COMPUTE, R_STALL, R_MACS, R_DRAM_BYTES, R_SRAM_BYTES, R_TILES, R_USEFUL, R_CHUNK = range(9)
+RESULT_FIELDS = 9
 # hardware vector: see neurosim.engine.sat.model.hw_vector
-H_ROWS, H_COLS, H_ACT_BITS, H_W_BITS, H_IDX_BITS, H_ACC_BITS, H_IBUF, H_OBUF, H_OVERLAP, H_BYTES_PER_KCYC, H_INTERLEAVE = \
-    range(11)
-HW_FIELDS = 11
+(H_ROWS, H_COLS, H_ACT_BITS, H_W_BITS, H_IDX_BITS, H_ACC_BITS, H_IBUF, H_OBUF, H_OVERLAP, H_BYTES_PER_KCYC, H_INTERLEAVE,
+ H_SCHEDULE) = range(12)
+HW_FIELDS = 12
 
 
 @njit(cache=True)
@@ -42,87 +42,119 @@ def _ceil_div(a, b):
 
 
 @njit(cache=True)
-def gemm_cycles(gemms: np.ndarray, hw: np.ndarray, out: np.ndarray) -> None:
-    """Fill ``out[g]`` (see the R_* columns) for every GEMM row of ``gemms`` on hardware ``hw``.
-
-    ``hw[H_BYTES_PER_KCYC]`` is the DRAM bandwidth in bytes per 1000 cycles (integer arithmetic:
-    transfer cycles are rounded up per tile).
-    """
+def _gemm_at(gemms: np.ndarray, g: int, hw: np.ndarray, t_chunk: int, out: np.ndarray) -> None:
+    """Fill ``out[g]`` for GEMM row ``g`` with rows streamed in chunks of ``t_chunk``."""
     rows = hw[H_ROWS]
     cols = hw[H_COLS]
     bw = hw[H_BYTES_PER_KCYC]
     overlap = hw[H_OVERLAP] != 0
     interleave = hw[H_INTERLEAVE] != 0
-    for g in range(gemms.shape[0]):
-        m = gemms[g, G_M]
-        k = gemms[g, G_K]
-        n = gemms[g, G_N]
-        count = gemms[g, G_COUNT]
-        red = gemms[g, G_RED]
-        keep_num = gemms[g, G_KEEP_NUM]
-        keep_den = gemms[g, G_KEEP_DEN]
-        sparse = gemms[g, G_SPARSE] != 0
-        ktile = rows * red
-        k_tiles = _ceil_div(k, ktile)
-        n_tiles = _ceil_div(n, cols)
-        # partial sums of T rows x C columns fill half the output buffer (it is double buffered)
-        t_max = max(1, (hw[H_OBUF] * 8 // 2) // (cols * hw[H_ACC_BITS]))
-        w_bits = hw[H_W_BITS] + (hw[H_IDX_BITS] if sparse else 0)
-        a_bits = hw[H_ACT_BITS]
-        x_fits_bits = hw[H_IBUF] * 8 // 2
-        cycles = 0
-        compute = 0
-        macs = 0
-        dram = 0
-        sram = 0
-        tiles = 0
-        pending = 0  # transfer cycles of the tile about to run (prefetched under the previous one)
-        first = True
-        m0 = 0
-        while m0 < m:
-            t = min(t_max, m - m0)
-            x_resident = t * k * a_bits <= x_fits_bits
-            for nt in range(n_tiles):
-                c_act = min(cols, n - nt * cols)
-                for kt in range(k_tiles):
-                    k_act = min(ktile, k - kt * ktile)
-                    stored = _ceil_div(k_act * keep_num, keep_den)
-                    bits = stored * c_act * w_bits
-                    if nt == 0 or not x_resident:
-                        bits += t * k_act * a_bits
-                    if kt == k_tiles - 1:
-                        bits += t * c_act * a_bits
-                    nbytes = _ceil_div(bits, 8)
-                    xfer = _ceil_div(nbytes * 1000, bw)
-                    tc = tile_cycles(rows, cols, t)
-                    if interleave and not first:
-                        tc -= rows  # this tile's weights were loaded while the previous tile streamed
-                    if overlap:
-                        if first:
-                            cycles += xfer  # the first tile's operands cannot be prefetched
-                        else:
-                            cycles += max(0, pending - tc)
-                        cycles += tc
-                        pending = xfer
+    m = gemms[g, G_M]
+    k = gemms[g, G_K]
+    n = gemms[g, G_N]
+    count = gemms[g, G_COUNT]
+    keep_num = gemms[g, G_KEEP_NUM]
+    keep_den = gemms[g, G_KEEP_DEN]
+    sparse = gemms[g, G_SPARSE] != 0
+    red = gemms[g, G_RED]
+    ktile = rows * red
+    k_tiles = _ceil_div(k, ktile)
+    # interleave mapping: a reduction shorter than the array's depth uses only ``used`` PE rows;
+    # ``segments`` column tiles then share the array, one per band of ``used`` rows
+    segments = 1
+    if interleave and k_tiles == 1:
+        used = _ceil_div(k, red)
+        segments = max(1, rows // used)
+    span = cols * segments
+    n_tiles = _ceil_div(n, span)
+    w_bits = hw[H_W_BITS] + (hw[H_IDX_BITS] if sparse else 0)
+    a_bits = hw[H_ACT_BITS]
+    x_fits_bits = hw[H_IBUF] * 8 // 2
+    cycles = 0
+    compute = 0
+    macs = 0
+    dram = 0
+    sram = 0
+    tiles = 0
+    pending = 0  # transfer cycles of the tile about to run (prefetched under the previous one)
+    first = True
+    m0 = 0
+    while m0 < m:
+        t = min(t_chunk, m - m0)
+        x_resident = t * k * a_bits <= x_fits_bits
+        for nt in range(n_tiles):
+            c_act = min(span, n - nt * span)
+            for kt in range(k_tiles):
+                k_act = min(ktile, k - kt * ktile)
+                stored = _ceil_div(k_act * keep_num, keep_den)
+                bits = stored * c_act * w_bits
+                if nt == 0 or not x_resident:
+                    bits += t * k_act * a_bits
+                if kt == k_tiles - 1:
+                    bits += t * c_act * a_bits
+                nbytes = _ceil_div(bits, 8)
+                xfer = _ceil_div(nbytes * 1000, bw)
+                tc = tile_cycles(rows, cols, t)
+                if overlap:
+                    if first:
+                        cycles += xfer  # the first tile's operands cannot be prefetched
                     else:
-                        cycles += tc + xfer
-                    first = False
-                    compute += tc
-                    dram += nbytes
-                    tile_macs = t * stored * c_act
-                    macs += tile_macs
-                    # SRAM: the activation window stream, the weights once, partial sums read+write
-                    sram += _ceil_div(t * k_act * a_bits + stored * c_act * w_bits + 2 * t * c_act * hw[H_ACC_BITS], 8)
-                    tiles += 1
-            m0 += t
-        out[g, R_CYCLES] = cycles * count
-        out[g, R_COMPUTE] = compute * count
-        out[g, R_STALL] = (cycles - compute) * count
-        out[g, R_MACS] = macs * count
-        out[g, R_DRAM_BYTES] = dram * count
-        out[g, R_SRAM_BYTES] = sram * count
-        out[g, R_TILES] = tiles * count
-        out[g, R_USEFUL] = m * k * n * count
+                        cycles += max(0, pending - tc)
+                    cycles += tc
+                    pending = xfer
+                else:
+                    cycles += tc + xfer
+                first = False
+                compute += tc
+                dram += nbytes
+                macs += t * stored * c_act
+                # SRAM: the activation window stream, the weights once, partial sums read+write
+                sram += _ceil_div(t * k_act * a_bits + stored * c_act * w_bits + 2 * t * c_act * hw[H_ACC_BITS], 8)
+                tiles += 1
+        m0 += t
+    out[g, R_CYCLES] = cycles * count
+    out[g, R_COMPUTE] = compute * count
+    out[g, R_STALL] = (cycles - compute) * count
+    out[g, R_MACS] = macs * count
+    out[g, R_DRAM_BYTES] = dram * count
+    out[g, R_SRAM_BYTES] = sram * count
+    out[g, R_TILES] = tiles * count
+    out[g, R_USEFUL] = m * k * n * count
+    out[g, R_CHUNK] = t_chunk
+
+
+@njit(cache=True)
+def gemm_cycles(gemms: np.ndarray, hw: np.ndarray, out: np.ndarray) -> None:
+    """Fill ``out[g]`` (see the R_* columns) for every GEMM row of ``gemms`` on hardware ``hw``.
+
+    The row chunk ``T`` is the largest whose partial sums fit half the output buffer; with
+    ``hw[H_SCHEDULE]`` (offline scheduling) every power of two below it, and the largest chunk
+    whose ``[T, K]`` activations stay resident in the input buffer, are tried too and the fastest
+    is kept. ``hw[H_BYTES_PER_KCYC]`` is the DRAM bandwidth in bytes per 1000 cycles (integer
+    arithmetic: transfer cycles are rounded up per tile).
+    """
+    cols = hw[H_COLS]
+    best = np.zeros((1, RESULT_FIELDS), dtype=np.int64)
+    trial = np.zeros((1, RESULT_FIELDS), dtype=np.int64)
+    one = np.zeros((1, GEMM_FIELDS), dtype=np.int64)
+    for g in range(gemms.shape[0]):
+        t_max = max(1, (hw[H_OBUF] * 8 // 2) // (cols * hw[H_ACC_BITS]))
+        t_max = min(t_max, gemms[g, G_M])
+        one[0, :] = gemms[g, :]
+        _gemm_at(one, 0, hw, t_max, best)
+        if hw[H_SCHEDULE] != 0:
+            t = 1
+            while t < t_max:
+                _gemm_at(one, 0, hw, t, trial)
+                if trial[0, R_CYCLES] < best[0, R_CYCLES]:
+                    best[0, :] = trial[0, :]
+                t *= 2
+            resident = (hw[H_IBUF] * 8 // 2) // max(1, gemms[g, G_K] * hw[H_ACT_BITS])
+            if 1 <= resident < t_max:
+                _gemm_at(one, 0, hw, resident, trial)
+                if trial[0, R_CYCLES] < best[0, R_CYCLES]:
+                    best[0, :] = trial[0, :]
+        out[g, :] = best[0, :]
 
 
 @njit(cache=True)

@@ -32,6 +32,9 @@ from neurosim.errors import SATConfigError
 from neurosim.hw.accelerator import SATConfig
 
 PHASES = ("fwd", "bwd", "wg")
+#: Element-wise kinds applied in the PE array's output path as results are written (ReLU, residual
+#: add): no vector-unit cycles and no DRAM traffic of their own; their operations still cost energy.
+FUSED_KINDS = frozenset({"relu", "add"})
 #: Vector work of the weight update per weight (SGD with momentum: v = mu v + g; w -= lr v).
 UPDATE_OPS = 4
 
@@ -118,6 +121,7 @@ def _hw(cfg: SATConfig, overlap: bool, m: int) -> np.ndarray:
     hw[K.H_IBUF], hw[K.H_OBUF] = cfg.ifmap_buffer_bytes, cfg.ofmap_buffer_bytes
     hw[K.H_OVERLAP] = int(overlap)
     hw[K.H_INTERLEAVE] = int(cfg.interleave)
+    hw[K.H_SCHEDULE] = int(cfg.offline_schedule)
     hw[K.H_BYTES_PER_KCYC] = _bytes_per_kcycle(cfg)
     return hw
 
@@ -160,7 +164,7 @@ def simulate_step(workload: Workload, cfg: SATConfig, nm: tuple[int, int] = (1, 
             where.append((i, phase))
     table = np.array(rows, dtype=np.int64).reshape(-1, K.GEMM_FIELDS)
     res = np.zeros((len(rows), K.RESULT_FIELDS), dtype=np.int64)
-    K.gemm_cycles(table, _hw(cfg, cfg.offline_schedule, m), res)
+    K.gemm_cycles(table, _hw(cfg, True, m), res)
 
     phase_costs: list[dict[str, PhaseCost]] = [{p: PhaseCost() for p in PHASES} for _ in workload.gemms]
     for (i, phase), r, t in zip(where, res, table):
@@ -205,6 +209,8 @@ def simulate_step(workload: Workload, cfg: SATConfig, nm: tuple[int, int] = (1, 
         fwd = _vector_cost(elems, np.array([v.fwd_ops for v in workload.vectors]), cfg, 2)
         bwd = _vector_cost(elems, np.array([v.bwd_ops for v in workload.vectors]), cfg, 2)
         for v, e, f, b in zip(workload.vectors, elems, fwd, bwd):
+            if v.kind in FUSED_KINDS:
+                f = b = (0, 0)
             layers.append(LayerCost(v.name, v.kind, {
                 "fwd": PhaseCost(cycles=f[0], compute_cycles=f[0], vector_ops=int(e) * v.fwd_ops, dram_bytes=f[1]),
                 "bwd": PhaseCost(cycles=b[0], compute_cycles=b[0], vector_ops=int(e) * v.bwd_ops, dram_bytes=b[1]),
@@ -221,7 +227,7 @@ def _vector_cost(elements: np.ndarray, ops: np.ndarray, cfg: SATConfig, tensors:
     """(cycles, DRAM bytes) per row of the vector unit (see :func:`kernel.vector_cycles`)."""
     out = np.zeros((len(elements), 2), dtype=np.int64)
     K.vector_cycles(np.asarray(elements, dtype=np.int64), np.asarray(ops, dtype=np.int64), tensors,
-                    cfg.vector_lanes, cfg.act_bits, _bytes_per_kcycle(cfg), cfg.offline_schedule, out)
+                    cfg.vector_lanes, cfg.act_bits, _bytes_per_kcycle(cfg), True, out)
     return [(int(c), int(b)) for c, b in out]
 
 

@@ -15,6 +15,9 @@ def gemm(m: int, k: int, n: int, count: int, red: int, keep: tuple[int, int], sp
          ofmap_bytes: int, overlap: bool, bytes_per_kcycle: int, interleave: bool = False) -> dict[str, int]:
     """Cycles, compute, stall, MACs, DRAM bytes, SRAM bytes, tiles and dense MACs of one GEMM."""
     ktile = rows * red
+    span = cols
+    if interleave and k <= ktile:
+        span = cols * max(1, rows // math.ceil(k / red))
     t_max = max(1, (ofmap_bytes * 8 // 2) // (cols * acc_bits))
     w_bits = weight_bits + (index_bits if sparse else 0)
     res = dict(cycles=0, compute=0, macs=0, dram=0, sram=0, tiles=0)
@@ -22,8 +25,8 @@ def gemm(m: int, k: int, n: int, count: int, red: int, keep: tuple[int, int], sp
     for m0 in range(0, m, t_max):
         t = min(t_max, m - m0)
         resident = t * k * act_bits <= ifmap_bytes * 8 // 2
-        for n0 in range(0, n, cols):
-            c = min(cols, n - n0)
+        for n0 in range(0, n, span):
+            c = min(span, n - n0)
             for k0 in range(0, k, ktile):
                 ka = min(ktile, k - k0)
                 stored = math.ceil(ka * keep[0] / keep[1])
@@ -35,8 +38,6 @@ def gemm(m: int, k: int, n: int, count: int, red: int, keep: tuple[int, int], sp
                 nbytes = math.ceil(bits / 8)
                 xfer = math.ceil(nbytes * 1000 / bytes_per_kcycle)
                 compute = 2 * rows + cols + t - 1
-                if interleave and res["tiles"] > 0:
-                    compute -= rows
                 if not overlap:
                     res["cycles"] += compute + xfer
                 elif prefetched is None:
