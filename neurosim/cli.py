@@ -398,6 +398,59 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+# -- sat ----------------------------------------------------------------------------------------
+
+def _nm_arg(text: str) -> tuple[int, int]:
+    from neurosim.hw.accelerator import parse_nm
+
+    try:
+        return parse_nm(text)
+    except NeurosimError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _configure_sat(p):
+    from neurosim.engine.sat.workload import networks
+
+    p.add_argument("model", help=f"a shipped network ({', '.join(networks())}) or a model file (.nir, .nsim; "
+                                 f".pt/.pth with --input-shape and the torch extra)")
+    p.add_argument("--nm", type=_nm_arg, default=(2, 8), help="N:M pattern of BDWP, e.g. 2:8 (default) or dense")
+    p.add_argument("--config", default="sat-vcu1525", help="accelerator: a bundled name or a TOML file")
+    p.add_argument("--batch", type=_positive_int, default=32, help="training batch size (default 32)")
+    p.add_argument("--out", default=None, help="write report.json and plots into this folder")
+    p.add_argument("--top", type=int, default=15, help="rows of the per-layer table (0: every layer)")
+    p.add_argument("--input-shape", type=_shape_arg, default=None,
+                   help="unbatched input shape for torch modules, e.g. 3,224,224")
+    p.add_argument("--all-layers", action="store_true",
+                   help="prune the first and the last weighted layer too (default: they stay dense)")
+    for switch in ("interleave", "pregenerate", "offline-schedule"):
+        p.add_argument(f"--no-{switch}", action="store_true", help=f"switch the {switch} dataflow optimisation off")
+
+
+def _cmd_sat(args) -> int:
+    from neurosim.engine.sat.study import study
+    from neurosim.engine.sat.workload import load_workload
+    from neurosim.hw.accelerator import load_config
+    from neurosim.report.sat_report import print_summary, to_dict, write_report
+
+    cfg = load_config(args.config)
+    off = {k.replace("-", "_"): False for k in ("interleave", "pregenerate", "offline-schedule")
+           if getattr(args, f"no_{k.replace('-', '_')}")}
+    if off:
+        cfg = cfg.with_dataflow(**off)
+    workload = load_workload(args.model, input_shape=args.input_shape)
+    con = _console()
+    with con.status("modelling the training step...", spinner="dots") if con.is_terminal else contextlib.nullcontext():
+        result = study(workload, cfg, args.nm, args.batch, dense_layers=frozenset() if args.all_layers else None)
+    doc = write_report(result, args.out) if args.out else to_dict(result)
+    print_summary(doc, con, top=args.top)
+    con.print(f"[dim]modelled {len(result.ablation) * 2 + len(result.patterns) + 2} training steps in "
+              f"{result.seconds:.2f} s[/]")
+    if args.out:
+        con.print(f"wrote {Path(args.out) / 'report.json'} and {len(doc.get('plots', []))} plots")
+    return 0
+
+
 #: name -> (help, configure(parser), run(args) -> exit status)
 COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "info": ("print a table of the model's layers", _configure_info, _cmd_info),
@@ -410,6 +463,8 @@ COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
                _cmd_verify),
     "synth": ("synthesize the model's cores for an FPGA (yosys + nextpnr) and report resources", _configure_synth,
               _cmd_synth),
+    "sat": ("N:M sparse (BDWP) against dense training on the SAT accelerator, per layer and phase", _configure_sat,
+            _cmd_sat),
 }
 
 

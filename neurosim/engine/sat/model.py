@@ -102,6 +102,11 @@ class StepResult:
     def total_energy_pj(self) -> float:
         return float(sum(self.energy_pj.values()))
 
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates the PE array executes in the step."""
+        return sum(self.phase_total(p).macs for p in PHASES)
+
     def utilisation(self) -> float:
         """Executed MACs over peak MACs of the PE array during the whole step."""
         macs = sum(self.phase_total(p).macs for p in PHASES)

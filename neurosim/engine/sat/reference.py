@@ -12,13 +12,17 @@ import math
 
 def gemm(m: int, k: int, n: int, count: int, red: int, keep: tuple[int, int], sparse: bool, *, rows: int,
          cols: int, act_bits: int, weight_bits: int, index_bits: int, acc_bits: int, ifmap_bytes: int,
-         ofmap_bytes: int, overlap: bool, bytes_per_kcycle: int, interleave: bool = False) -> dict[str, int]:
-    """Cycles, compute, stall, MACs, DRAM bytes, SRAM bytes, tiles and dense MACs of one GEMM."""
+         ofmap_bytes: int, overlap: bool, bytes_per_kcycle: int, interleave: bool = False,
+         chunk: int | None = None) -> dict[str, int]:
+    """Cycles, compute, stall, MACs, DRAM bytes, SRAM bytes, tiles and dense MACs of one GEMM.
+
+    ``chunk``: rows per chunk (default: as many as fit half the output buffer).
+    """
     ktile = rows * red
     span = cols
     if interleave and k <= ktile:
         span = cols * max(1, rows // math.ceil(k / red))
-    t_max = max(1, (ofmap_bytes * 8 // 2) // (cols * acc_bits))
+    t_max = chunk or max(1, (ofmap_bytes * 8 // 2) // (cols * acc_bits))
     w_bits = weight_bits + (index_bits if sparse else 0)
     res = dict(cycles=0, compute=0, macs=0, dram=0, sram=0, tiles=0)
     prefetched = None

@@ -243,3 +243,21 @@ def from_graph(graph: Graph, name: str, source: str = "") -> Workload:
 def _vector(name: str, kind: str, elements: int) -> VectorLayer:
     fwd, bwd = VECTOR_OPS[kind]
     return VectorLayer(name, kind, int(elements), fwd, bwd)
+
+
+def load_workload(model: str, *, input_shape: tuple[int, ...] | None = None, **frontend_options) -> Workload:
+    """A shipped network by name (``resnet50``), or a model file read through the frontends
+    (``.nir``, ``.nsim``; ``.pt``/``.pth`` with the torch extra and ``input_shape``)."""
+    text = str(model)
+    if text in networks():
+        return load_network(text)
+    path = Path(text)
+    if not path.exists():
+        raise SATConfigError(
+            f"model {text!r} is neither a shipped network ({', '.join(networks())}) nor an existing file; check the "
+            f"name or path"
+        )
+    from neurosim.frontends import load_model
+
+    graph = load_model(path, input_shape=input_shape, **frontend_options)
+    return from_graph(graph, path.stem, source=str(path))
