@@ -103,7 +103,9 @@ def verify(args) -> int:
 
 
 def synth_designs(cfg):
-    """(label, component, name) of what ``neurosim synth sat`` measures for ``cfg``."""
+    """(label, make component, top name) of what ``neurosim synth sat`` measures for ``cfg``: the
+    dense PE with the same ``n`` multipliers (``n:n``), the sparse PE, each bare (resources) and
+    behind input registers (Fmax), and the array dense-only and sparse."""
     from neurosim.hdl.sat_array import SATArray
     from neurosim.hdl.sat_pe import RegisteredPE, SparsePE
 
@@ -111,11 +113,11 @@ def synth_designs(cfg):
     out = []
     for tag, c in (("dense PE", dense), ("sparse PE", cfg)):
         if tag == "dense PE" or not cfg.dense_only:
-            out.append((f"{tag} {c.pattern}", SparsePE(c), "sat_pe"))
-            out.append((f"{tag} {c.pattern} (input registers, for Fmax)", RegisteredPE(c), "sat_pe_bench"))
-    out.append((f"array {cfg.rows}x{cfg.cols} {dense.pattern}", SATArray(dense), "neurosim_sat"))
+            out.append((f"{tag} {c.pattern}", lambda c=c: SparsePE(c), "sat_pe"))
+            out.append((f"{tag} {c.pattern} (input registers, for Fmax)", lambda c=c: RegisteredPE(c), "sat_pe_bench"))
+    out.append((f"array {cfg.rows}x{cfg.cols} {dense.pattern}", lambda: SATArray(dense), "neurosim_sat"))
     if not cfg.dense_only:
-        out.append((f"array {cfg.rows}x{cfg.cols} {cfg.pattern}", SATArray(cfg), "neurosim_sat"))
+        out.append((f"array {cfg.rows}x{cfg.cols} {cfg.pattern}", lambda: SATArray(cfg), "neurosim_sat"))
     return out
 
 
@@ -127,8 +129,8 @@ def synth(args) -> int:
     cfg = config_of(args)
     con = _console()
     reports = []
-    for k, (label, design, name) in enumerate(synth_designs(cfg)):
-        r = synthesize_design(design, name, args.fpga, Path(args.work) / TARGET / f"{k}_{name}")
+    for k, (label, make, name) in enumerate(synth_designs(cfg)):
+        r = synthesize_design(make(), name, args.fpga, Path(args.work) / TARGET / f"{k}_{name}")
         reports.append({"design": label, **r.as_dict()})
         con.print(f"{label}: {r.device}: LUT4 {r.luts}, FF {r.ffs}, BRAM {r.bram}, LUTRAM {r.lutram}, DSP {r.dsp}, "
                   f"placed LUTs {r.logic_cells}, Fmax {r.fmax_mhz} MHz" + ("" if r.fits else " [red](does not fit)[/]"))

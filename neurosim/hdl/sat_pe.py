@@ -92,9 +92,12 @@ class SparsePE(wiring.Component):
                     off = Mux(off == cfg.m - 1, 0, off + 1)
                 sel = Signal(cfg.offset_bits, name=f"sel{j}")
                 m.d.comb += sel.eq(Mux(self.dense, j, off))
-                raw = self.x.word_select(0, a_bits)
-                for k in range(1, cfg.m):
-                    raw = Mux(sel == k, self.x.word_select(k, a_bits), raw)
+                # an m-to-1 multiplexer as a binary tree, one level per select bit
+                level = [self.x.word_select(k, a_bits) for k in range(cfg.m)]
+                for b in range(cfg.offset_bits):
+                    level = [Mux(sel[b], level[i + 1], level[i]) if i + 1 < len(level) else level[i]
+                             for i in range(0, len(level), 2)]
+                raw = level[0]
             a = Signal(signed(a_bits), name=f"a{j}")
             prod = Signal(signed(a_bits + w_bits), name=f"prod{j}")
             m.d.comb += [a.eq(raw), prod.eq(a * w)]

@@ -69,6 +69,7 @@ class SATVerifyResult:
     differing_bits: int
     differing_cycles: int
     stall_cycles: int
+    unstalled_tiles: int  # tiles that ran without a stall: their count is the bare tile_cycles
     build_s: float
     run_s: float
     first_difference: str | None
@@ -209,7 +210,8 @@ def run(cfg: SATConfig, tiles: list[SATTile], work_dir, simulator: str = "icarus
         passed=not bits and not cycles and report["missing_beats"] == 0, config=cfg, tiles=len(tiles),
         sparse_tiles=sum(not t.dense for t in tiles), dense_tiles=sum(t.dense for t in tiles),
         beats=sum(t.t for t in tiles), differing_bits=bits + report["missing_beats"] * (cfg.cols * cfg.acc_bits + 1),
-        differing_cycles=cycles, stall_cycles=sum(d["stalls"] for d in report["tiles"]), build_s=build_s, run_s=run_s,
+        differing_cycles=cycles, stall_cycles=sum(d["stalls"] for d in report["tiles"]),
+        unstalled_tiles=sum(d["stalls"] == 0 for d in report["tiles"]), build_s=build_s, run_s=run_s,
         first_difference=report["first"], simulator=simulator, kinds=kinds)
 
 

@@ -1423,31 +1423,17 @@ module \neurosim_sat.pe_0_0 (clk, rst, en, load, dense, psum_out, x_out, w_in, x
   wire [7:0] \$12 ;
   wire [7:0] \$13 ;
   wire [7:0] \$14 ;
-  wire [7:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  reg [21:0] \$15 ;
+  reg [18:0] \$16 ;
+  reg [63:0] \$17 ;
   wire [20:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [7:0] \$23 ;
-  wire [7:0] \$24 ;
-  wire [7:0] \$25 ;
-  wire [7:0] \$26 ;
-  wire [7:0] \$27 ;
-  wire [7:0] \$28 ;
-  reg [21:0] \$29 ;
-  wire \$3 ;
-  reg [18:0] \$30 ;
-  reg [63:0] \$31 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
+  wire [7:0] \$3 ;
+  wire [7:0] \$4 ;
+  wire [7:0] \$5 ;
+  wire [7:0] \$6 ;
+  wire [7:0] \$7 ;
+  wire [7:0] \$8 ;
+  wire [7:0] \$9 ;
   wire [7:0] a0;
   wire [7:0] a1;
   input clk;
@@ -1501,71 +1487,57 @@ module \neurosim_sat.pe_0_0 (clk, rst, en, load, dense, psum_out, x_out, w_in, x
   assign \$1  = $signed(1'h0) + $signed(prod0);
   assign \$2  = $signed(\$1 ) + $signed(prod1);
   assign sel0 = dense ? 3'h0 : group[18:16];
-  assign \$3  = sel0 == 3'h7;
-  assign \$4  = sel0 == 3'h6;
-  assign \$5  = sel0 == 3'h5;
-  assign \$6  = sel0 == 3'h4;
-  assign \$7  = sel0 == 2'h3;
-  assign \$8  = sel0 == 2'h2;
-  assign \$9  = sel0 == 1'h1;
-  assign \$10  = \$9  ? x[15:8] : x[7:0];
-  assign \$11  = \$8  ? x[23:16] : \$10 ;
-  assign \$12  = \$7  ? x[31:24] : \$11 ;
-  assign \$13  = \$6  ? x[39:32] : \$12 ;
-  assign \$14  = \$5  ? x[47:40] : \$13 ;
-  assign \$15  = \$4  ? x[55:48] : \$14 ;
-  assign a0 = \$3  ? x[63:56] : \$15 ;
+  assign \$3  = sel0[0] ? x[63:56] : x[55:48];
+  assign \$4  = sel0[0] ? x[47:40] : x[39:32];
+  assign \$5  = sel0[1] ? \$3  : \$4 ;
+  assign \$6  = sel0[0] ? x[31:24] : x[23:16];
+  assign \$7  = sel0[0] ? x[15:8] : x[7:0];
+  assign \$8  = sel0[1] ? \$6  : \$7 ;
+  assign a0 = sel0[2] ? \$5  : \$8 ;
   assign prod0 = $signed(a0) * $signed(group[7:0]);
   assign sel1 = dense ? 3'h1 : group[21:19];
-  assign \$16  = sel1 == 3'h7;
-  assign \$17  = sel1 == 3'h6;
-  assign \$18  = sel1 == 3'h5;
-  assign \$19  = sel1 == 3'h4;
-  assign \$20  = sel1 == 2'h3;
-  assign \$21  = sel1 == 2'h2;
-  assign \$22  = sel1 == 1'h1;
-  assign \$23  = \$22  ? x[15:8] : x[7:0];
-  assign \$24  = \$21  ? x[23:16] : \$23 ;
-  assign \$25  = \$20  ? x[31:24] : \$24 ;
-  assign \$26  = \$19  ? x[39:32] : \$25 ;
-  assign \$27  = \$18  ? x[47:40] : \$26 ;
-  assign \$28  = \$17  ? x[55:48] : \$27 ;
-  assign a1 = \$16  ? x[63:56] : \$28 ;
+  assign \$9  = sel1[0] ? x[63:56] : x[55:48];
+  assign \$10  = sel1[0] ? x[47:40] : x[39:32];
+  assign \$11  = sel1[1] ? \$9  : \$10 ;
+  assign \$12  = sel1[0] ? x[31:24] : x[23:16];
+  assign \$13  = sel1[0] ? x[15:8] : x[7:0];
+  assign \$14  = sel1[1] ? \$12  : \$13 ;
+  assign a1 = sel1[2] ? \$11  : \$14 ;
   assign prod1 = $signed(a1) * $signed(group[15:8]);
   always @(posedge clk)
-    group <= \$29 ;
+    group <= \$15 ;
   always @(posedge clk)
-    psum_out <= \$30 ;
+    psum_out <= \$16 ;
   always @(posedge clk)
-    x_out <= \$31 ;
+    x_out <= \$17 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$29  = group;
+    \$15  = group;
     if (load) begin
-      \$29  = w_in;
+      \$15  = w_in;
     end
     if (rst) begin
-      \$29  = 22'h000000;
+      \$15  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$30  = psum_out;
+    \$16  = psum_out;
     if (en) begin
-      \$30  = \$2 [18:0];
+      \$16  = \$2 [18:0];
     end
     if (rst) begin
-      \$30  = 19'h00000;
+      \$16  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$31  = x_out;
+    \$17  = x_out;
     if (en) begin
-      \$31  = x;
+      \$17  = x;
     end
     if (rst) begin
-      \$31  = 64'h0000000000000000;
+      \$17  = 64'h0000000000000000;
     end
   end
   assign psum_in = 19'h00000;
@@ -1603,31 +1575,17 @@ module \neurosim_sat.pe_0_1 (rst, en, load, dense, x, psum_out, x_out, w_in, clk
   wire [7:0] \$12 ;
   wire [7:0] \$13 ;
   wire [7:0] \$14 ;
-  wire [7:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  reg [21:0] \$15 ;
+  reg [18:0] \$16 ;
+  reg [63:0] \$17 ;
   wire [20:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [7:0] \$23 ;
-  wire [7:0] \$24 ;
-  wire [7:0] \$25 ;
-  wire [7:0] \$26 ;
-  wire [7:0] \$27 ;
-  wire [7:0] \$28 ;
-  reg [21:0] \$29 ;
-  wire \$3 ;
-  reg [18:0] \$30 ;
-  reg [63:0] \$31 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
+  wire [7:0] \$3 ;
+  wire [7:0] \$4 ;
+  wire [7:0] \$5 ;
+  wire [7:0] \$6 ;
+  wire [7:0] \$7 ;
+  wire [7:0] \$8 ;
+  wire [7:0] \$9 ;
   wire [7:0] a0;
   wire [7:0] a1;
   input clk;
@@ -1681,71 +1639,57 @@ module \neurosim_sat.pe_0_1 (rst, en, load, dense, x, psum_out, x_out, w_in, clk
   assign \$1  = $signed(1'h0) + $signed(prod0);
   assign \$2  = $signed(\$1 ) + $signed(prod1);
   assign sel0 = dense ? 3'h0 : group[18:16];
-  assign \$3  = sel0 == 3'h7;
-  assign \$4  = sel0 == 3'h6;
-  assign \$5  = sel0 == 3'h5;
-  assign \$6  = sel0 == 3'h4;
-  assign \$7  = sel0 == 2'h3;
-  assign \$8  = sel0 == 2'h2;
-  assign \$9  = sel0 == 1'h1;
-  assign \$10  = \$9  ? x[15:8] : x[7:0];
-  assign \$11  = \$8  ? x[23:16] : \$10 ;
-  assign \$12  = \$7  ? x[31:24] : \$11 ;
-  assign \$13  = \$6  ? x[39:32] : \$12 ;
-  assign \$14  = \$5  ? x[47:40] : \$13 ;
-  assign \$15  = \$4  ? x[55:48] : \$14 ;
-  assign a0 = \$3  ? x[63:56] : \$15 ;
+  assign \$3  = sel0[0] ? x[63:56] : x[55:48];
+  assign \$4  = sel0[0] ? x[47:40] : x[39:32];
+  assign \$5  = sel0[1] ? \$3  : \$4 ;
+  assign \$6  = sel0[0] ? x[31:24] : x[23:16];
+  assign \$7  = sel0[0] ? x[15:8] : x[7:0];
+  assign \$8  = sel0[1] ? \$6  : \$7 ;
+  assign a0 = sel0[2] ? \$5  : \$8 ;
   assign prod0 = $signed(a0) * $signed(group[7:0]);
   assign sel1 = dense ? 3'h1 : group[21:19];
-  assign \$16  = sel1 == 3'h7;
-  assign \$17  = sel1 == 3'h6;
-  assign \$18  = sel1 == 3'h5;
-  assign \$19  = sel1 == 3'h4;
-  assign \$20  = sel1 == 2'h3;
-  assign \$21  = sel1 == 2'h2;
-  assign \$22  = sel1 == 1'h1;
-  assign \$23  = \$22  ? x[15:8] : x[7:0];
-  assign \$24  = \$21  ? x[23:16] : \$23 ;
-  assign \$25  = \$20  ? x[31:24] : \$24 ;
-  assign \$26  = \$19  ? x[39:32] : \$25 ;
-  assign \$27  = \$18  ? x[47:40] : \$26 ;
-  assign \$28  = \$17  ? x[55:48] : \$27 ;
-  assign a1 = \$16  ? x[63:56] : \$28 ;
+  assign \$9  = sel1[0] ? x[63:56] : x[55:48];
+  assign \$10  = sel1[0] ? x[47:40] : x[39:32];
+  assign \$11  = sel1[1] ? \$9  : \$10 ;
+  assign \$12  = sel1[0] ? x[31:24] : x[23:16];
+  assign \$13  = sel1[0] ? x[15:8] : x[7:0];
+  assign \$14  = sel1[1] ? \$12  : \$13 ;
+  assign a1 = sel1[2] ? \$11  : \$14 ;
   assign prod1 = $signed(a1) * $signed(group[15:8]);
   always @(posedge clk)
-    group <= \$29 ;
+    group <= \$15 ;
   always @(posedge clk)
-    psum_out <= \$30 ;
+    psum_out <= \$16 ;
   always @(posedge clk)
-    x_out <= \$31 ;
+    x_out <= \$17 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$29  = group;
+    \$15  = group;
     if (load) begin
-      \$29  = w_in;
+      \$15  = w_in;
     end
     if (rst) begin
-      \$29  = 22'h000000;
+      \$15  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$30  = psum_out;
+    \$16  = psum_out;
     if (en) begin
-      \$30  = \$2 [18:0];
+      \$16  = \$2 [18:0];
     end
     if (rst) begin
-      \$30  = 19'h00000;
+      \$16  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$3 ) begin end
-    \$31  = x_out;
+    \$17  = x_out;
     if (en) begin
-      \$31  = x;
+      \$17  = x;
     end
     if (rst) begin
-      \$31  = 64'h0000000000000000;
+      \$17  = 64'h0000000000000000;
     end
   end
   assign psum_in = 19'h00000;
@@ -1783,31 +1727,17 @@ module \neurosim_sat.pe_0_2 (rst, en, load, dense, x, psum_out, x_out, w_in, clk
   wire [7:0] \$12 ;
   wire [7:0] \$13 ;
   wire [7:0] \$14 ;
-  wire [7:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  reg [21:0] \$15 ;
+  reg [18:0] \$16 ;
+  reg [63:0] \$17 ;
   wire [20:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [7:0] \$23 ;
-  wire [7:0] \$24 ;
-  wire [7:0] \$25 ;
-  wire [7:0] \$26 ;
-  wire [7:0] \$27 ;
-  wire [7:0] \$28 ;
-  reg [21:0] \$29 ;
-  wire \$3 ;
-  reg [18:0] \$30 ;
-  reg [63:0] \$31 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
+  wire [7:0] \$3 ;
+  wire [7:0] \$4 ;
+  wire [7:0] \$5 ;
+  wire [7:0] \$6 ;
+  wire [7:0] \$7 ;
+  wire [7:0] \$8 ;
+  wire [7:0] \$9 ;
   wire [7:0] a0;
   wire [7:0] a1;
   input clk;
@@ -1861,71 +1791,57 @@ module \neurosim_sat.pe_0_2 (rst, en, load, dense, x, psum_out, x_out, w_in, clk
   assign \$1  = $signed(1'h0) + $signed(prod0);
   assign \$2  = $signed(\$1 ) + $signed(prod1);
   assign sel0 = dense ? 3'h0 : group[18:16];
-  assign \$3  = sel0 == 3'h7;
-  assign \$4  = sel0 == 3'h6;
-  assign \$5  = sel0 == 3'h5;
-  assign \$6  = sel0 == 3'h4;
-  assign \$7  = sel0 == 2'h3;
-  assign \$8  = sel0 == 2'h2;
-  assign \$9  = sel0 == 1'h1;
-  assign \$10  = \$9  ? x[15:8] : x[7:0];
-  assign \$11  = \$8  ? x[23:16] : \$10 ;
-  assign \$12  = \$7  ? x[31:24] : \$11 ;
-  assign \$13  = \$6  ? x[39:32] : \$12 ;
-  assign \$14  = \$5  ? x[47:40] : \$13 ;
-  assign \$15  = \$4  ? x[55:48] : \$14 ;
-  assign a0 = \$3  ? x[63:56] : \$15 ;
+  assign \$3  = sel0[0] ? x[63:56] : x[55:48];
+  assign \$4  = sel0[0] ? x[47:40] : x[39:32];
+  assign \$5  = sel0[1] ? \$3  : \$4 ;
+  assign \$6  = sel0[0] ? x[31:24] : x[23:16];
+  assign \$7  = sel0[0] ? x[15:8] : x[7:0];
+  assign \$8  = sel0[1] ? \$6  : \$7 ;
+  assign a0 = sel0[2] ? \$5  : \$8 ;
   assign prod0 = $signed(a0) * $signed(group[7:0]);
   assign sel1 = dense ? 3'h1 : group[21:19];
-  assign \$16  = sel1 == 3'h7;
-  assign \$17  = sel1 == 3'h6;
-  assign \$18  = sel1 == 3'h5;
-  assign \$19  = sel1 == 3'h4;
-  assign \$20  = sel1 == 2'h3;
-  assign \$21  = sel1 == 2'h2;
-  assign \$22  = sel1 == 1'h1;
-  assign \$23  = \$22  ? x[15:8] : x[7:0];
-  assign \$24  = \$21  ? x[23:16] : \$23 ;
-  assign \$25  = \$20  ? x[31:24] : \$24 ;
-  assign \$26  = \$19  ? x[39:32] : \$25 ;
-  assign \$27  = \$18  ? x[47:40] : \$26 ;
-  assign \$28  = \$17  ? x[55:48] : \$27 ;
-  assign a1 = \$16  ? x[63:56] : \$28 ;
+  assign \$9  = sel1[0] ? x[63:56] : x[55:48];
+  assign \$10  = sel1[0] ? x[47:40] : x[39:32];
+  assign \$11  = sel1[1] ? \$9  : \$10 ;
+  assign \$12  = sel1[0] ? x[31:24] : x[23:16];
+  assign \$13  = sel1[0] ? x[15:8] : x[7:0];
+  assign \$14  = sel1[1] ? \$12  : \$13 ;
+  assign a1 = sel1[2] ? \$11  : \$14 ;
   assign prod1 = $signed(a1) * $signed(group[15:8]);
   always @(posedge clk)
-    group <= \$29 ;
+    group <= \$15 ;
   always @(posedge clk)
-    psum_out <= \$30 ;
+    psum_out <= \$16 ;
   always @(posedge clk)
-    x_out <= \$31 ;
+    x_out <= \$17 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$29  = group;
+    \$15  = group;
     if (load) begin
-      \$29  = w_in;
+      \$15  = w_in;
     end
     if (rst) begin
-      \$29  = 22'h000000;
+      \$15  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$30  = psum_out;
+    \$16  = psum_out;
     if (en) begin
-      \$30  = \$2 [18:0];
+      \$16  = \$2 [18:0];
     end
     if (rst) begin
-      \$30  = 19'h00000;
+      \$16  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$31  = x_out;
+    \$17  = x_out;
     if (en) begin
-      \$31  = x;
+      \$17  = x;
     end
     if (rst) begin
-      \$31  = 64'h0000000000000000;
+      \$17  = 64'h0000000000000000;
     end
   end
   assign psum_in = 19'h00000;
@@ -1963,31 +1879,17 @@ module \neurosim_sat.pe_0_3 (rst, en, load, dense, x, psum_out, w_in, clk);
   wire [7:0] \$12 ;
   wire [7:0] \$13 ;
   wire [7:0] \$14 ;
-  wire [7:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  reg [21:0] \$15 ;
+  reg [18:0] \$16 ;
+  reg [63:0] \$17 ;
   wire [20:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [7:0] \$23 ;
-  wire [7:0] \$24 ;
-  wire [7:0] \$25 ;
-  wire [7:0] \$26 ;
-  wire [7:0] \$27 ;
-  wire [7:0] \$28 ;
-  reg [21:0] \$29 ;
-  wire \$3 ;
-  reg [18:0] \$30 ;
-  reg [63:0] \$31 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
+  wire [7:0] \$3 ;
+  wire [7:0] \$4 ;
+  wire [7:0] \$5 ;
+  wire [7:0] \$6 ;
+  wire [7:0] \$7 ;
+  wire [7:0] \$8 ;
+  wire [7:0] \$9 ;
   wire [7:0] a0;
   wire [7:0] a1;
   input clk;
@@ -2040,71 +1942,57 @@ module \neurosim_sat.pe_0_3 (rst, en, load, dense, x, psum_out, w_in, clk);
   assign \$1  = $signed(1'h0) + $signed(prod0);
   assign \$2  = $signed(\$1 ) + $signed(prod1);
   assign sel0 = dense ? 3'h0 : group[18:16];
-  assign \$3  = sel0 == 3'h7;
-  assign \$4  = sel0 == 3'h6;
-  assign \$5  = sel0 == 3'h5;
-  assign \$6  = sel0 == 3'h4;
-  assign \$7  = sel0 == 2'h3;
-  assign \$8  = sel0 == 2'h2;
-  assign \$9  = sel0 == 1'h1;
-  assign \$10  = \$9  ? x[15:8] : x[7:0];
-  assign \$11  = \$8  ? x[23:16] : \$10 ;
-  assign \$12  = \$7  ? x[31:24] : \$11 ;
-  assign \$13  = \$6  ? x[39:32] : \$12 ;
-  assign \$14  = \$5  ? x[47:40] : \$13 ;
-  assign \$15  = \$4  ? x[55:48] : \$14 ;
-  assign a0 = \$3  ? x[63:56] : \$15 ;
+  assign \$3  = sel0[0] ? x[63:56] : x[55:48];
+  assign \$4  = sel0[0] ? x[47:40] : x[39:32];
+  assign \$5  = sel0[1] ? \$3  : \$4 ;
+  assign \$6  = sel0[0] ? x[31:24] : x[23:16];
+  assign \$7  = sel0[0] ? x[15:8] : x[7:0];
+  assign \$8  = sel0[1] ? \$6  : \$7 ;
+  assign a0 = sel0[2] ? \$5  : \$8 ;
   assign prod0 = $signed(a0) * $signed(group[7:0]);
   assign sel1 = dense ? 3'h1 : group[21:19];
-  assign \$16  = sel1 == 3'h7;
-  assign \$17  = sel1 == 3'h6;
-  assign \$18  = sel1 == 3'h5;
-  assign \$19  = sel1 == 3'h4;
-  assign \$20  = sel1 == 2'h3;
-  assign \$21  = sel1 == 2'h2;
-  assign \$22  = sel1 == 1'h1;
-  assign \$23  = \$22  ? x[15:8] : x[7:0];
-  assign \$24  = \$21  ? x[23:16] : \$23 ;
-  assign \$25  = \$20  ? x[31:24] : \$24 ;
-  assign \$26  = \$19  ? x[39:32] : \$25 ;
-  assign \$27  = \$18  ? x[47:40] : \$26 ;
-  assign \$28  = \$17  ? x[55:48] : \$27 ;
-  assign a1 = \$16  ? x[63:56] : \$28 ;
+  assign \$9  = sel1[0] ? x[63:56] : x[55:48];
+  assign \$10  = sel1[0] ? x[47:40] : x[39:32];
+  assign \$11  = sel1[1] ? \$9  : \$10 ;
+  assign \$12  = sel1[0] ? x[31:24] : x[23:16];
+  assign \$13  = sel1[0] ? x[15:8] : x[7:0];
+  assign \$14  = sel1[1] ? \$12  : \$13 ;
+  assign a1 = sel1[2] ? \$11  : \$14 ;
   assign prod1 = $signed(a1) * $signed(group[15:8]);
   always @(posedge clk)
-    group <= \$29 ;
+    group <= \$15 ;
   always @(posedge clk)
-    psum_out <= \$30 ;
+    psum_out <= \$16 ;
   always @(posedge clk)
-    x_out <= \$31 ;
+    x_out <= \$17 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$29  = group;
+    \$15  = group;
     if (load) begin
-      \$29  = w_in;
+      \$15  = w_in;
     end
     if (rst) begin
-      \$29  = 22'h000000;
+      \$15  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$30  = psum_out;
+    \$16  = psum_out;
     if (en) begin
-      \$30  = \$2 [18:0];
+      \$16  = \$2 [18:0];
     end
     if (rst) begin
-      \$30  = 19'h00000;
+      \$16  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$5 ) begin end
-    \$31  = x_out;
+    \$17  = x_out;
     if (en) begin
-      \$31  = x;
+      \$17  = x;
     end
     if (rst) begin
-      \$31  = 64'h0000000000000000;
+      \$17  = 64'h0000000000000000;
     end
   end
   assign psum_in = 19'h00000;
@@ -2142,31 +2030,17 @@ module \neurosim_sat.pe_1_0 (rst, en, load, dense, x, psum_in, group, psum_out, 
   wire [7:0] \$12 ;
   wire [7:0] \$13 ;
   wire [7:0] \$14 ;
-  wire [7:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  reg [21:0] \$15 ;
+  reg [18:0] \$16 ;
+  reg [63:0] \$17 ;
   wire [20:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [7:0] \$23 ;
-  wire [7:0] \$24 ;
-  wire [7:0] \$25 ;
-  wire [7:0] \$26 ;
-  wire [7:0] \$27 ;
-  wire [7:0] \$28 ;
-  reg [21:0] \$29 ;
-  wire \$3 ;
-  reg [18:0] \$30 ;
-  reg [63:0] \$31 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
+  wire [7:0] \$3 ;
+  wire [7:0] \$4 ;
+  wire [7:0] \$5 ;
+  wire [7:0] \$6 ;
+  wire [7:0] \$7 ;
+  wire [7:0] \$8 ;
+  wire [7:0] \$9 ;
   wire [7:0] a0;
   wire [7:0] a1;
   input clk;
@@ -2222,71 +2096,57 @@ module \neurosim_sat.pe_1_0 (rst, en, load, dense, x, psum_in, group, psum_out, 
   assign \$1  = $signed(psum_in) + $signed(prod0);
   assign \$2  = $signed(\$1 ) + $signed(prod1);
   assign sel0 = dense ? 3'h0 : group[18:16];
-  assign \$3  = sel0 == 3'h7;
-  assign \$4  = sel0 == 3'h6;
-  assign \$5  = sel0 == 3'h5;
-  assign \$6  = sel0 == 3'h4;
-  assign \$7  = sel0 == 2'h3;
-  assign \$8  = sel0 == 2'h2;
-  assign \$9  = sel0 == 1'h1;
-  assign \$10  = \$9  ? x[15:8] : x[7:0];
-  assign \$11  = \$8  ? x[23:16] : \$10 ;
-  assign \$12  = \$7  ? x[31:24] : \$11 ;
-  assign \$13  = \$6  ? x[39:32] : \$12 ;
-  assign \$14  = \$5  ? x[47:40] : \$13 ;
-  assign \$15  = \$4  ? x[55:48] : \$14 ;
-  assign a0 = \$3  ? x[63:56] : \$15 ;
+  assign \$3  = sel0[0] ? x[63:56] : x[55:48];
+  assign \$4  = sel0[0] ? x[47:40] : x[39:32];
+  assign \$5  = sel0[1] ? \$3  : \$4 ;
+  assign \$6  = sel0[0] ? x[31:24] : x[23:16];
+  assign \$7  = sel0[0] ? x[15:8] : x[7:0];
+  assign \$8  = sel0[1] ? \$6  : \$7 ;
+  assign a0 = sel0[2] ? \$5  : \$8 ;
   assign prod0 = $signed(a0) * $signed(group[7:0]);
   assign sel1 = dense ? 3'h1 : group[21:19];
-  assign \$16  = sel1 == 3'h7;
-  assign \$17  = sel1 == 3'h6;
-  assign \$18  = sel1 == 3'h5;
-  assign \$19  = sel1 == 3'h4;
-  assign \$20  = sel1 == 2'h3;
-  assign \$21  = sel1 == 2'h2;
-  assign \$22  = sel1 == 1'h1;
-  assign \$23  = \$22  ? x[15:8] : x[7:0];
-  assign \$24  = \$21  ? x[23:16] : \$23 ;
-  assign \$25  = \$20  ? x[31:24] : \$24 ;
-  assign \$26  = \$19  ? x[39:32] : \$25 ;
-  assign \$27  = \$18  ? x[47:40] : \$26 ;
-  assign \$28  = \$17  ? x[55:48] : \$27 ;
-  assign a1 = \$16  ? x[63:56] : \$28 ;
+  assign \$9  = sel1[0] ? x[63:56] : x[55:48];
+  assign \$10  = sel1[0] ? x[47:40] : x[39:32];
+  assign \$11  = sel1[1] ? \$9  : \$10 ;
+  assign \$12  = sel1[0] ? x[31:24] : x[23:16];
+  assign \$13  = sel1[0] ? x[15:8] : x[7:0];
+  assign \$14  = sel1[1] ? \$12  : \$13 ;
+  assign a1 = sel1[2] ? \$11  : \$14 ;
   assign prod1 = $signed(a1) * $signed(group[15:8]);
   always @(posedge clk)
-    group <= \$29 ;
+    group <= \$15 ;
   always @(posedge clk)
-    psum_out <= \$30 ;
+    psum_out <= \$16 ;
   always @(posedge clk)
-    x_out <= \$31 ;
+    x_out <= \$17 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$29  = group;
+    \$15  = group;
     if (load) begin
-      \$29  = w_in;
+      \$15  = w_in;
     end
     if (rst) begin
-      \$29  = 22'h000000;
+      \$15  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$30  = psum_out;
+    \$16  = psum_out;
     if (en) begin
-      \$30  = \$2 [18:0];
+      \$16  = \$2 [18:0];
     end
     if (rst) begin
-      \$30  = 19'h00000;
+      \$16  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$31  = x_out;
+    \$17  = x_out;
     if (en) begin
-      \$31  = x;
+      \$17  = x;
     end
     if (rst) begin
-      \$31  = 64'h0000000000000000;
+      \$17  = 64'h0000000000000000;
     end
   end
   assign w_out = group;
@@ -2323,31 +2183,17 @@ module \neurosim_sat.pe_1_1 (rst, en, load, dense, psum_in, x, group, psum_out, 
   wire [7:0] \$12 ;
   wire [7:0] \$13 ;
   wire [7:0] \$14 ;
-  wire [7:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  reg [21:0] \$15 ;
+  reg [18:0] \$16 ;
+  reg [63:0] \$17 ;
   wire [20:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [7:0] \$23 ;
-  wire [7:0] \$24 ;
-  wire [7:0] \$25 ;
-  wire [7:0] \$26 ;
-  wire [7:0] \$27 ;
-  wire [7:0] \$28 ;
-  reg [21:0] \$29 ;
-  wire \$3 ;
-  reg [18:0] \$30 ;
-  reg [63:0] \$31 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
+  wire [7:0] \$3 ;
+  wire [7:0] \$4 ;
+  wire [7:0] \$5 ;
+  wire [7:0] \$6 ;
+  wire [7:0] \$7 ;
+  wire [7:0] \$8 ;
+  wire [7:0] \$9 ;
   wire [7:0] a0;
   wire [7:0] a1;
   input clk;
@@ -2403,71 +2249,57 @@ module \neurosim_sat.pe_1_1 (rst, en, load, dense, psum_in, x, group, psum_out, 
   assign \$1  = $signed(psum_in) + $signed(prod0);
   assign \$2  = $signed(\$1 ) + $signed(prod1);
   assign sel0 = dense ? 3'h0 : group[18:16];
-  assign \$3  = sel0 == 3'h7;
-  assign \$4  = sel0 == 3'h6;
-  assign \$5  = sel0 == 3'h5;
-  assign \$6  = sel0 == 3'h4;
-  assign \$7  = sel0 == 2'h3;
-  assign \$8  = sel0 == 2'h2;
-  assign \$9  = sel0 == 1'h1;
-  assign \$10  = \$9  ? x[15:8] : x[7:0];
-  assign \$11  = \$8  ? x[23:16] : \$10 ;
-  assign \$12  = \$7  ? x[31:24] : \$11 ;
-  assign \$13  = \$6  ? x[39:32] : \$12 ;
-  assign \$14  = \$5  ? x[47:40] : \$13 ;
-  assign \$15  = \$4  ? x[55:48] : \$14 ;
-  assign a0 = \$3  ? x[63:56] : \$15 ;
+  assign \$3  = sel0[0] ? x[63:56] : x[55:48];
+  assign \$4  = sel0[0] ? x[47:40] : x[39:32];
+  assign \$5  = sel0[1] ? \$3  : \$4 ;
+  assign \$6  = sel0[0] ? x[31:24] : x[23:16];
+  assign \$7  = sel0[0] ? x[15:8] : x[7:0];
+  assign \$8  = sel0[1] ? \$6  : \$7 ;
+  assign a0 = sel0[2] ? \$5  : \$8 ;
   assign prod0 = $signed(a0) * $signed(group[7:0]);
   assign sel1 = dense ? 3'h1 : group[21:19];
-  assign \$16  = sel1 == 3'h7;
-  assign \$17  = sel1 == 3'h6;
-  assign \$18  = sel1 == 3'h5;
-  assign \$19  = sel1 == 3'h4;
-  assign \$20  = sel1 == 2'h3;
-  assign \$21  = sel1 == 2'h2;
-  assign \$22  = sel1 == 1'h1;
-  assign \$23  = \$22  ? x[15:8] : x[7:0];
-  assign \$24  = \$21  ? x[23:16] : \$23 ;
-  assign \$25  = \$20  ? x[31:24] : \$24 ;
-  assign \$26  = \$19  ? x[39:32] : \$25 ;
-  assign \$27  = \$18  ? x[47:40] : \$26 ;
-  assign \$28  = \$17  ? x[55:48] : \$27 ;
-  assign a1 = \$16  ? x[63:56] : \$28 ;
+  assign \$9  = sel1[0] ? x[63:56] : x[55:48];
+  assign \$10  = sel1[0] ? x[47:40] : x[39:32];
+  assign \$11  = sel1[1] ? \$9  : \$10 ;
+  assign \$12  = sel1[0] ? x[31:24] : x[23:16];
+  assign \$13  = sel1[0] ? x[15:8] : x[7:0];
+  assign \$14  = sel1[1] ? \$12  : \$13 ;
+  assign a1 = sel1[2] ? \$11  : \$14 ;
   assign prod1 = $signed(a1) * $signed(group[15:8]);
   always @(posedge clk)
-    group <= \$29 ;
+    group <= \$15 ;
   always @(posedge clk)
-    psum_out <= \$30 ;
+    psum_out <= \$16 ;
   always @(posedge clk)
-    x_out <= \$31 ;
+    x_out <= \$17 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$29  = group;
+    \$15  = group;
     if (load) begin
-      \$29  = w_in;
+      \$15  = w_in;
     end
     if (rst) begin
-      \$29  = 22'h000000;
+      \$15  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$30  = psum_out;
+    \$16  = psum_out;
     if (en) begin
-      \$30  = \$2 [18:0];
+      \$16  = \$2 [18:0];
     end
     if (rst) begin
-      \$30  = 19'h00000;
+      \$16  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
-    \$31  = x_out;
+    \$17  = x_out;
     if (en) begin
-      \$31  = x;
+      \$17  = x;
     end
     if (rst) begin
-      \$31  = 64'h0000000000000000;
+      \$17  = 64'h0000000000000000;
     end
   end
   assign w_out = group;
@@ -2504,31 +2336,17 @@ module \neurosim_sat.pe_1_2 (rst, en, load, dense, psum_in, x, group, psum_out, 
   wire [7:0] \$12 ;
   wire [7:0] \$13 ;
   wire [7:0] \$14 ;
-  wire [7:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  reg [21:0] \$15 ;
+  reg [18:0] \$16 ;
+  reg [63:0] \$17 ;
   wire [20:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [7:0] \$23 ;
-  wire [7:0] \$24 ;
-  wire [7:0] \$25 ;
-  wire [7:0] \$26 ;
-  wire [7:0] \$27 ;
-  wire [7:0] \$28 ;
-  reg [21:0] \$29 ;
-  wire \$3 ;
-  reg [18:0] \$30 ;
-  reg [63:0] \$31 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
+  wire [7:0] \$3 ;
+  wire [7:0] \$4 ;
+  wire [7:0] \$5 ;
+  wire [7:0] \$6 ;
+  wire [7:0] \$7 ;
+  wire [7:0] \$8 ;
+  wire [7:0] \$9 ;
   wire [7:0] a0;
   wire [7:0] a1;
   input clk;
@@ -2584,71 +2402,57 @@ module \neurosim_sat.pe_1_2 (rst, en, load, dense, psum_in, x, group, psum_out, 
   assign \$1  = $signed(psum_in) + $signed(prod0);
   assign \$2  = $signed(\$1 ) + $signed(prod1);
   assign sel0 = dense ? 3'h0 : group[18:16];
-  assign \$3  = sel0 == 3'h7;
-  assign \$4  = sel0 == 3'h6;
-  assign \$5  = sel0 == 3'h5;
-  assign \$6  = sel0 == 3'h4;
-  assign \$7  = sel0 == 2'h3;
-  assign \$8  = sel0 == 2'h2;
-  assign \$9  = sel0 == 1'h1;
-  assign \$10  = \$9  ? x[15:8] : x[7:0];
-  assign \$11  = \$8  ? x[23:16] : \$10 ;
-  assign \$12  = \$7  ? x[31:24] : \$11 ;
-  assign \$13  = \$6  ? x[39:32] : \$12 ;
-  assign \$14  = \$5  ? x[47:40] : \$13 ;
-  assign \$15  = \$4  ? x[55:48] : \$14 ;
-  assign a0 = \$3  ? x[63:56] : \$15 ;
+  assign \$3  = sel0[0] ? x[63:56] : x[55:48];
+  assign \$4  = sel0[0] ? x[47:40] : x[39:32];
+  assign \$5  = sel0[1] ? \$3  : \$4 ;
+  assign \$6  = sel0[0] ? x[31:24] : x[23:16];
+  assign \$7  = sel0[0] ? x[15:8] : x[7:0];
+  assign \$8  = sel0[1] ? \$6  : \$7 ;
+  assign a0 = sel0[2] ? \$5  : \$8 ;
   assign prod0 = $signed(a0) * $signed(group[7:0]);
   assign sel1 = dense ? 3'h1 : group[21:19];
-  assign \$16  = sel1 == 3'h7;
-  assign \$17  = sel1 == 3'h6;
-  assign \$18  = sel1 == 3'h5;
-  assign \$19  = sel1 == 3'h4;
-  assign \$20  = sel1 == 2'h3;
-  assign \$21  = sel1 == 2'h2;
-  assign \$22  = sel1 == 1'h1;
-  assign \$23  = \$22  ? x[15:8] : x[7:0];
-  assign \$24  = \$21  ? x[23:16] : \$23 ;
-  assign \$25  = \$20  ? x[31:24] : \$24 ;
-  assign \$26  = \$19  ? x[39:32] : \$25 ;
-  assign \$27  = \$18  ? x[47:40] : \$26 ;
-  assign \$28  = \$17  ? x[55:48] : \$27 ;
-  assign a1 = \$16  ? x[63:56] : \$28 ;
+  assign \$9  = sel1[0] ? x[63:56] : x[55:48];
+  assign \$10  = sel1[0] ? x[47:40] : x[39:32];
+  assign \$11  = sel1[1] ? \$9  : \$10 ;
+  assign \$12  = sel1[0] ? x[31:24] : x[23:16];
+  assign \$13  = sel1[0] ? x[15:8] : x[7:0];
+  assign \$14  = sel1[1] ? \$12  : \$13 ;
+  assign a1 = sel1[2] ? \$11  : \$14 ;
   assign prod1 = $signed(a1) * $signed(group[15:8]);
   always @(posedge clk)
-    group <= \$29 ;
+    group <= \$15 ;
   always @(posedge clk)
-    psum_out <= \$30 ;
+    psum_out <= \$16 ;
   always @(posedge clk)
-    x_out <= \$31 ;
+    x_out <= \$17 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$29  = group;
+    \$15  = group;
     if (load) begin
-      \$29  = w_in;
+      \$15  = w_in;
     end
     if (rst) begin
-      \$29  = 22'h000000;
+      \$15  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$30  = psum_out;
+    \$16  = psum_out;
     if (en) begin
-      \$30  = \$2 [18:0];
+      \$16  = \$2 [18:0];
     end
     if (rst) begin
-      \$30  = 19'h00000;
+      \$16  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
-    \$31  = x_out;
+    \$17  = x_out;
     if (en) begin
-      \$31  = x;
+      \$17  = x;
     end
     if (rst) begin
-      \$31  = 64'h0000000000000000;
+      \$17  = 64'h0000000000000000;
     end
   end
   assign w_out = group;
@@ -2685,31 +2489,17 @@ module \neurosim_sat.pe_1_3 (rst, en, load, dense, psum_in, x, group, psum_out, 
   wire [7:0] \$12 ;
   wire [7:0] \$13 ;
   wire [7:0] \$14 ;
-  wire [7:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  reg [21:0] \$15 ;
+  reg [18:0] \$16 ;
+  reg [63:0] \$17 ;
   wire [20:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [7:0] \$23 ;
-  wire [7:0] \$24 ;
-  wire [7:0] \$25 ;
-  wire [7:0] \$26 ;
-  wire [7:0] \$27 ;
-  wire [7:0] \$28 ;
-  reg [21:0] \$29 ;
-  wire \$3 ;
-  reg [18:0] \$30 ;
-  reg [63:0] \$31 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
+  wire [7:0] \$3 ;
+  wire [7:0] \$4 ;
+  wire [7:0] \$5 ;
+  wire [7:0] \$6 ;
+  wire [7:0] \$7 ;
+  wire [7:0] \$8 ;
+  wire [7:0] \$9 ;
   wire [7:0] a0;
   wire [7:0] a1;
   input clk;
@@ -2764,71 +2554,57 @@ module \neurosim_sat.pe_1_3 (rst, en, load, dense, psum_in, x, group, psum_out, 
   assign \$1  = $signed(psum_in) + $signed(prod0);
   assign \$2  = $signed(\$1 ) + $signed(prod1);
   assign sel0 = dense ? 3'h0 : group[18:16];
-  assign \$3  = sel0 == 3'h7;
-  assign \$4  = sel0 == 3'h6;
-  assign \$5  = sel0 == 3'h5;
-  assign \$6  = sel0 == 3'h4;
-  assign \$7  = sel0 == 2'h3;
-  assign \$8  = sel0 == 2'h2;
-  assign \$9  = sel0 == 1'h1;
-  assign \$10  = \$9  ? x[15:8] : x[7:0];
-  assign \$11  = \$8  ? x[23:16] : \$10 ;
-  assign \$12  = \$7  ? x[31:24] : \$11 ;
-  assign \$13  = \$6  ? x[39:32] : \$12 ;
-  assign \$14  = \$5  ? x[47:40] : \$13 ;
-  assign \$15  = \$4  ? x[55:48] : \$14 ;
-  assign a0 = \$3  ? x[63:56] : \$15 ;
+  assign \$3  = sel0[0] ? x[63:56] : x[55:48];
+  assign \$4  = sel0[0] ? x[47:40] : x[39:32];
+  assign \$5  = sel0[1] ? \$3  : \$4 ;
+  assign \$6  = sel0[0] ? x[31:24] : x[23:16];
+  assign \$7  = sel0[0] ? x[15:8] : x[7:0];
+  assign \$8  = sel0[1] ? \$6  : \$7 ;
+  assign a0 = sel0[2] ? \$5  : \$8 ;
   assign prod0 = $signed(a0) * $signed(group[7:0]);
   assign sel1 = dense ? 3'h1 : group[21:19];
-  assign \$16  = sel1 == 3'h7;
-  assign \$17  = sel1 == 3'h6;
-  assign \$18  = sel1 == 3'h5;
-  assign \$19  = sel1 == 3'h4;
-  assign \$20  = sel1 == 2'h3;
-  assign \$21  = sel1 == 2'h2;
-  assign \$22  = sel1 == 1'h1;
-  assign \$23  = \$22  ? x[15:8] : x[7:0];
-  assign \$24  = \$21  ? x[23:16] : \$23 ;
-  assign \$25  = \$20  ? x[31:24] : \$24 ;
-  assign \$26  = \$19  ? x[39:32] : \$25 ;
-  assign \$27  = \$18  ? x[47:40] : \$26 ;
-  assign \$28  = \$17  ? x[55:48] : \$27 ;
-  assign a1 = \$16  ? x[63:56] : \$28 ;
+  assign \$9  = sel1[0] ? x[63:56] : x[55:48];
+  assign \$10  = sel1[0] ? x[47:40] : x[39:32];
+  assign \$11  = sel1[1] ? \$9  : \$10 ;
+  assign \$12  = sel1[0] ? x[31:24] : x[23:16];
+  assign \$13  = sel1[0] ? x[15:8] : x[7:0];
+  assign \$14  = sel1[1] ? \$12  : \$13 ;
+  assign a1 = sel1[2] ? \$11  : \$14 ;
   assign prod1 = $signed(a1) * $signed(group[15:8]);
   always @(posedge clk)
-    group <= \$29 ;
+    group <= \$15 ;
   always @(posedge clk)
-    psum_out <= \$30 ;
+    psum_out <= \$16 ;
   always @(posedge clk)
-    x_out <= \$31 ;
+    x_out <= \$17 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$29  = group;
+    \$15  = group;
     if (load) begin
-      \$29  = w_in;
+      \$15  = w_in;
     end
     if (rst) begin
-      \$29  = 22'h000000;
+      \$15  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$30  = psum_out;
+    \$16  = psum_out;
     if (en) begin
-      \$30  = \$2 [18:0];
+      \$16  = \$2 [18:0];
     end
     if (rst) begin
-      \$30  = 19'h00000;
+      \$16  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$9 ) begin end
-    \$31  = x_out;
+    \$17  = x_out;
     if (en) begin
-      \$31  = x;
+      \$17  = x;
     end
     if (rst) begin
-      \$31  = 64'h0000000000000000;
+      \$17  = 64'h0000000000000000;
     end
   end
   assign w_out = group;
@@ -2865,31 +2641,17 @@ module \neurosim_sat.pe_2_0 (rst, en, load, dense, x, psum_in, group, psum_out, 
   wire [7:0] \$12 ;
   wire [7:0] \$13 ;
   wire [7:0] \$14 ;
-  wire [7:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  reg [21:0] \$15 ;
+  reg [18:0] \$16 ;
+  reg [63:0] \$17 ;
   wire [20:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [7:0] \$23 ;
-  wire [7:0] \$24 ;
-  wire [7:0] \$25 ;
-  wire [7:0] \$26 ;
-  wire [7:0] \$27 ;
-  wire [7:0] \$28 ;
-  reg [21:0] \$29 ;
-  wire \$3 ;
-  reg [18:0] \$30 ;
-  reg [63:0] \$31 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
+  wire [7:0] \$3 ;
+  wire [7:0] \$4 ;
+  wire [7:0] \$5 ;
+  wire [7:0] \$6 ;
+  wire [7:0] \$7 ;
+  wire [7:0] \$8 ;
+  wire [7:0] \$9 ;
   wire [7:0] a0;
   wire [7:0] a1;
   input clk;
@@ -2945,71 +2707,57 @@ module \neurosim_sat.pe_2_0 (rst, en, load, dense, x, psum_in, group, psum_out, 
   assign \$1  = $signed(psum_in) + $signed(prod0);
   assign \$2  = $signed(\$1 ) + $signed(prod1);
   assign sel0 = dense ? 3'h0 : group[18:16];
-  assign \$3  = sel0 == 3'h7;
-  assign \$4  = sel0 == 3'h6;
-  assign \$5  = sel0 == 3'h5;
-  assign \$6  = sel0 == 3'h4;
-  assign \$7  = sel0 == 2'h3;
-  assign \$8  = sel0 == 2'h2;
-  assign \$9  = sel0 == 1'h1;
-  assign \$10  = \$9  ? x[15:8] : x[7:0];
-  assign \$11  = \$8  ? x[23:16] : \$10 ;
-  assign \$12  = \$7  ? x[31:24] : \$11 ;
-  assign \$13  = \$6  ? x[39:32] : \$12 ;
-  assign \$14  = \$5  ? x[47:40] : \$13 ;
-  assign \$15  = \$4  ? x[55:48] : \$14 ;
-  assign a0 = \$3  ? x[63:56] : \$15 ;
+  assign \$3  = sel0[0] ? x[63:56] : x[55:48];
+  assign \$4  = sel0[0] ? x[47:40] : x[39:32];
+  assign \$5  = sel0[1] ? \$3  : \$4 ;
+  assign \$6  = sel0[0] ? x[31:24] : x[23:16];
+  assign \$7  = sel0[0] ? x[15:8] : x[7:0];
+  assign \$8  = sel0[1] ? \$6  : \$7 ;
+  assign a0 = sel0[2] ? \$5  : \$8 ;
   assign prod0 = $signed(a0) * $signed(group[7:0]);
   assign sel1 = dense ? 3'h1 : group[21:19];
-  assign \$16  = sel1 == 3'h7;
-  assign \$17  = sel1 == 3'h6;
-  assign \$18  = sel1 == 3'h5;
-  assign \$19  = sel1 == 3'h4;
-  assign \$20  = sel1 == 2'h3;
-  assign \$21  = sel1 == 2'h2;
-  assign \$22  = sel1 == 1'h1;
-  assign \$23  = \$22  ? x[15:8] : x[7:0];
-  assign \$24  = \$21  ? x[23:16] : \$23 ;
-  assign \$25  = \$20  ? x[31:24] : \$24 ;
-  assign \$26  = \$19  ? x[39:32] : \$25 ;
-  assign \$27  = \$18  ? x[47:40] : \$26 ;
-  assign \$28  = \$17  ? x[55:48] : \$27 ;
-  assign a1 = \$16  ? x[63:56] : \$28 ;
+  assign \$9  = sel1[0] ? x[63:56] : x[55:48];
+  assign \$10  = sel1[0] ? x[47:40] : x[39:32];
+  assign \$11  = sel1[1] ? \$9  : \$10 ;
+  assign \$12  = sel1[0] ? x[31:24] : x[23:16];
+  assign \$13  = sel1[0] ? x[15:8] : x[7:0];
+  assign \$14  = sel1[1] ? \$12  : \$13 ;
+  assign a1 = sel1[2] ? \$11  : \$14 ;
   assign prod1 = $signed(a1) * $signed(group[15:8]);
   always @(posedge clk)
-    group <= \$29 ;
+    group <= \$15 ;
   always @(posedge clk)
-    psum_out <= \$30 ;
+    psum_out <= \$16 ;
   always @(posedge clk)
-    x_out <= \$31 ;
+    x_out <= \$17 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$29  = group;
+    \$15  = group;
     if (load) begin
-      \$29  = w_in;
+      \$15  = w_in;
     end
     if (rst) begin
-      \$29  = 22'h000000;
+      \$15  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$30  = psum_out;
+    \$16  = psum_out;
     if (en) begin
-      \$30  = \$2 [18:0];
+      \$16  = \$2 [18:0];
     end
     if (rst) begin
-      \$30  = 19'h00000;
+      \$16  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
-    \$31  = x_out;
+    \$17  = x_out;
     if (en) begin
-      \$31  = x;
+      \$17  = x;
     end
     if (rst) begin
-      \$31  = 64'h0000000000000000;
+      \$17  = 64'h0000000000000000;
     end
   end
   assign w_out = group;
@@ -3046,31 +2794,17 @@ module \neurosim_sat.pe_2_1 (rst, en, load, dense, psum_in, x, group, psum_out, 
   wire [7:0] \$12 ;
   wire [7:0] \$13 ;
   wire [7:0] \$14 ;
-  wire [7:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  reg [21:0] \$15 ;
+  reg [18:0] \$16 ;
+  reg [63:0] \$17 ;
   wire [20:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [7:0] \$23 ;
-  wire [7:0] \$24 ;
-  wire [7:0] \$25 ;
-  wire [7:0] \$26 ;
-  wire [7:0] \$27 ;
-  wire [7:0] \$28 ;
-  reg [21:0] \$29 ;
-  wire \$3 ;
-  reg [18:0] \$30 ;
-  reg [63:0] \$31 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
+  wire [7:0] \$3 ;
+  wire [7:0] \$4 ;
+  wire [7:0] \$5 ;
+  wire [7:0] \$6 ;
+  wire [7:0] \$7 ;
+  wire [7:0] \$8 ;
+  wire [7:0] \$9 ;
   wire [7:0] a0;
   wire [7:0] a1;
   input clk;
@@ -3126,71 +2860,57 @@ module \neurosim_sat.pe_2_1 (rst, en, load, dense, psum_in, x, group, psum_out, 
   assign \$1  = $signed(psum_in) + $signed(prod0);
   assign \$2  = $signed(\$1 ) + $signed(prod1);
   assign sel0 = dense ? 3'h0 : group[18:16];
-  assign \$3  = sel0 == 3'h7;
-  assign \$4  = sel0 == 3'h6;
-  assign \$5  = sel0 == 3'h5;
-  assign \$6  = sel0 == 3'h4;
-  assign \$7  = sel0 == 2'h3;
-  assign \$8  = sel0 == 2'h2;
-  assign \$9  = sel0 == 1'h1;
-  assign \$10  = \$9  ? x[15:8] : x[7:0];
-  assign \$11  = \$8  ? x[23:16] : \$10 ;
-  assign \$12  = \$7  ? x[31:24] : \$11 ;
-  assign \$13  = \$6  ? x[39:32] : \$12 ;
-  assign \$14  = \$5  ? x[47:40] : \$13 ;
-  assign \$15  = \$4  ? x[55:48] : \$14 ;
-  assign a0 = \$3  ? x[63:56] : \$15 ;
+  assign \$3  = sel0[0] ? x[63:56] : x[55:48];
+  assign \$4  = sel0[0] ? x[47:40] : x[39:32];
+  assign \$5  = sel0[1] ? \$3  : \$4 ;
+  assign \$6  = sel0[0] ? x[31:24] : x[23:16];
+  assign \$7  = sel0[0] ? x[15:8] : x[7:0];
+  assign \$8  = sel0[1] ? \$6  : \$7 ;
+  assign a0 = sel0[2] ? \$5  : \$8 ;
   assign prod0 = $signed(a0) * $signed(group[7:0]);
   assign sel1 = dense ? 3'h1 : group[21:19];
-  assign \$16  = sel1 == 3'h7;
-  assign \$17  = sel1 == 3'h6;
-  assign \$18  = sel1 == 3'h5;
-  assign \$19  = sel1 == 3'h4;
-  assign \$20  = sel1 == 2'h3;
-  assign \$21  = sel1 == 2'h2;
-  assign \$22  = sel1 == 1'h1;
-  assign \$23  = \$22  ? x[15:8] : x[7:0];
-  assign \$24  = \$21  ? x[23:16] : \$23 ;
-  assign \$25  = \$20  ? x[31:24] : \$24 ;
-  assign \$26  = \$19  ? x[39:32] : \$25 ;
-  assign \$27  = \$18  ? x[47:40] : \$26 ;
-  assign \$28  = \$17  ? x[55:48] : \$27 ;
-  assign a1 = \$16  ? x[63:56] : \$28 ;
+  assign \$9  = sel1[0] ? x[63:56] : x[55:48];
+  assign \$10  = sel1[0] ? x[47:40] : x[39:32];
+  assign \$11  = sel1[1] ? \$9  : \$10 ;
+  assign \$12  = sel1[0] ? x[31:24] : x[23:16];
+  assign \$13  = sel1[0] ? x[15:8] : x[7:0];
+  assign \$14  = sel1[1] ? \$12  : \$13 ;
+  assign a1 = sel1[2] ? \$11  : \$14 ;
   assign prod1 = $signed(a1) * $signed(group[15:8]);
   always @(posedge clk)
-    group <= \$29 ;
+    group <= \$15 ;
   always @(posedge clk)
-    psum_out <= \$30 ;
+    psum_out <= \$16 ;
   always @(posedge clk)
-    x_out <= \$31 ;
+    x_out <= \$17 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$29  = group;
+    \$15  = group;
     if (load) begin
-      \$29  = w_in;
+      \$15  = w_in;
     end
     if (rst) begin
-      \$29  = 22'h000000;
+      \$15  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$30  = psum_out;
+    \$16  = psum_out;
     if (en) begin
-      \$30  = \$2 [18:0];
+      \$16  = \$2 [18:0];
     end
     if (rst) begin
-      \$30  = 19'h00000;
+      \$16  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
-    \$31  = x_out;
+    \$17  = x_out;
     if (en) begin
-      \$31  = x;
+      \$17  = x;
     end
     if (rst) begin
-      \$31  = 64'h0000000000000000;
+      \$17  = 64'h0000000000000000;
     end
   end
   assign w_out = group;
@@ -3227,31 +2947,17 @@ module \neurosim_sat.pe_2_2 (rst, en, load, dense, psum_in, x, group, psum_out, 
   wire [7:0] \$12 ;
   wire [7:0] \$13 ;
   wire [7:0] \$14 ;
-  wire [7:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  reg [21:0] \$15 ;
+  reg [18:0] \$16 ;
+  reg [63:0] \$17 ;
   wire [20:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [7:0] \$23 ;
-  wire [7:0] \$24 ;
-  wire [7:0] \$25 ;
-  wire [7:0] \$26 ;
-  wire [7:0] \$27 ;
-  wire [7:0] \$28 ;
-  reg [21:0] \$29 ;
-  wire \$3 ;
-  reg [18:0] \$30 ;
-  reg [63:0] \$31 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
+  wire [7:0] \$3 ;
+  wire [7:0] \$4 ;
+  wire [7:0] \$5 ;
+  wire [7:0] \$6 ;
+  wire [7:0] \$7 ;
+  wire [7:0] \$8 ;
+  wire [7:0] \$9 ;
   wire [7:0] a0;
   wire [7:0] a1;
   input clk;
@@ -3307,71 +3013,57 @@ module \neurosim_sat.pe_2_2 (rst, en, load, dense, psum_in, x, group, psum_out, 
   assign \$1  = $signed(psum_in) + $signed(prod0);
   assign \$2  = $signed(\$1 ) + $signed(prod1);
   assign sel0 = dense ? 3'h0 : group[18:16];
-  assign \$3  = sel0 == 3'h7;
-  assign \$4  = sel0 == 3'h6;
-  assign \$5  = sel0 == 3'h5;
-  assign \$6  = sel0 == 3'h4;
-  assign \$7  = sel0 == 2'h3;
-  assign \$8  = sel0 == 2'h2;
-  assign \$9  = sel0 == 1'h1;
-  assign \$10  = \$9  ? x[15:8] : x[7:0];
-  assign \$11  = \$8  ? x[23:16] : \$10 ;
-  assign \$12  = \$7  ? x[31:24] : \$11 ;
-  assign \$13  = \$6  ? x[39:32] : \$12 ;
-  assign \$14  = \$5  ? x[47:40] : \$13 ;
-  assign \$15  = \$4  ? x[55:48] : \$14 ;
-  assign a0 = \$3  ? x[63:56] : \$15 ;
+  assign \$3  = sel0[0] ? x[63:56] : x[55:48];
+  assign \$4  = sel0[0] ? x[47:40] : x[39:32];
+  assign \$5  = sel0[1] ? \$3  : \$4 ;
+  assign \$6  = sel0[0] ? x[31:24] : x[23:16];
+  assign \$7  = sel0[0] ? x[15:8] : x[7:0];
+  assign \$8  = sel0[1] ? \$6  : \$7 ;
+  assign a0 = sel0[2] ? \$5  : \$8 ;
   assign prod0 = $signed(a0) * $signed(group[7:0]);
   assign sel1 = dense ? 3'h1 : group[21:19];
-  assign \$16  = sel1 == 3'h7;
-  assign \$17  = sel1 == 3'h6;
-  assign \$18  = sel1 == 3'h5;
-  assign \$19  = sel1 == 3'h4;
-  assign \$20  = sel1 == 2'h3;
-  assign \$21  = sel1 == 2'h2;
-  assign \$22  = sel1 == 1'h1;
-  assign \$23  = \$22  ? x[15:8] : x[7:0];
-  assign \$24  = \$21  ? x[23:16] : \$23 ;
-  assign \$25  = \$20  ? x[31:24] : \$24 ;
-  assign \$26  = \$19  ? x[39:32] : \$25 ;
-  assign \$27  = \$18  ? x[47:40] : \$26 ;
-  assign \$28  = \$17  ? x[55:48] : \$27 ;
-  assign a1 = \$16  ? x[63:56] : \$28 ;
+  assign \$9  = sel1[0] ? x[63:56] : x[55:48];
+  assign \$10  = sel1[0] ? x[47:40] : x[39:32];
+  assign \$11  = sel1[1] ? \$9  : \$10 ;
+  assign \$12  = sel1[0] ? x[31:24] : x[23:16];
+  assign \$13  = sel1[0] ? x[15:8] : x[7:0];
+  assign \$14  = sel1[1] ? \$12  : \$13 ;
+  assign a1 = sel1[2] ? \$11  : \$14 ;
   assign prod1 = $signed(a1) * $signed(group[15:8]);
   always @(posedge clk)
-    group <= \$29 ;
+    group <= \$15 ;
   always @(posedge clk)
-    psum_out <= \$30 ;
+    psum_out <= \$16 ;
   always @(posedge clk)
-    x_out <= \$31 ;
+    x_out <= \$17 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$29  = group;
+    \$15  = group;
     if (load) begin
-      \$29  = w_in;
+      \$15  = w_in;
     end
     if (rst) begin
-      \$29  = 22'h000000;
+      \$15  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$30  = psum_out;
+    \$16  = psum_out;
     if (en) begin
-      \$30  = \$2 [18:0];
+      \$16  = \$2 [18:0];
     end
     if (rst) begin
-      \$30  = 19'h00000;
+      \$16  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$12 ) begin end
-    \$31  = x_out;
+    \$17  = x_out;
     if (en) begin
-      \$31  = x;
+      \$17  = x;
     end
     if (rst) begin
-      \$31  = 64'h0000000000000000;
+      \$17  = 64'h0000000000000000;
     end
   end
   assign w_out = group;
@@ -3408,31 +3100,17 @@ module \neurosim_sat.pe_2_3 (rst, en, load, dense, psum_in, x, group, psum_out, 
   wire [7:0] \$12 ;
   wire [7:0] \$13 ;
   wire [7:0] \$14 ;
-  wire [7:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  reg [21:0] \$15 ;
+  reg [18:0] \$16 ;
+  reg [63:0] \$17 ;
   wire [20:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [7:0] \$23 ;
-  wire [7:0] \$24 ;
-  wire [7:0] \$25 ;
-  wire [7:0] \$26 ;
-  wire [7:0] \$27 ;
-  wire [7:0] \$28 ;
-  reg [21:0] \$29 ;
-  wire \$3 ;
-  reg [18:0] \$30 ;
-  reg [63:0] \$31 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
+  wire [7:0] \$3 ;
+  wire [7:0] \$4 ;
+  wire [7:0] \$5 ;
+  wire [7:0] \$6 ;
+  wire [7:0] \$7 ;
+  wire [7:0] \$8 ;
+  wire [7:0] \$9 ;
   wire [7:0] a0;
   wire [7:0] a1;
   input clk;
@@ -3487,71 +3165,57 @@ module \neurosim_sat.pe_2_3 (rst, en, load, dense, psum_in, x, group, psum_out, 
   assign \$1  = $signed(psum_in) + $signed(prod0);
   assign \$2  = $signed(\$1 ) + $signed(prod1);
   assign sel0 = dense ? 3'h0 : group[18:16];
-  assign \$3  = sel0 == 3'h7;
-  assign \$4  = sel0 == 3'h6;
-  assign \$5  = sel0 == 3'h5;
-  assign \$6  = sel0 == 3'h4;
-  assign \$7  = sel0 == 2'h3;
-  assign \$8  = sel0 == 2'h2;
-  assign \$9  = sel0 == 1'h1;
-  assign \$10  = \$9  ? x[15:8] : x[7:0];
-  assign \$11  = \$8  ? x[23:16] : \$10 ;
-  assign \$12  = \$7  ? x[31:24] : \$11 ;
-  assign \$13  = \$6  ? x[39:32] : \$12 ;
-  assign \$14  = \$5  ? x[47:40] : \$13 ;
-  assign \$15  = \$4  ? x[55:48] : \$14 ;
-  assign a0 = \$3  ? x[63:56] : \$15 ;
+  assign \$3  = sel0[0] ? x[63:56] : x[55:48];
+  assign \$4  = sel0[0] ? x[47:40] : x[39:32];
+  assign \$5  = sel0[1] ? \$3  : \$4 ;
+  assign \$6  = sel0[0] ? x[31:24] : x[23:16];
+  assign \$7  = sel0[0] ? x[15:8] : x[7:0];
+  assign \$8  = sel0[1] ? \$6  : \$7 ;
+  assign a0 = sel0[2] ? \$5  : \$8 ;
   assign prod0 = $signed(a0) * $signed(group[7:0]);
   assign sel1 = dense ? 3'h1 : group[21:19];
-  assign \$16  = sel1 == 3'h7;
-  assign \$17  = sel1 == 3'h6;
-  assign \$18  = sel1 == 3'h5;
-  assign \$19  = sel1 == 3'h4;
-  assign \$20  = sel1 == 2'h3;
-  assign \$21  = sel1 == 2'h2;
-  assign \$22  = sel1 == 1'h1;
-  assign \$23  = \$22  ? x[15:8] : x[7:0];
-  assign \$24  = \$21  ? x[23:16] : \$23 ;
-  assign \$25  = \$20  ? x[31:24] : \$24 ;
-  assign \$26  = \$19  ? x[39:32] : \$25 ;
-  assign \$27  = \$18  ? x[47:40] : \$26 ;
-  assign \$28  = \$17  ? x[55:48] : \$27 ;
-  assign a1 = \$16  ? x[63:56] : \$28 ;
+  assign \$9  = sel1[0] ? x[63:56] : x[55:48];
+  assign \$10  = sel1[0] ? x[47:40] : x[39:32];
+  assign \$11  = sel1[1] ? \$9  : \$10 ;
+  assign \$12  = sel1[0] ? x[31:24] : x[23:16];
+  assign \$13  = sel1[0] ? x[15:8] : x[7:0];
+  assign \$14  = sel1[1] ? \$12  : \$13 ;
+  assign a1 = sel1[2] ? \$11  : \$14 ;
   assign prod1 = $signed(a1) * $signed(group[15:8]);
   always @(posedge clk)
-    group <= \$29 ;
+    group <= \$15 ;
   always @(posedge clk)
-    psum_out <= \$30 ;
+    psum_out <= \$16 ;
   always @(posedge clk)
-    x_out <= \$31 ;
+    x_out <= \$17 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$29  = group;
+    \$15  = group;
     if (load) begin
-      \$29  = w_in;
+      \$15  = w_in;
     end
     if (rst) begin
-      \$29  = 22'h000000;
+      \$15  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$30  = psum_out;
+    \$16  = psum_out;
     if (en) begin
-      \$30  = \$2 [18:0];
+      \$16  = \$2 [18:0];
     end
     if (rst) begin
-      \$30  = 19'h00000;
+      \$16  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$13 ) begin end
-    \$31  = x_out;
+    \$17  = x_out;
     if (en) begin
-      \$31  = x;
+      \$17  = x;
     end
     if (rst) begin
-      \$31  = 64'h0000000000000000;
+      \$17  = 64'h0000000000000000;
     end
   end
   assign w_out = group;
@@ -3588,31 +3252,17 @@ module \neurosim_sat.pe_3_0 (clk, rst, en, load, dense, x, psum_in, group, psum_
   wire [7:0] \$12 ;
   wire [7:0] \$13 ;
   wire [7:0] \$14 ;
-  wire [7:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  reg [21:0] \$15 ;
+  reg [18:0] \$16 ;
+  reg [63:0] \$17 ;
   wire [20:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [7:0] \$23 ;
-  wire [7:0] \$24 ;
-  wire [7:0] \$25 ;
-  wire [7:0] \$26 ;
-  wire [7:0] \$27 ;
-  wire [7:0] \$28 ;
-  reg [21:0] \$29 ;
-  wire \$3 ;
-  reg [18:0] \$30 ;
-  reg [63:0] \$31 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
+  wire [7:0] \$3 ;
+  wire [7:0] \$4 ;
+  wire [7:0] \$5 ;
+  wire [7:0] \$6 ;
+  wire [7:0] \$7 ;
+  wire [7:0] \$8 ;
+  wire [7:0] \$9 ;
   wire [7:0] a0;
   wire [7:0] a1;
   input clk;
@@ -3668,71 +3318,57 @@ module \neurosim_sat.pe_3_0 (clk, rst, en, load, dense, x, psum_in, group, psum_
   assign \$1  = $signed(psum_in) + $signed(prod0);
   assign \$2  = $signed(\$1 ) + $signed(prod1);
   assign sel0 = dense ? 3'h0 : group[18:16];
-  assign \$3  = sel0 == 3'h7;
-  assign \$4  = sel0 == 3'h6;
-  assign \$5  = sel0 == 3'h5;
-  assign \$6  = sel0 == 3'h4;
-  assign \$7  = sel0 == 2'h3;
-  assign \$8  = sel0 == 2'h2;
-  assign \$9  = sel0 == 1'h1;
-  assign \$10  = \$9  ? x[15:8] : x[7:0];
-  assign \$11  = \$8  ? x[23:16] : \$10 ;
-  assign \$12  = \$7  ? x[31:24] : \$11 ;
-  assign \$13  = \$6  ? x[39:32] : \$12 ;
-  assign \$14  = \$5  ? x[47:40] : \$13 ;
-  assign \$15  = \$4  ? x[55:48] : \$14 ;
-  assign a0 = \$3  ? x[63:56] : \$15 ;
+  assign \$3  = sel0[0] ? x[63:56] : x[55:48];
+  assign \$4  = sel0[0] ? x[47:40] : x[39:32];
+  assign \$5  = sel0[1] ? \$3  : \$4 ;
+  assign \$6  = sel0[0] ? x[31:24] : x[23:16];
+  assign \$7  = sel0[0] ? x[15:8] : x[7:0];
+  assign \$8  = sel0[1] ? \$6  : \$7 ;
+  assign a0 = sel0[2] ? \$5  : \$8 ;
   assign prod0 = $signed(a0) * $signed(group[7:0]);
   assign sel1 = dense ? 3'h1 : group[21:19];
-  assign \$16  = sel1 == 3'h7;
-  assign \$17  = sel1 == 3'h6;
-  assign \$18  = sel1 == 3'h5;
-  assign \$19  = sel1 == 3'h4;
-  assign \$20  = sel1 == 2'h3;
-  assign \$21  = sel1 == 2'h2;
-  assign \$22  = sel1 == 1'h1;
-  assign \$23  = \$22  ? x[15:8] : x[7:0];
-  assign \$24  = \$21  ? x[23:16] : \$23 ;
-  assign \$25  = \$20  ? x[31:24] : \$24 ;
-  assign \$26  = \$19  ? x[39:32] : \$25 ;
-  assign \$27  = \$18  ? x[47:40] : \$26 ;
-  assign \$28  = \$17  ? x[55:48] : \$27 ;
-  assign a1 = \$16  ? x[63:56] : \$28 ;
+  assign \$9  = sel1[0] ? x[63:56] : x[55:48];
+  assign \$10  = sel1[0] ? x[47:40] : x[39:32];
+  assign \$11  = sel1[1] ? \$9  : \$10 ;
+  assign \$12  = sel1[0] ? x[31:24] : x[23:16];
+  assign \$13  = sel1[0] ? x[15:8] : x[7:0];
+  assign \$14  = sel1[1] ? \$12  : \$13 ;
+  assign a1 = sel1[2] ? \$11  : \$14 ;
   assign prod1 = $signed(a1) * $signed(group[15:8]);
   always @(posedge clk)
-    group <= \$29 ;
+    group <= \$15 ;
   always @(posedge clk)
-    psum_out <= \$30 ;
+    psum_out <= \$16 ;
   always @(posedge clk)
-    x_out <= \$31 ;
+    x_out <= \$17 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$29  = group;
+    \$15  = group;
     if (load) begin
-      \$29  = w_in;
+      \$15  = w_in;
     end
     if (rst) begin
-      \$29  = 22'h000000;
+      \$15  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$30  = psum_out;
+    \$16  = psum_out;
     if (en) begin
-      \$30  = \$2 [18:0];
+      \$16  = \$2 [18:0];
     end
     if (rst) begin
-      \$30  = 19'h00000;
+      \$16  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$14 ) begin end
-    \$31  = x_out;
+    \$17  = x_out;
     if (en) begin
-      \$31  = x;
+      \$17  = x;
     end
     if (rst) begin
-      \$31  = 64'h0000000000000000;
+      \$17  = 64'h0000000000000000;
     end
   end
   assign w_out = group;
@@ -3769,31 +3405,17 @@ module \neurosim_sat.pe_3_1 (clk, rst, en, load, dense, psum_in, x, group, psum_
   wire [7:0] \$12 ;
   wire [7:0] \$13 ;
   wire [7:0] \$14 ;
-  wire [7:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  reg [21:0] \$15 ;
+  reg [18:0] \$16 ;
+  reg [63:0] \$17 ;
   wire [20:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [7:0] \$23 ;
-  wire [7:0] \$24 ;
-  wire [7:0] \$25 ;
-  wire [7:0] \$26 ;
-  wire [7:0] \$27 ;
-  wire [7:0] \$28 ;
-  reg [21:0] \$29 ;
-  wire \$3 ;
-  reg [18:0] \$30 ;
-  reg [63:0] \$31 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
+  wire [7:0] \$3 ;
+  wire [7:0] \$4 ;
+  wire [7:0] \$5 ;
+  wire [7:0] \$6 ;
+  wire [7:0] \$7 ;
+  wire [7:0] \$8 ;
+  wire [7:0] \$9 ;
   wire [7:0] a0;
   wire [7:0] a1;
   input clk;
@@ -3849,71 +3471,57 @@ module \neurosim_sat.pe_3_1 (clk, rst, en, load, dense, psum_in, x, group, psum_
   assign \$1  = $signed(psum_in) + $signed(prod0);
   assign \$2  = $signed(\$1 ) + $signed(prod1);
   assign sel0 = dense ? 3'h0 : group[18:16];
-  assign \$3  = sel0 == 3'h7;
-  assign \$4  = sel0 == 3'h6;
-  assign \$5  = sel0 == 3'h5;
-  assign \$6  = sel0 == 3'h4;
-  assign \$7  = sel0 == 2'h3;
-  assign \$8  = sel0 == 2'h2;
-  assign \$9  = sel0 == 1'h1;
-  assign \$10  = \$9  ? x[15:8] : x[7:0];
-  assign \$11  = \$8  ? x[23:16] : \$10 ;
-  assign \$12  = \$7  ? x[31:24] : \$11 ;
-  assign \$13  = \$6  ? x[39:32] : \$12 ;
-  assign \$14  = \$5  ? x[47:40] : \$13 ;
-  assign \$15  = \$4  ? x[55:48] : \$14 ;
-  assign a0 = \$3  ? x[63:56] : \$15 ;
+  assign \$3  = sel0[0] ? x[63:56] : x[55:48];
+  assign \$4  = sel0[0] ? x[47:40] : x[39:32];
+  assign \$5  = sel0[1] ? \$3  : \$4 ;
+  assign \$6  = sel0[0] ? x[31:24] : x[23:16];
+  assign \$7  = sel0[0] ? x[15:8] : x[7:0];
+  assign \$8  = sel0[1] ? \$6  : \$7 ;
+  assign a0 = sel0[2] ? \$5  : \$8 ;
   assign prod0 = $signed(a0) * $signed(group[7:0]);
   assign sel1 = dense ? 3'h1 : group[21:19];
-  assign \$16  = sel1 == 3'h7;
-  assign \$17  = sel1 == 3'h6;
-  assign \$18  = sel1 == 3'h5;
-  assign \$19  = sel1 == 3'h4;
-  assign \$20  = sel1 == 2'h3;
-  assign \$21  = sel1 == 2'h2;
-  assign \$22  = sel1 == 1'h1;
-  assign \$23  = \$22  ? x[15:8] : x[7:0];
-  assign \$24  = \$21  ? x[23:16] : \$23 ;
-  assign \$25  = \$20  ? x[31:24] : \$24 ;
-  assign \$26  = \$19  ? x[39:32] : \$25 ;
-  assign \$27  = \$18  ? x[47:40] : \$26 ;
-  assign \$28  = \$17  ? x[55:48] : \$27 ;
-  assign a1 = \$16  ? x[63:56] : \$28 ;
+  assign \$9  = sel1[0] ? x[63:56] : x[55:48];
+  assign \$10  = sel1[0] ? x[47:40] : x[39:32];
+  assign \$11  = sel1[1] ? \$9  : \$10 ;
+  assign \$12  = sel1[0] ? x[31:24] : x[23:16];
+  assign \$13  = sel1[0] ? x[15:8] : x[7:0];
+  assign \$14  = sel1[1] ? \$12  : \$13 ;
+  assign a1 = sel1[2] ? \$11  : \$14 ;
   assign prod1 = $signed(a1) * $signed(group[15:8]);
   always @(posedge clk)
-    group <= \$29 ;
+    group <= \$15 ;
   always @(posedge clk)
-    psum_out <= \$30 ;
+    psum_out <= \$16 ;
   always @(posedge clk)
-    x_out <= \$31 ;
+    x_out <= \$17 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$29  = group;
+    \$15  = group;
     if (load) begin
-      \$29  = w_in;
+      \$15  = w_in;
     end
     if (rst) begin
-      \$29  = 22'h000000;
+      \$15  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$30  = psum_out;
+    \$16  = psum_out;
     if (en) begin
-      \$30  = \$2 [18:0];
+      \$16  = \$2 [18:0];
     end
     if (rst) begin
-      \$30  = 19'h00000;
+      \$16  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$15 ) begin end
-    \$31  = x_out;
+    \$17  = x_out;
     if (en) begin
-      \$31  = x;
+      \$17  = x;
     end
     if (rst) begin
-      \$31  = 64'h0000000000000000;
+      \$17  = 64'h0000000000000000;
     end
   end
   assign w_out = group;
@@ -3950,31 +3558,17 @@ module \neurosim_sat.pe_3_2 (clk, rst, en, load, dense, psum_in, x, group, psum_
   wire [7:0] \$12 ;
   wire [7:0] \$13 ;
   wire [7:0] \$14 ;
-  wire [7:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  reg [21:0] \$15 ;
+  reg [18:0] \$16 ;
+  reg [63:0] \$17 ;
   wire [20:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [7:0] \$23 ;
-  wire [7:0] \$24 ;
-  wire [7:0] \$25 ;
-  wire [7:0] \$26 ;
-  wire [7:0] \$27 ;
-  wire [7:0] \$28 ;
-  reg [21:0] \$29 ;
-  wire \$3 ;
-  reg [18:0] \$30 ;
-  reg [63:0] \$31 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
+  wire [7:0] \$3 ;
+  wire [7:0] \$4 ;
+  wire [7:0] \$5 ;
+  wire [7:0] \$6 ;
+  wire [7:0] \$7 ;
+  wire [7:0] \$8 ;
+  wire [7:0] \$9 ;
   wire [7:0] a0;
   wire [7:0] a1;
   input clk;
@@ -4030,71 +3624,57 @@ module \neurosim_sat.pe_3_2 (clk, rst, en, load, dense, psum_in, x, group, psum_
   assign \$1  = $signed(psum_in) + $signed(prod0);
   assign \$2  = $signed(\$1 ) + $signed(prod1);
   assign sel0 = dense ? 3'h0 : group[18:16];
-  assign \$3  = sel0 == 3'h7;
-  assign \$4  = sel0 == 3'h6;
-  assign \$5  = sel0 == 3'h5;
-  assign \$6  = sel0 == 3'h4;
-  assign \$7  = sel0 == 2'h3;
-  assign \$8  = sel0 == 2'h2;
-  assign \$9  = sel0 == 1'h1;
-  assign \$10  = \$9  ? x[15:8] : x[7:0];
-  assign \$11  = \$8  ? x[23:16] : \$10 ;
-  assign \$12  = \$7  ? x[31:24] : \$11 ;
-  assign \$13  = \$6  ? x[39:32] : \$12 ;
-  assign \$14  = \$5  ? x[47:40] : \$13 ;
-  assign \$15  = \$4  ? x[55:48] : \$14 ;
-  assign a0 = \$3  ? x[63:56] : \$15 ;
+  assign \$3  = sel0[0] ? x[63:56] : x[55:48];
+  assign \$4  = sel0[0] ? x[47:40] : x[39:32];
+  assign \$5  = sel0[1] ? \$3  : \$4 ;
+  assign \$6  = sel0[0] ? x[31:24] : x[23:16];
+  assign \$7  = sel0[0] ? x[15:8] : x[7:0];
+  assign \$8  = sel0[1] ? \$6  : \$7 ;
+  assign a0 = sel0[2] ? \$5  : \$8 ;
   assign prod0 = $signed(a0) * $signed(group[7:0]);
   assign sel1 = dense ? 3'h1 : group[21:19];
-  assign \$16  = sel1 == 3'h7;
-  assign \$17  = sel1 == 3'h6;
-  assign \$18  = sel1 == 3'h5;
-  assign \$19  = sel1 == 3'h4;
-  assign \$20  = sel1 == 2'h3;
-  assign \$21  = sel1 == 2'h2;
-  assign \$22  = sel1 == 1'h1;
-  assign \$23  = \$22  ? x[15:8] : x[7:0];
-  assign \$24  = \$21  ? x[23:16] : \$23 ;
-  assign \$25  = \$20  ? x[31:24] : \$24 ;
-  assign \$26  = \$19  ? x[39:32] : \$25 ;
-  assign \$27  = \$18  ? x[47:40] : \$26 ;
-  assign \$28  = \$17  ? x[55:48] : \$27 ;
-  assign a1 = \$16  ? x[63:56] : \$28 ;
+  assign \$9  = sel1[0] ? x[63:56] : x[55:48];
+  assign \$10  = sel1[0] ? x[47:40] : x[39:32];
+  assign \$11  = sel1[1] ? \$9  : \$10 ;
+  assign \$12  = sel1[0] ? x[31:24] : x[23:16];
+  assign \$13  = sel1[0] ? x[15:8] : x[7:0];
+  assign \$14  = sel1[1] ? \$12  : \$13 ;
+  assign a1 = sel1[2] ? \$11  : \$14 ;
   assign prod1 = $signed(a1) * $signed(group[15:8]);
   always @(posedge clk)
-    group <= \$29 ;
+    group <= \$15 ;
   always @(posedge clk)
-    psum_out <= \$30 ;
+    psum_out <= \$16 ;
   always @(posedge clk)
-    x_out <= \$31 ;
+    x_out <= \$17 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$29  = group;
+    \$15  = group;
     if (load) begin
-      \$29  = w_in;
+      \$15  = w_in;
     end
     if (rst) begin
-      \$29  = 22'h000000;
+      \$15  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$30  = psum_out;
+    \$16  = psum_out;
     if (en) begin
-      \$30  = \$2 [18:0];
+      \$16  = \$2 [18:0];
     end
     if (rst) begin
-      \$30  = 19'h00000;
+      \$16  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$16 ) begin end
-    \$31  = x_out;
+    \$17  = x_out;
     if (en) begin
-      \$31  = x;
+      \$17  = x;
     end
     if (rst) begin
-      \$31  = 64'h0000000000000000;
+      \$17  = 64'h0000000000000000;
     end
   end
   assign w_out = group;
@@ -4131,31 +3711,17 @@ module \neurosim_sat.pe_3_3 (clk, rst, en, load, dense, psum_in, x, group, psum_
   wire [7:0] \$12 ;
   wire [7:0] \$13 ;
   wire [7:0] \$14 ;
-  wire [7:0] \$15 ;
-  wire \$16 ;
-  wire \$17 ;
-  wire \$18 ;
-  wire \$19 ;
+  reg [21:0] \$15 ;
+  reg [18:0] \$16 ;
+  reg [63:0] \$17 ;
   wire [20:0] \$2 ;
-  wire \$20 ;
-  wire \$21 ;
-  wire \$22 ;
-  wire [7:0] \$23 ;
-  wire [7:0] \$24 ;
-  wire [7:0] \$25 ;
-  wire [7:0] \$26 ;
-  wire [7:0] \$27 ;
-  wire [7:0] \$28 ;
-  reg [21:0] \$29 ;
-  wire \$3 ;
-  reg [18:0] \$30 ;
-  reg [63:0] \$31 ;
-  wire \$4 ;
-  wire \$5 ;
-  wire \$6 ;
-  wire \$7 ;
-  wire \$8 ;
-  wire \$9 ;
+  wire [7:0] \$3 ;
+  wire [7:0] \$4 ;
+  wire [7:0] \$5 ;
+  wire [7:0] \$6 ;
+  wire [7:0] \$7 ;
+  wire [7:0] \$8 ;
+  wire [7:0] \$9 ;
   wire [7:0] a0;
   wire [7:0] a1;
   input clk;
@@ -4210,71 +3776,57 @@ module \neurosim_sat.pe_3_3 (clk, rst, en, load, dense, psum_in, x, group, psum_
   assign \$1  = $signed(psum_in) + $signed(prod0);
   assign \$2  = $signed(\$1 ) + $signed(prod1);
   assign sel0 = dense ? 3'h0 : group[18:16];
-  assign \$3  = sel0 == 3'h7;
-  assign \$4  = sel0 == 3'h6;
-  assign \$5  = sel0 == 3'h5;
-  assign \$6  = sel0 == 3'h4;
-  assign \$7  = sel0 == 2'h3;
-  assign \$8  = sel0 == 2'h2;
-  assign \$9  = sel0 == 1'h1;
-  assign \$10  = \$9  ? x[15:8] : x[7:0];
-  assign \$11  = \$8  ? x[23:16] : \$10 ;
-  assign \$12  = \$7  ? x[31:24] : \$11 ;
-  assign \$13  = \$6  ? x[39:32] : \$12 ;
-  assign \$14  = \$5  ? x[47:40] : \$13 ;
-  assign \$15  = \$4  ? x[55:48] : \$14 ;
-  assign a0 = \$3  ? x[63:56] : \$15 ;
+  assign \$3  = sel0[0] ? x[63:56] : x[55:48];
+  assign \$4  = sel0[0] ? x[47:40] : x[39:32];
+  assign \$5  = sel0[1] ? \$3  : \$4 ;
+  assign \$6  = sel0[0] ? x[31:24] : x[23:16];
+  assign \$7  = sel0[0] ? x[15:8] : x[7:0];
+  assign \$8  = sel0[1] ? \$6  : \$7 ;
+  assign a0 = sel0[2] ? \$5  : \$8 ;
   assign prod0 = $signed(a0) * $signed(group[7:0]);
   assign sel1 = dense ? 3'h1 : group[21:19];
-  assign \$16  = sel1 == 3'h7;
-  assign \$17  = sel1 == 3'h6;
-  assign \$18  = sel1 == 3'h5;
-  assign \$19  = sel1 == 3'h4;
-  assign \$20  = sel1 == 2'h3;
-  assign \$21  = sel1 == 2'h2;
-  assign \$22  = sel1 == 1'h1;
-  assign \$23  = \$22  ? x[15:8] : x[7:0];
-  assign \$24  = \$21  ? x[23:16] : \$23 ;
-  assign \$25  = \$20  ? x[31:24] : \$24 ;
-  assign \$26  = \$19  ? x[39:32] : \$25 ;
-  assign \$27  = \$18  ? x[47:40] : \$26 ;
-  assign \$28  = \$17  ? x[55:48] : \$27 ;
-  assign a1 = \$16  ? x[63:56] : \$28 ;
+  assign \$9  = sel1[0] ? x[63:56] : x[55:48];
+  assign \$10  = sel1[0] ? x[47:40] : x[39:32];
+  assign \$11  = sel1[1] ? \$9  : \$10 ;
+  assign \$12  = sel1[0] ? x[31:24] : x[23:16];
+  assign \$13  = sel1[0] ? x[15:8] : x[7:0];
+  assign \$14  = sel1[1] ? \$12  : \$13 ;
+  assign a1 = sel1[2] ? \$11  : \$14 ;
   assign prod1 = $signed(a1) * $signed(group[15:8]);
   always @(posedge clk)
-    group <= \$29 ;
+    group <= \$15 ;
   always @(posedge clk)
-    psum_out <= \$30 ;
+    psum_out <= \$16 ;
   always @(posedge clk)
-    x_out <= \$31 ;
+    x_out <= \$17 ;
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$29  = group;
+    \$15  = group;
     if (load) begin
-      \$29  = w_in;
+      \$15  = w_in;
     end
     if (rst) begin
-      \$29  = 22'h000000;
+      \$15  = 22'h000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$30  = psum_out;
+    \$16  = psum_out;
     if (en) begin
-      \$30  = \$2 [18:0];
+      \$16  = \$2 [18:0];
     end
     if (rst) begin
-      \$30  = 19'h00000;
+      \$16  = 19'h00000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$17 ) begin end
-    \$31  = x_out;
+    \$17  = x_out;
     if (en) begin
-      \$31  = x;
+      \$17  = x;
     end
     if (rst) begin
-      \$31  = 64'h0000000000000000;
+      \$17  = 64'h0000000000000000;
     end
   end
   assign w_out = group;
