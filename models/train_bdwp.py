@@ -22,11 +22,11 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_digits import load_split, setup_determinism  # noqa: E402
+from train_digits import load_split, setup_determinism
 
-from neurosim.fileio import write_text_atomic  # noqa: E402
-from neurosim.passes.bdwp import check_nm_along  # noqa: E402
-from neurosim.torch import BDWP, apply_bdwp_  # noqa: E402
+from neurosim.fileio import write_text_atomic
+from neurosim.passes.bdwp import check_nm_along
+from neurosim.torch import BDWP, apply_bdwp_
 
 SEED = 0
 EPOCHS = 40

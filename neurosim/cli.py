@@ -370,7 +370,8 @@ def _cmd_synth(args) -> int:
 # -- bench --------------------------------------------------------------------------------------
 
 def _configure_bench(p):
-    p.add_argument("what", choices=("engine",), help="what to benchmark")
+    p.add_argument("what", choices=("engine", "sat"), help="what to benchmark: the neuromorphic engine or the SAT "
+                                                          "training model")
     p.add_argument("--neurons", type=_positive_int, default=10_000)
     p.add_argument("--steps", type=_positive_int, default=1000)
     p.add_argument("--seed", type=int, default=0)
@@ -381,6 +382,13 @@ def _configure_bench(p):
     p.add_argument("--brian2-python", default=None,
                    help="a Python interpreter with brian2 2.9 and numpy 2.3 to run the Brian2 baseline")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
+    g = p.add_argument_group("sat")
+    g.add_argument("--network", default="resnet50", help="shipped network for `bench sat` (default resnet50)")
+    g.add_argument("--batch", type=_positive_int, default=32, help="batch of the modelled training step (default 32)")
+    g.add_argument("--scalesim-python", default=None,
+                   help="a Python interpreter with scalesim 3.0 and numpy 2.3 to run the SCALE-Sim baseline")
+    g.add_argument("--scalesim-array", type=_shape_arg, default=(32, 32), help="SCALE-Sim array rows,cols (32,32)")
+    g.add_argument("--scalesim-layers", type=int, default=0, help="only the first N forward layers (0: all)")
 
 
 def _cmd_bench(args) -> int:
@@ -390,6 +398,17 @@ def _cmd_bench(args) -> int:
     from neurosim.fileio import write_text_atomic
 
     con = _console()
+    if args.what == "sat":
+        from neurosim.bench_sat import bench_sat
+
+        if len(args.scalesim_array) != 2:
+            raise SimulationError(f"--scalesim-array takes rows,cols, found {args.scalesim_array!r}")
+        results = bench_sat(args.network, batch=args.batch, repeats=max(args.repeats, 1),
+                            scalesim_python=args.scalesim_python, scalesim_array=tuple(args.scalesim_array),
+                            scalesim_layers=args.scalesim_layers, log=con.print)
+        if args.json:
+            write_text_atomic(args.json, json.dumps(results, indent=1))
+        return 0
     results = bench_engine(n=args.neurons, steps=args.steps, seed=args.seed, chip=args.chip, chips=args.chips,
                            brian2=not args.no_brian2, repeats=args.repeats, brian2_python=args.brian2_python,
                            log=con.print)

@@ -17,10 +17,22 @@ from neurosim.engine.sat.model import ideal_speedup, simulate_step
 from neurosim.engine.sat.reference import gemm as reference_gemm
 from neurosim.engine.sat.study import study
 from neurosim.engine.sat.tile import check_tile, tile_cycles
-from neurosim.engine.sat.workload import GemmLayer, VectorLayer, Workload, from_graph, load_workload, networks
+from neurosim.engine.sat.workload import (
+    GemmLayer,
+    VectorLayer,
+    Workload,
+    from_graph,
+    load_workload,
+    networks,
+)
 from neurosim.errors import FormatError, NMError, SATConfigError, UnsupportedError
 from neurosim.hw.accelerator import load_config, parse_nm
-from neurosim.passes.bdwp import bdwp_masks, check_nm_along, nm_mask_along, transposable_mask
+from neurosim.passes.bdwp import (
+    bdwp_masks,
+    check_nm_along,
+    nm_mask_along,
+    transposable_mask,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CFG = load_config()
@@ -122,7 +134,8 @@ def test_bdwp_errors():
 
 def test_torch_bdwp_gradients_use_the_backward_mask():
     torch = pytest.importorskip("torch")
-    from neurosim.torch import BDWP, nm_mask_along as torch_mask
+    from neurosim.torch import BDWP
+    from neurosim.torch import nm_mask_along as torch_mask
 
     torch.manual_seed(0)
     lin = torch.nn.Linear(16, 8).double()

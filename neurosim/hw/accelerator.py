@@ -169,14 +169,14 @@ class SATConfig:
     def macs_per_cycle(self) -> int:
         return self.rows * self.cols * self.lanes
 
-    def with_dataflow(self, **switches: bool) -> "SATConfig":
+    def with_dataflow(self, **switches: bool) -> SATConfig:
         """A copy with some dataflow optimisations switched (for the ablation)."""
         bad = set(switches) - set(_SWITCHES)
         if bad:
             raise SATConfigError(f"unknown dataflow switch {sorted(bad)[0]!r}; known: {', '.join(_SWITCHES)}")
         return dataclasses.replace(self, **switches)
 
-    def replace(self, **changes: Any) -> "SATConfig":
+    def replace(self, **changes: Any) -> SATConfig:
         return dataclasses.replace(self, **changes)
 
 

@@ -128,9 +128,9 @@ def gemm_cycles(gemms: np.ndarray, hw: np.ndarray, out: np.ndarray) -> None:
     """Fill ``out[g]`` (see the R_* columns) for every GEMM row of ``gemms`` on hardware ``hw``.
 
     The row chunk ``T`` is the largest whose partial sums fit half the output buffer; with
-    ``hw[H_SCHEDULE]`` (offline scheduling) every power of two below it, and the largest chunk
-    whose ``[T, K]`` activations stay resident in the input buffer, are tried too and the fastest
-    is kept. ``hw[H_BYTES_PER_KCYC]`` is the DRAM bandwidth in bytes per 1000 cycles (integer
+    ``hw[H_SCHEDULE]`` (offline scheduling) its halvings down to ``R + C`` rows, and the largest
+    chunk whose ``[T, K]`` activations stay resident in the input buffer, are tried too and the
+    fastest is kept. ``hw[H_BYTES_PER_KCYC]`` is the DRAM bandwidth in bytes per 1000 cycles (integer
     arithmetic: transfer cycles are rounded up per tile).
     """
     cols = hw[H_COLS]
@@ -143,12 +143,14 @@ def gemm_cycles(gemms: np.ndarray, hw: np.ndarray, out: np.ndarray) -> None:
         one[0, :] = gemms[g, :]
         _gemm_at(one, 0, hw, t_max, best)
         if hw[H_SCHEDULE] != 0:
-            t = 1
-            while t < t_max:
+            # halve the chunk while it stays longer than the array's fill and drain (R + C): shorter
+            # chunks spend most of every tile filling the array and never win
+            t = t_max // 2
+            while t >= hw[H_ROWS] + cols:
                 _gemm_at(one, 0, hw, t, trial)
                 if trial[0, R_CYCLES] < best[0, R_CYCLES]:
                     best[0, :] = trial[0, :]
-                t *= 2
+                t //= 2
             resident = (hw[H_IBUF] * 8 // 2) // max(1, gemms[g, G_K] * hw[H_ACT_BITS])
             if 1 <= resident < t_max:
                 _gemm_at(one, 0, hw, resident, trial)

@@ -54,7 +54,7 @@ class PhaseCost:
     sram_bytes: int = 0
     sparse: bool = False
 
-    def __add__(self, o: "PhaseCost") -> "PhaseCost":
+    def __add__(self, o: PhaseCost) -> PhaseCost:
         return PhaseCost(*(getattr(self, f) + getattr(o, f) for f in _NUMERIC), sparse=self.sparse or o.sparse)
 
 

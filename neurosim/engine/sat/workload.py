@@ -145,7 +145,7 @@ class Workload:
         return Path(path)
 
     @classmethod
-    def from_json(cls, text: str, where: str = "workload") -> "Workload":
+    def from_json(cls, text: str, where: str = "workload") -> Workload:
         try:
             d = json.loads(text)
         except json.JSONDecodeError as exc:
