@@ -443,6 +443,22 @@ def test_fx_snntorch_tuple_output():
     assert list(g.nodes) == ["input", "fc", "lif", "output"]
 
 
+class _Exp(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 4)
+
+    def forward(self, x):
+        return torch.exp(self.fc(x))
+
+
+def test_fx_unsupported_function():
+    # torch.relu is a DNN layer now (ReLU); torch.exp has no IR node
+    with pytest.raises(UnsupportedError, match=r"^fx node 'exp' \(call_function torch\.exp\) of module "
+                                               r".*_Exp is not supported; .* replace it with one of those$"):
+        from_torch(_Exp(), (3,))
+
+
 class _Relu(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -452,10 +468,9 @@ class _Relu(nn.Module):
         return torch.relu(self.fc(x))
 
 
-def test_fx_unsupported_function():
-    with pytest.raises(UnsupportedError, match=r"^fx node 'relu' \(call_function torch\.relu\) of module "
-                                               r".*_Relu is not supported"):
-        from_torch(_Relu(), (3,))
+def test_fx_functional_relu_is_a_dnn_layer():
+    g = from_torch(_Relu(), (3,))
+    assert isinstance(g.nodes["relu"], ir.ReLU) and g.predecessors("relu") == ("fc",)
 
 
 class _Dynamic(nn.Module):
@@ -474,17 +489,20 @@ def test_fx_untraceable():
 
 
 def test_unsupported_layer():
-    net = nn.Sequential(nn.Linear(4, 3), nn.GELU())
-    with pytest.raises(UnsupportedError, match=r"^layer '1' is a torch\.nn\.GELU, which neurosim cannot import; "
+    net = nn.Sequential(nn.Linear(4, 3), nn.PReLU())
+    with pytest.raises(UnsupportedError, match=r"^layer '1' is a torch\.nn\.PReLU, which neurosim cannot import; "
                                                r"supported: .*torch\.nn\.Linear"):
         from_torch(net, (4,))
 
 
 def test_maxpool_hint():
-    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2))
-    with pytest.raises(UnsupportedError, match=r"^layer '1' is a torch\.nn\.MaxPool2d, which neurosim cannot "
-                                               r"import: max pooling .* replace it with torch\.nn\.AvgPool2d"):
-        from_torch(net, (1, 6, 6))
+    # MaxPool2d lowers to the DNN MaxPool2d node now; 1-d max pooling keeps its hint
+    net = nn.Sequential(nn.Conv1d(1, 2, 3), nn.MaxPool1d(2))
+    with pytest.raises(UnsupportedError, match=r"^layer '1' is a torch\.nn\.MaxPool1d, which neurosim cannot "
+                                               r"import: 1-d max pooling has no IR node; use MaxPool2d"):
+        from_torch(net, (1, 6))
+    g = from_torch(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2)), (1, 6, 6))
+    assert isinstance(g.nodes["1"], ir.MaxPool2d) and g.shapes["1"] == (2, 2, 2)
 
 
 def test_shape_mismatch():

@@ -48,20 +48,31 @@ from neurosim.ir import graph as _graph_module
 from neurosim.ir.graph import Graph, Semantics
 from neurosim.ir.nm import detect_nm
 from neurosim.ir.nodes import (
+    GELU,
     IF,
     LIF,
+    Add,
     AvgPool2d,
+    BatchNorm,
     Conv1d,
     Conv2d,
     CubaLIF,
     Dense,
     Flatten,
+    GlobalAvgPool,
     Input,
+    LayerNorm,
+    MatMul,
+    MaxPool2d,
     Node,
     Output,
+    Rearrange,
+    ReLU,
     Scale,
+    Softmax,
     SumPool2d,
 )
+from neurosim.ir.nodes.base import shape_only
 
 __all__ = ["PROFILES", "Layer", "Lowered", "from_torch", "load_torch_file", "supported_layers"]
 
@@ -118,15 +129,27 @@ class _Entry:
 # ---------------------------------------------------------------------------------- helpers
 
 
+def _is_meta(t) -> bool:
+    return bool(getattr(t, "is_meta", False))
+
+
 def _f64(t) -> np.ndarray:
-    """A tensor (or number) as a float64 numpy array of the same values."""
+    """A tensor (or number) as a float64 numpy array of the same values.
+
+    A meta-device tensor has a shape but no values: it becomes a :func:`shape_only` array
+    (all zeros, no memory), which is what a weight of unknown value is in the IR.
+    """
+    if _is_meta(t):
+        return shape_only(tuple(t.shape))
     if hasattr(t, "detach"):
         return t.detach().cpu().double().numpy().copy()
     return np.asarray(t, dtype=np.float64)
 
 
-def _projection(cls: type[Node], layer: Layer, weight: np.ndarray, bias: np.ndarray | None, **kw) -> Lowered:
-    nm = detect_nm(weight)
+def _projection(cls: type[Node], layer: Layer, weight: np.ndarray, bias: np.ndarray | None, *,
+                meta: bool = False, **kw) -> Lowered:
+    """A weighted node; N:M detection runs on real weights only (a meta placeholder has no pattern)."""
+    nm = None if meta else detect_nm(weight)
     notes = ()
     if nm is not None:
         notes = (f"{layer.where}: weight is {nm[0]}:{nm[1]} structured-sparse (recorded as nm={nm!r})",)
@@ -146,7 +169,7 @@ def _check_threshold_positive(layer: Layer, thr: np.ndarray, why: str) -> None:
 
 def _linear(mod, layer: Layer) -> Lowered:
     bias = None if mod.bias is None else _f64(mod.bias)
-    return _projection(Dense, layer, _f64(mod.weight), bias)
+    return _projection(Dense, layer, _f64(mod.weight), bias, meta=_is_meta(mod.weight))
 
 
 def _conv(cls: type[Node], d: int) -> Callable[[Any, Layer], Lowered]:
@@ -173,8 +196,8 @@ def _conv(cls: type[Node], d: int) -> Callable[[Any, Layer], Lowered]:
         elif isinstance(pad, str):
             raise layer.error(UnsupportedError, f"has padding={pad!r}; use integers, 'same' or 'valid'")
         bias = None if mod.bias is None else _f64(mod.bias)
-        return _projection(cls, layer, _f64(mod.weight), bias, stride=tuple(mod.stride), padding=tuple(pad),
-                           dilation=dil, groups=int(mod.groups))
+        return _projection(cls, layer, _f64(mod.weight), bias, meta=_is_meta(mod.weight), stride=tuple(mod.stride),
+                           padding=tuple(pad), dilation=dil, groups=int(mod.groups))
     return convert
 
 
@@ -232,6 +255,88 @@ def _skip(mod, layer: Layer) -> Lowered:
     name = layer.display.rsplit(".", 1)[-1]
     note = f"{layer.display} layers skipped (the identity at inference)" if "Dropout" in name else ()
     return Lowered(None, notes=(note,) if note else ())
+
+
+# ------------------------------------------------------------------ torch.nn DNN layers
+
+
+def _activation(cls: type[Node], kind: str) -> Callable[[Any, Layer], Lowered]:
+    def convert(mod, layer: Layer) -> Lowered:
+        return Lowered(cls(kind=kind))
+    return convert
+
+
+def _batchnorm(mod, layer: Layer) -> Lowered:
+    return Lowered(BatchNorm(features=int(mod.num_features), eps=float(mod.eps)))
+
+
+def _layernorm(mod, layer: Layer) -> Lowered:
+    shape = tuple(int(d) for d in mod.normalized_shape)
+    if len(shape) != 1:
+        raise layer.error(
+            UnsupportedError,
+            f"has normalized_shape={shape!r}, which normalises over {len(shape)} axes; neurosim's LayerNorm "
+            f"normalises the last axis only: use normalized_shape=({shape[-1]},) or reshape first",
+        )
+    return Lowered(LayerNorm(features=shape[0], eps=float(mod.eps)))
+
+
+def _maxpool2d(mod, layer: Layer) -> Lowered:
+    for name, bad, fix in (("ceil_mode", bool(mod.ceil_mode), "ceil_mode=False"),
+                           ("return_indices", bool(mod.return_indices), "return_indices=False"),
+                           ("dilation", mod.dilation not in (1, (1, 1)), "dilation=1")):
+        if bad:
+            raise layer.error(UnsupportedError, f"has {name}={getattr(mod, name)!r}, which the IR's MaxPool2d "
+                                                f"(floor mode, no dilation) cannot express; use {fix}")
+    stride = mod.stride if mod.stride is not None else mod.kernel_size
+    return Lowered(MaxPool2d(kernel_size=mod.kernel_size, stride=stride, padding=mod.padding))
+
+
+def _adaptive_avgpool(layer: Layer, output_size) -> Lowered:
+    """AdaptiveAvgPool2d(output_size): global average (1x1), the identity (output = input size), else an error."""
+    size = tuple(output_size) if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+    if len(layer.in_shape) != 3 or len(size) != 2:
+        raise layer.error(ShapeError, f"expects a (C, H, W) input and a 2-d output_size, found input shape "
+                                      f"{layer.in_shape!r} and output_size={output_size!r}")
+    hw = layer.in_shape[1:]
+    size = tuple(int(hw[i]) if s is None else int(s) for i, s in enumerate(size))
+    if size == (1, 1):
+        return Lowered(GlobalAvgPool())
+    if size == tuple(hw):
+        return Lowered(None, notes=(f"{layer.where}: output size {size!r} equals its input size: the identity, "
+                                    f"skipped",))
+    raise layer.error(
+        UnsupportedError,
+        f"has output_size={output_size!r} on a {hw!r} input; neurosim lowers adaptive average pooling to a "
+        f"global average (output_size=1) or, where the input already has the output size, the identity: use "
+        f"AdaptiveAvgPool2d(1) or an AvgPool2d with a fixed kernel",
+    )
+
+
+def _adaptive_avgpool2d(mod, layer: Layer) -> Lowered:
+    return _adaptive_avgpool(layer, mod.output_size)
+
+
+def _softmax_dim(layer: Layer, dim) -> Lowered:
+    total = layer.lead_dims + len(layer.in_shape)
+    if dim is None or not isinstance(dim, int) or dim not in (-1, total - 1):
+        raise layer.error(
+            UnsupportedError,
+            f"has dim={dim!r}; neurosim's Softmax normalises the last axis of its {total}-d input: use dim=-1",
+        )
+    return Lowered(Softmax())
+
+
+def _softmax(mod, layer: Layer) -> Lowered:
+    return _softmax_dim(layer, mod.dim)
+
+
+def _mha_alone(mod, layer: Layer) -> Lowered:
+    raise layer.error(
+        UnsupportedError,
+        "is called with one input (inside an nn.Sequential?); neurosim lowers self-attention called as "
+        "attn(x, x, x) in a module's forward(): wrap it in a module whose forward() does that",
+    )
 
 
 # ------------------------------------------------------------------------- neurosim.torch
@@ -464,6 +569,22 @@ _ENTRIES: tuple[_Entry, ...] = (
     _Entry(f"{_TORCH_NN}.Dropout", _skip),
     _Entry(f"{_TORCH_NN}.Dropout1d", _skip),
     _Entry(f"{_TORCH_NN}.Dropout2d", _skip),
+    _Entry(f"{_TORCH_NN}.ReLU", _activation(ReLU, "relu")),
+    _Entry(f"{_TORCH_NN}.ReLU6", _activation(ReLU, "relu6")),
+    _Entry(f"{_TORCH_NN}.LeakyReLU", _activation(ReLU, "leaky_relu")),
+    _Entry(f"{_TORCH_NN}.Hardtanh", _activation(ReLU, "hardtanh")),
+    _Entry(f"{_TORCH_NN}.GELU", _activation(GELU, "gelu")),
+    _Entry(f"{_TORCH_NN}.SiLU", _activation(GELU, "silu")),
+    _Entry(f"{_TORCH_NN}.Sigmoid", _activation(GELU, "sigmoid")),
+    _Entry(f"{_TORCH_NN}.Tanh", _activation(GELU, "tanh")),
+    _Entry(f"{_TORCH_NN}.Hardswish", _activation(GELU, "hardswish")),
+    _Entry(f"{_TORCH_NN}.BatchNorm1d", _batchnorm),
+    _Entry(f"{_TORCH_NN}.BatchNorm2d", _batchnorm),
+    _Entry(f"{_TORCH_NN}.LayerNorm", _layernorm),
+    _Entry(f"{_TORCH_NN}.MaxPool2d", _maxpool2d),
+    _Entry(f"{_TORCH_NN}.AdaptiveAvgPool2d", _adaptive_avgpool2d),
+    _Entry(f"{_TORCH_NN}.Softmax", _softmax),
+    _Entry(f"{_TORCH_NN}.MultiheadAttention", _mha_alone, returns_tuple=lambda mod: True),
     _Entry("neurosim.torch.LIF", _neurosim_lif, profile="neurosim"),
     _Entry("snntorch.Leaky", _snn_leaky, profile="snntorch", returns_tuple=_snn_returns_tuple),
     _Entry("snntorch.Synaptic", _snn_synaptic, profile="snntorch", returns_tuple=_snn_returns_tuple),
@@ -485,21 +606,11 @@ _ENTRIES: tuple[_Entry, ...] = (
 
 #: Classes that exist but cannot be imported, with the reason and the fix.
 _HINTS: dict[str, str] = {
-    f"{_TORCH_NN}.MaxPool2d": "max pooling is not a weighted sum of events and has no IR node; replace it with "
-                              "torch.nn.AvgPool2d (or sinabs.layers.SumPool2d) and retrain",
-    f"{_TORCH_NN}.MaxPool1d": "max pooling is not a weighted sum of events and has no IR node; replace it with "
-                              "average pooling and retrain",
-    f"{_SJ_LAYER}.MaxPool2d": "max pooling is not a weighted sum of events and has no IR node; replace it with "
-                              "layer.AvgPool2d and retrain",
-    f"{_TORCH_NN}.BatchNorm1d": "batch norm is not folded yet; fold it into the preceding Linear/Conv weights",
-    f"{_TORCH_NN}.BatchNorm2d": "batch norm is not folded yet; fold it into the preceding Conv weights",
+    f"{_TORCH_NN}.MaxPool1d": "1-d max pooling has no IR node; use MaxPool2d on a (C, 1, L) view or average "
+                              "pooling",
+    f"{_SJ_LAYER}.MaxPool2d": "SpikingJelly's stepped max pooling has no IR node (max pooling of spikes is not a "
+                              "sum of events); replace it with layer.AvgPool2d and retrain",
 }
-for _act in ("ReLU", "ReLU6", "LeakyReLU", "Sigmoid", "Tanh"):
-    _HINTS.setdefault(
-        f"{_TORCH_NN}.{_act}",
-        "it is a rate (ANN) activation, not a spiking neuron; replace it with a spiking neuron such as "
-        "neurosim.torch.LIF (ANN-to-SNN conversion is not supported yet)",
-    )
 
 
 def supported_layers() -> list[str]:
@@ -562,6 +673,9 @@ class _Builder:
         self.notes: list[str] = []
         self.profiles: list[str] = []
         self.stateful: dict[int, str] = {}  # id(neuron module) -> path of its first use
+        #: ``a + b`` of two layer outputs becomes an Add node (True: the model has no spiking neurons)
+        #: or, in spiking models, two edges into the next node (the IR sums a node's inputs).
+        self.dnn_adds = True
 
     # names ------------------------------------------------------------------------------
     def _name(self, path: str) -> str:
@@ -657,6 +771,9 @@ class _Builder:
             self.shapes[rname] = rshape
         return (name,)
 
+    def is_dnn(self, name: str) -> bool:
+        return self.nodes[name].family == "dnn"
+
     def finish(self, sources: tuple[str, ...], profile: str | None) -> Graph:
         out_shape = self.shape_of(sources, "output", "graph output")
         self.nodes["output"] = Output(shape=out_shape)
@@ -706,15 +823,84 @@ def _walk(b: _Builder, mod, path: str, sources: tuple[str, ...]) -> tuple[str, .
 
 @dataclass(frozen=True)
 class _Value:
-    """What an fx node evaluates to: the sum of the outputs of ``names`` (or a neuron's tuple)."""
+    """What an fx node evaluates to: the sum of the outputs of ``names`` (or a module's tuple).
+
+    ``tuple_of`` is ``""`` for a tensor, ``"neuron"`` for a spiking neuron's ``(spikes, state...)``
+    and ``"attention"`` for MultiheadAttention's ``(output, weights)``.
+    """
 
     names: tuple[str, ...]
-    is_tuple: bool = False
+    tuple_of: str = ""
+
+    @property
+    def is_tuple(self) -> bool:
+        return bool(self.tuple_of)
+
+
+@dataclass(frozen=True)
+class _Param:
+    """A parameter or buffer read with ``get_attr`` (``tensor``), or a tensor computed from one
+    (``tensor`` None: only its shape, ``meta``, is known)."""
+
+    meta: Any
+    tensor: Any
+    name: str
+
+
+#: Methods and functions that move data without arithmetic; each becomes one Rearrange node.
+_GLUE_METHODS = frozenset({"reshape", "view", "permute", "transpose", "expand", "unsqueeze", "squeeze", "unflatten",
+                           "contiguous", "swapaxes", "movedim"})
+#: Shape queries: evaluated, no node.
+_QUERY_METHODS = frozenset({"size", "dim"})
+_QUERY_ATTRS = frozenset({"shape", "ndim", "dtype", "device"})
+#: Glue that never changes the data layout (skipped), and glue that is the identity when the shape is kept.
+_NOOP_METHODS = frozenset({"contiguous"})
+_SHAPE_ONLY_METHODS = frozenset({"reshape", "view", "expand", "unsqueeze", "squeeze", "unflatten"})
+
+
+def _torch_functions() -> tuple[dict, dict, dict]:
+    """``(glue, layers, methods)``: torch functions that are glue (by name), functions and tensor
+    methods that are layers (``(display, convert(layer, args, kwargs) -> Lowered)``)."""
+    import torch
+    import torch.nn.functional as F
+
+    glue = {torch.reshape: "reshape", torch.permute: "permute", torch.transpose: "transpose",
+            torch.squeeze: "squeeze", torch.unsqueeze: "unsqueeze", torch.cat: "cat", torch.concat: "cat",
+            torch.swapaxes: "swapaxes", torch.movedim: "movedim", operator.getitem: "getitem"}
+
+    def act(cls, kind):
+        return lambda layer, args, kwargs: Lowered(cls(kind=kind))
+
+    def softmax(layer, args, kwargs):
+        return _softmax_dim(layer, args[0] if args else kwargs.get("dim"))
+
+    def pool(layer, args, kwargs):
+        return _adaptive_avgpool(layer, args[0] if args else kwargs.get("output_size"))
+
+    layers = {
+        torch.relu: ("torch.relu", act(ReLU, "relu")), torch.relu_: ("torch.relu_", act(ReLU, "relu")),
+        F.relu: ("torch.nn.functional.relu", act(ReLU, "relu")),
+        F.relu6: ("torch.nn.functional.relu6", act(ReLU, "relu6")),
+        F.leaky_relu: ("torch.nn.functional.leaky_relu", act(ReLU, "leaky_relu")),
+        F.gelu: ("torch.nn.functional.gelu", act(GELU, "gelu")),
+        F.silu: ("torch.nn.functional.silu", act(GELU, "silu")),
+        F.hardswish: ("torch.nn.functional.hardswish", act(GELU, "hardswish")),
+        torch.sigmoid: ("torch.sigmoid", act(GELU, "sigmoid")), F.sigmoid: ("torch.sigmoid", act(GELU, "sigmoid")),
+        torch.tanh: ("torch.tanh", act(GELU, "tanh")), F.tanh: ("torch.tanh", act(GELU, "tanh")),
+        torch.softmax: ("torch.softmax", softmax), F.softmax: ("torch.nn.functional.softmax", softmax),
+        F.adaptive_avg_pool2d: ("torch.nn.functional.adaptive_avg_pool2d", pool),
+    }
+    methods = {
+        "relu": ("Tensor.relu", act(ReLU, "relu")), "relu_": ("Tensor.relu_", act(ReLU, "relu")),
+        "sigmoid": ("Tensor.sigmoid", act(GELU, "sigmoid")), "tanh": ("Tensor.tanh", act(GELU, "tanh")),
+        "softmax": ("Tensor.softmax", softmax),
+    }
+    return glue, layers, methods
 
 
 def _trace(b: _Builder, mod, path: str, sources: tuple[str, ...]) -> tuple[str, ...]:
     import torch
-    import torch.fx as fx
+    from torch import fx, nn
 
     registry = b.registry
     where = f"module {path!r} ({_display(type(mod), registry)})" if path else \
@@ -735,12 +921,20 @@ def _trace(b: _Builder, mod, path: str, sources: tuple[str, ...]) -> tuple[str, 
     def full(target: str) -> str:
         return f"{path}.{target}" if path else target
 
-    def fx_error(node, text: str) -> UnsupportedError:
-        return UnsupportedError(f"fx node {node.name!r} ({node.op} {_target_name(node.target)}) of {where} {text}")
+    def fx_error(node, text: str, cls: type[Exception] = UnsupportedError) -> Exception:
+        return cls(f"fx node {node.name!r} ({node.op} {_target_name(node.target)}) of {where} {text}")
 
-    env: dict[Any, _Value] = {}
+    def owner(node, base: str) -> str:
+        """A node name for a function: the path of the module whose forward() calls it, then ``base``."""
+        stack = node.meta.get("nn_module_stack") or {}
+        inner = next(reversed(stack), None) if stack else None
+        return full(f"{inner}.{base}" if inner else base)
+
+    env: dict[Any, _Value] = {}  # fx node -> layer output(s)
+    aux: dict[Any, Any] = {}  # fx node -> python value (sizes, flags) or _Param
     placeholders = 0
     result: tuple[str, ...] | None = None
+    lead = b.lead_dims
 
     def value(node, arg) -> _Value:
         if not isinstance(arg, fx.Node) or arg not in env:
@@ -748,9 +942,219 @@ def _trace(b: _Builder, mod, path: str, sources: tuple[str, ...]) -> tuple[str, 
                                  f"fed by the input or by other layers only")
         v = env[arg]
         if v.is_tuple:
-            raise fx_error(node, f"uses the whole (spikes, state) tuple of {arg.name!r}; take its spikes with [0]")
+            what = "(output, attention weights)" if v.tuple_of == "attention" else "(spikes, state)"
+            raise fx_error(node, f"uses the whole {what} tuple of {arg.name!r}; take its first item with [0]")
         return v
 
+    def meta_of(node, v: _Value):
+        shape = b.shape_of(v.names, owner(node, node.name), _target_name(node.target))
+        return torch.empty((1,) * lead + tuple(shape), device="meta")
+
+    def evaluate(node):
+        """Run ``node`` on meta tensors (batch 1): sizes, shape checks and glue, no real data."""
+        def sub(a):
+            if a in env:
+                return meta_of(node, value(node, a))
+            if a in aux:
+                x = aux[a]
+                return x.meta if isinstance(x, _Param) else x
+            raise fx_error(node, f"uses {a.name!r}, which is not the output of a layer")
+        args = fx.node.map_arg(node.args, sub)
+        kwargs = fx.node.map_arg(node.kwargs, sub)
+        try:
+            with torch.no_grad():
+                if node.op == "call_method":
+                    return getattr(args[0], node.target)(*args[1:], **kwargs)
+                return node.target(*args, **kwargs)
+        except (RuntimeError, TypeError, ValueError, IndexError, AssertionError) as exc:
+            raise fx_error(node, f"fails on the shapes of a batch of one ({type(exc).__name__}: {exc}); neurosim "
+                                 f"evaluates shape code with one sample: make it independent of the batch size"
+                           ) from None
+
+    def add_dnn(node, base: str, lowered: Lowered, src: tuple[str, ...], display: str,
+                in_shape=None) -> tuple[str, ...]:
+        lpath = owner(node, base)
+        shape = b.shape_of(src, lpath, display) if in_shape is None else in_shape
+        return b.add_lowered(lowered, Layer(lpath, display, shape, lead), src)
+
+    def layer_args(node) -> list:
+        return [a for a in node.all_input_nodes if a in env]
+
+    def add_op(node) -> None:
+        if len(node.args) != 2 or node.kwargs:
+            raise fx_error(node, "adds with extra arguments (alpha?); use a plain a + b")
+        a, c = node.args
+        in_a, in_c = isinstance(a, fx.Node) and a in env, isinstance(c, fx.Node) and c in env
+        if not in_a and not in_c:
+            if all(not isinstance(x, fx.Node) or x in aux for x in (a, c)):
+                res = evaluate(node)  # size arithmetic, or parameter + parameter
+                aux[node] = _Param(res, None, node.name) if isinstance(res, torch.Tensor) else res
+                return
+            value(node, a if isinstance(a, fx.Node) and a not in aux else c)
+        if in_a and in_c:
+            va, vc = value(node, a), value(node, c)
+            if set(va.names) & set(vc.names):
+                raise fx_error(node, "adds a branch to itself, which needs a scale of 2; scale the layer's "
+                                     "weights instead")
+            names = va.names + vc.names
+            if b.dnn_adds or any(b.is_dnn(n) for n in names):
+                env[node] = _Value(add_dnn(node, "add", Lowered(Add()), names, "residual add"))
+            else:
+                env[node] = _Value(names)
+            return
+        v, other = (value(node, a), c) if in_a else (value(node, c), a)
+        p = aux.get(other) if isinstance(other, fx.Node) else None
+        if not isinstance(p, _Param):
+            value(node, other)  # raises: a number or a non-layer value
+        lpath = owner(node, "add")
+        shape = b.shape_of(v.names, lpath, "add")
+        batched = (1,) * lead + tuple(shape)
+        try:
+            ok = tuple(torch.broadcast_shapes(tuple(p.meta.shape), batched)) == batched
+        except RuntimeError:
+            ok = False
+        if not ok:
+            raise fx_error(node, f"adds {p.name!r} of shape {tuple(p.meta.shape)!r} to a layer output of shape "
+                                 f"{batched!r} and changes its shape; add a constant that broadcasts to the layer "
+                                 f"output", ShapeError)
+        if p.tensor is None:
+            raise fx_error(node, f"adds {p.name!r}, a tensor computed from parameters; neurosim records a learned "
+                                 f"constant only when the parameter itself is added: add the nn.Parameter directly")
+        if _is_meta(p.tensor):
+            const = shape_only(shape)
+        else:
+            const = np.broadcast_to(_f64(p.tensor), batched)[(0,) * lead].copy()
+        env[node] = _Value(b.add_lowered(Lowered(Add(constant=const)), Layer(lpath, f"add {p.name}", shape, lead),
+                                         v.names))
+
+    def attention(node, sub, mpath: str) -> None:
+        names = ("query", "key", "value", "key_padding_mask", "need_weights", "attn_mask", "average_attn_weights",
+                 "is_causal")
+        if len(node.args) > len(names) or set(node.kwargs) - set(names):
+            raise fx_error(node, f"calls nn.MultiheadAttention with arguments {node.args!r} {node.kwargs!r} it "
+                                 f"does not take; call it as attn(x, x, x)")
+        call = dict(zip(names, node.args), **node.kwargs)
+        q, k, v = call.get("query"), call.get("key"), call.get("value")
+        for opt, fine in (("key_padding_mask", None), ("attn_mask", None), ("is_causal", False)):
+            if call.get(opt, fine) not in (fine,):
+                raise fx_error(node, f"passes {opt}={call[opt]!r}; neurosim lowers unmasked self-attention: "
+                                     f"leave {opt} at {fine!r}")
+        if not (q is k is v):
+            qn, kn, vn = (x.name if isinstance(x, fx.Node) else x for x in (q, k, v))
+            raise fx_error(node, f"calls nn.MultiheadAttention with query {qn!r}, key {kn!r} and value {vn!r}; "
+                                 f"neurosim lowers self-attention only: pass the same tensor as query, key and value")
+        src = value(node, q)
+        display = _display(type(sub), registry)
+        lay = Layer(mpath, display, b.shape_of(src.names, mpath, display), lead)
+        E, h = int(sub.embed_dim), int(sub.num_heads)
+        if not sub.batch_first:
+            raise lay.error(UnsupportedError, "has batch_first=False, whose (L, N, E) input puts the batch on axis "
+                                              "1; neurosim takes (N, L, E): use batch_first=True")
+        if sub.bias_k is not None or sub.add_zero_attn:
+            raise lay.error(UnsupportedError, f"has add_bias_kv={sub.bias_k is not None!r} and add_zero_attn="
+                                              f"{bool(sub.add_zero_attn)!r}, which add attention positions; use "
+                                              f"add_bias_kv=False and add_zero_attn=False")
+        if len(lay.in_shape) != 2 or lay.in_shape[1] != E:
+            raise lay.error(ShapeError, f"takes (tokens, {E}) per sample, found input shape {lay.in_shape!r}; "
+                                        f"check the layer feeding it")
+        if sub.in_proj_weight is not None:
+            w = sub.in_proj_weight
+            ws = [w[i * E:(i + 1) * E] for i in range(3)]
+        else:
+            ws = [sub.q_proj_weight, sub.k_proj_weight, sub.v_proj_weight]
+        bs = [None] * 3 if sub.in_proj_bias is None else [sub.in_proj_bias[i * E:(i + 1) * E] for i in range(3)]
+        proj = []
+        for part, wt, bt in zip("qkv", ws, bs):
+            sl = Layer(f"{mpath}.{part}", f"{display} {part} projection", lay.in_shape, lead)
+            low = _projection(Dense, sl, _f64(wt), None if bt is None else _f64(bt), meta=_is_meta(wt))
+            proj.append(b.add_lowered(low, sl, src.names)[0])
+        L = lay.in_shape[0]
+        scores = Layer(f"{mpath}.scores", f"{display} scores", (lay.in_shape,) * 2, lead)
+        (sname,) = b.add_lowered(Lowered(MatMul(heads=h, transpose_b=True, scale=float((E // h) ** -0.5))), scores,
+                                 (proj[0], proj[1]))
+        (pname,) = b.add_lowered(Lowered(Softmax()), Layer(f"{mpath}.softmax", f"{display} softmax", (h, L, L), lead),
+                                 (sname,))
+        ctx = Layer(f"{mpath}.context", f"{display} context", ((h, L, L), lay.in_shape), lead)
+        (cname,) = b.add_lowered(Lowered(MatMul(heads=h, merge_heads=True)), ctx, (pname, proj[2]))
+        out = sub.out_proj
+        ol = Layer(f"{mpath}.out_proj", f"{display} out_proj", (L, E), lead)
+        low = _projection(Dense, ol, _f64(out.weight), None if out.bias is None else _f64(out.bias),
+                          meta=_is_meta(out.weight))
+        if sub.dropout:
+            b.note(f"{lay.where}: attention dropout p={sub.dropout!r} skipped (the identity at inference)")
+        env[node] = _Value(b.add_lowered(low, ol, (cname,)), tuple_of="attention")
+
+    def batch_axis_moved(node, name: str, ndim: int) -> str | None:
+        """Why ``node`` (glue ``name`` on an ``ndim``-d batched tensor) would move or drop the batch axis."""
+        args = list(node.args[1:])
+        kw = node.kwargs
+        if name == "permute":
+            dims = tuple(args[0]) if len(args) == 1 and isinstance(args[0], (tuple, list)) else \
+                tuple(args or kw.get("dims", ()))
+            if dims and dims[0] % ndim != 0:
+                return f"permutes the axes to {dims!r}"
+        elif name in ("transpose", "swapaxes"):
+            dims = tuple(args[:2]) or (kw.get("dim0"), kw.get("dim1"))
+            if any(isinstance(d, int) and d % ndim == 0 for d in dims):
+                return f"swaps axes {dims!r}"
+        elif name == "cat":
+            dim = args[0] if args else kw.get("dim", 0)
+            if isinstance(dim, int) and dim % ndim == 0:
+                return f"concatenates along dim={dim!r}"
+        elif name == "getitem":
+            idx = args[0] if isinstance(args[0], tuple) else (args[0],)
+            if not (idx[0] == slice(None) or idx[0] is Ellipsis):
+                return f"indexes with {args[0]!r}"
+        elif name == "squeeze" and not args and "dim" not in kw:
+            return "squeezes every size-1 axis"
+        return None
+
+    def glue(node) -> None:
+        inputs = layer_args(node)
+        is_fn = node.op == "call_function"
+        if is_fn:
+            name = glue_functions.get(node.target) if _hashable(node.target) else None
+        else:
+            name = node.target if node.target in _GLUE_METHODS else None
+        query = (not is_fn and node.target in _QUERY_METHODS) or \
+            (is_fn and node.target is getattr and len(node.args) > 1 and node.args[1] in _QUERY_ATTRS)
+        if not inputs or query:  # sizes, shape assertions, parameters: evaluated, no node
+            res = evaluate(node)
+            if isinstance(res, torch.Tensor):  # computed from parameters: keep the first one's name
+                res = _Param(res, None, next((aux[a].name for a in node.all_input_nodes
+                                              if isinstance(aux.get(a), _Param)), node.name))
+            aux[node] = res
+            return
+        if name is None:
+            raise fx_error(node, "is not supported; neurosim imports layers, torch.nn.functional activations, "
+                                 "a + b and data movement (reshape, view, permute, transpose, flatten, slicing, "
+                                 "cat with a parameter): replace it with one of those")
+        if len(inputs) > 1:
+            raise fx_error(node, f"combines the outputs of {len(inputs)} layers ({', '.join(a.name for a in inputs)}) "
+                                 f"with {name}; the IR joins branches by addition only: use a + b")
+        src = value(node, inputs[0])
+        in_shape = b.shape_of(src.names, owner(node, name), name)
+        why = batch_axis_moved(node, name, lead + len(in_shape))
+        res = evaluate(node)
+        if why is None and (not isinstance(res, torch.Tensor) or res.dim() <= lead
+                            or tuple(res.shape[:lead]) != (1,) * lead):
+            why = f"gives shape {tuple(res.shape) if isinstance(res, torch.Tensor) else res!r} for a batch of one"
+        if why is not None:
+            raise fx_error(node, f"{why}, which moves or drops the batch axis; neurosim shapes are per sample: "
+                                 f"keep axis 0 as the batch")
+        shape = tuple(int(d) for d in res.shape[lead:])
+        if name in _NOOP_METHODS or (name in _SHAPE_ONLY_METHODS and shape == tuple(in_shape)):
+            env[node] = src
+            return
+        if name == "cat":
+            consts = [aux[a] for a in node.all_input_nodes if isinstance(aux.get(a), _Param)]
+            for p in consts:
+                b.note(f"{where}: {p.name!r} ({int(p.meta.numel())} values) concatenated to a layer output by "
+                       f"torch.cat, recorded as a Rearrange; its values are not kept in the IR")
+        env[node] = _Value(add_dnn(node, name, Lowered(Rearrange(shape=shape, op=name)), src.names, f"torch {name}",
+                                   in_shape=in_shape))
+
+    glue_functions, layer_functions, layer_methods = _torch_functions()
     adds = {operator.add, torch.add, operator.iadd}
     flattens = {torch.flatten}
     for node in graph.nodes:
@@ -759,8 +1163,18 @@ def _trace(b: _Builder, mod, path: str, sources: tuple[str, ...]) -> tuple[str, 
             if placeholders > 1:
                 raise fx_error(node, "is a second forward() argument; neurosim imports modules with one input")
             env[node] = _Value(sources)
+        elif node.op == "get_attr":
+            t = mod
+            for part in node.target.split("."):
+                t = getattr(t, part)
+            if not isinstance(t, torch.Tensor):
+                raise fx_error(node, f"reads {t!r}, which is not a tensor; neurosim reads parameters and buffers only")
+            aux[node] = _Param(torch.empty(tuple(t.shape), dtype=t.dtype, device="meta"), t, full(node.target))
         elif node.op == "call_module":
             sub = mod.get_submodule(node.target)
+            if isinstance(sub, nn.MultiheadAttention):
+                attention(node, sub, full(node.target))
+                continue
             if len(node.args) != 1 or node.kwargs:
                 raise fx_error(node, "calls a layer with more than one argument (state passed explicitly?); call "
                                      "it with the input only (snnTorch: init_hidden=True)")
@@ -768,22 +1182,19 @@ def _trace(b: _Builder, mod, path: str, sources: tuple[str, ...]) -> tuple[str, 
             names = b.add_module(sub, full(node.target), src.names)
             entry = registry.get(type(sub))
             tup = bool(entry and entry.returns_tuple and entry.returns_tuple(sub))
-            env[node] = _Value(names, is_tuple=tup)
+            env[node] = _Value(names, tuple_of="neuron" if tup else "")
         elif node.op == "call_function" and node.target in adds:
-            if len(node.args) != 2 or node.kwargs:
-                raise fx_error(node, "adds with extra arguments (alpha?); use a plain a + b")
-            a, c = value(node, node.args[0]), value(node, node.args[1])
-            if set(a.names) & set(c.names):
-                raise fx_error(node, "adds a branch to itself, which needs a scale of 2; scale the layer's "
-                                     "weights instead")
-            env[node] = _Value(a.names + c.names)
-        elif node.op == "call_function" and node.target is operator.getitem:
+            add_op(node)
+        elif node.op == "call_function" and node.target is operator.getitem and \
+                isinstance(node.args[0], fx.Node) and node.args[0] in env and env[node.args[0]].is_tuple:
             src = node.args[0]
-            if not (isinstance(src, fx.Node) and src in env and env[src].is_tuple):
-                raise fx_error(node, "indexes a tensor; neurosim imports whole layer outputs only")
             if not node.users:  # e.g. the unused ``mem`` of ``spk, mem = lif(x)``
                 continue
             if node.args[1] != 0:
+                if env[src].tuple_of == "attention":
+                    raise fx_error(node, f"takes item {node.args[1]!r} (the attention weights) of {src.name!r}; "
+                                         f"neurosim lowers the attention output only: use need_weights=False and "
+                                         f"take item 0")
                 raise fx_error(node, f"takes item {node.args[1]!r} (the membrane or another state) of "
                                      f"{src.name!r}; only the spikes (item 0) can feed other layers")
             env[node] = _Value(env[src].names)
@@ -795,6 +1206,27 @@ def _trace(b: _Builder, mod, path: str, sources: tuple[str, ...]) -> tuple[str, 
             fpath = full(node.name)
             layer = Layer(fpath, "torch.flatten", b.shape_of(src.names, fpath, "torch.flatten"), b.lead_dims)
             env[node] = _Value(b.add_lowered(_flatten_dims(layer, int(start), int(end)), layer, src.names))
+        elif node.op in ("call_function", "call_method") and (
+                (node.op == "call_function" and _hashable(node.target) and node.target in layer_functions) or
+                (node.op == "call_method" and node.target in layer_methods)) and \
+                node.args and isinstance(node.args[0], fx.Node) and node.args[0] in env:
+            display, convert = (layer_functions[node.target] if node.op == "call_function"
+                                else layer_methods[node.target])
+            src = value(node, node.args[0])
+            rest = [a for a in node.args[1:]]
+            kwargs = {k: v for k, v in node.kwargs.items() if k != "inplace"}
+            if any(isinstance(a, fx.Node) for a in list(rest) + list(kwargs.values())):
+                raise fx_error(node, "takes a computed argument; neurosim lowers functions with constant options")
+            base = display.rsplit(".", 1)[-1].rstrip("_")
+            lpath = owner(node, base)
+            layer = Layer(lpath, display, b.shape_of(src.names, lpath, display), lead)
+            try:
+                lowered = convert(layer, rest, kwargs)
+            except IRError as exc:
+                raise type(exc)(str(exc) if str(exc).startswith(layer.where) else f"{layer.where}: {exc}") from None
+            env[node] = _Value(b.add_lowered(lowered, layer, src.names))
+        elif node.op in ("call_function", "call_method"):
+            glue(node)
         elif node.op == "output":
             out = node.args[0]
             if isinstance(out, (tuple, list)):
@@ -802,11 +1234,19 @@ def _trace(b: _Builder, mod, path: str, sources: tuple[str, ...]) -> tuple[str, 
             v = env.get(out) if isinstance(out, fx.Node) else None
             if v is None:
                 raise fx_error(node, f"returns {out!r}, which is not a layer's output")
-            result = v.names
-        else:
-            raise fx_error(node, "is not supported; neurosim imports layers, a + b of two branches and flatten")
+            result = value(node, out).names
+        else:  # pragma: no cover - fx has no other node kinds
+            raise fx_error(node, "is not supported")
     assert result is not None
     return result
+
+
+def _hashable(x) -> bool:
+    try:
+        hash(x)
+    except TypeError:
+        return False
+    return True
 
 
 def _target_name(target) -> str:
@@ -858,6 +1298,7 @@ def from_torch(module, input_shape, *, profile: str | None = None, name_prefix: 
     registry = _registry()
     lead = max([1] + [registry[type(m)].lead_dims for m in module.modules() if type(m) in registry])
     b = _Builder(shape, name_prefix, registry, lead)
+    b.dnn_adds = not any(registry[type(m)].profile is not None for m in module.modules() if type(m) in registry)
     out = _walk(b, module, "", ("input",))
     return b.finish(out, profile)
 
