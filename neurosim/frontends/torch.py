@@ -1,4 +1,4 @@
-"""Import ``torch.nn.Module`` spiking networks into the IR.
+"""Import ``torch.nn.Module`` networks (spiking, and conventional DNNs) into the IR.
 
 :func:`from_torch` reads an ``nn.Sequential`` (nested Sequentials are flattened) or any module
 ``torch.fx`` can trace, one timestep at a time: ``input_shape`` is the shape of one step of one
@@ -27,9 +27,38 @@ sinabs LIF / IAF (and *Squeeze)    LIF / IF, or CubaLIF with tau_syn; MultiSpike
 sinabs SumPool2d                   SumPool2d
 =================================  ==========================================================
 
-In an ``fx``-traced module, ``a + b`` (``operator.add``/``torch.add``) of two branches becomes
-several edges into the next node (IR nodes sum their inputs); ``torch.flatten``/``x.flatten``
-become Flatten; ``spk, mem = lif(x)`` with only ``spk`` used is accepted.
+Conventional (non-spiking) DNN layers lower to the IR's DNN nodes (:mod:`neurosim.ir.nodes.dnn`),
+which the SAT training model reads and the neuromorphic engine refuses:
+
+* ``ReLU``, ``ReLU6``, ``LeakyReLU``, ``Hardtanh`` -> ReLU(kind=...); also ``torch.relu``, ``F.relu``,
+  ``F.relu6``, ``F.leaky_relu``, ``x.relu()``
+* ``GELU``, ``SiLU``, ``Sigmoid``, ``Tanh``, ``Hardswish`` -> GELU(kind=...); also ``F.gelu``, ``F.silu``,
+  ``torch.sigmoid``, ``torch.tanh``
+* ``BatchNorm1d``/``BatchNorm2d`` -> BatchNorm(features, eps); ``LayerNorm`` -> LayerNorm (last axis
+  only); the IR keeps no norm values (the SAT model needs none)
+* ``MaxPool2d`` -> MaxPool2d (floor mode, no dilation)
+* ``AdaptiveAvgPool2d(1)`` and ``F.adaptive_avg_pool2d(x, 1)`` -> GlobalAvgPool; an output size equal
+  to the input size (VGG's (7, 7) on a 7x7 map) is the identity and is skipped
+* ``Softmax(dim=-1)``, ``torch.softmax``/``F.softmax`` -> Softmax
+* ``MultiheadAttention`` (self-attention, ``batch_first=True``, called ``attn(x, x, x)``) -> Dense
+  ``<path>.q``/``.k``/``.v`` (rows of ``in_proj_weight`` split) -> MatMul ``.scores`` (heads,
+  q k^T / sqrt(d)) -> Softmax ``.softmax`` -> MatMul ``.context`` (probs then v, heads
+  merged) -> Dense ``.out_proj``; only item 0 of its ``(output, weights)`` may be used
+
+Models built on torch's meta device have shapes but no values: their weights become
+:func:`~neurosim.ir.nodes.base.shape_only` arrays (no memory) and N:M detection is skipped.
+
+In an ``fx``-traced module, ``a + b`` (``operator.add``/``torch.add``/``+=``) of two branches is an
+:class:`~neurosim.ir.nodes.Add` node when the model has no spiking neurons or either branch ends in a
+DNN node; in spiking models it stays several edges into the next node (IR nodes sum their inputs).
+``x + parameter`` is ``Add(constant=...)``. ``torch.flatten``/``x.flatten`` become Flatten;
+``spk, mem = lif(x)`` with only ``spk`` used is accepted. Data movement without arithmetic
+(reshape, view, permute, transpose, expand, squeeze/unsqueeze, slicing ``x[:, 0]``, ``torch.cat``
+of a layer output with a parameter such as ViT's class token) becomes one
+:class:`~neurosim.ir.nodes.Rearrange` per op; its shape comes from running the op on meta tensors
+of a batch of one (so ``x.shape``/``x.size()`` arithmetic and ``torch._assert`` work and nothing
+is computed on real data); ``contiguous`` and shape-keeping reshapes are skipped. The batch axis
+must stay axis 0.
 """
 
 from __future__ import annotations
@@ -303,8 +332,8 @@ def _adaptive_avgpool(layer: Layer, output_size) -> Lowered:
     if size == (1, 1):
         return Lowered(GlobalAvgPool())
     if size == tuple(hw):
-        return Lowered(None, notes=(f"{layer.where}: output size {size!r} equals its input size: the identity, "
-                                    f"skipped",))
+        note = f"{layer.where}: output size {size!r} equals its input size: the identity, skipped"
+        return Lowered(None, notes=(note,))
     raise layer.error(
         UnsupportedError,
         f"has output_size={output_size!r} on a {hw!r} input; neurosim lowers adaptive average pooling to a "
