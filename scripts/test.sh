@@ -46,6 +46,16 @@ if ! command -v iverilog >/dev/null 2>&1; then
   fi
 fi
 
+# SCALE-Sim 3.0 for the SAT cross-check, in its own venv: it fails with numpy >= 2.4, which the
+# main environment has (tests/test_sat_scalesim.py finds it through NEUROSIM_SCALESIM_PYTHON).
+if [ ! -x .venv-scalesim/bin/python ]; then
+  "$PY" -m venv .venv-scalesim
+fi
+if ! .venv-scalesim/bin/python -c "import scalesim" 2>/dev/null; then
+  .venv-scalesim/bin/python -m pip install --disable-pip-version-check -q "numpy==2.3.*" scalesim==3.0.0
+fi
+export NEUROSIM_SCALESIM_PYTHON="$PWD/.venv-scalesim/bin/python"
+
 set +e
 python -m pytest "$@"
 rc=$?
