@@ -67,7 +67,7 @@ def run_scalesim(layers: list[dict], rows: int, cols: int, python: str, workdir:
         cmd = [python, str(RUNNER), "--layers", str(lay), "--rows", str(rows), "--cols", str(cols), "--out", str(res)]
         if workdir is not None:
             cmd += ["--workdir", str(workdir)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
             raise NeurosimError(f"SCALE-Sim runner failed with status {proc.returncode}: {' | '.join(tail)}; check "

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from neurosim.errors import SATConfigError
-from neurosim.hw.chip import Constant
+from neurosim.hw.chip import ChipError, Constant
 
 CONFIG_DIR = Path(__file__).with_name("accelerators")
 DEFAULT = "sat-vcu1525"
@@ -173,7 +173,7 @@ class SATConfig:
         """A copy with some dataflow optimisations switched (for the ablation)."""
         bad = set(switches) - set(_SWITCHES)
         if bad:
-            raise SATConfigError(f"unknown dataflow switch {sorted(bad)[0]!r}; known: {', '.join(_SWITCHES)}")
+            raise SATConfigError(f"unknown dataflow switch {min(bad)!r}; known: {', '.join(_SWITCHES)}")
         return dataclasses.replace(self, **switches)
 
     def replace(self, **changes: Any) -> SATConfig:
@@ -187,7 +187,7 @@ def _value(table: dict, key: str, path: str) -> tuple[Any, Constant]:
     try:
         const = Constant(value=None, unit=str(entry.get("unit", "")), source=entry.get("source", ""),
                          note=str(entry.get("note", "")))
-    except Exception as exc:  # ChipError from Constant: the message names the problem
+    except ChipError as exc:  # the message names the problem
         raise SATConfigError(f"{path}: [{key}]: {exc}") from None
     return entry["value"], dataclasses.replace(const, value=entry["value"] if not isinstance(entry["value"], str)
                                                else None)
@@ -223,7 +223,7 @@ def load_config(name_or_path: str | Path = DEFAULT) -> SATConfig:
             kw[key] = flow[key]
     unknown = set(data) - {"name", "description", "reference", "patterns", "dataflow", *_INT_FIELDS, *_REAL_FIELDS}
     if unknown:
-        raise SATConfigError(f"{path}: unknown field {sorted(unknown)[0]!r}; known: "
+        raise SATConfigError(f"{path}: unknown field {min(unknown)!r}; known: "
                              f"{', '.join(sorted((*_INT_FIELDS, *_REAL_FIELDS)))}")
     return SATConfig(**kw, constants=constants)
 

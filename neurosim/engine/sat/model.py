@@ -150,7 +150,7 @@ def simulate_step(workload: Workload, cfg: SATConfig, nm: tuple[int, int] = (1, 
     dense_layers = default_dense_layers(workload) if dense_layers is None else frozenset(dense_layers)
     unknown = dense_layers - {g.name for g in workload.gemms}
     if unknown:
-        raise SATConfigError(f"dense_layers names {sorted(unknown)[0]!r}, which is not a GEMM layer of "
+        raise SATConfigError(f"dense_layers names {min(unknown)!r}, which is not a GEMM layer of "
                              f"{workload.name!r}")
     red_dense = cfg.reduction_per_pe(1, 1)
     red_sparse = cfg.reduction_per_pe(n, m) if sparse_run else red_dense
@@ -237,7 +237,7 @@ def _vector_cost(elements: np.ndarray, ops: np.ndarray, cfg: SATConfig, tensors:
 
 
 def _bytes_per_kcycle(cfg: SATConfig) -> int:
-    return max(1, int(round(cfg.dram_bytes_per_s / cfg.clock_hz * 1000)))
+    return max(1, round(cfg.dram_bytes_per_s / cfg.clock_hz * 1000))
 
 
 def _energy(result: StepResult) -> dict[str, float]:

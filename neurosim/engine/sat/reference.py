@@ -24,7 +24,7 @@ def gemm(m: int, k: int, n: int, count: int, red: int, keep: tuple[int, int], sp
         span = cols * max(1, rows // math.ceil(k / red))
     t_max = chunk or max(1, (ofmap_bytes * 8 // 2) // (cols * acc_bits))
     w_bits = weight_bits + (index_bits if sparse else 0)
-    res = dict(cycles=0, compute=0, macs=0, dram=0, sram=0, tiles=0)
+    res = {"cycles": 0, "compute": 0, "macs": 0, "dram": 0, "sram": 0, "tiles": 0}
     prefetched = None
     for m0 in range(0, m, t_max):
         t = min(t_max, m - m0)
