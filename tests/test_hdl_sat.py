@@ -210,11 +210,12 @@ def test_cli_rtl_sat_rejects_bad_pattern(tmp_path, capsys):
 
 
 @needs_icarus
-def test_cli_verify_sat(tmp_path, capsys):
+def test_cli_verify_sat(tmp_path, capsys, monkeypatch):
     from neurosim.cli import main
 
+    monkeypatch.chdir(tmp_path)  # a relative --work (the default is relative too) must reach the simulator
     assert main(["verify", "sat", "--nm", "1:4", "--rows", "2", "--cols", "2", "--tiles", "8", "--seed", "3",
-                 "--work", str(tmp_path)]) == 0
+                 "--work", "work"]) == 0
     out = capsys.readouterr().out
     assert "PASS: 18 tiles on 1 builds, differing bits 0, differing cycles 0" in out
 

@@ -299,6 +299,9 @@ def test_shipped_networks_stay_below_the_ideal_bound(name):
         s = study(w, CFG, nm, batch=8, ablation=False, sweep=False)
         assert 1.0 < s.speedup < s.mac_speedup <= s.ideal + 1e-12, (name, nm)
         assert s.ideal == ideal_speedup(*nm)
+        for step in (s.dense, s.sparse):
+            assert sum(step.breakdown().values()) == pytest.approx(step.cycles, rel=1e-12)
+            assert min(step.breakdown().values()) >= 0
 
 
 def test_cli_sat_writes_report_and_plots(tmp_path):

@@ -155,6 +155,7 @@ def _run_testbench(runner, toplevel: str, module: str, test_dir: Path, env: str,
     (``$<env>_JOB`` in, ``$<env>_OUT`` out); returns (report, seconds)."""
     from cocotb_tools.check_results import get_results
 
+    work = Path(work).resolve()  # the simulator runs in another directory: hand it absolute paths
     job_path, out = work / "job.json", work / "out.json"
     job_path.write_text(json.dumps(job))
     if out.exists():

@@ -130,7 +130,7 @@ def write_report(est, out_dir, model_name: str = "", plots: bool = True) -> dict
 def format_energy(pj: float | None) -> str:
     if pj is None:
         return "unknown"
-    for unit, scale in (("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3)):
+    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3)):
         if abs(pj) >= scale:
             return f"{pj / scale:.3g} {unit}"
     return f"{pj:.3g} pJ"

@@ -27,7 +27,7 @@ PHASE_NAMES = {"fwd": "forward", "bwd": "backward-data", "wg": "weight-gradient"
 def _step(r: StepResult) -> dict:
     dram = sum(r.phase_total(p).dram_bytes for p in PHASES)
     return {"cycles": r.cycles, "time_s": r.time_s, "utilisation": r.utilisation(), "dram_bytes": dram,
-            "energy_pj": r.total_energy_pj, "energy_by_kind_pj": dict(r.energy_pj)}
+            "energy_pj": r.total_energy_pj, "energy_by_kind_pj": dict(r.energy_pj), "breakdown_cycles": r.breakdown()}
 
 
 def to_dict(s: SATStudy) -> dict:
@@ -94,6 +94,9 @@ def print_summary(doc: dict, console, top: int = 0) -> None:
     console.print(f"{doc['nm']}:  {sp['cycles']:,} cycles = {format_time(sp['time_s'])}, utilisation "
                   f"{sp['utilisation']:.0%}, DRAM {sp['dram_bytes'] / 1e6:,.1f} MB, energy "
                   f"{format_energy(sp['energy_pj'])}")
+    bd, bs = d["breakdown_cycles"], sp["breakdown_cycles"]
+    console.print("where the cycles go (dense -> " + doc["nm"] + "): " + ", ".join(
+        f"{k} {bd[k] / d['cycles']:.0%} -> {bs[k] / d['cycles']:.0%}" for k in bd) + " (shares of the dense step)")
     console.print(f"speedup over dense: [bold]{t['speedup']:.2f}x[/]; compute-only bounds: {t['mac_speedup']:.2f}x for "
                   f"this network's executed MACs, {t['ideal_speedup']:.2f}x = 3/(2N/M+1) with every layer sparse")
     ph = Table(title="by phase (cycles)")

@@ -32,6 +32,7 @@ from neurosim.errors import SATConfigError
 from neurosim.hw.accelerator import SATConfig
 
 PHASES = ("fwd", "bwd", "wg")
+GEMM_KINDS = frozenset({"conv", "linear", "matmul"})
 #: Element-wise kinds applied in the PE array's output path as results are written (ReLU, residual
 #: add): no vector-unit cycles and no DRAM traffic of their own; their operations still cost energy.
 FUSED_KINDS = frozenset({"relu", "add"})
@@ -106,6 +107,21 @@ class StepResult:
     def macs(self) -> int:
         """Multiply-accumulates the PE array executes in the step."""
         return sum(self.phase_total(p).macs for p in PHASES)
+
+    def breakdown(self) -> dict[str, float]:
+        """Where the step's cycles go: ``macs`` (executed MACs at the array's peak rate), ``array``
+        (the rest of the PE array's busy time: fill, drain, partial tiles, idle lanes), ``dram``
+        (stalls), ``generator`` (N:M weight generation not hidden) and ``vector`` (the vector unit,
+        including the weight update). The five add up to :attr:`cycles`."""
+        gemm = [layer for layer in self.layers if layer.kind in GEMM_KINDS]
+        vec = [layer for layer in self.layers if layer.kind not in GEMM_KINDS]
+        macs = self.macs / self.config.macs_per_cycle
+        busy = sum(p.compute_cycles for layer in gemm for p in layer.phases.values())
+        stall = sum(p.stall_cycles for layer in gemm for p in layer.phases.values())
+        gen = sum(p.generator_cycles for layer in gemm for p in layer.phases.values())
+        update = sum(p.cycles for layer in gemm for p in layer.phases.values()) - busy - stall - gen
+        return {"macs": macs, "array": busy - macs, "dram": float(stall), "generator": float(gen),
+                "vector": float(update + sum(layer.cycles for layer in vec))}
 
     def utilisation(self) -> float:
         """Executed MACs over peak MACs of the PE array during the whole step."""
