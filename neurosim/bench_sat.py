@@ -31,12 +31,12 @@ from neurosim.engine.sat.model import _hw, simulate_step
 from neurosim.engine.sat.reference import gemm as reference_gemm
 from neurosim.engine.sat.workload import Workload, load_workload
 from neurosim.errors import NeurosimError
-from neurosim.hw.accelerator import SATConfig, load_config
+from neurosim.hw.accelerator import AcceleratorConfig, load_config
 
 RUNNER = Path(__file__).resolve().parents[1] / "tests" / "bench" / "scalesim_runner.py"
 
 
-def scalesim_like(cfg: SATConfig, rows: int, cols: int) -> SATConfig:
+def scalesim_like(cfg: AcceleratorConfig, rows: int, cols: int) -> AcceleratorConfig:
     """``cfg`` reshaped into SCALE-Sim's array: ``rows x cols`` single-multiplier PEs, nothing that stalls."""
     return cfg.replace(rows=rows, cols=cols, lanes=1, window=1, patterns=(), interleave=False, offline_schedule=False,
                        ifmap_buffer_bytes=1 << 50, ofmap_buffer_bytes=1 << 50, dram_bytes_per_s=1e18)
@@ -47,7 +47,7 @@ def forward_layers(workload: Workload, batch: int = 1) -> list[dict]:
     return [{"name": g.name, "M": g.m * batch, "K": g.k, "N": g.n, "count": g.count} for g in workload.gemms]
 
 
-def neurosim_forward_cycles(layers: list[dict], cfg: SATConfig) -> tuple[np.ndarray, float]:
+def neurosim_forward_cycles(layers: list[dict], cfg: AcceleratorConfig) -> tuple[np.ndarray, float]:
     """Compute cycles of each layer (one copy) on ``cfg`` and the seconds the kernel took."""
     table = np.array([[ly["M"], ly["K"], ly["N"], 1, cfg.lanes, 1, 1, 0] for ly in layers], dtype=np.int64)
     out = np.zeros((len(layers), K.RESULT_FIELDS), dtype=np.int64)
@@ -75,7 +75,7 @@ def run_scalesim(layers: list[dict], rows: int, cols: int, python: str, workdir:
         return json.loads(res.read_text())
 
 
-def compare_scalesim(layers: list[dict], rows: int, cols: int, python: str, cfg: SATConfig | None = None) -> dict:
+def compare_scalesim(layers: list[dict], rows: int, cols: int, python: str, cfg: AcceleratorConfig | None = None) -> dict:
     """Per-layer cycles of neurosim and SCALE-Sim on the same array, their difference and both times."""
     cfg = scalesim_like(cfg or load_config(), rows, cols)
     ns, ns_s = neurosim_forward_cycles(layers, cfg)

@@ -1,7 +1,7 @@
 """SAT accelerator configurations: the PE array, buffers, DRAM, widths and energies, each with its source.
 
 A configuration is a data file (TOML) in ``accelerators/`` beside this module, or a user's file,
-loaded into a frozen :class:`SATConfig` that validates itself. The file follows the chip presets'
+loaded into a frozen :class:`AcceleratorConfig` that validates itself. The file follows the chip presets'
 convention: every hardware constant is a table with ``value``, ``unit``, ``source`` and an optional
 ``note`` (``source = "estimate: <how derived>"`` where nobody published the number)::
 
@@ -74,7 +74,7 @@ def parse_nm(text: str) -> tuple[int, int]:
 
 
 @dataclass(frozen=True)
-class SATConfig:
+class AcceleratorConfig:
     """One accelerator: see the module docstring. Sizes in the units of the field names."""
 
     name: str
@@ -169,14 +169,14 @@ class SATConfig:
     def macs_per_cycle(self) -> int:
         return self.rows * self.cols * self.lanes
 
-    def with_dataflow(self, **switches: bool) -> SATConfig:
+    def with_dataflow(self, **switches: bool) -> AcceleratorConfig:
         """A copy with some dataflow optimisations switched (for the ablation)."""
         bad = set(switches) - set(_SWITCHES)
         if bad:
             raise SATConfigError(f"unknown dataflow switch {min(bad)!r}; known: {', '.join(_SWITCHES)}")
         return dataclasses.replace(self, **switches)
 
-    def replace(self, **changes: Any) -> SATConfig:
+    def replace(self, **changes: Any) -> AcceleratorConfig:
         return dataclasses.replace(self, **changes)
 
 
@@ -193,7 +193,7 @@ def _value(table: dict, key: str, path: str) -> tuple[Any, Constant]:
                                                else None)
 
 
-def load_config(name_or_path: str | Path = DEFAULT) -> SATConfig:
+def load_config(name_or_path: str | Path = DEFAULT) -> AcceleratorConfig:
     """Load a configuration by name (``sat-vcu1525``) or path to a TOML file."""
     text = str(name_or_path)
     path = Path(text)
@@ -225,7 +225,7 @@ def load_config(name_or_path: str | Path = DEFAULT) -> SATConfig:
     if unknown:
         raise SATConfigError(f"{path}: unknown field {min(unknown)!r}; known: "
                              f"{', '.join(sorted((*_INT_FIELDS, *_REAL_FIELDS)))}")
-    return SATConfig(**kw, constants=constants)
+    return AcceleratorConfig(**kw, constants=constants)
 
 
 def configs() -> list[str]:

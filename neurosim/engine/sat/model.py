@@ -29,7 +29,7 @@ import numpy as np
 from neurosim.engine.sat import kernel as K
 from neurosim.engine.sat.workload import Workload
 from neurosim.errors import SATConfigError
-from neurosim.hw.accelerator import SATConfig
+from neurosim.hw.accelerator import AcceleratorConfig
 
 PHASES = ("fwd", "bwd", "wg")
 GEMM_KINDS = frozenset({"conv", "linear", "matmul"})
@@ -79,7 +79,7 @@ class StepResult:
     """A training step: per-layer costs, totals, time and energy."""
 
     workload: str
-    config: SATConfig
+    config: AcceleratorConfig
     nm: tuple[int, int]
     batch: int
     layers: tuple[LayerCost, ...]
@@ -134,7 +134,7 @@ def index_bits(m: int) -> int:
     return max(1, (m - 1).bit_length()) if m > 1 else 0
 
 
-def _hw(cfg: SATConfig, overlap: bool, m: int) -> np.ndarray:
+def _hw(cfg: AcceleratorConfig, overlap: bool, m: int) -> np.ndarray:
     hw = np.zeros(K.HW_FIELDS, dtype=np.int64)
     hw[K.H_ROWS], hw[K.H_COLS] = cfg.rows, cfg.cols
     hw[K.H_ACT_BITS], hw[K.H_W_BITS], hw[K.H_IDX_BITS] = cfg.act_bits, cfg.weight_bits, index_bits(m)
@@ -153,7 +153,7 @@ def default_dense_layers(workload: Workload) -> frozenset[str]:
     return frozenset(weighted[:1] + weighted[-1:])
 
 
-def simulate_step(workload: Workload, cfg: SATConfig, nm: tuple[int, int] = (1, 1), batch: int = 1,
+def simulate_step(workload: Workload, cfg: AcceleratorConfig, nm: tuple[int, int] = (1, 1), batch: int = 1,
                   dense_layers: frozenset[str] | None = None) -> StepResult:
     """Model one training step of ``workload`` with pattern ``nm`` (``(1, 1)`` or ``(M, M)``: dense)."""
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
@@ -240,11 +240,11 @@ def simulate_step(workload: Workload, cfg: SATConfig, nm: tuple[int, int] = (1, 
     return StepResult(result.workload, cfg, (n, m), batch, result.layers, energy_pj=_energy(result))
 
 
-def _xfer_cycles(nbytes: int, cfg: SATConfig) -> int:
+def _xfer_cycles(nbytes: int, cfg: AcceleratorConfig) -> int:
     return int(np.ceil(nbytes * cfg.clock_hz / cfg.dram_bytes_per_s))
 
 
-def _vector_cost(elements: np.ndarray, ops: np.ndarray, cfg: SATConfig, tensors: int) -> list[tuple[int, int]]:
+def _vector_cost(elements: np.ndarray, ops: np.ndarray, cfg: AcceleratorConfig, tensors: int) -> list[tuple[int, int]]:
     """(cycles, DRAM bytes) per row of the vector unit (see :func:`kernel.vector_cycles`)."""
     out = np.zeros((len(elements), 2), dtype=np.int64)
     K.vector_cycles(np.asarray(elements, dtype=np.int64), np.asarray(ops, dtype=np.int64), tensors,
@@ -252,7 +252,7 @@ def _vector_cost(elements: np.ndarray, ops: np.ndarray, cfg: SATConfig, tensors:
     return [(int(c), int(b)) for c, b in out]
 
 
-def _bytes_per_kcycle(cfg: SATConfig) -> int:
+def _bytes_per_kcycle(cfg: AcceleratorConfig) -> int:
     return max(1, round(cfg.dram_bytes_per_s / cfg.clock_hz * 1000))
 
 

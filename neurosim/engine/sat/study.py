@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from neurosim.engine.sat.model import StepResult, ideal_speedup, simulate_step
 from neurosim.engine.sat.workload import Workload
-from neurosim.hw.accelerator import SATConfig
+from neurosim.hw.accelerator import AcceleratorConfig
 
 SWITCHES = ("interleave", "pregenerate", "offline_schedule")
 
@@ -38,7 +38,7 @@ class PatternRow:
 @dataclass(frozen=True)
 class SATStudy:
     workload: Workload
-    config: SATConfig
+    config: AcceleratorConfig
     batch: int
     dense: StepResult
     sparse: StepResult
@@ -62,7 +62,7 @@ class SATStudy:
         return self.dense.macs / max(1, self.sparse.macs)
 
 
-def study(workload: Workload, cfg: SATConfig, nm: tuple[int, int], batch: int = 32, *, ablation: bool = True,
+def study(workload: Workload, cfg: AcceleratorConfig, nm: tuple[int, int], batch: int = 32, *, ablation: bool = True,
           sweep: bool = True, dense_layers: frozenset[str] | None = None) -> SATStudy:
     """Run the dense and N:M steps, and (optionally) the ablation and the pattern sweep.
 
@@ -70,7 +70,7 @@ def study(workload: Workload, cfg: SATConfig, nm: tuple[int, int], batch: int = 
     """
     start = time.perf_counter()
 
-    def step(c: SATConfig, p: tuple[int, int]) -> StepResult:
+    def step(c: AcceleratorConfig, p: tuple[int, int]) -> StepResult:
         return simulate_step(workload, c, p, batch, dense_layers=dense_layers)
 
     dense = step(cfg, (1, 1))
