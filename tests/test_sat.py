@@ -316,6 +316,23 @@ def test_cli_sat_writes_report_and_plots(tmp_path):
     assert doc["totals"]["dense"]["cycles"] == sum(r["dense_cycles"] for r in doc["layers"])
     assert [a["label"] for a in doc["ablation"]] == ["none", "interleave only", "pregenerate only",
                                                       "offline_schedule only", "all"]
+    for key in ("dense", "sparse"):  # the phases add up to the step
+        assert sum(p[f"{key}_energy_pj"] for p in doc["phases"].values()) == pytest.approx(
+            doc["totals"][key]["energy_pj"], rel=1e-9)
+        assert sum(p[f"{key}_dram_bytes"] for p in doc["phases"].values()) == doc["totals"][key]["dram_bytes"]
+
+
+def test_cli_sat_shipped_network_without_torch(tmp_path):
+    """`neurosim sat resnet50` in a process where torch cannot be imported (shipped layer table)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from neurosim.cli import main\n"
+            "sys.exit(main(['sat', 'resnet50', '--nm', '2:8', '--top', '3']))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "resnet50 training step, batch 32" in proc.stdout and "speedup over dense" in proc.stdout
 
 
 def test_cli_sat_bad_pattern_is_one_line(capsys):

@@ -56,6 +56,14 @@ def to_dict(s: SATStudy) -> dict:
         "totals": {"dense": _step(s.dense), "sparse": _step(s.sparse), "speedup": s.speedup,
                    "ideal_speedup": s.ideal, "mac_speedup": s.mac_speedup},
         "phases": {p: {"dense_cycles": s.dense.phase_total(p).cycles, "sparse_cycles": s.sparse.phase_total(p).cycles,
+                       "dense_time_s": s.dense.phase_total(p).cycles / cfg.clock_hz,
+                       "sparse_time_s": s.sparse.phase_total(p).cycles / cfg.clock_hz,
+                       "dense_utilisation": s.dense.phase_utilisation(p),
+                       "sparse_utilisation": s.sparse.phase_utilisation(p),
+                       "dense_dram_bytes": s.dense.phase_total(p).dram_bytes,
+                       "sparse_dram_bytes": s.sparse.phase_total(p).dram_bytes,
+                       "dense_energy_pj": s.dense.phase_energy_pj(p),
+                       "sparse_energy_pj": s.sparse.phase_energy_pj(p),
                        "sparse_stall_cycles": s.sparse.phase_total(p).stall_cycles,
                        "sparse_generator_cycles": s.sparse.phase_total(p).generator_cycles}
                    for p in PHASES},
@@ -99,13 +107,18 @@ def print_summary(doc: dict, console, top: int = 0) -> None:
         f"{k} {bd[k] / d['cycles']:.0%} -> {bs[k] / d['cycles']:.0%}" for k in bd) + " (shares of the dense step)")
     console.print(f"speedup over dense: [bold]{t['speedup']:.2f}x[/]; compute-only bounds: {t['mac_speedup']:.2f}x for "
                   f"this network's executed MACs, {t['ideal_speedup']:.2f}x = 3/(2N/M+1) with every layer sparse")
-    ph = Table(title="by phase (cycles)")
-    for col in ("phase", "dense", doc["nm"], "speedup", "DRAM stall", "N:M generation"):
+    ph = Table(title=f"by phase (dense -> {doc['nm']})")
+    for col in ("phase", "cycles", "time", "speedup", "utilisation", "DRAM MB", "energy", "DRAM stall",
+                "N:M generation"):
         ph.add_column(col, justify="left" if col == "phase" else "right")
     for p, row in doc["phases"].items():
-        ph.add_row(PHASE_NAMES[p], f"{row['dense_cycles']:,}", f"{row['sparse_cycles']:,}",
-                   f"{row['dense_cycles'] / max(1, row['sparse_cycles']):.2f}x", f"{row['sparse_stall_cycles']:,}",
-                   f"{row['sparse_generator_cycles']:,}")
+        ph.add_row(PHASE_NAMES[p], f"{row['dense_cycles']:,} -> {row['sparse_cycles']:,}",
+                   f"{format_time(row['dense_time_s'])} -> {format_time(row['sparse_time_s'])}",
+                   f"{row['dense_cycles'] / max(1, row['sparse_cycles']):.2f}x",
+                   f"{row['dense_utilisation']:.0%} -> {row['sparse_utilisation']:.0%}",
+                   f"{row['dense_dram_bytes'] / 1e6:,.0f} -> {row['sparse_dram_bytes'] / 1e6:,.0f}",
+                   f"{format_energy(row['dense_energy_pj'])} -> {format_energy(row['sparse_energy_pj'])}",
+                   f"{row['sparse_stall_cycles']:,}", f"{row['sparse_generator_cycles']:,}")
     console.print(ph)
     layers = doc["layers"]
     if top:

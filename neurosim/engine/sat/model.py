@@ -108,6 +108,16 @@ class StepResult:
         """Multiply-accumulates the PE array executes in the step."""
         return sum(self.phase_total(p).macs for p in PHASES)
 
+    def phase_energy_pj(self, phase: str) -> float:
+        """Energy of one phase: its operations and traffic, plus static power over its time."""
+        cfg, p = self.config, self.phase_total(phase)
+        return (p.macs * cfg.mac_pj + p.vector_ops * cfg.vector_op_pj + p.sram_bytes * cfg.sram_pj_per_byte
+                + p.dram_bytes * cfg.dram_pj_per_byte + cfg.static_w * p.cycles / cfg.clock_hz * 1e12)
+
+    def phase_utilisation(self, phase: str) -> float:
+        p = self.phase_total(phase)
+        return p.macs / max(1, p.cycles * self.config.macs_per_cycle)
+
     def breakdown(self) -> dict[str, float]:
         """Where the step's cycles go: ``macs`` (executed MACs at the array's peak rate), ``array``
         (the rest of the PE array's busy time: fill, drain, partial tiles, idle lanes), ``dram``
