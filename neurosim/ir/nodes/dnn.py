@@ -41,12 +41,11 @@ from neurosim.ir.nodes.base import (
     Node,
     Shape,
     check_array,
-    check_int_tuple,
     check_shape,
     register,
     set_field,
 )
-from neurosim.ir.nodes.connections import conv_output_size
+from neurosim.ir.nodes.shaping import Pool2d
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -159,27 +158,11 @@ class Add(DNNNode):
 
 @register
 @dataclass(frozen=True, eq=False, kw_only=True)
-class MaxPool2d(DNNNode):
-    """2-D max pooling over ``(C, H, W)`` (torch semantics, floor mode)."""
+class MaxPool2d(Pool2d):
+    """2-D max pooling over ``(C, H, W)`` (torch semantics, floor mode): the fields and shape rule of
+    the event pools, a DNN layer (a maximum is not a sum of events)."""
 
-    kernel_size: tuple[int, int]
-    stride: tuple[int, int] | None = None
-    padding: tuple[int, int] = 0
-
-    def __post_init__(self) -> None:
-        set_field(self, "kernel_size", check_int_tuple(self, "kernel_size", self.kernel_size, 2, minimum=1))
-        stride = self.kernel_size if self.stride is None else self.stride
-        set_field(self, "stride", check_int_tuple(self, "stride", stride, 2, minimum=1))
-        set_field(self, "padding", check_int_tuple(self, "padding", self.padding, 2, minimum=0))
-
-    def output_shape(self, input_shape: Shape) -> Shape:
-        if len(input_shape) != 3:
-            raise ShapeError(f"MaxPool2d expects input shape (C, H, W), found {tuple(input_shape)!r}")
-        out = [conv_output_size(n, k, s, p, 1) for n, k, s, p in
-               zip(input_shape[1:], self.kernel_size, self.stride, self.padding)]
-        if min(out) < 1:
-            raise ShapeError(f"MaxPool2d kernel {self.kernel_size!r} does not fit input {tuple(input_shape)!r}")
-        return (input_shape[0], *out)
+    family: ClassVar[str] = "dnn"
 
 
 @register
