@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.engine.sat import kernel as K
-from neurosim.engine.sat.model import _hw, simulate_step
+from neurosim.engine.sat.model import hw_vector, simulate_step
 from neurosim.engine.sat.reference import gemm as reference_gemm
 from neurosim.engine.sat.workload import Workload, load_workload
 from neurosim.errors import NeurosimError
@@ -51,7 +51,7 @@ def neurosim_forward_cycles(layers: list[dict], cfg: AcceleratorConfig) -> tuple
     """Compute cycles of each layer (one copy) on ``cfg`` and the seconds the kernel took."""
     table = np.array([[ly["M"], ly["K"], ly["N"], 1, cfg.lanes, 1, 1, 0] for ly in layers], dtype=np.int64)
     out = np.zeros((len(layers), K.RESULT_FIELDS), dtype=np.int64)
-    hw = _hw(cfg, True, 1)
+    hw = hw_vector(cfg, 1)
     K.gemm_cycles(table[:1], hw, out[:1])  # load / compile the kernel outside the timing
     t0 = time.perf_counter()
     K.gemm_cycles(table, hw, out)
@@ -122,7 +122,7 @@ def bench_sat(network: str = "resnet50", nm: tuple[int, int] = (2, 8), batch: in
         rows += [[bm, g.k, g.n, g.count], [g.k, bm, g.n, g.count]] + ([[bm, g.n, g.k, g.count]] if g.needs_dx else [])
     table = np.array([r + [cfg.lanes, 1, 1, 0] for r in rows], dtype=np.int64)
     out = np.zeros((len(rows), K.RESULT_FIELDS), dtype=np.int64)
-    hw = _hw(cfg, True, 1)
+    hw = hw_vector(cfg, 1)
     hw[K.H_SCHEDULE] = 0
     K.gemm_cycles(table[:1], hw, out[:1])
     t0 = time.perf_counter()
