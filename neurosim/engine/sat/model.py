@@ -34,8 +34,9 @@ from neurosim.hw.accelerator import AcceleratorConfig
 PHASES = ("fwd", "bwd", "wg")
 GEMM_KINDS = frozenset({"conv", "linear", "matmul"})
 #: Element-wise kinds applied in the PE array's output path as results are written (ReLU, residual
-#: add): no vector-unit cycles and no DRAM traffic of their own; their operations still cost energy.
-FUSED_KINDS = frozenset({"relu", "add"})
+#: add, a constant scale): no vector-unit cycles and no DRAM traffic of their own; their operations
+#: still cost energy.
+FUSED_KINDS = frozenset({"relu", "add", "scale"})
 #: Vector work of the weight update per weight (SGD with momentum: v = mu v + g; w -= lr v).
 UPDATE_OPS = 4
 

@@ -71,6 +71,7 @@ VECTOR_OPS: dict[str, tuple[int, int]] = {
     "maxpool": (1, 1),  # x kernel area, per output element
     "avgpool": (1, 1),  # x kernel area, per output element
     "global_avgpool": (1, 1),
+    "scale": (1, 1),  # a constant factor, e.g. attention's 1/sqrt(d) on the scores
     "neuron": (4, 6),  # spiking neuron (BPTT with a surrogate gradient): decay, add, compare, reset
 }
 
@@ -205,7 +206,7 @@ def from_graph(graph: Graph, name: str, source: str = "") -> Workload:
             h, m, k, n = node.gemm(in_shape)
             gemms.append(GemmLayer(node_name, "matmul", m, k, n, count=h, weighted=False))
             if node.scale != 1.0:
-                vectors.append(_vector(node_name + ".scale", "relu", h * m * n))
+                vectors.append(_vector(node_name + ".scale", "scale", h * m * n))
         elif isinstance(node, (BatchNorm, LayerNorm)):
             vectors.append(_vector(node_name, "batchnorm" if isinstance(node, BatchNorm) else "layernorm",
                                    math.prod(out_shape)))
