@@ -58,8 +58,12 @@ def neurosim_forward_cycles(layers: list[dict], cfg: AcceleratorConfig) -> tuple
     return out[:, K.R_COMPUTE].copy(), time.perf_counter() - t0
 
 
-def run_scalesim(layers: list[dict], rows: int, cols: int, python: str, workdir: Path | None = None) -> dict:
-    """Run ``tests/bench/scalesim_runner.py`` under ``python``; returns its result document."""
+def run_scalesim(layers: list[dict], rows: int, cols: int, python: str, workdir: Path | None = None,
+                 progress=None) -> dict:
+    """Run ``tests/bench/scalesim_runner.py`` under ``python``; returns its result document.
+
+    ``progress(done, total, line)`` is called after every layer (SCALE-Sim takes minutes).
+    """
     with tempfile.TemporaryDirectory() as tmp:
         lay = Path(tmp) / "layers.json"
         res = Path(tmp) / "result.json"
@@ -67,19 +71,26 @@ def run_scalesim(layers: list[dict], rows: int, cols: int, python: str, workdir:
         cmd = [python, str(RUNNER), "--layers", str(lay), "--rows", str(rows), "--cols", str(cols), "--out", str(res)]
         if workdir is not None:
             cmd += ["--workdir", str(workdir)]
-        proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
+        lines: list[str] = []
+        names = {f"{ly['name']}: M=" for ly in layers}
+        with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
+            for line in proc.stderr:
+                lines.append(line.rstrip())
+                if progress is not None and any(line.startswith(n) for n in names):
+                    progress(sum(1 for x in lines if any(x.startswith(n) for n in names)), len(layers), line.rstrip())
         if proc.returncode != 0:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            tail = lines[-3:] or ["no output"]
             raise NeurosimError(f"SCALE-Sim runner failed with status {proc.returncode}: {' | '.join(tail)}; check "
                                 f"the interpreter {python!r} has scalesim 3.0 and numpy 2.3")
         return json.loads(res.read_text())
 
 
-def compare_scalesim(layers: list[dict], rows: int, cols: int, python: str, cfg: AcceleratorConfig | None = None) -> dict:
+def compare_scalesim(layers: list[dict], rows: int, cols: int, python: str, cfg: AcceleratorConfig | None = None,
+                     progress=None) -> dict:
     """Per-layer cycles of neurosim and SCALE-Sim on the same array, their difference and both times."""
     cfg = scalesim_like(cfg or load_config(), rows, cols)
     ns, ns_s = neurosim_forward_cycles(layers, cfg)
-    ss = run_scalesim(layers, rows, cols, python)
+    ss = run_scalesim(layers, rows, cols, python, progress=progress)
     rows_out = []
     for ly, c, s in zip(layers, ns.tolist(), ss["layers"]):
         folds = math.ceil(ly["K"] / rows) * math.ceil(ly["N"] / cols)
@@ -148,7 +159,8 @@ def bench_sat(network: str = "resnet50", nm: tuple[int, int] = (2, 8), batch: in
         if scalesim_layers:
             layers = layers[:scalesim_layers]
         r, c = scalesim_array
-        cmp = compare_scalesim(layers, r, c, scalesim_python, cfg)
+        cmp = compare_scalesim(layers, r, c, scalesim_python, cfg,
+                               progress=lambda i, n, line: log(f"SCALE-Sim {i}/{n}: {line}"))
         res["scalesim"] = cmp
         log(f"SCALE-Sim, {len(layers)} dense forward layers of {network} (batch 1) on {r}x{c} WS: "
             f"{cmp['scalesim_s']:.1f} s; neurosim {cmp['neurosim_s'] * 1e3:.2f} ms: "
