@@ -4,13 +4,15 @@
 behind three ``lib.stream`` interfaces:
 
 ``weights`` (in)
-    ``rows`` beats per tile; beat ``r`` carries the ``cols`` groups of PE row ``r`` (group ``c``
-    for PE ``(r, c)``) and the ``dense`` mode bit, sampled with the first beat. Beats enter a
-    shift chain at the bottom row and move up one row per beat, so after ``rows`` beats beat
-    ``r`` sits in row ``r``.
+    ``rows`` beats per tile; beat ``r`` carries the ``cols`` weight sets of PE row ``r`` (set
+    ``c`` for PE ``(r, c)``: its ``groups * n`` values and offsets, see
+    :func:`~neurosim.hdl.sat_pe.group_layout`) and the ``dense`` mode bit, sampled with the first
+    beat. Beats enter a shift chain at the bottom row and move up one row per beat, so after
+    ``rows`` beats beat ``r`` sits in row ``r``.
 ``acts`` (in)
-    ``t`` beats per tile, each ``rows * m`` activations (row ``r`` uses window
-    ``[r*m, (r+1)*m)``) and ``last``, which ends the tile.
+    ``t`` beats per tile, each ``rows * W`` activations with ``W = groups * m`` (row ``r`` uses
+    window ``[r*W, (r+1)*W)``, its group ``g`` the sub-window ``[r*W + g*m, r*W + (g+1)*m)``)
+    and ``last``, which ends the tile.
 ``out`` (out)
     one beat per activation beat: the ``cols`` column sums ``y[c] = sum_r p(r, c)`` and ``last``.
 
@@ -53,7 +55,7 @@ def weight_beat_layout(cfg: SATConfig) -> data.StructLayout:
 
 
 def act_beat_layout(cfg: SATConfig) -> data.StructLayout:
-    return data.StructLayout({"x": data.ArrayLayout(signed(cfg.act_bits), cfg.rows * cfg.m), "last": 1})
+    return data.StructLayout({"x": data.ArrayLayout(signed(cfg.act_bits), cfg.rows * cfg.window), "last": 1})
 
 
 def out_beat_layout(cfg: SATConfig) -> data.StructLayout:
@@ -64,7 +66,8 @@ class SATArray(wiring.Component):
     """The R x C array with its streams (see module docstring); ``cfg`` fixes its structure."""
 
     #: deliberate bugs for the verification's self-test (the testbench must catch each of them)
-    MUTATIONS = ("offset_off_by_one", "extra_output_stage", "late_weight_ready", "deskew_ignores_stall")
+    MUTATIONS = ("offset_off_by_one", "extra_output_stage", "late_weight_ready", "deskew_ignores_stall",
+                 "neighbour_group")
 
     def __init__(self, cfg: SATConfig, *, mutate: str | None = None):
         if not isinstance(cfg, SATConfig):
@@ -73,6 +76,9 @@ class SATArray(wiring.Component):
         if mutate is not None and mutate not in self.MUTATIONS:
             raise SATConfigError(f"SATArray mutate must be one of {self.MUTATIONS!r} or None, found {mutate!r}; "
                                  f"leave it None outside the verification self-test")
+        if mutate == "neighbour_group" and cfg.groups < 2:
+            raise SATConfigError(f"SATArray mutate 'neighbour_group' needs groups >= 2, found groups = {cfg.groups!r}; "
+                                 f"mutate a grouped array")
         self.cfg = cfg
         self.mutate = mutate
         super().__init__({
@@ -84,7 +90,7 @@ class SATArray(wiring.Component):
     def elaborate(self, platform):
         cfg = self.cfg
         R, C = cfg.rows, cfg.cols
-        window = cfg.m * cfg.act_bits
+        window = cfg.window * cfg.act_bits
         depth = cfg.latency + (1 if self.mutate == "extra_output_stage" else 0)
         m = Module()
 
@@ -148,7 +154,8 @@ class SATArray(wiring.Component):
             row_x.append(x)
 
         # -- the PE grid: windows move right, partial sums down, weights load bottom-up ------------
-        pes = [[SparsePE(cfg, mutate="offset_off_by_one" if self.mutate == "offset_off_by_one" else None)
+        pe_mutation = self.mutate if self.mutate in SparsePE.MUTATIONS else None
+        pes = [[SparsePE(cfg, mutate=pe_mutation)
                 for _ in range(C)] for _ in range(R)]
         for r in range(R):
             for c in range(C):
@@ -182,24 +189,25 @@ def _field(value: int, bits: int) -> int:
 
 
 def pack_weight_beat(cfg: SATConfig, values, offsets, dense: bool) -> int:
-    """One weight beat: ``values[c][j]``, ``offsets[c][j]`` of the ``cols`` groups of a PE row."""
+    """One weight beat: ``values[c][j]``, ``offsets[c][j]`` (``j < groups * n``, weight ``j`` in
+    group ``j // n``, its offset into that group's sub-window) of the ``cols`` PEs of a row."""
     word, pos = 0, 0
     for c in range(cfg.cols):
-        for j in range(cfg.n):
+        for j in range(cfg.lanes):
             word |= _field(values[c][j], cfg.weight_bits) << pos
             pos += cfg.weight_bits
-        for j in range(cfg.n if not cfg.dense_only else 0):
+        for j in range(cfg.lanes if not cfg.dense_only else 0):
             word |= _field(offsets[c][j], cfg.offset_bits) << pos
             pos += cfg.offset_bits
     return word | (int(bool(dense)) << pos)
 
 
 def pack_act_beat(cfg: SATConfig, x, last: bool) -> int:
-    """One activation beat: the ``rows * m`` activations ``x`` and the ``last`` flag."""
+    """One activation beat: the ``rows * groups * m`` activations ``x`` and the ``last`` flag."""
     word = 0
     for k, v in enumerate(x):
         word |= _field(v, cfg.act_bits) << (k * cfg.act_bits)
-    return word | (int(bool(last)) << (cfg.rows * cfg.m * cfg.act_bits))
+    return word | (int(bool(last)) << (cfg.rows * cfg.window * cfg.act_bits))
 
 
 def unpack_out_beat(cfg: SATConfig, word: int) -> tuple[list[int], bool]:

@@ -1,8 +1,8 @@
 """Verify the SAT PE array (``sim/sat``) against numpy and the tile cycle model.
 
 Expected values never come from the RTL: the output of a tile is the N:M GEMM in numpy (the
-compressed weights expanded into the dense ``[rows * m, cols]`` matrix they stand for, then
-``x @ W`` in int64), and its cycle count is :func:`neurosim.engine.sat.tile.tile_cycles`. The
+compressed weights expanded into the dense ``[rows * groups * m, cols]`` matrix they stand for,
+then ``x @ W`` in int64), and its cycle count is :func:`neurosim.engine.sat.tile.tile_cycles`. The
 cocotb testbench adds, per tile, the stall cycles it caused itself (output back-pressure while an
 output beat is valid, an activation or weight beat due but not offered) and compares the measured
 count with ``tile_cycles + stalls`` exactly; it also checks that the next tile's first weight beat
@@ -28,7 +28,9 @@ SIM_DIR = Path(__file__).resolve().parents[2] / "sim" / "sat"
 TOP = "neurosim_sat"
 
 #: the builds `neurosim verify sat` and the test suite sweep: every pattern of the issue (2:4, 2:8,
-#: 1:8, 4:8 and dense-only builds), several shapes, widths from 3 to 12 bits
+#: 1:8, 4:8 and dense-only builds), several shapes, widths from 3 to 12 bits, and grouped PEs:
+#: two 2:8 groups (the sat-vcu1525 PE: 4 multipliers, a 16-wide window), two 1:4 groups and four
+#: 1:4 groups (sat-vcu1525 running 1:4)
 CAMPAIGN = (
     SATConfig(rows=1, cols=1, n=2, m=4),
     SATConfig(rows=2, cols=3, n=2, m=8),
@@ -39,15 +41,18 @@ CAMPAIGN = (
     SATConfig(rows=5, cols=3, n=4, m=8, act_bits=12, weight_bits=10),
     SATConfig(rows=2, cols=2, n=4, m=4),
     SATConfig(rows=3, cols=4, n=8, m=8, act_bits=5, weight_bits=7),
+    SATConfig(rows=2, cols=3, groups=2, n=2, m=8),
+    SATConfig(rows=3, cols=2, groups=2, n=1, m=4, act_bits=6, weight_bits=5),
+    SATConfig(rows=2, cols=2, groups=4, n=1, m=4, act_bits=7, weight_bits=9),
 )
 
 
 @dataclass
 class SATTile:
-    values: np.ndarray  # [rows, cols, n] weight values
-    offsets: np.ndarray  # [rows, cols, n] offsets below m (random, to be ignored, in dense mode)
+    values: np.ndarray  # [rows, cols, groups * n] weight values (weight j in group j // n)
+    offsets: np.ndarray  # [rows, cols, groups * n] offsets below m into the weight's group (ignored in dense mode)
     dense: bool
-    x: np.ndarray  # [t, rows * m] activations
+    x: np.ndarray  # [t, rows * groups * m] activations
     kind: str = "random"
     wgap: float = 0.0  # probability a due weight beat is not offered
     agap: float = 0.0  # probability a due activation beat is not offered
@@ -78,12 +83,14 @@ class SATVerifyResult:
 
 
 def dense_weights(cfg: SATConfig, tile: SATTile) -> np.ndarray:
-    """The dense ``[rows * m, cols]`` matrix a tile's groups stand for (offsets ``0..n-1`` when dense)."""
-    R, C, n, m = cfg.rows, cfg.cols, cfg.n, cfg.m
-    off = np.broadcast_to(np.arange(n), (R, C, n)) if tile.dense else np.asarray(tile.offsets)
-    rows = np.arange(R)[:, None, None] * m + off
-    cols = np.broadcast_to(np.arange(C)[None, :, None], (R, C, n))
-    w = np.zeros((R * m, C), dtype=np.int64)
+    """The dense ``[rows * W, cols]`` matrix (``W = groups * m``) a tile's weights stand for:
+    weight ``j`` of PE ``(r, c)`` at row ``r*W + (j // n)*m + off_j`` (sparse) or ``r*W + j`` (dense)."""
+    R, C, n, m, L = cfg.rows, cfg.cols, cfg.n, cfg.m, cfg.lanes
+    j = np.arange(L)
+    within = j if tile.dense else (j // n) * m + np.asarray(tile.offsets)
+    rows = np.arange(R)[:, None, None] * cfg.window + np.broadcast_to(within, (R, C, L))
+    cols = np.broadcast_to(np.arange(C)[None, :, None], (R, C, L))
+    w = np.zeros((R * cfg.window, C), dtype=np.int64)
     np.add.at(w, (rows.ravel(), cols.ravel()), np.asarray(tile.values, dtype=np.int64).ravel())
     return w
 
@@ -102,35 +109,36 @@ def make_tile(cfg: SATConfig, rng: np.random.Generator, *, sparse: bool, t: int,
     ``min_min`` (every weight and activation the most negative value: the largest positive sums),
     ``max_min`` (largest weights, most negative activations: the most negative sums), ``extreme``
     (each value independently the min or the max), ``zero_weights``, ``zero_acts``."""
-    R, C, n, m = cfg.rows, cfg.cols, cfg.n, cfg.m
+    R, C, n, m, G = cfg.rows, cfg.cols, cfg.n, cfg.m, cfg.groups
+    L, W = cfg.lanes, cfg.window
     if sparse and cfg.dense_only:
         raise VerificationError(f"a dense-only build (n:m = {cfg.pattern!r}) runs dense tiles only; pass sparse=False")
     wlo, whi = _limits(cfg.weight_bits)
     alo, ahi = _limits(cfg.act_bits)
     if sparse:  # distinct offsets per group, in random order (the hardware does not need them sorted)
-        offsets = np.argsort(rng.random((R, C, m)), axis=-1)[..., :n]
+        offsets = np.argsort(rng.random((R, C, G, m)), axis=-1)[..., :n].reshape(R, C, L)
     elif cfg.dense_only:
-        offsets = np.zeros((R, C, n), dtype=np.int64)
+        offsets = np.zeros((R, C, L), dtype=np.int64)
     else:  # garbage the PE must ignore in dense mode
-        offsets = rng.integers(0, m, size=(R, C, n))
+        offsets = rng.integers(0, m, size=(R, C, L))
     if kind == "random":
-        values = rng.integers(wlo, whi + 1, size=(R, C, n))
-        x = rng.integers(alo, ahi + 1, size=(t, R * m))
+        values = rng.integers(wlo, whi + 1, size=(R, C, L))
+        x = rng.integers(alo, ahi + 1, size=(t, R * W))
         x[rng.random(x.shape) < rng.choice([0.0, 0.3])] = 0
         x[rng.random(t) < 0.15] = 0  # all-zero beats
         for r in np.nonzero(rng.random(R) < 0.15)[0]:  # all-zero row windows
-            x[:, r * m:(r + 1) * m] = 0
+            x[:, r * W:(r + 1) * W] = 0
     elif kind == "min_min":
-        values, x = np.full((R, C, n), wlo), np.full((t, R * m), alo)
+        values, x = np.full((R, C, L), wlo), np.full((t, R * W), alo)
     elif kind == "max_min":
-        values, x = np.full((R, C, n), whi), np.full((t, R * m), alo)
+        values, x = np.full((R, C, L), whi), np.full((t, R * W), alo)
     elif kind == "extreme":
-        values = rng.choice([wlo, whi], size=(R, C, n))
-        x = rng.choice([alo, ahi], size=(t, R * m))
+        values = rng.choice([wlo, whi], size=(R, C, L))
+        x = rng.choice([alo, ahi], size=(t, R * W))
     elif kind == "zero_weights":
-        values, x = np.zeros((R, C, n), dtype=np.int64), rng.integers(alo, ahi + 1, size=(t, R * m))
+        values, x = np.zeros((R, C, L), dtype=np.int64), rng.integers(alo, ahi + 1, size=(t, R * W))
     elif kind == "zero_acts":
-        values, x = rng.integers(wlo, whi + 1, size=(R, C, n)), np.zeros((t, R * m), dtype=np.int64)
+        values, x = rng.integers(wlo, whi + 1, size=(R, C, L)), np.zeros((t, R * W), dtype=np.int64)
     else:
         raise VerificationError(f"tile kind must be one of {EDGE_KINDS + ('random',)!r}, found {kind!r}")
     return SATTile(values=np.asarray(values, dtype=np.int64), offsets=np.asarray(offsets, dtype=np.int64),

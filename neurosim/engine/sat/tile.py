@@ -1,16 +1,18 @@
 r"""One tile on the SAT PE array: the contract the cycle model and the RTL share.
 
 The array has ``rows`` x ``cols`` processing elements (PEs), weight stationary and systolic.
-A PE holds one weight *group*: ``n`` weight values and ``n`` offsets into a window of ``m``
-activations, and has ``n`` multipliers. In **sparse** mode (an N:M-compressed weight) PE
-``(r, c)`` computes
+A PE holds ``G`` weight *groups* (``groups``, 1 unless the PE is built wider): per group ``n``
+weight values and ``n`` offsets into that group's own sub-window of ``m`` activations, so a PE
+has ``L = G n`` multipliers and a window of ``W = G m`` activations (an accelerator config's
+``lanes`` and, for N:M, ``G = lanes // N``). Weight ``j`` belongs to group ``j // n``. In
+**sparse** mode (an N:M-compressed weight) PE ``(r, c)`` computes
 
 .. math::
 
-    p_{r,c}(t) = \sum_{j<n} w_{r,c,j}\; x_t[r m + \mathrm{off}_{r,c,j}]
+    p_{r,c}(t) = \sum_{j<L} w_{r,c,j}\; x_t[r W + \lfloor j/n \rfloor m + \mathrm{off}_{r,c,j}]
 
-so one tile covers a reduction of ``rows * m``; in **dense** mode the offsets are ``0..n-1``
-and a tile covers ``rows * n``. Column ``c`` sums its PEs top to bottom:
+so one tile covers a reduction of ``rows * G * m``; in **dense** mode weight ``j`` meets
+activation ``r W + j`` and a tile covers ``rows * G * n``. Column ``c`` sums its PEs top to bottom:
 :math:`y_t[c] = \sum_r p_{r,c}(t)` -- exact integer arithmetic, the accumulator wide enough
 that it cannot overflow (the RTL's constructor checks the width).
 
@@ -59,6 +61,7 @@ def check_tile(rows: int, cols: int, t: int) -> None:
             raise SATConfigError(f"tile {name} must be a positive integer, found {v!r}")
 
 
-def tile_reduction(rows: int, n: int, m: int, sparse: bool) -> int:
-    """Reduction length one tile covers: ``rows * m`` in sparse mode, ``rows * n`` in dense mode."""
-    return rows * (m if sparse else n)
+def tile_reduction(rows: int, n: int, m: int, sparse: bool, groups: int = 1) -> int:
+    """Reduction length one tile covers: ``rows * groups * m`` in sparse mode, ``rows * groups * n``
+    in dense mode (``groups`` N:M groups per PE; 1 is the one-group PE)."""
+    return rows * groups * (m if sparse else n)
