@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.engine.sat import kernel as K
-from neurosim.engine.sat.model import hw_vector, simulate_step
+from neurosim.engine.sat.model import gemm_table, hw_vector, simulate_step
 from neurosim.engine.sat.reference import gemm as reference_gemm
 from neurosim.engine.sat.workload import Workload, load_workload
 from neurosim.errors import NeurosimError
@@ -127,11 +127,8 @@ def bench_sat(network: str = "resnet50", nm: tuple[int, int] = (2, 8), batch: in
 
     # kernel against the plain-Python reference, on the GEMMs of the dense step, one chunk size
     # each (no schedule search: the reference has none)
-    rows = []
-    for g in w.gemms:
-        bm = batch * g.m
-        rows += [[bm, g.k, g.n, g.count], [g.k, bm, g.n, g.count]] + ([[bm, g.n, g.k, g.count]] if g.needs_dx else [])
-    table = np.array([r + [cfg.lanes, 1, 1, 0] for r in rows], dtype=np.int64)
+    table, _ = gemm_table(w, batch, (1, 1), cfg.lanes, cfg.lanes, frozenset())
+    rows = table.tolist()
     out = np.zeros((len(rows), K.RESULT_FIELDS), dtype=np.int64)
     hw = hw_vector(cfg, 1)
     hw[K.H_SCHEDULE] = 0
@@ -147,7 +144,7 @@ def bench_sat(network: str = "resnet50", nm: tuple[int, int] = (2, 8), batch: in
                              bytes_per_kcycle=int(hw[K.H_BYTES_PER_KCYC]), interleave=cfg.interleave,
                              chunk=int(out[i, K.R_CHUNK]))
         if ref["cycles"] != out[i, K.R_CYCLES]:
-            raise NeurosimError(f"kernel and reference disagree on GEMM {r!r}: {out[i, K.R_CYCLES]} vs "
+            raise NeurosimError(f"kernel and reference disagree on GEMM {r[:4]!r}: {out[i, K.R_CYCLES]} vs "
                                 f"{ref['cycles']} cycles")
     python_s = time.perf_counter() - t0
     res.update(kernel_s=kernel_s, python_s=python_s, kernel_over_python=python_s / kernel_s, gemms=len(rows))

@@ -169,6 +169,26 @@ def default_dense_layers(workload: Workload) -> frozenset[str]:
     return frozenset(weighted[:1] + weighted[-1:])
 
 
+def gemm_table(workload: Workload, batch: int, nm: tuple[int, int], red_dense: int, red_sparse: int,
+               dense_layers: frozenset[str]) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """The kernel's GEMM table of a step (rows: fwd, wg, then bwd of each layer) and each row's
+    ``(layer index, phase)``. ``nm`` with N < M makes the weighted layers not in ``dense_layers``
+    sparse in fwd and bwd."""
+    n, m = nm
+    rows: list[list[int]] = []
+    where: list[tuple[int, str]] = []
+    for i, g in enumerate(workload.gemms):
+        sp = n < m and g.weighted and g.name not in dense_layers
+        bm = batch * g.m
+        shapes = {"fwd": (bm, g.k, g.n, sp), "wg": (g.k, bm, g.n, False)}
+        if g.needs_dx:
+            shapes["bwd"] = (bm, g.n, g.k, sp)
+        for phase, (mm, kk, nn, s) in shapes.items():
+            rows.append([mm, kk, nn, g.count, red_sparse if s else red_dense, n if s else 1, m if s else 1, int(s)])
+            where.append((i, phase))
+    return np.array(rows, dtype=np.int64).reshape(-1, K.GEMM_FIELDS), where
+
+
 def simulate_step(workload: Workload, cfg: AcceleratorConfig, nm: tuple[int, int] = (1, 1), batch: int = 1,
                   dense_layers: frozenset[str] | None = None) -> StepResult:
     """Model one training step of ``workload`` with pattern ``nm`` (``(1, 1)`` or ``(M, M)``: dense)."""
@@ -187,20 +207,8 @@ def simulate_step(workload: Workload, cfg: AcceleratorConfig, nm: tuple[int, int
     red_dense = cfg.reduction_per_pe(1, 1)
     red_sparse = cfg.reduction_per_pe(n, m) if sparse_run else red_dense
 
-    # -- the GEMM table: rows (layer index, phase) --------------------------------------------
-    rows: list[list[int]] = []
-    where: list[tuple[int, str]] = []
-    for i, g in enumerate(workload.gemms):
-        sp = sparse_run and g.weighted and g.name not in dense_layers
-        bm = batch * g.m
-        shapes = {"fwd": (bm, g.k, g.n, sp), "wg": (g.k, bm, g.n, False)}
-        if g.needs_dx:
-            shapes["bwd"] = (bm, g.n, g.k, sp)
-        for phase, (mm, kk, nn, s) in shapes.items():
-            rows.append([mm, kk, nn, g.count, red_sparse if s else red_dense, n if s else 1, m if s else 1, int(s)])
-            where.append((i, phase))
-    table = np.array(rows, dtype=np.int64).reshape(-1, K.GEMM_FIELDS)
-    res = np.zeros((len(rows), K.RESULT_FIELDS), dtype=np.int64)
+    table, where = gemm_table(workload, batch, (n, m), red_dense, red_sparse, dense_layers)
+    res = np.zeros((len(table), K.RESULT_FIELDS), dtype=np.int64)
     K.gemm_cycles(table, hw_vector(cfg, m), res)
 
     phase_costs: list[dict[str, PhaseCost]] = [{p: PhaseCost() for p in PHASES} for _ in workload.gemms]
