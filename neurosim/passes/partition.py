@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from neurosim.engine.compile import CompiledNetwork
+from neurosim.targets.neuromorphic.model.compile import CompiledNetwork
 from neurosim.errors import CapacityError
 
 
@@ -34,7 +34,7 @@ from neurosim.errors import CapacityError
 class Mapping:
     """Where every neuron lives and where every core sits."""
 
-    chip: object  # neurosim.hw.chip.ChipPreset
+    chip: object  # neurosim.targets.neuromorphic.config.ChipPreset
     core_population: tuple[str, ...]
     core_range: np.ndarray  # int64 [n_cores, 2]: global neuron index range [start, stop)
     core_xy: np.ndarray  # int64 [n_cores, 2]: global grid position of the core's router

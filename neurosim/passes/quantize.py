@@ -1,7 +1,7 @@
 r"""The quantize pass: a float graph -> the fixed-point graph the hardware runs.
 
     qg = quantize(graph, weight_bits=8, state_bits=16, acc_bits=32)
-    run(qg.graph, x, mode="fixed")        # integer semantics of neurosim.engine.reference
+    run(qg.graph, x, mode="fixed")        # integer semantics of neurosim.targets.neuromorphic.model.reference
     print(qg.table())                     # per-layer report
 
 **Why one scale per population.** LIF, IF and CubaLIF are linear in the membrane (and the
@@ -48,7 +48,7 @@ from typing import Mapping
 
 import numpy as np
 
-from neurosim.engine.reference import conv_nd
+from neurosim.targets.neuromorphic.model.reference import conv_nd
 from neurosim.errors import FixedPointError, UnsupportedError
 from neurosim.ir.fixedpoint import ROUNDING_MODES, FixedPoint
 from neurosim.ir.graph import Graph, Semantics

@@ -46,7 +46,7 @@ async def write(dut, mem, addr, data):
 
 async def load(dut, p, prog):
     lanes, chunks = p["lanes"], p["chunks"]
-    if "sparse_words" in prog:  # CSR rows, laid out by neurosim.hdl.core.sparse_layout
+    if "sparse_words" in prog:  # CSR rows, laid out by neurosim.targets.neuromorphic.hdl.core.sparse_layout
         for k, word in enumerate(prog["sparse_words"]):
             await write(dut, CFG_WEIGHTS, k, word)
         for axon, ptr in enumerate(prog["rowptr"]):

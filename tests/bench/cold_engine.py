@@ -12,10 +12,10 @@ import time
 
 t_start = time.perf_counter()
 
-from neurosim.bench import make_network, to_graph  # noqa: E402
-from neurosim.engine.simulate import simulate  # noqa: E402
-from neurosim.estimate import on_board  # noqa: E402
-from neurosim.hw.chip import load_preset  # noqa: E402
+from neurosim.targets.neuromorphic.bench import make_network, to_graph  # noqa: E402
+from neurosim.targets.neuromorphic.model.simulate import simulate  # noqa: E402
+from neurosim.targets.neuromorphic.estimate import on_board  # noqa: E402
+from neurosim.targets.neuromorphic.config import load_preset  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--chip", default="loihi")

@@ -1,0 +1,284 @@
+"""The neuromorphic target's commands: ``run``, ``estimate``, ``chips``, ``rtl``, ``verify``,
+``synth`` and ``bench``, top-level in ``neurosim`` (this is the default target)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from neurosim.commands import (
+    Command,
+    Target,
+    add_model_options,
+    console,
+    load_array,
+    load_model_of,
+    positive_int,
+    rate_arg,
+    status,
+)
+
+# -- run ----------------------------------------------------------------------------------------
+
+
+def _configure_run(p):
+    add_model_options(p)
+    p.add_argument("--input", required=True, help="input .npy shaped [T, *input_shape] (spikes or currents)")
+    p.add_argument("--out", required=True, help="output .npz: output_spikes, spikes/<node>, membrane/<node>")
+    p.add_argument("--mode", choices=("float", "fixed"), default="float", help="numeric mode of the reference")
+
+
+def _run(args) -> int:
+    from rich.progress import Progress
+
+    from neurosim.fileio import atomic_path
+    from neurosim.targets.neuromorphic.model.reference import run
+
+    graph = load_model_of(args)
+    x = load_array(args.input)
+    con = console()
+    with Progress(transient=True, console=con, disable=not con.is_terminal) as progress:
+        task = progress.add_task("simulating", total=int(x.shape[0]) if x.ndim else 1)
+        result = run(graph, x, mode=args.mode, progress=lambda t, n: progress.update(task, completed=t))
+    arrays = {"output_spikes": result.output_spikes}
+    for name in graph.populations():
+        arrays[f"spikes/{name}" if graph.nodes[name].spiking else f"values/{name}"] = result.outputs[name]
+    for name, st in result.state.items():
+        for key, value in st.items():
+            arrays[f"membrane/{name}" if key == "v" else f"{key}/{name}"] = value
+    out = Path(args.out)
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+    spikes = result.output_spikes
+    con.print(f"{x.shape[0]} steps, output {graph.outputs[0]!r} {tuple(spikes.shape[1:])}: "
+              f"{int(np.sum(spikes))} spikes; wrote {out}")
+    per_neuron = spikes.reshape(spikes.shape[0], -1).sum(axis=0)
+    con.print("output spike counts per neuron: " + " ".join(str(int(v)) for v in per_neuron[:32]))
+    return 0
+
+
+# -- estimate -----------------------------------------------------------------------------------
+
+def _configure_estimate(p):
+    add_model_options(p)
+    p.add_argument("--chip", required=True, help="chip preset name (see `neurosim chips`) or a preset TOML path")
+    p.add_argument("--input", default=None, help="input .npy [T, *input_shape] (default: Poisson spikes at --rate)")
+    p.add_argument("--rate", type=rate_arg, default=0.1, help="Poisson input spike probability per step (default 0.1)")
+    p.add_argument("--timesteps", type=positive_int, default=16, help="timesteps of the Poisson input (default 16)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the Poisson input")
+    p.add_argument("--out", default=None, help="report folder: report.json and plots")
+    p.add_argument("--chips", type=positive_int, default=None,
+                   help="chips on the board (default: the preset's); the mesh continues across chips")
+    p.add_argument("--contention", action="store_true", help="add link queueing to the NoC latency")
+    p.add_argument("--method", choices=("cycle", "synops"), default="cycle",
+                   help="cycle: the cycle-level engine; synops: the literature's op-count estimate (both are reported)")
+
+
+def _estimate(args) -> int:
+    from neurosim.targets.neuromorphic.estimate import estimate
+    from neurosim.targets.neuromorphic.report import print_summary, to_dict, write_report
+
+    graph = load_model_of(args)
+    x = None if args.input is None else load_array(args.input)
+    con = console()
+    with status(con, "mapping and simulating..."):
+        est = estimate(graph, args.chip, x, rate=args.rate, timesteps=args.timesteps, seed=args.seed,
+                       method=args.method, chips=args.chips, contention=args.contention)
+    name = Path(args.model).stem
+    doc = write_report(est, args.out, model_name=name) if args.out else to_dict(est, name)
+    print_summary(doc, con)
+    if args.method == "synops":
+        con.print(f"[bold]synops estimate: {doc['synops']['energy_pj']:.4g} pJ[/] (cycle method shown for comparison)")
+    if args.out:
+        con.print(f"wrote {Path(args.out) / 'report.json'} and {len(doc.get('plots', []))} plots")
+    return 0
+
+
+# -- chips ----------------------------------------------------------------------------------------
+
+def _configure_chips(p):
+    from neurosim.targets.neuromorphic.chips import configure
+
+    configure(p)
+
+
+def _chips(args) -> int:
+    from neurosim.targets.neuromorphic.chips import run
+
+    return run(args)
+
+
+# -- rtl / verify / synth -------------------------------------------------------------------------
+
+def _configure_model_stimulus(p):
+    add_model_options(p)
+    p.add_argument("--input", default=None, help="input .npy [T, *input_shape] (default: Poisson spikes)")
+    p.add_argument("--rate", type=rate_arg, default=0.2)
+    p.add_argument("--timesteps", type=positive_int, default=16)
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _stimulus(graph, args) -> np.ndarray:
+    from neurosim.targets.neuromorphic.estimate import poisson_input
+
+    if getattr(args, "input", None):
+        return load_array(args.input)
+    return poisson_input(graph.nodes[graph.inputs[0]].shape, args.timesteps, args.rate, args.seed)
+
+
+def _n_inputs(graph) -> int:
+    return sum(int(np.prod(graph.nodes[n].shape)) for n in graph.inputs)
+
+
+def _configure_rtl(p):
+    _configure_model_stimulus(p)
+    p.add_argument("--out", required=True, help="output folder: one subfolder per core with Verilog and manifest")
+
+
+def _rtl(args) -> int:
+    from neurosim.fileio import write_text_atomic
+    from neurosim.hdl.emit import verilog
+    from neurosim.targets.neuromorphic.hdl import emit
+    from neurosim.targets.neuromorphic.mapping import cores_of, top_of
+
+    graph = load_model_of(args)
+    designs, _ = cores_of(graph, _stimulus(graph, args))
+    out = Path(args.out)
+    rows = []
+    for d in designs:
+        extra = {"model": Path(args.model).name, "core": d.index, "population": d.population,
+                 "neurons": [d.neurons.start, d.neurons.stop], "axon_sources": d.sources.tolist()}
+        path = emit(d.config, out / f"core{d.index}", extra=extra, program=d.program)
+        rows.append({"core": d.index, "population": d.population, "verilog": str(path.relative_to(out)),
+                     "neurons": d.config.neurons, "axons": d.config.axons})
+    write_text_atomic(out / "top" / "neurosim_top.v", verilog(top_of(designs, _n_inputs(graph)), "neurosim_top"))
+    write_text_atomic(out / "cores.json", json.dumps(rows, indent=1) + "\n")
+    console().print(f"wrote {len(rows)} core(s) to {out}: " + ", ".join(f"{r['verilog']} ({r['neurons']} neurons, "
+                                                                        f"{r['axons']} axons)" for r in rows)
+                    + "; and the whole model with its router: top/neurosim_top.v")
+    return 0
+
+
+def _configure_verify(p):
+    _configure_model_stimulus(p)
+    p.add_argument("--simulator", choices=("icarus", "verilator"), default="icarus")
+    p.add_argument("--work", default="build/verify", help="simulation work folder")
+    p.add_argument("--no-top", action="store_true", help="verify the cores one by one only, not the whole-model top")
+
+
+def _verify(args) -> int:
+    from neurosim.targets.neuromorphic.verify import verify_model, verify_model_top
+
+    graph = load_model_of(args)
+    con = console()
+    mv = verify_model(graph, _stimulus(graph, args), args.work, args.simulator)
+    for d, r in mv.cores:
+        verdict = "[green]PASS[/]" if r.passed else "[red]FAIL[/]"
+        con.print(f"core {d.index} ({d.population}, {d.config.neurons} neurons, {d.config.axons} axons): {verdict} "
+                  f"{r.steps} steps, differing spikes {r.differing_spikes}, membrane bits {r.differing_membrane_bits}, "
+                  f"cycles {r.differing_cycles} ({r.simulator}, {r.run_s:.1f} s)")
+        if r.first_difference:
+            con.print(f"  first difference: {r.first_difference}")
+    ok = mv.passed
+    if not args.no_top:
+        r = verify_model_top(graph, _stimulus(graph, args), Path(args.work) / "top", args.simulator)
+        verdict = "[green]PASS[/]" if r.passed else "[red]FAIL[/]"
+        con.print(f"whole model (multi-core top with router): {verdict} {r.steps} steps, differing spikes "
+                  f"{r.differing_spikes}, membrane bits {r.differing_membrane_bits}, per-core cycles {r.differing_cycles} "
+                  f"({r.simulator}, {r.run_s:.1f} s)")
+        if r.first_difference:
+            con.print(f"  first difference: {r.first_difference}")
+        ok = ok and r.passed
+    return 0 if ok else 1
+
+
+def _configure_synth(p):
+    _configure_model_stimulus(p)
+    p.add_argument("--fpga", choices=("ice40", "ecp5", "ecp5-85"), required=True)
+    p.add_argument("--work", default="build/synth", help="synthesis work folder")
+    p.add_argument("--json", default=None, help="also write the reports to this JSON file")
+    p.add_argument("--top", action="store_true", help="also synthesize the whole model (cores + router) as one design")
+
+
+def _synth(args) -> int:
+    from neurosim.fileio import write_text_atomic
+    from neurosim.hdl.synth import synthesize_design
+    from neurosim.targets.neuromorphic.hdl.core import NeuromorphicCore
+    from neurosim.targets.neuromorphic.mapping import cores_of, top_of
+
+    graph = load_model_of(args)
+    designs, _ = cores_of(graph, _stimulus(graph, args))
+    con = console()
+    reports = []
+    jobs = [(f"core {d.index} ({d.population})", d.index, d.population, lambda d=d: NeuromorphicCore(d.config),
+             "neurosim_core", f"core{d.index}") for d in designs]
+    if args.top:
+        jobs.append(("whole model", "top", "all", lambda: top_of(designs, _n_inputs(graph)), "neurosim_top", "top"))
+    for label, core, population, make, name, folder in jobs:
+        r = synthesize_design(make(), name, args.fpga, Path(args.work) / folder)
+        reports.append({"core": core, "population": population, **r.as_dict()})
+        con.print(f"{label}: {r.device}: LUT4 {r.luts}, FF {r.ffs}, BRAM {r.bram}, LUTRAM {r.lutram}, DSP {r.dsp}, "
+                  f"logic cells {r.logic_cells}, Fmax {r.fmax_mhz} MHz" + ("" if r.fits else " [red](does not fit)[/]"))
+    if args.json:
+        write_text_atomic(args.json, json.dumps(reports, indent=1) + "\n")
+    return 0 if all(r["fits"] for r in reports) else 1
+
+
+# -- bench --------------------------------------------------------------------------------------
+
+def _configure_bench(p):
+    p.add_argument("what", nargs="?", choices=("engine",), default="engine",
+                   help="engine (the default; `neurosim bench sat` is `neurosim sat bench`)")
+    p.add_argument("--neurons", type=positive_int, default=10_000)
+    p.add_argument("--steps", type=positive_int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--chip", default="loihi", help="preset the network is mapped onto (default loihi)")
+    p.add_argument("--chips", type=positive_int, default=4, help="chips on the board (default 4)")
+    p.add_argument("--repeats", type=positive_int, default=3, help="best of this many runs (default 3)")
+    p.add_argument("--no-brian2", action="store_true", help="skip Brian2")
+    p.add_argument("--brian2-python", default=None,
+                   help="a Python interpreter with brian2 2.9 and numpy 2.3 to run the Brian2 baseline")
+    p.add_argument("--json", default=None, help="also write the results to this JSON file")
+
+
+def _bench(args) -> int:
+    from neurosim.fileio import write_text_atomic
+    from neurosim.targets.neuromorphic.bench import bench_engine
+
+    results = bench_engine(n=args.neurons, steps=args.steps, seed=args.seed, chip=args.chip, chips=args.chips,
+                           brian2=not args.no_brian2, repeats=args.repeats, brian2_python=args.brian2_python,
+                           log=console().print)
+    if args.json:
+        write_text_atomic(args.json, json.dumps(results, indent=1))
+    return 0
+
+
+def _print_report(doc: dict, con) -> None:
+    from neurosim.targets.neuromorphic.report import print_summary
+
+    print_summary(doc, con)
+
+
+TARGET = Target(
+    name="neuromorphic",
+    help="spiking models on neuromorphic chips: estimate, RTL of the core, verification",
+    commands={
+        "run": Command("run the reference simulator on an input array", _configure_run, _run),
+        "estimate": Command("energy and latency of one inference on a chip", _configure_estimate, _estimate),
+        "chips": Command("list the chip presets and their sourced constants", _configure_chips, _chips),
+        "rtl": Command("write the Verilog of the cores a model maps onto (`rtl sat`: the SAT PE array)",
+                       _configure_rtl, _rtl),
+        "verify": Command("check the generated RTL against the engine, bit and cycle exact (cocotb; `verify sat`: "
+                          "the SAT PE array)", _configure_verify, _verify),
+        "synth": Command("synthesize the model's cores for an FPGA (yosys + nextpnr) and report resources "
+                         "(`synth sat`: the SAT PEs and array)", _configure_synth, _synth),
+        "bench": Command("benchmark the engine against baselines in the same process (`bench sat`: the SAT model)",
+                         _configure_bench, _bench),
+    },
+    report_schema="neurosim-estimate",
+    print_report=_print_report,
+)
+

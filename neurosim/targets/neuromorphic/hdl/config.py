@@ -1,0 +1,112 @@
+"""The configuration of one generated neuromorphic core: the parameters the RTL is built for.
+
+A core holds ``neurons`` LIF/IF neurons fed by ``axons`` input lines through a dense synapse
+matrix stored row by row (one row per axon, ``lanes`` weights per memory word). Structural
+parameters (sizes, widths, lanes, leak/reset/spike rule) fix the hardware; weights and per-neuron
+parameters are loaded at run time through the configuration port, so one build serves many
+weight sets and traces.
+
+The per-timestep behaviour is the engine's fixed-point core spec (``neurosim.targets.neuromorphic.model.kernel``):
+
+* integrate: for each input event (axon ``a``), 1 cycle to accept it, then ``ceil(n/lanes)``
+  cycles reading row ``a`` ``lanes`` weights at a time and adding them into the accumulators,
+  where ``n`` is the row length: ``neurons`` with dense rows, the row's nonzero synapses with
+  sparse (CSR) rows; one drain cycle after the last event (``integrate_pipeline_cycles = 1``)
+  when there was one;
+* fire: ``ceil(neurons/lanes)`` cycles, each updating ``lanes`` neurons
+  (``v <- sat(v + acc + bias)``, compare, reset, ``v <- v - (v >> leak_shift)``), then one drain
+  cycle (``fire_pipeline_cycles = 1``).
+
+Cycles in which the core waits (no input event offered yet, or the spike output full) are not
+counted: the cycle count is a function of the event trace alone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurosim.errors import HDLError, IRError
+
+EVENT_OVERHEAD_CYCLES = 1
+INTEGRATE_PIPELINE_CYCLES = 1
+FIRE_PIPELINE_CYCLES = 1
+
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    neurons: int
+    axons: int
+    lanes: int = 4
+    weight_bits: int = 8
+    membrane_bits: int = 16
+    acc_bits: int = 24
+    leak_shift: int = 0  # 0 = no leak
+    reset: str = "subtract"  # "subtract" | "zero" | "none"
+    spike_rule: str = "gt"  # "gt" | "ge"
+    storage: str = "dense"  # "dense" rows, or "sparse" (CSR) rows of (neuron, weight) entries
+    sparse_words: int = 0  # sparse: capacity of the row memory in words of `lanes` entries (0: axons * chunks)
+
+    def __post_init__(self) -> None:
+        def bad(field, value, want):
+            raise HDLError(f"CoreConfig.{field} must be {want}, found {value!r}")
+
+        for field, lo, hi in (("neurons", 1, 4096), ("axons", 1, 4096), ("lanes", 1, 64), ("weight_bits", 2, 32),
+                              ("membrane_bits", 4, 48), ("acc_bits", 4, 56)):
+            v = getattr(self, field)
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                bad(field, v, f"an int in {lo}..{hi}")
+        if self.acc_bits < self.weight_bits:
+            bad("acc_bits", self.acc_bits, f"at least weight_bits ({self.weight_bits})")
+        if not isinstance(self.leak_shift, int) or not 0 <= self.leak_shift < self.membrane_bits:
+            bad("leak_shift", self.leak_shift, f"an int in 0..{self.membrane_bits - 1} (0 = no leak)")
+        if self.reset not in ("subtract", "zero", "none"):
+            bad("reset", self.reset, "'subtract', 'zero' or 'none'")
+        if self.spike_rule not in ("gt", "ge"):
+            bad("spike_rule", self.spike_rule, "'gt' or 'ge' (multi-spike needs a divider the core does not have)")
+        if self.storage not in ("dense", "sparse"):
+            bad("storage", self.storage, "'dense' or 'sparse'")
+        if not isinstance(self.sparse_words, int) or self.sparse_words < 0:
+            bad("sparse_words", self.sparse_words, "an int >= 0 (0 = axons x chunks)")
+        if self.storage == "sparse" and self.neurons > 256:
+            bad("neurons", self.neurons, "at most 256 with sparse rows (their accumulators are registers)")
+
+    @property
+    def chunks(self) -> int:
+        """Memory words per row: ``ceil(neurons / lanes)``."""
+        return math.ceil(self.neurons / self.lanes)
+
+    @property
+    def row_words(self) -> int:
+        """Sparse: words of the row memory (``sparse_words``, or room for a dense matrix)."""
+        return self.sparse_words or self.axons * self.chunks
+
+    @property
+    def v_min(self) -> int:
+        return -(1 << (self.membrane_bits - 1))
+
+    @property
+    def v_max(self) -> int:
+        return (1 << (self.membrane_bits - 1)) - 1
+
+    def step_cycles(self, events: int) -> int:
+        """Cycles of one timestep with ``events`` input events (the core spec above)."""
+        integrate = events * (EVENT_OVERHEAD_CYCLES + self.chunks) + (INTEGRATE_PIPELINE_CYCLES if events else 0)
+        return integrate + self.chunks + FIRE_PIPELINE_CYCLES
+
+    def name(self) -> str:
+        return (f"core_n{self.neurons}_a{self.axons}_p{self.lanes}_w{self.weight_bits}_v{self.membrane_bits}"
+                f"_acc{self.acc_bits}_k{self.leak_shift}_{self.reset}_{self.spike_rule}")
+
+
+@dataclass(frozen=True)
+class CoreProgram:
+    """What is loaded into a core: integer codes, shapes ``weights[axons, neurons]``, others ``[neurons]``."""
+
+    weights: np.ndarray
+    bias: np.ndarray
+    threshold: np.ndarray
+    v_reset: np.ndarray

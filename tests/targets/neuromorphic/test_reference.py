@@ -1,0 +1,225 @@
+"""The reference simulator against hand-written scalar models of the documented equations."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from neurosim.targets.neuromorphic.model.reference import run
+from neurosim.errors import SimulationError, UnsupportedError
+from neurosim.ir import IF, LIF, AvgPool2d, CubaLIF, Dense, FixedPoint, Graph, Input, NeuronFixedPoint, Output, Delay
+
+
+def chain(n_in, w, neuron, bias=None):
+    n_out = w.shape[0]
+    return Graph.chain([("input", Input(shape=(n_in,))), ("fc", Dense(weight=w, bias=bias)), ("pop", neuron),
+                        ("output", Output(shape=(n_out,)))])
+
+
+def scalar_lif(x_cur, decay, thr, reset, timing, rule, v_reset=0.0, refr=0):
+    """One neuron, plain Python, straight from the LIF docstring."""
+    v, prev_s, wait, out = 0.0, 0.0, 0, []
+    for x in x_cur:
+        base = v_reset if (timing == "delayed" and reset == "zero" and prev_s > 0) else v
+        new = decay * base + x
+        if timing == "delayed" and reset == "subtract":
+            new -= prev_s * thr
+        if wait > 0:
+            new, s, wait = v, 0.0, wait - 1
+        else:
+            s = {"gt": float(new > thr), "ge": float(new >= thr),
+                 "multi": float(np.floor(new / thr)) if new >= thr else 0.0}[rule]
+            if s > 0:
+                wait = refr
+        if timing == "immediate":
+            if reset == "subtract":
+                new -= s * thr
+            elif reset == "zero" and s > 0:
+                new = v_reset
+        v, prev_s = new, s
+        out.append(s)
+    return np.array(out)
+
+
+@given(seed=st.integers(0, 2**31 - 1), reset=st.sampled_from(["zero", "subtract", "none"]),
+       timing=st.sampled_from(["immediate", "delayed"]), rule=st.sampled_from(["gt", "ge", "multi"]),
+       refr=st.integers(0, 2))
+def test_lif_matches_scalar_model(seed, reset, timing, rule, refr):
+    rng = np.random.default_rng(seed)
+    n_in, n = 5, 4
+    w = rng.normal(size=(n, n_in)) * 0.8
+    decay = rng.uniform(0.5, 1.0, size=n)
+    thr = rng.uniform(0.5, 1.5, size=n)
+    if timing == "delayed" and refr:
+        refr = 0  # refractory periods are defined for immediate resets only in frameworks we import
+    g = chain(n_in, w, LIF(shape=(n,), decay=decay, threshold=thr, reset=reset, reset_timing=timing,
+                           spike_rule=rule, refractory_steps=refr))
+    x = (rng.random((25, n_in)) < 0.5).astype(float)
+    spikes = run(g, x).output_spikes
+    cur = x @ w.T
+    for i in range(n):
+        expect = scalar_lif(cur[:, i], decay[i], thr[i], reset, timing, rule, refr=refr)
+        np.testing.assert_array_equal(spikes[:, i], expect)
+
+
+def test_cubalif_current_lag():
+    x = np.array([[1.0], [0.0], [0.0]])
+    w = np.ones((1, 1))
+    out = {}
+    for lag in (0, 1):
+        g = chain(1, w, CubaLIF(shape=(1,), decay=1.0, syn_decay=0.5, threshold=100.0, current_lag=lag))
+        out[lag] = run(g, x).state["pop"]["v"][0]
+    # lag 0: v sees i = 1, 0.5, 0.25 -> 1.75 ; lag 1: v sees i = 0, 1, 0.5 -> 1.5
+    assert out[0] == pytest.approx(1.75) and out[1] == pytest.approx(1.5)
+
+
+def test_recurrent_edge_is_one_step_late():
+    """lif -> rec -> lif: the recurrent input at step t is the spike of step t-1 (plus bias from step 0)."""
+    nodes = {"input": Input(shape=(1,)), "fc": Dense(weight=[[2.0]]), "lif": LIF(shape=(1,), decay=0.0, threshold=1.0),
+             "rec": Dense(weight=[[5.0]], bias=[0.25]), "output": Output(shape=(1,))}
+    g = Graph(nodes, (("input", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")))
+    x = np.array([[1.0], [0.0], [0.0], [0.0]])
+    r = run(g, x)
+    # step0: 2 + 0.25 -> spike; step1: 0 + 5 + 0.25 -> spike; ... self-sustained
+    assert r.output_spikes[:, 0].tolist() == [1.0, 1.0, 1.0, 1.0]
+    g2 = Graph({**nodes, "rec": Dense(weight=[[0.0]], bias=[0.75])}, g.edges)
+    # bias alone (0.75) never crosses 1 with decay 0; step 0 has 2.75
+    assert run(g2, x).output_spikes[:, 0].tolist() == [1.0, 0.0, 0.0, 0.0]
+
+
+def test_delay_node_shifts_by_whole_steps():
+    g = Graph.chain([("input", Input(shape=(3,))), ("d", Delay(shape=(3,), delay_steps=[0, 1, 3])),
+                     ("output", Output(shape=(3,)))])
+    x = np.eye(6, 3)
+    y = run(g, x).outputs["d"]
+    assert y[:, 0].tolist() == [1, 0, 0, 0, 0, 0]
+    assert y[:, 1].tolist() == [0, 0, 1, 0, 0, 0]
+    assert y[:, 2].tolist() == [0, 0, 0, 0, 0, 1]
+
+
+def test_avgpool_divides_by_area():
+    g = Graph.chain([("input", Input(shape=(1, 2, 2))), ("p", AvgPool2d(kernel_size=2)), ("output", Output(shape=(1, 1, 1)))])
+    assert run(g, np.ones((1, 1, 2, 2))).outputs["p"].item() == 1.0
+
+
+def test_batched_equals_unbatched(rng):
+    w = rng.normal(size=(4, 6))
+    g = chain(6, w, LIF(shape=(4,), decay=0.8))
+    x = (rng.random((12, 3, 6)) < 0.4).astype(float)
+    batched = run(g, x, batched=True).output_spikes
+    for b in range(3):
+        np.testing.assert_array_equal(batched[:, b], run(g, x[:, b]).output_spikes)
+
+
+# -- fixed point ----------------------------------------------------------------------------------
+
+def scalar_fixed(events_per_step, thr, width, shift, reset):
+    """One neuron's fixed-point semantics in plain Python ints (module docstring of reference.py)."""
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    sat = lambda v: max(lo, min(hi, v))  # noqa: E731
+    v, out = 0, []
+    for events in events_per_step:
+        v = sat(v + sum(events))  # exact accumulation, one saturating add
+        s = 1 if v > thr else 0
+        if s:
+            v = sat(v - thr) if reset == "subtract" else 0
+        if shift:
+            v = v - (v >> shift)
+        out.append(s)
+    return out, v
+
+
+@given(seed=st.integers(0, 2**31 - 1), width=st.integers(4, 10), shift=st.integers(0, 3),
+       reset=st.sampled_from(["zero", "subtract"]))
+def test_fixed_mode_matches_scalar_integer_model(seed, width, shift, reset):
+    rng = np.random.default_rng(seed)
+    n_in, n = 6, 3
+    hi = (1 << (width - 1)) - 1
+    w = rng.integers(-hi, hi + 1, size=(n, n_in)).astype(float)
+    thr = rng.integers(1, hi + 1, size=n).astype(float)
+    fx = NeuronFixedPoint(state=FixedPoint(width, 0), leak="shift" if shift else "none", leak_shift=shift)
+    decay = 1 - 2.0 ** -shift if shift else 1.0
+    g = chain(n_in, w, LIF(shape=(n,), decay=decay, threshold=thr, reset=reset, fixed=fx))
+    g = g.replace(nodes={**g.nodes, "fc": Dense(weight=w, weight_format=FixedPoint(width, 0))})
+    x = (rng.random((20, n_in)) < 0.5).astype(np.int64)
+    r = run(g, x, mode="fixed")
+    for i in range(n):
+        events = [[int(w[i, j]) for j in range(n_in) if x[t, j]] for t in range(20)]
+        spikes, v_end = scalar_fixed(events, int(thr[i]), width, shift, reset)
+        assert r.output_spikes[:, i].tolist() == spikes
+        assert int(r.state["pop"]["v"][i]) == v_end
+
+
+def test_fixed_without_saturation_equals_float_for_integrators(rng):
+    """No leak, integer weights, wide membrane: fixed and float agree exactly."""
+    w = rng.integers(-5, 6, size=(4, 6)).astype(float)
+    fx = NeuronFixedPoint(state=FixedPoint(16, 0), leak="none")
+    g = chain(6, w, IF(shape=(4,), threshold=7.0, fixed=fx))
+    g = g.replace(nodes={**g.nodes, "fc": Dense(weight=w, weight_format=FixedPoint(8, 0))})
+    x = (rng.random((30, 6)) < 0.5).astype(float)
+    fixed, flt = run(g, x, mode="fixed"), run(g, x)
+    np.testing.assert_array_equal(fixed.output_spikes, flt.output_spikes)
+    np.testing.assert_array_equal(fixed.state["pop"]["v"], flt.state["pop"]["v"])
+
+
+def test_accumulator_overflow_is_an_error_not_a_wrap():
+    w = np.full((1, 4), 100.0)
+    fx = NeuronFixedPoint(state=FixedPoint(8, 0), leak="none", acc_width=8)
+    g = chain(4, w, IF(shape=(1,), threshold=50.0, fixed=fx))
+    g = g.replace(nodes={**g.nodes, "fc": Dense(weight=w, weight_format=FixedPoint(8, 0))})
+    assert run(g, np.array([[1, 0, 0, 0]]), mode="fixed").output_spikes.tolist() == [[1]]
+    with pytest.raises(Exception, match=r"^node 'pop': synaptic input sum 200 overflows the 8-bit accumulator;"):
+        run(g, np.array([[1, 1, 0, 0]]), mode="fixed")
+
+
+def test_fixed_mode_needs_quantized_graph(rng):
+    g = chain(3, rng.normal(size=(2, 3)), LIF(shape=(2,)))
+    with pytest.raises(SimulationError, match=r"^node 'fc' has no weight_format; fixed mode needs quantized weights"):
+        run(g, np.zeros((2, 3)), mode="fixed")
+
+
+def test_fixed_mode_rejects_fractional_input(rng):
+    w = np.ones((2, 3))
+    fx = NeuronFixedPoint(state=FixedPoint(8, 0), leak="none")
+    g = chain(3, w, IF(shape=(2,), threshold=2.0, fixed=fx))
+    g = g.replace(nodes={**g.nodes, "fc": Dense(weight=w, weight_format=FixedPoint(8, 0))})
+    with pytest.raises(SimulationError, match=r"^node 'input' receives non-integer values in fixed mode \(e\.g\. 0\.5\)"):
+        run(g, np.full((2, 3), 0.5), mode="fixed")
+
+
+def test_fixed_mode_avgpool_unsupported():
+    g = Graph.chain([("input", Input(shape=(1, 2, 2))), ("p", AvgPool2d(kernel_size=2)), ("output", Output(shape=(1, 1, 1)))])
+    with pytest.raises(UnsupportedError, match=r"^node 'p' \(AvgPool2d\) has no fixed-point semantics: averaging divides"):
+        run(g, np.ones((1, 1, 2, 2)), mode="fixed")
+
+
+# -- input errors ---------------------------------------------------------------------------------
+
+def test_wrong_input_shape(rng):
+    g = chain(3, rng.normal(size=(2, 3)), LIF(shape=(2,)))
+    with pytest.raises(SimulationError, match=r"^input 'input' has shape \(5, 4\), expected \[T, 3\]; the first axis is time$"):
+        run(g, np.zeros((5, 4)))
+
+
+def test_zero_steps(rng):
+    g = chain(3, rng.normal(size=(2, 3)), LIF(shape=(2,)))
+    with pytest.raises(SimulationError, match=r"^the input has 0 timesteps; give at least one$"):
+        run(g, np.zeros((0, 3)))
+
+
+def test_unknown_mode(rng):
+    g = chain(3, rng.normal(size=(2, 3)), LIF(shape=(2,)))
+    with pytest.raises(SimulationError, match=r"^mode must be one of \('float', 'fixed'\), found 'analog'$"):
+        run(g, np.zeros((1, 3)), mode="analog")
+
+
+def test_recurrent_conv_bias_arrives_at_step_zero():
+    """A recurrent conv without a declared input_shape still delivers its bias at step 0."""
+    from neurosim.ir import Conv2d
+
+    nodes = {"input": Input(shape=(1, 3, 3)), "conv": Conv2d(weight=np.ones((1, 1, 1, 1))),
+             "lif": LIF(shape=(1, 3, 3), decay=0.0, threshold=10.0),
+             "rec": Conv2d(weight=np.zeros((1, 1, 1, 1)), bias=[0.5]), "output": Output(shape=(1, 3, 3))}
+    g = Graph(nodes, (("input", "conv"), ("conv", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")))
+    r = run(g, np.zeros((1, 1, 3, 3)))
+    np.testing.assert_array_equal(r.state["lif"]["v"], np.full((1, 3, 3), 0.5))
