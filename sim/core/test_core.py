@@ -1,4 +1,4 @@
-"""cocotb testbench of the generated neuromorphic core (``neurosim/hdl/core.py``).
+"""cocotb testbench of the generated neuromorphic core (``neurosim/targets/neuromorphic/hdl/core.py``).
 
 The job file named by ``$NEUROSIM_CORE_JOB`` holds the core's parameters and a list of traces,
 each with the program to load (weights, biases, thresholds, reset values), the events of every

@@ -1,4 +1,4 @@
-"""cocotb testbench of the generated SAT PE array (``neurosim/hdl/sat_array.py``).
+"""cocotb testbench of the generated SAT PE array (``neurosim/targets/sat/hdl/array.py``).
 
 The job file named by ``$NEUROSIM_SAT_JOB`` holds the array's parameters and a list of tiles,
 each with its packed weight and activation beats, **numpy's** output beats and the **cycle

@@ -1,4 +1,4 @@
-"""cocotb testbench of the multi-core top (``neurosim/hdl/top.py``): a whole model in RTL.
+"""cocotb testbench of the multi-core top (``neurosim/targets/neuromorphic/hdl/top.py``): a whole model in RTL.
 
 The job file (``$NEUROSIM_TOP_JOB``) gives, per timestep, the external input events and the
 engine's per-core cycle counts and spiking neurons (global source indices), and the engine's

@@ -169,6 +169,14 @@ def _configure_verify(p):
     p.add_argument("--no-top", action="store_true", help="verify the cores one by one only, not the whole-model top")
 
 
+def _show(con, label: str, r) -> None:
+    verdict = "[green]PASS[/]" if r.passed else "[red]FAIL[/]"
+    con.print(f"{label}: {verdict} {r.steps} steps, differing spikes {r.differing_spikes}, membrane bits "
+              f"{r.differing_membrane_bits}, cycles {r.differing_cycles} ({r.simulator}, {r.run_s:.1f} s)")
+    if r.first_difference:
+        con.print(f"  first difference: {r.first_difference}")
+
+
 def _verify(args) -> int:
     from neurosim.targets.neuromorphic.verify import verify_model, verify_model_top
 
@@ -176,21 +184,11 @@ def _verify(args) -> int:
     con = console()
     mv = verify_model(graph, _stimulus(graph, args), args.work, args.simulator)
     for d, r in mv.cores:
-        verdict = "[green]PASS[/]" if r.passed else "[red]FAIL[/]"
-        con.print(f"core {d.index} ({d.population}, {d.config.neurons} neurons, {d.config.axons} axons): {verdict} "
-                  f"{r.steps} steps, differing spikes {r.differing_spikes}, membrane bits {r.differing_membrane_bits}, "
-                  f"cycles {r.differing_cycles} ({r.simulator}, {r.run_s:.1f} s)")
-        if r.first_difference:
-            con.print(f"  first difference: {r.first_difference}")
+        _show(con, f"core {d.index} ({d.population}, {d.config.neurons} neurons, {d.config.axons} axons)", r)
     ok = mv.passed
     if not args.no_top:
         r = verify_model_top(graph, _stimulus(graph, args), Path(args.work) / "top", args.simulator)
-        verdict = "[green]PASS[/]" if r.passed else "[red]FAIL[/]"
-        con.print(f"whole model (multi-core top with router): {verdict} {r.steps} steps, differing spikes "
-                  f"{r.differing_spikes}, membrane bits {r.differing_membrane_bits}, per-core cycles {r.differing_cycles} "
-                  f"({r.simulator}, {r.run_s:.1f} s)")
-        if r.first_difference:
-            con.print(f"  first difference: {r.first_difference}")
+        _show(con, "whole model (multi-core top with router), per-core", r)
         ok = ok and r.passed
     return 0 if ok else 1
 

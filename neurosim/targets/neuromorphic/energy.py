@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from neurosim.errors import EnergyError, NeurosimError
+from neurosim.errors import EnergyError
 from neurosim.targets.neuromorphic.config import ChipPreset
 from neurosim.targets.neuromorphic.events import EVENT_INDEX, EVENTS
 

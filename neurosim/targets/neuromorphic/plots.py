@@ -7,20 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from neurosim.fileio import atomic_path
+from neurosim.report.plots import pyplot, save
 
-
-def _save(fig, path: Path) -> str:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    return path.name
 
 
 def write_plots(est, out: Path) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     res = est.result
     files = []
@@ -38,8 +30,7 @@ def write_plots(est, out: Path) -> list[str]:
     ax.set_title(f"energy by layer and event type on {est.chip.name}")
     if events:
         ax.legend(fontsize=8)
-    files.append(_save(fig, out / "energy_by_layer.png"))
-    plt.close(fig)
+    files.append(save(fig, out / "energy_by_layer.png"))
     # 2. core utilisation on the mesh
     m = res.mapping
     gx, gy = m.grid
@@ -57,8 +48,7 @@ def write_plots(est, out: Path) -> list[str]:
     ax.set_title(f"core utilisation on the {gx}x{gy} mesh")
     ax.set_xlabel("x")
     ax.set_ylabel("y")
-    files.append(_save(fig, out / "mesh_utilisation.png"))
-    plt.close(fig)
+    files.append(save(fig, out / "mesh_utilisation.png"))
     # 3. spike raster
     fig, ax = plt.subplots(figsize=(7, 4))
     offset = 0
@@ -71,8 +61,7 @@ def write_plots(est, out: Path) -> list[str]:
     ax.set_ylabel("neuron (populations stacked)")
     ax.set_title("spike raster")
     ax.legend(fontsize=8, markerscale=4)
-    files.append(_save(fig, out / "spike_raster.png"))
-    plt.close(fig)
+    files.append(save(fig, out / "spike_raster.png"))
     # 4. latency per timestep
     fig, ax = plt.subplots(figsize=(7, 3))
     if est.step_cycles is not None:
@@ -83,6 +72,5 @@ def write_plots(est, out: Path) -> list[str]:
         ax.set_ylabel("us")
     ax.set_xlabel("timestep")
     ax.set_title("latency per timestep (critical path + barrier)")
-    files.append(_save(fig, out / "latency_per_timestep.png"))
-    plt.close(fig)
+    files.append(save(fig, out / "latency_per_timestep.png"))
     return files

@@ -9,12 +9,10 @@ Files are written atomically; the JSON last, so a report folder with ``report.js
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import numpy as np
 
-from neurosim.fileio import write_text_atomic
+from neurosim.report.units import format_energy, format_time
 
 SCHEMA = "neurosim-estimate"
 SCHEMA_VERSION = 1
@@ -115,34 +113,13 @@ def to_dict(est, model_name: str = "") -> dict:
 
 
 def write_report(est, out_dir, model_name: str = "", plots: bool = True) -> dict:
-    """Write ``report.json`` (and the plots) into ``out_dir``; return the document."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    doc = to_dict(est, model_name)
-    if plots:
-        from neurosim.targets.neuromorphic.plots import write_plots
+    """Write the plots and ``report.json`` into ``out_dir``; return the document."""
+    from neurosim.report import document
+    from neurosim.targets.neuromorphic.plots import write_plots
 
-        doc["plots"] = write_plots(est, out)
-    write_text_atomic(out / "report.json", json.dumps(doc, indent=1))
-    return doc
+    return document.write_report(to_dict(est, model_name), out_dir, (lambda out: write_plots(est, out)) if plots else None)
 
 
-def format_energy(pj: float | None) -> str:
-    if pj is None:
-        return "unknown"
-    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("uJ", 1e6), ("nJ", 1e3)):
-        if abs(pj) >= scale:
-            return f"{pj / scale:.3g} {unit}"
-    return f"{pj:.3g} pJ"
-
-
-def format_time(s: float | None) -> str:
-    if s is None:
-        return "unknown"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if abs(s) >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s / 1e-9:.3g} ns"
 
 
 def print_summary(doc: dict, console) -> None:

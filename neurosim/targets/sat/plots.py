@@ -10,15 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from neurosim.targets.neuromorphic.plots import _save
+from neurosim.report.plots import pyplot, save
 from neurosim.targets.sat.report import PHASE_NAMES
 
 
 def write_plots(doc: dict, out: Path) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     files = []
     nm = doc["nm"]
@@ -37,8 +34,7 @@ def write_plots(doc: dict, out: Path) -> list[str]:
     ax.set_ylabel(f"{nm} speedup over dense")
     ax.set_title(f"{name}: per-layer training speedup ({nm}; gray: no weights or kept dense)")
     ax.legend(fontsize=8)
-    files.append(_save(fig, out / "layer_speedup.png"))
-    plt.close(fig)
+    files.append(save(fig, out / "layer_speedup.png"))
 
     # 2. phase breakdown, dense vs sparse, stacked
     fig, ax = plt.subplots(figsize=(5, 4))
@@ -50,8 +46,7 @@ def write_plots(doc: dict, out: Path) -> list[str]:
     ax.set_ylabel("step time (dense = 1)")
     ax.set_title(f"{name}: training step by phase")
     ax.legend(fontsize=8)
-    files.append(_save(fig, out / "phases.png"))
-    plt.close(fig)
+    files.append(save(fig, out / "phases.png"))
 
     # 3. ablation of the dataflow optimisations
     if doc["ablation"]:
@@ -62,8 +57,7 @@ def write_plots(doc: dict, out: Path) -> list[str]:
         ax.set_xlabel(f"{nm} step speedup over the optimised dense step")
         ax.set_title(f"{name}: dataflow optimisations")
         ax.legend(fontsize=8)
-        files.append(_save(fig, out / "ablation.png"))
-        plt.close(fig)
+        files.append(save(fig, out / "ablation.png"))
 
     # 4. speedup by N:M pattern against the ideal bound
     if doc["patterns"]:
@@ -77,6 +71,5 @@ def write_plots(doc: dict, out: Path) -> list[str]:
         ax.set_ylabel("step speedup over dense")
         ax.set_title(f"{name}: speedup by N:M pattern")
         ax.legend(fontsize=8)
-        files.append(_save(fig, out / "patterns.png"))
-        plt.close(fig)
+        files.append(save(fig, out / "patterns.png"))
     return files

@@ -10,14 +10,11 @@ atomically, so a folder holding it is complete.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
-from pathlib import Path
 
 from neurosim.targets.sat.model.step import PHASES, StepResult
 from neurosim.targets.sat.study import SATStudy
-from neurosim.fileio import write_text_atomic
-from neurosim.targets.neuromorphic.report import format_energy, format_time
+from neurosim.report.units import format_energy, format_time
 
 SCHEMA = "neurosim-sat"
 SCHEMA_VERSION = 1
@@ -77,15 +74,11 @@ def to_dict(s: SATStudy) -> dict:
 
 def write_report(s: SATStudy, out_dir, plots: bool = True) -> dict:
     """Write the plots and ``report.json`` into ``out_dir``; return the document."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    doc = to_dict(s)
-    if plots:
-        from neurosim.targets.sat.plots import write_plots
+    from neurosim.report import document
+    from neurosim.targets.sat.plots import write_plots
 
-        doc["plots"] = write_plots(doc, out)
-    write_text_atomic(out / "report.json", json.dumps(doc, indent=1))
-    return doc
+    doc = to_dict(s)
+    return document.write_report(doc, out_dir, (lambda out: write_plots(doc, out)) if plots else None)
 
 
 def print_summary(doc: dict, console, top: int = 0) -> None:

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from neurosim.targets.sat.model.tile import tile_cycles
-from neurosim.targets.sat.hdl.config import SATConfig
+from neurosim.errors import VerificationError
 from neurosim.hdl.runner import Testbench, build_verilog, run_job
 from neurosim.targets.sat.hdl import TOP, verilog_of
+from neurosim.targets.sat.hdl.config import SATConfig
+from neurosim.targets.sat.model.tile import tile_cycles
 
 TESTBENCH = Testbench(top=TOP, module="test_sat", folder="sat", env="NEUROSIM_SAT")
 

@@ -184,6 +184,8 @@ def test_config_errors_name_the_parameter():
         SATConfig(acc_bits=64)
     with pytest.raises(SATConfigError, match=r"^SATConfig\.act_bits must be an int in 2\.\.24, found True; use 2- to "):
         SATConfig(act_bits=True)
+    with pytest.raises(SATConfigError, match=r"^SATConfig\.n must be at most m \(2\), found 4"):
+        SATConfig(n=4, m=2)
     # one N:M parser for the model, the RTL and the CLI: "dense" is 1:1 everywhere
     assert parse_nm("dense") == (1, 1) and SATConfig(n=1, m=1).dense_only
     assert SATConfig(rows=4, n=2, m=8, acc_bits=19).acc_bits == 19 and SATConfig().acc_bits == 19
@@ -261,7 +263,7 @@ def test_cli_rtl_sat_rejects_bad_pattern(tmp_path, capsys):
     from neurosim.cli import main
 
     assert main(["rtl", "sat", "--nm", "4:2", "--out", str(tmp_path)]) == 2
-    assert "SATConfig.n must be at most m (2), found 4" in capsys.readouterr().err
+    assert "neurosim sat rtl: error: N:M pattern '4:2' needs 1 <= N <= M" in capsys.readouterr().err
 
 
 def test_cli_rtl_sat_from_the_accelerator_config(tmp_path, capsys):
@@ -270,7 +272,8 @@ def test_cli_rtl_sat_from_the_accelerator_config(tmp_path, capsys):
     import argparse
 
     from neurosim.cli import main
-    from neurosim.targets.sat.cli import add_options, config_of, manifest_of
+    from neurosim.targets.sat.cli import add_options, config_of
+    from neurosim.targets.sat.hdl import manifest_of
 
     p = argparse.ArgumentParser()
     add_options(p, "rtl")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurosim.errors import HDLError, IRError
+from neurosim.errors import HDLError
 
 EVENT_OVERHEAD_CYCLES = 1
 INTEGRATE_PIPELINE_CYCLES = 1

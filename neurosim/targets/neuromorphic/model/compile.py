@@ -114,7 +114,7 @@ class _Map:
 
 def _apply_linear(node, name: str, mat: np.ndarray, in_shape, mode: str) -> np.ndarray:
     """Apply a weight-bearing or shaping node to every column of ``mat`` ([in_flat, n_cols])."""
-    from neurosim.targets.neuromorphic.model.reference import conv_nd  # one conv implementation for both engines
+    from neurosim.ir.ops import conv_nd  # one conv implementation for both engines
 
     cols = mat.shape[1]
     batch = mat.T.reshape((cols,) + tuple(in_shape))

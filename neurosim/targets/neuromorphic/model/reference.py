@@ -38,6 +38,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from neurosim.errors import FixedPointError, SimulationError, UnsupportedError
+from neurosim.ir.ops import conv_nd
 from neurosim.ir.fixedpoint import saturate, shift_right
 from neurosim.ir.graph import Graph
 from neurosim.ir.nodes import (
@@ -179,33 +180,6 @@ class ConvKernel(ProjectionKernel):
         return conv_nd(x, w, self.node.stride, self.node.padding, self.node.dilation, self.node.groups)
 
 
-def conv_nd(x: np.ndarray, w: np.ndarray, stride, padding, dilation, groups) -> np.ndarray:
-    """torch-style cross-correlation of ``x[..., C, *S]`` with ``w[O, C/groups, *K]`` (numpy)."""
-    d = w.ndim - 2
-    lead = x.shape[: x.ndim - d - 1]
-    c = x.shape[-d - 1]
-    xs = x.reshape((-1, c) + x.shape[-d:])
-    pad = [(0, 0), (0, 0)] + [(p, p) for p in padding]
-    xp = np.pad(xs, pad)
-    k = w.shape[2:]
-    out_sizes = [(xp.shape[2 + i] - dilation[i] * (k[i] - 1) - 1) // stride[i] + 1 for i in range(d)]
-    # gather patches: [N, C, *out, *k]
-    patches = np.lib.stride_tricks.sliding_window_view(
-        xp, [dilation[i] * (k[i] - 1) + 1 for i in range(d)], axis=tuple(range(2, 2 + d)))
-    sl = (slice(None), slice(None)) + tuple(slice(None, out_sizes[i] * stride[i], stride[i]) for i in range(d)) \
-        + tuple(slice(None, None, dilation[i]) for i in range(d))
-    patches = patches[sl]
-    o = w.shape[0]
-    cg, og = c // groups, o // groups
-    outs = []
-    letters = "abcdefgh"[:d]
-    kl = "pqrstuvw"[:d]
-    for g in range(groups):
-        pg = patches[:, g * cg:(g + 1) * cg]
-        wg = w[g * og:(g + 1) * og]
-        outs.append(np.einsum(f"nc{letters}{kl},oc{kl}->no{letters}", pg, wg, optimize=True))
-    y = np.concatenate(outs, axis=1)
-    return y.reshape(lead + y.shape[1:])
 
 
 class PoolKernel(Kernel):

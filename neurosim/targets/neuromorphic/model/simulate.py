@@ -26,7 +26,7 @@ from neurosim.targets.neuromorphic.model.compile import CompiledNetwork, compile
 from neurosim.targets.neuromorphic.model.kernel import run_kernel
 from neurosim.errors import FixedPointError, SimulationError
 from neurosim.ir.graph import Graph
-from neurosim.passes.partition import Mapping, partition, xy_route
+from neurosim.targets.neuromorphic.partition import Mapping, partition, xy_route
 
 _DIRS = {"E": 0, "W": 1, "N": 2, "S": 3}
 
