@@ -45,53 +45,50 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire [8:0] \$47 ;
+  wire [9:0] \$48 ;
+  wire [10:0] \$49 ;
   wire \$5 ;
-  wire [8:0] \$50 ;
-  wire [9:0] \$51 ;
-  wire [10:0] \$52 ;
-  wire \$53 ;
-  wire [8:0] \$54 ;
-  wire [9:0] \$55 ;
+  wire \$50 ;
+  wire [8:0] \$51 ;
+  wire [9:0] \$52 ;
+  wire [10:0] \$53 ;
+  wire \$54 ;
+  wire [8:0] \$55 ;
   wire [10:0] \$56 ;
-  wire \$57 ;
-  wire [8:0] \$58 ;
-  wire [10:0] \$59 ;
+  wire [11:0] \$57 ;
+  wire [3:0] \$58 ;
+  wire [3:0] \$59 ;
   wire \$6 ;
-  wire [11:0] \$60 ;
-  wire [3:0] \$61 ;
-  wire [3:0] \$62 ;
-  wire [10:0] \$63 ;
+  wire [10:0] \$60 ;
+  wire \$61 ;
+  wire \$62 ;
+  wire [11:0] \$63 ;
   wire \$64 ;
-  wire \$65 ;
-  wire [11:0] \$66 ;
-  wire \$67 ;
-  wire [11:0] \$68 ;
+  wire [11:0] \$65 ;
+  wire \$66 ;
+  wire [11:0] \$67 ;
+  wire [10:0] \$68 ;
   wire \$69 ;
   wire \$7 ;
-  wire [11:0] \$70 ;
-  wire [10:0] \$71 ;
+  wire \$70 ;
+  wire [11:0] \$71 ;
   wire \$72 ;
-  wire \$73 ;
-  wire [11:0] \$74 ;
-  wire \$75 ;
-  wire [11:0] \$76 ;
-  wire \$77 ;
-  wire [11:0] \$78 ;
-  reg \$79 ;
+  wire [11:0] \$73 ;
+  wire \$74 ;
+  wire [11:0] \$75 ;
+  reg \$76 ;
+  reg \$77 ;
+  reg [9:0] \$78 ;
+  reg [3:0] \$79 ;
   wire \$8 ;
-  reg \$80 ;
-  reg [9:0] \$81 ;
-  reg [3:0] \$82 ;
-  reg [1:0] \$83 ;
-  reg [3:0] \$84 ;
-  reg [5:0] \$85 ;
-  reg [2:0] \$86 ;
-  reg [1:0] \$87 ;
-  reg [10:0] \$88 ;
-  reg [11:0] \$89 ;
+  reg [1:0] \$80 ;
+  reg [3:0] \$81 ;
+  reg [5:0] \$82 ;
+  reg [2:0] \$83 ;
+  reg [1:0] \$84 ;
+  reg [10:0] \$85 ;
+  reg [11:0] \$86 ;
   wire \$9 ;
   reg [9:0] \$signature__addr ;
   wire [12:0] \$signature__data ;
@@ -120,9 +117,6 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   wire [63:0] \dbg_v$49 ;
   output done;
   wire done;
-  wire \done$51 ;
-  wire \done$54 ;
-  wire \done$57 ;
   wire drained0;
   wire drained1;
   wire drained2;
@@ -133,9 +127,9 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   reg e_rd__en;
   input eos;
   wire eos;
-  wire \eos$59 ;
-  wire \eos$63 ;
-  wire \eos$65 ;
+  wire \eos$56 ;
+  wire \eos$60 ;
+  wire \eos$62 ;
   input [5:0] events__payload;
   wire [5:0] events__payload;
   wire [5:0] \events__payload$21 ;
@@ -153,10 +147,13 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   wire \events__valid$37 ;
   reg ext_done = 1'h0;
   reg [3:0] fsm_state = 4'h0;
+  wire idle;
+  wire \idle$53 ;
+  wire \idle$55 ;
   reg [2:0] lane = 3'h0;
   wire [3:0] level;
-  wire [3:0] \level$64 ;
-  wire [3:0] \level$66 ;
+  wire [3:0] \level$61 ;
+  wire [3:0] \level$63 ;
   reg [3:0] mask = 4'h0;
   wire [5:0] r_data;
   wire [5:0] \r_data$31 ;
@@ -183,9 +180,9 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   reg \spikes__ready$74 ;
   output spikes__valid;
   reg spikes__valid;
-  wire \spikes__valid$52 ;
-  wire \spikes__valid$55 ;
-  wire \spikes__valid$58 ;
+  wire \spikes__valid$67 ;
+  wire \spikes__valid$68 ;
+  wire \spikes__valid$69 ;
   reg [9:0] src = 10'h000;
   input start;
   wire start;
@@ -1450,127 +1447,121 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
     end
   end
   assign \$signature__data  = _1_;
-  assign \$8  = router_idle & \$7 ;
-  assign \$9  = ~ events__valid;
-  assign \$10  = ext_done & \$9 ;
-  assign \eos$59  = \$8  & \$10 ;
-  assign \$11  = ! \level$64 ;
-  assign \$12  = router_idle & \$11 ;
-  assign \$13  = ~ events__valid;
-  assign \$14  = ext_done & \$13 ;
-  assign \eos$63  = \$12  & \$14 ;
-  assign \$15  = ! \level$66 ;
-  assign \$16  = router_idle & \$15 ;
-  assign \$17  = \$16  & drained0;
-  assign \eos$65  = \$17  & drained1;
-  assign \$18  = router_idle & ext_done;
-  assign \$19  = \$18  & drained0;
-  assign \$20  = \$19  & drained1;
-  assign \$21  = \$20  & drained2;
-  assign \$22  = \$21  & started;
-  assign \$23  = ~ start;
-  assign done = \$22  & \$23 ;
-  assign \$24  = e_ptr == e_end;
-  assign \$25  = ! e_rd__data[1:0];
-  assign \$26  = e_rd__data[1:0] == 1'h1;
-  assign \$27  = e_rd__data[1:0] == 2'h2;
-  assign \$28  = e_ptr == e_end;
-  assign \$29  = ! e_rd__data[1:0];
-  assign \$30  = e_rd__data[1:0] == 1'h1;
-  assign \$31  = e_rd__data[1:0] == 2'h2;
-  assign \$32  = ! fsm_state;
-  assign \$33  = fsm_state == 1'h1;
-  assign \$34  = fsm_state == 2'h2;
-  assign \$35  = fsm_state == 2'h3;
-  assign \$36  = fsm_state == 3'h4;
-  assign \$37  = fsm_state == 3'h5;
-  assign \$38  = fsm_state == 3'h6;
-  assign \$39  = fsm_state == 3'h7;
-  assign \$40  = fsm_state == 4'h8;
-  assign \$41  = fsm_state == 4'h9;
-  assign \$42  = ~ events__valid;
-  assign \$43  = \$42  & eos;
-  assign \$44  = ~ start;
-  assign \$45  = \$43  & \$44 ;
-  assign \$46  = \$45  & started;
-  assign \$47  = lane == 3'h4;
-  assign \$48  = mask >> lane;
-  assign \$49  = ! word_core;
-  assign \$50  = word_chunk * 3'h4;
-  assign \$51  = 7'h40 + \$50 ;
-  assign \$52  = \$51  + lane;
-  assign \$53  = word_core == 1'h1;
-  assign \$54  = word_chunk * 3'h4;
-  assign \$55  = 9'h140 + \$54 ;
-  assign \$56  = \$55  + lane;
-  assign \$57  = word_core == 2'h2;
-  assign \$58  = word_chunk * 3'h4;
-  assign \$59  = 10'h240 + \$58 ;
-  assign \$60  = \$59  + lane;
-  assign \$61  = lane + 1'h1;
-  assign \$62  = lane + 1'h1;
-  assign \$63  = \$signature__data [9:0] + \$signature__data [12:10];
-  assign \$64  = e_ptr == e_end;
-  assign \$65  = ! e_rd__data[1:0];
-  assign \$66  = e_ptr + 1'h1;
-  assign \$67  = e_rd__data[1:0] == 1'h1;
-  assign \$68  = e_ptr + 1'h1;
-  assign \$69  = e_rd__data[1:0] == 2'h2;
-  assign \$70  = e_ptr + 1'h1;
-  assign \$71  = \$signature__data [9:0] + \$signature__data [12:10];
-  assign \$72  = e_ptr == e_end;
-  assign \$73  = ! e_rd__data[1:0];
-  assign \$74  = e_ptr + 1'h1;
-  assign \$75  = e_rd__data[1:0] == 1'h1;
-  assign \$76  = e_ptr + 1'h1;
-  assign \$77  = e_rd__data[1:0] == 2'h2;
-  assign \$78  = e_ptr + 1'h1;
+  assign \$12  = ! \level$63 ;
+  assign \$13  = router_idle & \$12 ;
+  assign \$14  = \$13  & drained0;
+  assign \eos$62  = \$14  & drained1;
+  assign \$15  = router_idle & ext_done;
+  assign \$16  = \$15  & drained0;
+  assign \$17  = \$16  & drained1;
+  assign \$18  = \$17  & drained2;
+  assign \$19  = \$18  & started;
+  assign \$20  = ~ start;
+  assign done = \$19  & \$20 ;
+  assign \$21  = e_ptr == e_end;
+  assign \$22  = ! e_rd__data[1:0];
+  assign \$23  = e_rd__data[1:0] == 1'h1;
+  assign \$24  = e_rd__data[1:0] == 2'h2;
+  assign \$25  = e_ptr == e_end;
+  assign \$26  = ! e_rd__data[1:0];
+  assign \$27  = e_rd__data[1:0] == 1'h1;
+  assign \$28  = e_rd__data[1:0] == 2'h2;
+  assign \$29  = ! fsm_state;
+  assign \$30  = fsm_state == 1'h1;
+  assign \$31  = fsm_state == 2'h2;
+  assign \$32  = fsm_state == 2'h3;
+  assign \$33  = fsm_state == 3'h4;
+  assign \$34  = fsm_state == 3'h5;
+  assign \$35  = fsm_state == 3'h6;
+  assign \$36  = fsm_state == 3'h7;
+  assign \$37  = fsm_state == 4'h8;
+  assign \$38  = fsm_state == 4'h9;
+  assign \$39  = ~ events__valid;
+  assign \$40  = \$39  & eos;
+  assign \$41  = ~ start;
+  assign \$42  = \$40  & \$41 ;
+  assign \$43  = \$42  & started;
+  assign \$44  = lane == 3'h4;
+  assign \$45  = mask >> lane;
+  assign \$46  = ! word_core;
+  assign \$47  = word_chunk * 3'h4;
+  assign \$48  = 7'h40 + \$47 ;
+  assign \$49  = \$48  + lane;
+  assign \$50  = word_core == 1'h1;
+  assign \$51  = word_chunk * 3'h4;
+  assign \$52  = 9'h140 + \$51 ;
+  assign \$53  = \$52  + lane;
+  assign \$54  = word_core == 2'h2;
+  assign \$55  = word_chunk * 3'h4;
+  assign \$56  = 10'h240 + \$55 ;
+  assign \$57  = \$56  + lane;
+  assign \$58  = lane + 1'h1;
+  assign \$59  = lane + 1'h1;
+  assign \$60  = \$signature__data [9:0] + \$signature__data [12:10];
+  assign \$61  = e_ptr == e_end;
+  assign \$62  = ! e_rd__data[1:0];
+  assign \$63  = e_ptr + 1'h1;
+  assign \$64  = e_rd__data[1:0] == 1'h1;
+  assign \$65  = e_ptr + 1'h1;
+  assign \$66  = e_rd__data[1:0] == 2'h2;
+  assign \$67  = e_ptr + 1'h1;
+  assign \$68  = \$signature__data [9:0] + \$signature__data [12:10];
+  assign \$69  = e_ptr == e_end;
+  assign \$70  = ! e_rd__data[1:0];
+  assign \$71  = e_ptr + 1'h1;
+  assign \$72  = e_rd__data[1:0] == 1'h1;
+  assign \$73  = e_ptr + 1'h1;
+  assign \$74  = e_rd__data[1:0] == 2'h2;
+  assign \$75  = e_ptr + 1'h1;
   always @(posedge clk)
-    ext_done <= \$79 ;
+    ext_done <= \$76 ;
   always @(posedge clk)
-    started <= \$80 ;
+    started <= \$77 ;
   always @(posedge clk)
-    src <= \$81 ;
+    src <= \$78 ;
   always @(posedge clk)
-    fsm_state <= \$82 ;
+    fsm_state <= \$79 ;
   always @(posedge clk)
-    word_core <= \$83 ;
+    word_core <= \$80 ;
   always @(posedge clk)
-    mask <= \$84 ;
+    mask <= \$81 ;
   always @(posedge clk)
-    word_chunk <= \$85 ;
+    word_chunk <= \$82 ;
   always @(posedge clk)
-    lane <= \$86 ;
+    lane <= \$83 ;
   always @(posedge clk)
-    rr <= \$87 ;
+    rr <= \$84 ;
   always @(posedge clk)
-    e_ptr <= \$88 ;
+    e_ptr <= \$85 ;
   always @(posedge clk)
-    e_end <= \$89 ;
+    e_end <= \$86 ;
   assign \$1  = ! dbg_core;
   assign \$2  = dbg_core == 1'h1;
   assign \$3  = dbg_core == 2'h2;
-  assign \$4  = ~ \spikes__valid$52 ;
-  assign drained0 = \done$51  & \$4 ;
-  assign \$5  = ~ \spikes__valid$55 ;
-  assign drained1 = \done$54  & \$5 ;
-  assign \$6  = ~ \spikes__valid$58 ;
-  assign drained2 = \done$57  & \$6 ;
-  assign \$7  = ! level;
+  assign \$4  = ! level;
+  assign \$5  = router_idle & \$4 ;
+  assign \$6  = ~ events__valid;
+  assign \$7  = ext_done & \$6 ;
+  assign \eos$56  = \$5  & \$7 ;
+  assign \$8  = ! \level$61 ;
+  assign \$9  = router_idle & \$8 ;
+  assign \$10  = ~ events__valid;
+  assign \$11  = ext_done & \$10 ;
+  assign \eos$60  = \$9  & \$11 ;
   \neurosim_top.core0  core0 (
     .clk(clk),
     .cycles(cycles),
     .dbg_rd__addr(dbg_addr),
     .dbg_v(\dbg_v$45 ),
-    .done(\done$51 ),
-    .eos(\eos$59 ),
+    .eos(\eos$56 ),
     .events__payload(\events__payload$21 ),
     .events__ready(r_en),
     .events__valid(\events__valid$19 ),
+    .idle(drained0),
     .r_en(\spikes__ready$70 ),
     .rst(rst),
     .spikes__payload(\spikes__payload$71 ),
-    .spikes__valid(\spikes__valid$52 ),
+    .spikes__valid(\spikes__valid$67 ),
     .start(start)
   );
   \neurosim_top.core1  core1 (
@@ -1578,15 +1569,15 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
     .cycles(\cycles$34 ),
     .dbg_rd__addr(dbg_addr),
     .dbg_v(\dbg_v$47 ),
-    .done(\done$54 ),
-    .eos(\eos$63 ),
+    .eos(\eos$60 ),
     .events__payload(\events__payload$30 ),
     .events__ready(\r_en$32 ),
     .events__valid(\events__valid$28 ),
+    .idle(drained1),
     .r_en(\spikes__ready$72 ),
     .rst(rst),
     .spikes__payload(\spikes__payload$73 ),
-    .spikes__valid(\spikes__valid$55 ),
+    .spikes__valid(\spikes__valid$68 ),
     .start(start)
   );
   \neurosim_top.core2  core2 (
@@ -1594,15 +1585,15 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
     .cycles(\cycles$43 ),
     .dbg_rd__addr(dbg_addr[1:0]),
     .dbg_v(\dbg_v$49 ),
-    .done(\done$57 ),
-    .eos(\eos$65 ),
+    .eos(\eos$62 ),
     .events__payload(\events__payload$39 ),
     .events__ready(\r_en$41 ),
     .events__valid(\events__valid$37 ),
+    .idle(drained2),
     .r_en(\spikes__ready$74 ),
     .rst(rst),
     .spikes__payload(\spikes__payload$75 ),
-    .spikes__valid(\spikes__valid$58 ),
+    .spikes__valid(\spikes__valid$69 ),
     .start(start)
   );
   \neurosim_top.queue0  queue0 (
@@ -1623,7 +1614,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
     .r_rdy(\events__valid$28 ),
     .rst(rst),
     .w_en(\w_en$85 ),
-    .w_level(\level$64 ),
+    .w_level(\level$61 ),
     .w_port__data(\w_data$84 ),
     .w_rdy(\w_rdy$94 )
   );
@@ -1634,7 +1625,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
     .r_rdy(\events__valid$37 ),
     .rst(rst),
     .w_en(\w_en$87 ),
-    .w_level(\level$66 ),
+    .w_level(\level$63 ),
     .w_port__data(\w_data$86 ),
     .w_rdy(\w_rdy$95 )
   );
@@ -1672,7 +1663,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           /* empty */;
       4'h5:
           (* full_case = 32'd1 *)
-          if (\$24 ) begin
+          if (\$21 ) begin
           end else begin
             e_rd__en = 1'h1;
           end
@@ -1684,7 +1675,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           /* empty */;
       4'h8:
           (* full_case = 32'd1 *)
-          if (\$28 ) begin
+          if (\$25 ) begin
           end else begin
             e_rd__en = 1'h1;
           end
@@ -1730,18 +1721,18 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           end else if (spikes__ready) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$52 ) begin
+                  if (\spikes__valid$67 ) begin
                     \spikes__ready$70  = 1'h1;
                   end
               2'h1:
-                  if (\spikes__valid$55 ) begin
-                  end else if (\spikes__valid$58 ) begin
-                  end else if (\spikes__valid$52 ) begin
+                  if (\spikes__valid$68 ) begin
+                  end else if (\spikes__valid$69 ) begin
+                  end else if (\spikes__valid$67 ) begin
                     \spikes__ready$70  = 1'h1;
                   end
               2'h2:
-                  if (\spikes__valid$58 ) begin
-                  end else if (\spikes__valid$52 ) begin
+                  if (\spikes__valid$69 ) begin
+                  end else if (\spikes__valid$67 ) begin
                     \spikes__ready$70  = 1'h1;
                   end
             endcase
@@ -1757,27 +1748,27 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           end else if (spikes__ready) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$52 ) begin
+                  if (\spikes__valid$67 ) begin
                     spikes__valid = 1'h1;
-                  end else if (\spikes__valid$55 ) begin
+                  end else if (\spikes__valid$68 ) begin
                     spikes__valid = 1'h1;
-                  end else if (\spikes__valid$58 ) begin
+                  end else if (\spikes__valid$69 ) begin
                     spikes__valid = 1'h1;
                   end
               2'h1:
-                  if (\spikes__valid$55 ) begin
+                  if (\spikes__valid$68 ) begin
                     spikes__valid = 1'h1;
-                  end else if (\spikes__valid$58 ) begin
+                  end else if (\spikes__valid$69 ) begin
                     spikes__valid = 1'h1;
-                  end else if (\spikes__valid$52 ) begin
+                  end else if (\spikes__valid$67 ) begin
                     spikes__valid = 1'h1;
                   end
               2'h2:
-                  if (\spikes__valid$58 ) begin
+                  if (\spikes__valid$69 ) begin
                     spikes__valid = 1'h1;
-                  end else if (\spikes__valid$52 ) begin
+                  end else if (\spikes__valid$67 ) begin
                     spikes__valid = 1'h1;
-                  end else if (\spikes__valid$55 ) begin
+                  end else if (\spikes__valid$68 ) begin
                     spikes__valid = 1'h1;
                   end
             endcase
@@ -1793,27 +1784,27 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           end else if (spikes__ready) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$52 ) begin
+                  if (\spikes__valid$67 ) begin
                     spikes__payload = { 2'h0, \spikes__payload$71  };
-                  end else if (\spikes__valid$55 ) begin
+                  end else if (\spikes__valid$68 ) begin
                     spikes__payload = { 2'h1, \spikes__payload$73  };
-                  end else if (\spikes__valid$58 ) begin
+                  end else if (\spikes__valid$69 ) begin
                     spikes__payload = { 6'h20, \spikes__payload$75  };
                   end
               2'h1:
-                  if (\spikes__valid$55 ) begin
+                  if (\spikes__valid$68 ) begin
                     spikes__payload = { 2'h1, \spikes__payload$73  };
-                  end else if (\spikes__valid$58 ) begin
+                  end else if (\spikes__valid$69 ) begin
                     spikes__payload = { 6'h20, \spikes__payload$75  };
-                  end else if (\spikes__valid$52 ) begin
+                  end else if (\spikes__valid$67 ) begin
                     spikes__payload = { 2'h0, \spikes__payload$71  };
                   end
               2'h2:
-                  if (\spikes__valid$58 ) begin
+                  if (\spikes__valid$69 ) begin
                     spikes__payload = { 6'h20, \spikes__payload$75  };
-                  end else if (\spikes__valid$52 ) begin
+                  end else if (\spikes__valid$67 ) begin
                     spikes__payload = { 2'h0, \spikes__payload$71  };
-                  end else if (\spikes__valid$55 ) begin
+                  end else if (\spikes__valid$68 ) begin
                     spikes__payload = { 2'h1, \spikes__payload$73  };
                   end
             endcase
@@ -1829,18 +1820,18 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           end else if (spikes__ready) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$52 ) begin
-                  end else if (\spikes__valid$55 ) begin
+                  if (\spikes__valid$67 ) begin
+                  end else if (\spikes__valid$68 ) begin
                     \spikes__ready$72  = 1'h1;
                   end
               2'h1:
-                  if (\spikes__valid$55 ) begin
+                  if (\spikes__valid$68 ) begin
                     \spikes__ready$72  = 1'h1;
                   end
               2'h2:
-                  if (\spikes__valid$58 ) begin
-                  end else if (\spikes__valid$52 ) begin
-                  end else if (\spikes__valid$55 ) begin
+                  if (\spikes__valid$69 ) begin
+                  end else if (\spikes__valid$67 ) begin
+                  end else if (\spikes__valid$68 ) begin
                     \spikes__ready$72  = 1'h1;
                   end
             endcase
@@ -1856,18 +1847,18 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           end else if (spikes__ready) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$52 ) begin
-                  end else if (\spikes__valid$55 ) begin
-                  end else if (\spikes__valid$58 ) begin
+                  if (\spikes__valid$67 ) begin
+                  end else if (\spikes__valid$68 ) begin
+                  end else if (\spikes__valid$69 ) begin
                     \spikes__ready$74  = 1'h1;
                   end
               2'h1:
-                  if (\spikes__valid$55 ) begin
-                  end else if (\spikes__valid$58 ) begin
+                  if (\spikes__valid$68 ) begin
+                  end else if (\spikes__valid$69 ) begin
                     \spikes__ready$74  = 1'h1;
                   end
               2'h2:
-                  if (\spikes__valid$58 ) begin
+                  if (\spikes__valid$69 ) begin
                     \spikes__ready$74  = 1'h1;
                   end
             endcase
@@ -1908,7 +1899,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           /* empty */;
       4'h5:
           (* full_case = 32'd1 *)
-          if (\$24 ) begin
+          if (\$21 ) begin
           end else begin
             e_rd__addr = e_ptr[9:0];
           end
@@ -1920,7 +1911,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           /* empty */;
       4'h8:
           (* full_case = 32'd1 *)
-          if (\$28 ) begin
+          if (\$25 ) begin
           end else begin
             e_rd__addr = e_ptr[9:0];
           end
@@ -1941,7 +1932,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$25 ) begin
+          if (\$22 ) begin
             w_data = e_rd__data[7:2];
           end
       4'h3:
@@ -1951,7 +1942,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$29 ) begin
+          if (\$26 ) begin
             w_data = e_rd__data[7:2];
           end
     endcase
@@ -1971,7 +1962,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$25 ) begin
+          if (\$22 ) begin
             w_en = 1'h1;
           end
       4'h3:
@@ -1981,7 +1972,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$29 ) begin
+          if (\$26 ) begin
             w_en = 1'h1;
           end
     endcase
@@ -2001,7 +1992,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$26 ) begin
+          if (\$23 ) begin
             \w_data$84  = e_rd__data[7:2];
           end
       4'h3:
@@ -2011,7 +2002,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$30 ) begin
+          if (\$27 ) begin
             \w_data$84  = e_rd__data[7:2];
           end
     endcase
@@ -2031,7 +2022,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$26 ) begin
+          if (\$23 ) begin
             \w_en$85  = 1'h1;
           end
       4'h3:
@@ -2041,7 +2032,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$30 ) begin
+          if (\$27 ) begin
             \w_en$85  = 1'h1;
           end
     endcase
@@ -2061,7 +2052,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$27 ) begin
+          if (\$24 ) begin
             \w_data$86  = e_rd__data[10:2];
           end
       4'h3:
@@ -2071,7 +2062,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$31 ) begin
+          if (\$28 ) begin
             \w_data$86  = e_rd__data[10:2];
           end
     endcase
@@ -2091,7 +2082,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$27 ) begin
+          if (\$24 ) begin
             \w_en$87  = 1'h1;
           end
       4'h3:
@@ -2101,373 +2092,373 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$31 ) begin
+          if (\$28 ) begin
             \w_en$87  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = ext_done;
+    \$76  = ext_done;
     if (start) begin
-      \$79  = 1'h0;
+      \$76  = 1'h0;
     end
     casez (fsm_state)
       4'h0:
-          if (\$46 ) begin
-            \$79  = 1'h1;
+          if (\$43 ) begin
+            \$76  = 1'h1;
           end
     endcase
     if (rst) begin
-      \$79  = 1'h0;
+      \$76  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = started;
+    \$77  = started;
     if (start) begin
-      \$80  = 1'h1;
+      \$77  = 1'h1;
     end
     if (rst) begin
-      \$80  = 1'h0;
+      \$77  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = src;
+    \$78  = src;
     casez (fsm_state)
       4'h0:
           if (events__valid) begin
-            \$81  = { 4'h0, events__payload };
+            \$78  = { 4'h0, events__payload };
           end
       4'h2:
-          if (\$47 ) begin
-          end else if (\$48 ) begin
-            if (\$49 ) begin
-              \$81  = \$52 [9:0];
+          if (\$44 ) begin
+          end else if (\$45 ) begin
+            if (\$46 ) begin
+              \$78  = \$49 [9:0];
             end
-            if (\$53 ) begin
-              \$81  = \$56 [9:0];
+            if (\$50 ) begin
+              \$78  = \$53 [9:0];
             end
-            if (\$57 ) begin
-              \$81  = \$60 [9:0];
+            if (\$54 ) begin
+              \$78  = \$57 [9:0];
             end
           end
     endcase
     if (rst) begin
-      \$81  = 10'h000;
+      \$78  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = fsm_state;
+    \$79  = fsm_state;
     casez (fsm_state)
       4'h0:
           if (events__valid) begin
-            \$82  = 4'h1;
+            \$79  = 4'h1;
           end else if (spikes__ready) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$52 ) begin
-                    \$82  = 4'h2;
-                  end else if (\spikes__valid$55 ) begin
-                    \$82  = 4'h2;
-                  end else if (\spikes__valid$58 ) begin
-                    \$82  = 4'h2;
+                  if (\spikes__valid$67 ) begin
+                    \$79  = 4'h2;
+                  end else if (\spikes__valid$68 ) begin
+                    \$79  = 4'h2;
+                  end else if (\spikes__valid$69 ) begin
+                    \$79  = 4'h2;
                   end
               2'h1:
-                  if (\spikes__valid$55 ) begin
-                    \$82  = 4'h2;
-                  end else if (\spikes__valid$58 ) begin
-                    \$82  = 4'h2;
-                  end else if (\spikes__valid$52 ) begin
-                    \$82  = 4'h2;
+                  if (\spikes__valid$68 ) begin
+                    \$79  = 4'h2;
+                  end else if (\spikes__valid$69 ) begin
+                    \$79  = 4'h2;
+                  end else if (\spikes__valid$67 ) begin
+                    \$79  = 4'h2;
                   end
               2'h2:
-                  if (\spikes__valid$58 ) begin
-                    \$82  = 4'h2;
-                  end else if (\spikes__valid$52 ) begin
-                    \$82  = 4'h2;
-                  end else if (\spikes__valid$55 ) begin
-                    \$82  = 4'h2;
+                  if (\spikes__valid$69 ) begin
+                    \$79  = 4'h2;
+                  end else if (\spikes__valid$67 ) begin
+                    \$79  = 4'h2;
+                  end else if (\spikes__valid$68 ) begin
+                    \$79  = 4'h2;
                   end
             endcase
           end
       4'h2:
-          if (\$47 ) begin
-            \$82  = 4'h0;
-          end else if (\$48 ) begin
-            \$82  = 4'h3;
+          if (\$44 ) begin
+            \$79  = 4'h0;
+          end else if (\$45 ) begin
+            \$79  = 4'h3;
           end
       4'h1:
-          \$82  = 4'h4;
+          \$79  = 4'h4;
       4'h4:
-          \$82  = 4'h5;
+          \$79  = 4'h5;
       4'h5:
           (* full_case = 32'd1 *)
+          if (\$61 ) begin
+            \$79  = 4'h0;
+          end else begin
+            \$79  = 4'h6;
+          end
+      4'h6:
+        begin
+          if (\$62 ) begin
+            if (w_rdy) begin
+              \$79  = 4'h5;
+            end
+          end
           if (\$64 ) begin
-            \$82  = 4'h0;
-          end else begin
-            \$82  = 4'h6;
-          end
-      4'h6:
-        begin
-          if (\$65 ) begin
-            if (w_rdy) begin
-              \$82  = 4'h5;
-            end
-          end
-          if (\$67 ) begin
             if (\w_rdy$94 ) begin
-              \$82  = 4'h5;
+              \$79  = 4'h5;
             end
           end
-          if (\$69 ) begin
+          if (\$66 ) begin
             if (\w_rdy$95 ) begin
-              \$82  = 4'h5;
+              \$79  = 4'h5;
             end
           end
         end
       4'h3:
-          \$82  = 4'h7;
+          \$79  = 4'h7;
       4'h7:
-          \$82  = 4'h8;
+          \$79  = 4'h8;
       4'h8:
           (* full_case = 32'd1 *)
+          if (\$69 ) begin
+            \$79  = 4'h2;
+          end else begin
+            \$79  = 4'h9;
+          end
+      4'h9:
+        begin
+          if (\$70 ) begin
+            if (w_rdy) begin
+              \$79  = 4'h8;
+            end
+          end
           if (\$72 ) begin
-            \$82  = 4'h2;
-          end else begin
-            \$82  = 4'h9;
-          end
-      4'h9:
-        begin
-          if (\$73 ) begin
-            if (w_rdy) begin
-              \$82  = 4'h8;
-            end
-          end
-          if (\$75 ) begin
             if (\w_rdy$94 ) begin
-              \$82  = 4'h8;
+              \$79  = 4'h8;
             end
           end
-          if (\$77 ) begin
+          if (\$74 ) begin
             if (\w_rdy$95 ) begin
-              \$82  = 4'h8;
+              \$79  = 4'h8;
             end
           end
         end
     endcase
     if (rst) begin
-      \$82  = 4'h0;
+      \$79  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = word_core;
+    \$80  = word_core;
     casez (fsm_state)
       4'h0:
           if (events__valid) begin
           end else if (spikes__ready) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$52 ) begin
-                    \$83  = 2'h0;
-                  end else if (\spikes__valid$55 ) begin
-                    \$83  = 2'h1;
-                  end else if (\spikes__valid$58 ) begin
-                    \$83  = 2'h2;
+                  if (\spikes__valid$67 ) begin
+                    \$80  = 2'h0;
+                  end else if (\spikes__valid$68 ) begin
+                    \$80  = 2'h1;
+                  end else if (\spikes__valid$69 ) begin
+                    \$80  = 2'h2;
                   end
               2'h1:
-                  if (\spikes__valid$55 ) begin
-                    \$83  = 2'h1;
-                  end else if (\spikes__valid$58 ) begin
-                    \$83  = 2'h2;
-                  end else if (\spikes__valid$52 ) begin
-                    \$83  = 2'h0;
+                  if (\spikes__valid$68 ) begin
+                    \$80  = 2'h1;
+                  end else if (\spikes__valid$69 ) begin
+                    \$80  = 2'h2;
+                  end else if (\spikes__valid$67 ) begin
+                    \$80  = 2'h0;
                   end
               2'h2:
-                  if (\spikes__valid$58 ) begin
-                    \$83  = 2'h2;
-                  end else if (\spikes__valid$52 ) begin
-                    \$83  = 2'h0;
-                  end else if (\spikes__valid$55 ) begin
-                    \$83  = 2'h1;
+                  if (\spikes__valid$69 ) begin
+                    \$80  = 2'h2;
+                  end else if (\spikes__valid$67 ) begin
+                    \$80  = 2'h0;
+                  end else if (\spikes__valid$68 ) begin
+                    \$80  = 2'h1;
                   end
             endcase
           end
     endcase
     if (rst) begin
-      \$83  = 2'h0;
+      \$80  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = mask;
+    \$81  = mask;
     casez (fsm_state)
       4'h0:
           if (events__valid) begin
           end else if (spikes__ready) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$52 ) begin
-                    \$84  = \spikes__payload$71 [3:0];
-                  end else if (\spikes__valid$55 ) begin
-                    \$84  = \spikes__payload$73 [3:0];
-                  end else if (\spikes__valid$58 ) begin
-                    \$84  = \spikes__payload$75 [3:0];
+                  if (\spikes__valid$67 ) begin
+                    \$81  = \spikes__payload$71 [3:0];
+                  end else if (\spikes__valid$68 ) begin
+                    \$81  = \spikes__payload$73 [3:0];
+                  end else if (\spikes__valid$69 ) begin
+                    \$81  = \spikes__payload$75 [3:0];
                   end
               2'h1:
-                  if (\spikes__valid$55 ) begin
-                    \$84  = \spikes__payload$73 [3:0];
-                  end else if (\spikes__valid$58 ) begin
-                    \$84  = \spikes__payload$75 [3:0];
-                  end else if (\spikes__valid$52 ) begin
-                    \$84  = \spikes__payload$71 [3:0];
+                  if (\spikes__valid$68 ) begin
+                    \$81  = \spikes__payload$73 [3:0];
+                  end else if (\spikes__valid$69 ) begin
+                    \$81  = \spikes__payload$75 [3:0];
+                  end else if (\spikes__valid$67 ) begin
+                    \$81  = \spikes__payload$71 [3:0];
                   end
               2'h2:
-                  if (\spikes__valid$58 ) begin
-                    \$84  = \spikes__payload$75 [3:0];
-                  end else if (\spikes__valid$52 ) begin
-                    \$84  = \spikes__payload$71 [3:0];
-                  end else if (\spikes__valid$55 ) begin
-                    \$84  = \spikes__payload$73 [3:0];
+                  if (\spikes__valid$69 ) begin
+                    \$81  = \spikes__payload$75 [3:0];
+                  end else if (\spikes__valid$67 ) begin
+                    \$81  = \spikes__payload$71 [3:0];
+                  end else if (\spikes__valid$68 ) begin
+                    \$81  = \spikes__payload$73 [3:0];
                   end
             endcase
           end
     endcase
     if (rst) begin
-      \$84  = 4'h0;
+      \$81  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = word_chunk;
+    \$82  = word_chunk;
     casez (fsm_state)
       4'h0:
           if (events__valid) begin
           end else if (spikes__ready) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$52 ) begin
-                    \$85  = \spikes__payload$71 [9:4];
-                  end else if (\spikes__valid$55 ) begin
-                    \$85  = \spikes__payload$73 [9:4];
-                  end else if (\spikes__valid$58 ) begin
-                    \$85  = { 4'h0, \spikes__payload$75 [5:4] };
+                  if (\spikes__valid$67 ) begin
+                    \$82  = \spikes__payload$71 [9:4];
+                  end else if (\spikes__valid$68 ) begin
+                    \$82  = \spikes__payload$73 [9:4];
+                  end else if (\spikes__valid$69 ) begin
+                    \$82  = { 4'h0, \spikes__payload$75 [5:4] };
                   end
               2'h1:
-                  if (\spikes__valid$55 ) begin
-                    \$85  = \spikes__payload$73 [9:4];
-                  end else if (\spikes__valid$58 ) begin
-                    \$85  = { 4'h0, \spikes__payload$75 [5:4] };
-                  end else if (\spikes__valid$52 ) begin
-                    \$85  = \spikes__payload$71 [9:4];
+                  if (\spikes__valid$68 ) begin
+                    \$82  = \spikes__payload$73 [9:4];
+                  end else if (\spikes__valid$69 ) begin
+                    \$82  = { 4'h0, \spikes__payload$75 [5:4] };
+                  end else if (\spikes__valid$67 ) begin
+                    \$82  = \spikes__payload$71 [9:4];
                   end
               2'h2:
-                  if (\spikes__valid$58 ) begin
-                    \$85  = { 4'h0, \spikes__payload$75 [5:4] };
-                  end else if (\spikes__valid$52 ) begin
-                    \$85  = \spikes__payload$71 [9:4];
-                  end else if (\spikes__valid$55 ) begin
-                    \$85  = \spikes__payload$73 [9:4];
+                  if (\spikes__valid$69 ) begin
+                    \$82  = { 4'h0, \spikes__payload$75 [5:4] };
+                  end else if (\spikes__valid$67 ) begin
+                    \$82  = \spikes__payload$71 [9:4];
+                  end else if (\spikes__valid$68 ) begin
+                    \$82  = \spikes__payload$73 [9:4];
                   end
             endcase
           end
     endcase
     if (rst) begin
-      \$85  = 6'h00;
+      \$82  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = lane;
+    \$83  = lane;
     casez (fsm_state)
       4'h0:
           if (events__valid) begin
           end else if (spikes__ready) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$52 ) begin
-                    \$86  = 3'h0;
-                  end else if (\spikes__valid$55 ) begin
-                    \$86  = 3'h0;
-                  end else if (\spikes__valid$58 ) begin
-                    \$86  = 3'h0;
+                  if (\spikes__valid$67 ) begin
+                    \$83  = 3'h0;
+                  end else if (\spikes__valid$68 ) begin
+                    \$83  = 3'h0;
+                  end else if (\spikes__valid$69 ) begin
+                    \$83  = 3'h0;
                   end
               2'h1:
-                  if (\spikes__valid$55 ) begin
-                    \$86  = 3'h0;
-                  end else if (\spikes__valid$58 ) begin
-                    \$86  = 3'h0;
-                  end else if (\spikes__valid$52 ) begin
-                    \$86  = 3'h0;
+                  if (\spikes__valid$68 ) begin
+                    \$83  = 3'h0;
+                  end else if (\spikes__valid$69 ) begin
+                    \$83  = 3'h0;
+                  end else if (\spikes__valid$67 ) begin
+                    \$83  = 3'h0;
                   end
               2'h2:
-                  if (\spikes__valid$58 ) begin
-                    \$86  = 3'h0;
-                  end else if (\spikes__valid$52 ) begin
-                    \$86  = 3'h0;
-                  end else if (\spikes__valid$55 ) begin
-                    \$86  = 3'h0;
+                  if (\spikes__valid$69 ) begin
+                    \$83  = 3'h0;
+                  end else if (\spikes__valid$67 ) begin
+                    \$83  = 3'h0;
+                  end else if (\spikes__valid$68 ) begin
+                    \$83  = 3'h0;
                   end
             endcase
           end
       4'h2:
           (* full_case = 32'd1 *)
-          if (\$47 ) begin
-          end else if (\$48 ) begin
-            \$86  = \$61 [2:0];
+          if (\$44 ) begin
+          end else if (\$45 ) begin
+            \$83  = \$58 [2:0];
           end else begin
-            \$86  = \$62 [2:0];
+            \$83  = \$59 [2:0];
           end
     endcase
     if (rst) begin
-      \$86  = 3'h0;
+      \$83  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$87  = rr;
+    \$84  = rr;
     casez (fsm_state)
       4'h0:
           if (events__valid) begin
           end else if (spikes__ready) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$52 ) begin
-                    \$87  = 2'h1;
-                  end else if (\spikes__valid$55 ) begin
-                    \$87  = 2'h1;
-                  end else if (\spikes__valid$58 ) begin
-                    \$87  = 2'h1;
+                  if (\spikes__valid$67 ) begin
+                    \$84  = 2'h1;
+                  end else if (\spikes__valid$68 ) begin
+                    \$84  = 2'h1;
+                  end else if (\spikes__valid$69 ) begin
+                    \$84  = 2'h1;
                   end
               2'h1:
-                  if (\spikes__valid$55 ) begin
-                    \$87  = 2'h2;
-                  end else if (\spikes__valid$58 ) begin
-                    \$87  = 2'h2;
-                  end else if (\spikes__valid$52 ) begin
-                    \$87  = 2'h2;
+                  if (\spikes__valid$68 ) begin
+                    \$84  = 2'h2;
+                  end else if (\spikes__valid$69 ) begin
+                    \$84  = 2'h2;
+                  end else if (\spikes__valid$67 ) begin
+                    \$84  = 2'h2;
                   end
               2'h2:
-                  if (\spikes__valid$58 ) begin
-                    \$87  = 2'h0;
-                  end else if (\spikes__valid$52 ) begin
-                    \$87  = 2'h0;
-                  end else if (\spikes__valid$55 ) begin
-                    \$87  = 2'h0;
+                  if (\spikes__valid$69 ) begin
+                    \$84  = 2'h0;
+                  end else if (\spikes__valid$67 ) begin
+                    \$84  = 2'h0;
+                  end else if (\spikes__valid$68 ) begin
+                    \$84  = 2'h0;
                   end
             endcase
           end
     endcase
     if (rst) begin
-      \$87  = 2'h0;
+      \$84  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$88  = e_ptr;
+    \$85  = e_ptr;
     casez (fsm_state)
       4'h0:
           /* empty */;
@@ -2476,59 +2467,59 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h1:
           /* empty */;
       4'h4:
-          \$88  = { 1'h0, \$signature__data [9:0] };
+          \$85  = { 1'h0, \$signature__data [9:0] };
       4'h5:
           /* empty */;
       4'h6:
         begin
-          if (\$65 ) begin
+          if (\$62 ) begin
             if (w_rdy) begin
-              \$88  = \$66 [10:0];
+              \$85  = \$63 [10:0];
             end
           end
-          if (\$67 ) begin
+          if (\$64 ) begin
             if (\w_rdy$94 ) begin
-              \$88  = \$68 [10:0];
+              \$85  = \$65 [10:0];
             end
           end
-          if (\$69 ) begin
+          if (\$66 ) begin
             if (\w_rdy$95 ) begin
-              \$88  = \$70 [10:0];
+              \$85  = \$67 [10:0];
             end
           end
         end
       4'h3:
           /* empty */;
       4'h7:
-          \$88  = { 1'h0, \$signature__data [9:0] };
+          \$85  = { 1'h0, \$signature__data [9:0] };
       4'h8:
           /* empty */;
       4'h9:
         begin
-          if (\$73 ) begin
+          if (\$70 ) begin
             if (w_rdy) begin
-              \$88  = \$74 [10:0];
+              \$85  = \$71 [10:0];
             end
           end
-          if (\$75 ) begin
+          if (\$72 ) begin
             if (\w_rdy$94 ) begin
-              \$88  = \$76 [10:0];
+              \$85  = \$73 [10:0];
             end
           end
-          if (\$77 ) begin
+          if (\$74 ) begin
             if (\w_rdy$95 ) begin
-              \$88  = \$78 [10:0];
+              \$85  = \$75 [10:0];
             end
           end
         end
     endcase
     if (rst) begin
-      \$88  = 11'h000;
+      \$85  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$89  = e_end;
+    \$86  = e_end;
     casez (fsm_state)
       4'h0:
           /* empty */;
@@ -2537,7 +2528,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h1:
           /* empty */;
       4'h4:
-          \$89  = { 1'h0, \$63  };
+          \$86  = { 1'h0, \$60  };
       4'h5:
           /* empty */;
       4'h6:
@@ -2545,10 +2536,10 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h3:
           /* empty */;
       4'h7:
-          \$89  = { 1'h0, \$71  };
+          \$86  = { 1'h0, \$68  };
     endcase
     if (rst) begin
-      \$89  = 12'h000;
+      \$86  = 12'h000;
     end
   end
   assign \start$17  = start;
@@ -2569,164 +2560,168 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   assign \dbg_addr$44  = dbg_addr;
   assign \dbg_addr$46  = dbg_addr;
   assign \dbg_addr$48  = dbg_addr[1:0];
+  assign idle = drained0;
+  assign \idle$53  = drained1;
+  assign \idle$55  = drained2;
   assign core_cycles[95:64] = \cycles$43 ;
   assign core_cycles[63:32] = \cycles$34 ;
   assign core_cycles[31:0] = cycles;
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload, events__payload, r_en, events__ready, cycles, done, spikes__valid, events__valid, start);
+module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__payload, events__payload, r_en, events__ready, cycles, spikes__valid, events__valid, start);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  wire [32:0] \$10 ;
-  wire [6:0] \$100 ;
-  wire \$101 ;
-  wire [63:0] \$102 ;
-  reg \$103 ;
+  wire \$10 ;
+  wire \$100 ;
+  wire [6:0] \$101 ;
+  wire \$102 ;
+  wire [63:0] \$103 ;
   reg \$104 ;
-  reg [31:0] \$105 ;
-  reg \$106 ;
+  reg \$105 ;
+  reg [31:0] \$106 ;
   reg \$107 ;
-  reg [2:0] \$108 ;
-  reg [5:0] \$109 ;
-  wire [33:0] \$11 ;
-  reg [11:0] \$110 ;
-  reg [5:0] \$111 ;
+  reg \$108 ;
+  reg [2:0] \$109 ;
+  wire [32:0] \$11 ;
+  reg [5:0] \$110 ;
+  reg [11:0] \$111 ;
   reg [5:0] \$112 ;
   reg [5:0] \$113 ;
-  wire \$12 ;
+  reg [5:0] \$114 ;
+  wire [33:0] \$12 ;
   wire \$13 ;
-  wire [34:0] \$14 ;
+  wire \$14 ;
   wire [34:0] \$15 ;
-  wire \$16 ;
-  wire [8:0] \$17 ;
-  wire [9:0] \$18 ;
-  wire \$19 ;
+  wire [34:0] \$16 ;
+  wire \$17 ;
+  wire [8:0] \$18 ;
+  wire [9:0] \$19 ;
   wire \$2 ;
-  wire [16:0] \$20 ;
-  wire \$21 ;
+  wire \$20 ;
+  wire [16:0] \$21 ;
   wire \$22 ;
-  wire [17:0] \$23 ;
+  wire \$23 ;
   wire [17:0] \$24 ;
   wire [17:0] \$25 ;
-  wire [15:0] \$26 ;
-  wire [16:0] \$27 ;
-  wire [32:0] \$28 ;
-  wire [33:0] \$29 ;
+  wire [17:0] \$26 ;
+  wire [15:0] \$27 ;
+  wire [16:0] \$28 ;
+  wire [32:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [33:0] \$30 ;
   wire \$31 ;
-  wire [34:0] \$32 ;
+  wire \$32 ;
   wire [34:0] \$33 ;
-  wire \$34 ;
-  wire [8:0] \$35 ;
-  wire [9:0] \$36 ;
-  wire \$37 ;
-  wire [16:0] \$38 ;
-  wire \$39 ;
+  wire [34:0] \$34 ;
+  wire \$35 ;
+  wire [8:0] \$36 ;
+  wire [9:0] \$37 ;
+  wire \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire [17:0] \$41 ;
+  wire \$41 ;
   wire [17:0] \$42 ;
   wire [17:0] \$43 ;
-  wire [15:0] \$44 ;
-  wire [16:0] \$45 ;
-  wire [32:0] \$46 ;
-  wire [33:0] \$47 ;
-  wire \$48 ;
+  wire [17:0] \$44 ;
+  wire [15:0] \$45 ;
+  wire [16:0] \$46 ;
+  wire [32:0] \$47 ;
+  wire [33:0] \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire [34:0] \$50 ;
+  wire \$50 ;
   wire [34:0] \$51 ;
-  wire \$52 ;
-  wire [8:0] \$53 ;
-  wire [9:0] \$54 ;
-  wire \$55 ;
-  wire [16:0] \$56 ;
-  wire \$57 ;
+  wire [34:0] \$52 ;
+  wire \$53 ;
+  wire [8:0] \$54 ;
+  wire [9:0] \$55 ;
+  wire \$56 ;
+  wire [16:0] \$57 ;
   wire \$58 ;
-  wire [17:0] \$59 ;
+  wire \$59 ;
   wire \$6 ;
   wire [17:0] \$60 ;
   wire [17:0] \$61 ;
-  wire [15:0] \$62 ;
-  wire [16:0] \$63 ;
-  wire [32:0] \$64 ;
-  wire [33:0] \$65 ;
-  wire \$66 ;
+  wire [17:0] \$62 ;
+  wire [15:0] \$63 ;
+  wire [16:0] \$64 ;
+  wire [32:0] \$65 ;
+  wire [33:0] \$66 ;
   wire \$67 ;
-  wire [34:0] \$68 ;
+  wire \$68 ;
   wire [34:0] \$69 ;
-  wire [12:0] \$7 ;
-  wire \$70 ;
-  wire [8:0] \$71 ;
-  wire [9:0] \$72 ;
-  wire \$73 ;
-  wire [16:0] \$74 ;
-  wire \$75 ;
+  wire \$7 ;
+  wire [34:0] \$70 ;
+  wire \$71 ;
+  wire [8:0] \$72 ;
+  wire [9:0] \$73 ;
+  wire \$74 ;
+  wire [16:0] \$75 ;
   wire \$76 ;
-  wire [17:0] \$77 ;
+  wire \$77 ;
   wire [17:0] \$78 ;
   wire [17:0] \$79 ;
-  wire [3:0] \$8 ;
-  wire [15:0] \$80 ;
-  wire [16:0] \$81 ;
-  wire \$82 ;
+  wire [12:0] \$8 ;
+  wire [17:0] \$80 ;
+  wire [15:0] \$81 ;
+  wire [16:0] \$82 ;
   wire \$83 ;
   wire \$84 ;
-  wire [32:0] \$85 ;
+  wire \$85 ;
   wire [32:0] \$86 ;
   wire [32:0] \$87 ;
   wire [32:0] \$88 ;
-  wire \$89 ;
-  wire \$9 ;
+  wire [32:0] \$89 ;
+  wire [3:0] \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
-  wire [32:0] \$94 ;
-  wire [12:0] \$95 ;
-  wire [6:0] \$96 ;
-  wire \$97 ;
-  wire [3:0] \$98 ;
-  wire \$99 ;
+  wire \$94 ;
+  wire [32:0] \$95 ;
+  wire [12:0] \$96 ;
+  wire [6:0] \$97 ;
+  wire \$98 ;
+  wire [3:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$83  = 1'h0;
+  reg \$signal$85  = 1'h0;
   wire [11:0] \$signature__addr ;
   reg [5:0] \$signature__addr$11 ;
   wire [5:0] \$signature__addr$14 ;
   wire [5:0] \$signature__addr$17 ;
   wire [5:0] \$signature__addr$20 ;
-  reg [11:0] \$signature__addr$37 ;
-  reg [5:0] \$signature__addr$41 ;
-  reg [5:0] \$signature__addr$45 ;
+  reg [11:0] \$signature__addr$40 ;
+  reg [5:0] \$signature__addr$44 ;
   reg [5:0] \$signature__addr$47 ;
   reg [5:0] \$signature__addr$49 ;
   reg [5:0] \$signature__addr$51 ;
-  reg [5:0] \$signature__addr$85 ;
+  reg [5:0] \$signature__addr$53 ;
+  reg [5:0] \$signature__addr$87 ;
   wire [31:0] \$signature__data ;
   reg [63:0] \$signature__data$12 ;
   wire [63:0] \$signature__data$15 ;
   wire [63:0] \$signature__data$18 ;
   wire [63:0] \$signature__data$21 ;
-  wire [63:0] \$signature__data$53 ;
-  wire [127:0] \$signature__data$54 ;
   wire [63:0] \$signature__data$55 ;
-  wire [63:0] \$signature__data$58 ;
-  reg [127:0] \$signature__data$87 ;
-  wire [31:0] \$signature__data$88 ;
+  wire [127:0] \$signature__data$56 ;
+  wire [63:0] \$signature__data$57 ;
+  wire [63:0] \$signature__data$60 ;
+  reg [127:0] \$signature__data$89 ;
+  wire [31:0] \$signature__data$90 ;
   wire \$signature__en ;
   reg \$signature__en$13 ;
   wire \$signature__en$16 ;
   wire \$signature__en$19 ;
   wire \$signature__en$22 ;
-  reg \$signature__en$36 ;
-  reg \$signature__en$40 ;
-  reg \$signature__en$44 ;
+  reg \$signature__en$39 ;
+  reg \$signature__en$43 ;
   reg \$signature__en$46 ;
   reg \$signature__en$48 ;
   reg \$signature__en$50 ;
-  reg \$signature__en$84 ;
+  reg \$signature__en$52 ;
+  reg \$signature__en$86 ;
   wire [15:0] after0;
   wire [15:0] after1;
   wire [15:0] after2;
@@ -2753,7 +2748,6 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [17:0] diff1;
   wire [17:0] diff2;
   wire [17:0] diff3;
-  output done;
   reg done = 1'h0;
   input eos;
   wire eos;
@@ -2766,6 +2760,8 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg [5:0] fire_chunk = 6'h00;
   reg [2:0] fsm_state = 3'h0;
   reg had_event = 1'h0;
+  output idle;
+  wire idle;
   reg [5:0] int_chunk = 6'h00;
   wire [15:0] leaked0;
   wire [15:0] leaked1;
@@ -2868,16 +2864,16 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     acc[63] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$84 )
-      acc[\$signature__addr$85 ] <= \$signature__data$87 ;
+    if (\$signature__en$86 )
+      acc[\$signature__addr$87 ] <= \$signature__data$89 ;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
-    if (\$signature__en$40 ) begin
-      _0_ <= acc[\$signature__addr$41 ];
+    if (\$signature__en$43 ) begin
+      _0_ <= acc[\$signature__addr$44 ];
     end
   end
-  assign \$signature__data$54  = _0_;
+  assign \$signature__data$56  = _0_;
   reg [63:0] bias [63:0];
   initial begin
     bias[0] = 64'h001b001b001b001b;
@@ -2949,11 +2945,11 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [63:0] _1_;
   always @(posedge clk) begin
-    if (\$signature__en$46 ) begin
-      _1_ <= bias[\$signature__addr$47 ];
+    if (\$signature__en$48 ) begin
+      _1_ <= bias[\$signature__addr$49 ];
     end
   end
-  assign \$signature__data$55  = _1_;
+  assign \$signature__data$57  = _1_;
   reg [63:0] threshold [63:0];
   initial begin
     threshold[0] = 64'h0097009700970097;
@@ -3025,11 +3021,11 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [63:0] _2_;
   always @(posedge clk) begin
-    if (\$signature__en$48 ) begin
-      _2_ <= threshold[\$signature__addr$49 ];
+    if (\$signature__en$50 ) begin
+      _2_ <= threshold[\$signature__addr$51 ];
     end
   end
-  assign \$signature__data$58  = _2_;
+  assign \$signature__data$60  = _2_;
   reg [63:0] v [63:0];
   initial begin
     v[0] = 64'h0000000000000000;
@@ -3105,12 +3101,12 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg [63:0] _4_;
   always @(posedge clk) begin
     _3_ <= v[dbg_rd__addr];
-    if (\$signature__en$44 ) begin
-      _4_ <= v[\$signature__addr$45 ];
+    if (\$signature__en$46 ) begin
+      _4_ <= v[\$signature__addr$47 ];
     end
   end
   assign dbg_v = _3_;
-  assign \$signature__data$53  = _4_;
+  assign \$signature__data$55  = _4_;
   reg [63:0] v_reset [63:0];
   initial begin
     v_reset[0] = 64'h0000000000000000;
@@ -3182,11 +3178,11 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [63:0] _5_;
   always @(posedge clk) begin
-    if (\$signature__en$50 ) begin
-      _5_ <= v_reset[\$signature__addr$51 ];
+    if (\$signature__en$52 ) begin
+      _5_ <= v_reset[\$signature__addr$53 ];
     end
   end
-  assign \$102  = _5_;
+  assign \$103  = _5_;
   reg [31:0] weights [4095:0];
   initial begin
     weights[0] = 32'd50193;
@@ -7292,126 +7288,128 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [31:0] _6_;
   always @(posedge clk) begin
-    if (\$signature__en$36 ) begin
-      _6_ <= weights[\$signature__addr$37 ];
+    if (\$signature__en$39 ) begin
+      _6_ <= weights[\$signature__addr$40 ];
     end
   end
-  assign \$signature__data$88  = _6_;
-  assign \$7  = row_base + chunk;
-  assign \$8  = level + \$signal ;
-  assign \$9  = \$8  < 3'h4;
-  assign \$10  = $signed(\$signature__data$53 [15:0]) + $signed(\$signature__data$54 [31:0]);
-  assign \$11  = $signed(\$10 ) + $signed(\$signature__data$55 [15:0]);
-  assign \$12  = $signed(\$11 ) < $signed(16'h8000);
-  assign \$13  = $signed(\$11 ) > $signed(16'h7fff);
-  assign \$14  = \$13  ? 35'h000007fff : { \$11 [33], \$11  };
-  assign \$15  = \$12  ? 35'h7ffff8000 : \$14 ;
-  assign \$16  = $signed(\$15 [15:0]) > $signed(\$signature__data$58 [15:0]);
-  assign \$17  = fire_chunk * 3'h4;
-  assign \$18  = \$17  + 1'h0;
-  assign \$19  = \$18  < 9'h100;
-  assign spike0 = \$16  & \$19 ;
-  assign \$20  = $signed(\$15 [15:0]) - $signed(\$signature__data$58 [15:0]);
-  assign \$21  = $signed(\$20 ) < $signed(16'h8000);
-  assign \$22  = $signed(\$20 ) > $signed(16'h7fff);
-  assign \$23  = \$22  ? 18'h07fff : { \$20 [16], \$20  };
-  assign \$24  = \$21  ? 18'h38000 : \$23 ;
-  assign \$25  = spike0 ? \$24  : { \$15 [15], \$15 [15], \$15 [15:0] };
-  assign \$27  = $signed(\$25 [15:0]) - $signed(\$26 );
-  assign \$28  = $signed(\$signature__data$53 [31:16]) + $signed(\$signature__data$54 [63:32]);
-  assign \$29  = $signed(\$28 ) + $signed(\$signature__data$55 [31:16]);
-  assign \$30  = $signed(\$29 ) < $signed(16'h8000);
-  assign \$31  = $signed(\$29 ) > $signed(16'h7fff);
-  assign \$32  = \$31  ? 35'h000007fff : { \$29 [33], \$29  };
-  assign \$33  = \$30  ? 35'h7ffff8000 : \$32 ;
-  assign \$34  = $signed(\$33 [15:0]) > $signed(\$signature__data$58 [31:16]);
-  assign \$35  = fire_chunk * 3'h4;
-  assign \$36  = \$35  + 1'h1;
-  assign \$37  = \$36  < 9'h100;
-  assign spike1 = \$34  & \$37 ;
-  assign \$38  = $signed(\$33 [15:0]) - $signed(\$signature__data$58 [31:16]);
-  assign \$39  = $signed(\$38 ) < $signed(16'h8000);
-  assign \$40  = $signed(\$38 ) > $signed(16'h7fff);
-  assign \$41  = \$40  ? 18'h07fff : { \$38 [16], \$38  };
-  assign \$42  = \$39  ? 18'h38000 : \$41 ;
-  assign \$43  = spike1 ? \$42  : { \$33 [15], \$33 [15], \$33 [15:0] };
-  assign \$45  = $signed(\$43 [15:0]) - $signed(\$44 );
-  assign \$46  = $signed(\$signature__data$53 [47:32]) + $signed(\$signature__data$54 [95:64]);
-  assign \$47  = $signed(\$46 ) + $signed(\$signature__data$55 [47:32]);
-  assign \$48  = $signed(\$47 ) < $signed(16'h8000);
-  assign \$49  = $signed(\$47 ) > $signed(16'h7fff);
-  assign \$50  = \$49  ? 35'h000007fff : { \$47 [33], \$47  };
-  assign \$51  = \$48  ? 35'h7ffff8000 : \$50 ;
-  assign \$52  = $signed(\$51 [15:0]) > $signed(\$signature__data$58 [47:32]);
-  assign \$53  = fire_chunk * 3'h4;
-  assign \$54  = \$53  + 2'h2;
-  assign \$55  = \$54  < 9'h100;
-  assign spike2 = \$52  & \$55 ;
-  assign \$56  = $signed(\$51 [15:0]) - $signed(\$signature__data$58 [47:32]);
-  assign \$57  = $signed(\$56 ) < $signed(16'h8000);
-  assign \$58  = $signed(\$56 ) > $signed(16'h7fff);
-  assign \$59  = \$58  ? 18'h07fff : { \$56 [16], \$56  };
-  assign \$60  = \$57  ? 18'h38000 : \$59 ;
-  assign \$61  = spike2 ? \$60  : { \$51 [15], \$51 [15], \$51 [15:0] };
-  assign \$63  = $signed(\$61 [15:0]) - $signed(\$62 );
-  assign \$64  = $signed(\$signature__data$53 [63:48]) + $signed(\$signature__data$54 [127:96]);
-  assign \$65  = $signed(\$64 ) + $signed(\$signature__data$55 [63:48]);
-  assign \$66  = $signed(\$65 ) < $signed(16'h8000);
-  assign \$67  = $signed(\$65 ) > $signed(16'h7fff);
-  assign \$68  = \$67  ? 35'h000007fff : { \$65 [33], \$65  };
-  assign \$69  = \$66  ? 35'h7ffff8000 : \$68 ;
-  assign \$70  = $signed(\$69 [15:0]) > $signed(\$signature__data$58 [63:48]);
-  assign \$71  = fire_chunk * 3'h4;
-  assign \$72  = \$71  + 2'h3;
-  assign \$73  = \$72  < 9'h100;
-  assign spike3 = \$70  & \$73 ;
-  assign \$74  = $signed(\$69 [15:0]) - $signed(\$signature__data$58 [63:48]);
-  assign \$75  = $signed(\$74 ) < $signed(16'h8000);
-  assign \$76  = $signed(\$74 ) > $signed(16'h7fff);
-  assign \$77  = \$76  ? 18'h07fff : { \$74 [16], \$74  };
-  assign \$78  = \$75  ? 18'h38000 : \$77 ;
-  assign \$79  = spike3 ? \$78  : { \$69 [15], \$69 [15], \$69 [15:0] };
-  assign \$81  = $signed(\$79 [15:0]) - $signed(\$80 );
-  assign \$82  = | { spike3, spike2, spike1, spike0 };
-  assign \$85  = $signed(\$signature__data$54 [31:0]) + $signed(\$signature__data$88 [7:0]);
-  assign \$86  = $signed(\$signature__data$54 [63:32]) + $signed(\$signature__data$88 [15:8]);
-  assign \$87  = $signed(\$signature__data$54 [95:64]) + $signed(\$signature__data$88 [23:16]);
-  assign \$88  = $signed(\$signature__data$54 [127:96]) + $signed(\$signature__data$88 [31:24]);
-  assign \$89  = ! fsm_state;
-  assign \$90  = fsm_state == 1'h1;
-  assign \$91  = fsm_state == 2'h2;
-  assign \$92  = fsm_state == 2'h3;
-  assign \$93  = fsm_state == 3'h4;
-  assign \$94  = cycles + 1'h1;
-  assign \$95  = events__payload * 7'h40;
-  assign \$96  = chunk + 1'h1;
-  assign \$97  = chunk == 6'h3f;
-  assign \$98  = level + \$signal ;
-  assign \$99  = \$98  < 3'h4;
-  assign \$100  = chunk + 1'h1;
-  assign \$101  = chunk == 6'h3f;
+  assign \$signature__data$90  = _6_;
+  assign \$7  = ! level;
+  assign idle = done & \$7 ;
+  assign \$8  = row_base + chunk;
+  assign \$9  = level + \$signal ;
+  assign \$10  = \$9  < 3'h4;
+  assign \$11  = $signed(\$signature__data$55 [15:0]) + $signed(\$signature__data$56 [31:0]);
+  assign \$12  = $signed(\$11 ) + $signed(\$signature__data$57 [15:0]);
+  assign \$13  = $signed(\$12 ) < $signed(16'h8000);
+  assign \$14  = $signed(\$12 ) > $signed(16'h7fff);
+  assign \$15  = \$14  ? 35'h000007fff : { \$12 [33], \$12  };
+  assign \$16  = \$13  ? 35'h7ffff8000 : \$15 ;
+  assign \$17  = $signed(\$16 [15:0]) > $signed(\$signature__data$60 [15:0]);
+  assign \$18  = fire_chunk * 3'h4;
+  assign \$19  = \$18  + 1'h0;
+  assign \$20  = \$19  < 9'h100;
+  assign spike0 = \$17  & \$20 ;
+  assign \$21  = $signed(\$16 [15:0]) - $signed(\$signature__data$60 [15:0]);
+  assign \$22  = $signed(\$21 ) < $signed(16'h8000);
+  assign \$23  = $signed(\$21 ) > $signed(16'h7fff);
+  assign \$24  = \$23  ? 18'h07fff : { \$21 [16], \$21  };
+  assign \$25  = \$22  ? 18'h38000 : \$24 ;
+  assign \$26  = spike0 ? \$25  : { \$16 [15], \$16 [15], \$16 [15:0] };
+  assign \$28  = $signed(\$26 [15:0]) - $signed(\$27 );
+  assign \$29  = $signed(\$signature__data$55 [31:16]) + $signed(\$signature__data$56 [63:32]);
+  assign \$30  = $signed(\$29 ) + $signed(\$signature__data$57 [31:16]);
+  assign \$31  = $signed(\$30 ) < $signed(16'h8000);
+  assign \$32  = $signed(\$30 ) > $signed(16'h7fff);
+  assign \$33  = \$32  ? 35'h000007fff : { \$30 [33], \$30  };
+  assign \$34  = \$31  ? 35'h7ffff8000 : \$33 ;
+  assign \$35  = $signed(\$34 [15:0]) > $signed(\$signature__data$60 [31:16]);
+  assign \$36  = fire_chunk * 3'h4;
+  assign \$37  = \$36  + 1'h1;
+  assign \$38  = \$37  < 9'h100;
+  assign spike1 = \$35  & \$38 ;
+  assign \$39  = $signed(\$34 [15:0]) - $signed(\$signature__data$60 [31:16]);
+  assign \$40  = $signed(\$39 ) < $signed(16'h8000);
+  assign \$41  = $signed(\$39 ) > $signed(16'h7fff);
+  assign \$42  = \$41  ? 18'h07fff : { \$39 [16], \$39  };
+  assign \$43  = \$40  ? 18'h38000 : \$42 ;
+  assign \$44  = spike1 ? \$43  : { \$34 [15], \$34 [15], \$34 [15:0] };
+  assign \$46  = $signed(\$44 [15:0]) - $signed(\$45 );
+  assign \$47  = $signed(\$signature__data$55 [47:32]) + $signed(\$signature__data$56 [95:64]);
+  assign \$48  = $signed(\$47 ) + $signed(\$signature__data$57 [47:32]);
+  assign \$49  = $signed(\$48 ) < $signed(16'h8000);
+  assign \$50  = $signed(\$48 ) > $signed(16'h7fff);
+  assign \$51  = \$50  ? 35'h000007fff : { \$48 [33], \$48  };
+  assign \$52  = \$49  ? 35'h7ffff8000 : \$51 ;
+  assign \$53  = $signed(\$52 [15:0]) > $signed(\$signature__data$60 [47:32]);
+  assign \$54  = fire_chunk * 3'h4;
+  assign \$55  = \$54  + 2'h2;
+  assign \$56  = \$55  < 9'h100;
+  assign spike2 = \$53  & \$56 ;
+  assign \$57  = $signed(\$52 [15:0]) - $signed(\$signature__data$60 [47:32]);
+  assign \$58  = $signed(\$57 ) < $signed(16'h8000);
+  assign \$59  = $signed(\$57 ) > $signed(16'h7fff);
+  assign \$60  = \$59  ? 18'h07fff : { \$57 [16], \$57  };
+  assign \$61  = \$58  ? 18'h38000 : \$60 ;
+  assign \$62  = spike2 ? \$61  : { \$52 [15], \$52 [15], \$52 [15:0] };
+  assign \$64  = $signed(\$62 [15:0]) - $signed(\$63 );
+  assign \$65  = $signed(\$signature__data$55 [63:48]) + $signed(\$signature__data$56 [127:96]);
+  assign \$66  = $signed(\$65 ) + $signed(\$signature__data$57 [63:48]);
+  assign \$67  = $signed(\$66 ) < $signed(16'h8000);
+  assign \$68  = $signed(\$66 ) > $signed(16'h7fff);
+  assign \$69  = \$68  ? 35'h000007fff : { \$66 [33], \$66  };
+  assign \$70  = \$67  ? 35'h7ffff8000 : \$69 ;
+  assign \$71  = $signed(\$70 [15:0]) > $signed(\$signature__data$60 [63:48]);
+  assign \$72  = fire_chunk * 3'h4;
+  assign \$73  = \$72  + 2'h3;
+  assign \$74  = \$73  < 9'h100;
+  assign spike3 = \$71  & \$74 ;
+  assign \$75  = $signed(\$70 [15:0]) - $signed(\$signature__data$60 [63:48]);
+  assign \$76  = $signed(\$75 ) < $signed(16'h8000);
+  assign \$77  = $signed(\$75 ) > $signed(16'h7fff);
+  assign \$78  = \$77  ? 18'h07fff : { \$75 [16], \$75  };
+  assign \$79  = \$76  ? 18'h38000 : \$78 ;
+  assign \$80  = spike3 ? \$79  : { \$70 [15], \$70 [15], \$70 [15:0] };
+  assign \$82  = $signed(\$80 [15:0]) - $signed(\$81 );
+  assign \$83  = | { spike3, spike2, spike1, spike0 };
+  assign \$86  = $signed(\$signature__data$56 [31:0]) + $signed(\$signature__data$90 [7:0]);
+  assign \$87  = $signed(\$signature__data$56 [63:32]) + $signed(\$signature__data$90 [15:8]);
+  assign \$88  = $signed(\$signature__data$56 [95:64]) + $signed(\$signature__data$90 [23:16]);
+  assign \$89  = $signed(\$signature__data$56 [127:96]) + $signed(\$signature__data$90 [31:24]);
+  assign \$90  = ! fsm_state;
+  assign \$91  = fsm_state == 1'h1;
+  assign \$92  = fsm_state == 2'h2;
+  assign \$93  = fsm_state == 2'h3;
+  assign \$94  = fsm_state == 3'h4;
+  assign \$95  = cycles + 1'h1;
+  assign \$96  = events__payload * 7'h40;
+  assign \$97  = chunk + 1'h1;
+  assign \$98  = chunk == 6'h3f;
+  assign \$99  = level + \$signal ;
+  assign \$100  = \$99  < 3'h4;
+  assign \$101  = chunk + 1'h1;
+  assign \$102  = chunk == 6'h3f;
   always @(posedge clk)
-    \$signal$83  <= \$103 ;
+    \$signal$85  <= \$104 ;
   always @(posedge clk)
-    \$signal  <= \$104 ;
+    \$signal  <= \$105 ;
   always @(posedge clk)
-    cycles <= \$105 ;
+    cycles <= \$106 ;
   always @(posedge clk)
-    done <= \$106 ;
+    done <= \$107 ;
   always @(posedge clk)
-    had_event <= \$107 ;
+    had_event <= \$108 ;
   always @(posedge clk)
-    fsm_state <= \$108 ;
+    fsm_state <= \$109 ;
   always @(posedge clk)
-    axon <= \$109 ;
+    axon <= \$110 ;
   always @(posedge clk)
-    row_base <= \$110 ;
+    row_base <= \$111 ;
   always @(posedge clk)
-    chunk <= \$111 ;
+    chunk <= \$112 ;
   always @(posedge clk)
-    int_chunk <= \$112 ;
+    int_chunk <= \$113 ;
   always @(posedge clk)
-    fire_chunk <= \$113 ;
+    fire_chunk <= \$114 ;
   \neurosim_top.core0.out_fifo  out_fifo (
     .clk(clk),
     .r_data(spikes__payload),
@@ -7433,7 +7431,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$signature__data$12  = 64'h0000000000000000;
     if (\$signal ) begin
-      \$signature__data$12  = { \$81 [15:0], \$63 [15:0], \$45 [15:0], \$27 [15:0] };
+      \$signature__data$12  = { \$82 [15:0], \$64 [15:0], \$46 [15:0], \$28 [15:0] };
     end
   end
   always @* begin
@@ -7476,7 +7474,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           count = 1'h1;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             count = 1'h1;
           end
       3'h4:
@@ -7485,89 +7483,57 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$36  = 1'h1;
+    \$signature__en$39  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__en$36  = 1'h1;
+          \$signature__en$39  = 1'h1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$37  = 12'h000;
+    \$signature__addr$40  = 12'h000;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__addr$37  = \$7 [11:0];
+          \$signature__addr$40  = \$8 [11:0];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$40  = 1'h1;
+    \$signature__en$43  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__en$40  = 1'h1;
+          \$signature__en$43  = 1'h1;
       3'h3:
-          if (\$9 ) begin
-            \$signature__en$40  = 1'h1;
+          if (\$10 ) begin
+            \$signature__en$43  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$41  = 6'h00;
+    \$signature__addr$44  = 6'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__addr$41  = chunk;
+          \$signature__addr$44  = chunk;
       3'h3:
-          if (\$9 ) begin
-            \$signature__addr$41  = chunk;
-          end
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$44  = 1'h1;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          /* empty */;
-      3'h3:
-          if (\$9 ) begin
-            \$signature__en$44  = 1'h1;
-          end
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$45  = 6'h00;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          /* empty */;
-      3'h3:
-          if (\$9 ) begin
-            \$signature__addr$45  = chunk;
+          if (\$10 ) begin
+            \$signature__addr$44  = chunk;
           end
     endcase
   end
@@ -7582,7 +7548,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__en$46  = 1'h1;
           end
     endcase
@@ -7598,7 +7564,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__addr$47  = chunk;
           end
     endcase
@@ -7614,7 +7580,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__en$48  = 1'h1;
           end
     endcase
@@ -7630,7 +7596,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__addr$49  = chunk;
           end
     endcase
@@ -7646,7 +7612,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__en$50  = 1'h1;
           end
     endcase
@@ -7662,8 +7628,40 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__addr$51  = chunk;
+          end
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$signature__en$52  = 1'h1;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h3:
+          if (\$10 ) begin
+            \$signature__en$52  = 1'h1;
+          end
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$signature__addr$53  = 6'h00;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h3:
+          if (\$10 ) begin
+            \$signature__addr$53  = chunk;
           end
     endcase
   end
@@ -7678,55 +7676,40 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     w_en = 1'h0;
     if (\$signal ) begin
-      w_en = \$82 ;
+      w_en = \$83 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$84  = 1'h0;
-    if (\$signal$83 ) begin
-      \$signature__en$84  = 1'h1;
+    \$signature__en$86  = 1'h0;
+    if (\$signal$85 ) begin
+      \$signature__en$86  = 1'h1;
     end else if (\$signal ) begin
-      \$signature__en$84  = 1'h1;
-    end else if (\$84 ) begin
-      \$signature__en$84  = 1'h1;
+      \$signature__en$86  = 1'h1;
+    end else if (\$85 ) begin
+      \$signature__en$86  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$85  = 6'h00;
-    if (\$signal$83 ) begin
-      \$signature__addr$85  = int_chunk;
+    \$signature__addr$87  = 6'h00;
+    if (\$signal$85 ) begin
+      \$signature__addr$87  = int_chunk;
     end else if (\$signal ) begin
-      \$signature__addr$85  = fire_chunk;
-    end else if (\$84 ) begin
-      \$signature__addr$85  = 6'h00;
+      \$signature__addr$87  = fire_chunk;
+    end else if (\$85 ) begin
+      \$signature__addr$87  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__data$87  = 128'h00000000000000000000000000000000;
-    if (\$signal$83 ) begin
-      \$signature__data$87  = { \$88 [31:0], \$87 [31:0], \$86 [31:0], \$85 [31:0] };
+    \$signature__data$89  = 128'h00000000000000000000000000000000;
+    if (\$signal$85 ) begin
+      \$signature__data$89  = { \$89 [31:0], \$88 [31:0], \$87 [31:0], \$86 [31:0] };
     end else if (\$signal ) begin
-      \$signature__data$87  = 128'h00000000000000000000000000000000;
-    end else if (\$84 ) begin
-      \$signature__data$87  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$103  = 1'h0;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          \$103  = 1'h1;
-    endcase
-    if (rst) begin
-      \$103  = 1'h0;
+      \$signature__data$89  = 128'h00000000000000000000000000000000;
+    end else if (\$85 ) begin
+      \$signature__data$89  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
@@ -7738,11 +7721,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h1:
           /* empty */;
       3'h2:
-          /* empty */;
-      3'h3:
-          if (\$99 ) begin
-            \$104  = 1'h1;
-          end
+          \$104  = 1'h1;
     endcase
     if (rst) begin
       \$104  = 1'h0;
@@ -7750,27 +7729,46 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$105  = cycles;
-    if (count) begin
-      \$105  = \$94 [31:0];
-    end
+    \$105  = 1'h0;
     casez (fsm_state)
       3'h0:
-          if (start) begin
-            \$105  = 32'd0;
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h3:
+          if (\$100 ) begin
+            \$105  = 1'h1;
           end
     endcase
     if (rst) begin
-      \$105  = 32'd0;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$106  = done;
+    \$106  = cycles;
+    if (count) begin
+      \$106  = \$95 [31:0];
+    end
     casez (fsm_state)
       3'h0:
           if (start) begin
-            \$106  = 1'h0;
+            \$106  = 32'd0;
+          end
+    endcase
+    if (rst) begin
+      \$106  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$107  = done;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$107  = 1'h0;
           end
       3'h1:
           /* empty */;
@@ -7779,24 +7777,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h3:
           /* empty */;
       3'h4:
-          \$106  = 1'h1;
-    endcase
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$107  = had_event;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$107  = 1'h0;
-          end
-      3'h1:
-          if (events__valid) begin
-            \$107  = 1'h1;
-          end
+          \$107  = 1'h1;
     endcase
     if (rst) begin
       \$107  = 1'h0;
@@ -7804,98 +7785,100 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$108  = fsm_state;
+    \$108  = had_event;
     casez (fsm_state)
       3'h0:
           if (start) begin
-            \$108  = 3'h1;
+            \$108  = 1'h0;
           end
       3'h1:
           if (events__valid) begin
-            \$108  = 3'h2;
+            \$108  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$108  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$109  = fsm_state;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$109  = 3'h1;
+          end
+      3'h1:
+          if (events__valid) begin
+            \$109  = 3'h2;
           end else if (eos) begin
-            \$108  = 3'h3;
+            \$109  = 3'h3;
           end
       3'h2:
-          if (\$97 ) begin
-            \$108  = 3'h1;
+          if (\$98 ) begin
+            \$109  = 3'h1;
           end
       3'h3:
-          if (\$99 ) begin
-            if (\$101 ) begin
-              \$108  = 3'h4;
+          if (\$100 ) begin
+            if (\$102 ) begin
+              \$109  = 3'h4;
             end
           end
       3'h4:
-          \$108  = 3'h0;
+          \$109  = 3'h0;
     endcase
     if (rst) begin
-      \$108  = 3'h0;
+      \$109  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$109  = axon;
+    \$110  = axon;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           if (events__valid) begin
-            \$109  = events__payload;
+            \$110  = events__payload;
           end
     endcase
     if (rst) begin
-      \$109  = 6'h00;
+      \$110  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$110  = row_base;
+    \$111  = row_base;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           if (events__valid) begin
-            \$110  = \$95 [11:0];
+            \$111  = \$96 [11:0];
           end
     endcase
     if (rst) begin
-      \$110  = 12'h000;
+      \$111  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$111  = chunk;
+    \$112  = chunk;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           if (events__valid) begin
-            \$111  = 6'h00;
+            \$112  = 6'h00;
           end else if (eos) begin
-            \$111  = 6'h00;
+            \$112  = 6'h00;
           end
       3'h2:
-          \$111  = \$96 [5:0];
+          \$112  = \$97 [5:0];
       3'h3:
-          if (\$99 ) begin
-            \$111  = \$100 [5:0];
+          if (\$100 ) begin
+            \$112  = \$101 [5:0];
           end
-    endcase
-    if (rst) begin
-      \$111  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$112  = int_chunk;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          \$112  = chunk;
     endcase
     if (rst) begin
       \$112  = 6'h00;
@@ -7903,7 +7886,22 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$113  = fire_chunk;
+    \$113  = int_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          \$113  = chunk;
+    endcase
+    if (rst) begin
+      \$113  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$114  = fire_chunk;
     casez (fsm_state)
       3'h0:
           /* empty */;
@@ -7912,12 +7910,12 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$99 ) begin
-            \$113  = chunk;
+          if (\$100 ) begin
+            \$114  = chunk;
           end
     endcase
     if (rst) begin
-      \$113  = 6'h00;
+      \$114  = 6'h00;
     end
   end
   assign dbg_addr = dbg_rd__addr;
@@ -7937,26 +7935,26 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign r_rdy = spikes__valid;
   assign spikes__ready = r_en;
   assign cfg_en = 1'h0;
-  assign total0 = { \$11 [33], \$11  };
-  assign vs0 = \$15 [15:0];
-  assign diff0 = { \$20 [16], \$20  };
-  assign after0 = \$25 [15:0];
-  assign leaked0 = \$27 [15:0];
-  assign total1 = { \$29 [33], \$29  };
-  assign vs1 = \$33 [15:0];
-  assign diff1 = { \$38 [16], \$38  };
-  assign after1 = \$43 [15:0];
-  assign leaked1 = \$45 [15:0];
-  assign total2 = { \$47 [33], \$47  };
-  assign vs2 = \$51 [15:0];
-  assign diff2 = { \$56 [16], \$56  };
-  assign after2 = \$61 [15:0];
-  assign leaked2 = \$63 [15:0];
-  assign total3 = { \$65 [33], \$65  };
-  assign vs3 = \$69 [15:0];
-  assign diff3 = { \$74 [16], \$74  };
-  assign after3 = \$79 [15:0];
-  assign leaked3 = \$81 [15:0];
+  assign total0 = { \$12 [33], \$12  };
+  assign vs0 = \$16 [15:0];
+  assign diff0 = { \$21 [16], \$21  };
+  assign after0 = \$26 [15:0];
+  assign leaked0 = \$28 [15:0];
+  assign total1 = { \$30 [33], \$30  };
+  assign vs1 = \$34 [15:0];
+  assign diff1 = { \$39 [16], \$39  };
+  assign after1 = \$44 [15:0];
+  assign leaked1 = \$46 [15:0];
+  assign total2 = { \$48 [33], \$48  };
+  assign vs2 = \$52 [15:0];
+  assign diff2 = { \$57 [16], \$57  };
+  assign after2 = \$62 [15:0];
+  assign leaked2 = \$64 [15:0];
+  assign total3 = { \$66 [33], \$66  };
+  assign vs3 = \$70 [15:0];
+  assign diff3 = { \$75 [16], \$75  };
+  assign after3 = \$80 [15:0];
+  assign leaked3 = \$82 [15:0];
   assign \$1  = 1'h1;
   assign \$signature__en  = cfg_write;
   assign \$2  = 1'h0;
@@ -7967,12 +7965,12 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$signature__en$19  = 1'h0;
   assign \$6  = 1'h0;
   assign \$signature__en$22  = 1'h0;
-  assign \$26  = { \$25 [15], \$25 [15], \$25 [15], \$25 [15:3] };
-  assign \$44  = { \$43 [15], \$43 [15], \$43 [15], \$43 [15:3] };
-  assign \$62  = { \$61 [15], \$61 [15], \$61 [15], \$61 [15:3] };
-  assign \$80  = { \$79 [15], \$79 [15], \$79 [15], \$79 [15:3] };
-  assign \$83  = 1'h0;
+  assign \$27  = { \$26 [15], \$26 [15], \$26 [15], \$26 [15:3] };
+  assign \$45  = { \$44 [15], \$44 [15], \$44 [15], \$44 [15:3] };
+  assign \$63  = { \$62 [15], \$62 [15], \$62 [15], \$62 [15:3] };
+  assign \$81  = { \$80 [15], \$80 [15], \$80 [15], \$80 [15:3] };
   assign \$84  = 1'h0;
+  assign \$85  = 1'h0;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -8155,158 +8153,159 @@ module \neurosim_top.core0.out_fifo (rst, w_level, r_data, r_en, w_port__data, w
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload, events__payload, r_en, events__ready, cycles, done, spikes__valid, events__valid, start);
+module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__payload, events__payload, r_en, events__ready, cycles, spikes__valid, events__valid, start);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
-  wire [32:0] \$10 ;
-  wire [6:0] \$100 ;
-  wire \$101 ;
-  wire [63:0] \$102 ;
-  reg \$103 ;
+  wire \$10 ;
+  wire \$100 ;
+  wire [6:0] \$101 ;
+  wire \$102 ;
+  wire [63:0] \$103 ;
   reg \$104 ;
-  reg [31:0] \$105 ;
-  reg \$106 ;
+  reg \$105 ;
+  reg [31:0] \$106 ;
   reg \$107 ;
-  reg [2:0] \$108 ;
-  reg [5:0] \$109 ;
-  wire [33:0] \$11 ;
-  reg [11:0] \$110 ;
-  reg [5:0] \$111 ;
+  reg \$108 ;
+  reg [2:0] \$109 ;
+  wire [32:0] \$11 ;
+  reg [5:0] \$110 ;
+  reg [11:0] \$111 ;
   reg [5:0] \$112 ;
   reg [5:0] \$113 ;
-  wire \$12 ;
+  reg [5:0] \$114 ;
+  wire [33:0] \$12 ;
   wire \$13 ;
-  wire [34:0] \$14 ;
+  wire \$14 ;
   wire [34:0] \$15 ;
-  wire \$16 ;
-  wire [8:0] \$17 ;
-  wire [9:0] \$18 ;
-  wire \$19 ;
+  wire [34:0] \$16 ;
+  wire \$17 ;
+  wire [8:0] \$18 ;
+  wire [9:0] \$19 ;
   wire \$2 ;
-  wire [16:0] \$20 ;
-  wire \$21 ;
+  wire \$20 ;
+  wire [16:0] \$21 ;
   wire \$22 ;
-  wire [17:0] \$23 ;
+  wire \$23 ;
   wire [17:0] \$24 ;
   wire [17:0] \$25 ;
-  wire [15:0] \$26 ;
-  wire [16:0] \$27 ;
-  wire [32:0] \$28 ;
-  wire [33:0] \$29 ;
+  wire [17:0] \$26 ;
+  wire [15:0] \$27 ;
+  wire [16:0] \$28 ;
+  wire [32:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [33:0] \$30 ;
   wire \$31 ;
-  wire [34:0] \$32 ;
+  wire \$32 ;
   wire [34:0] \$33 ;
-  wire \$34 ;
-  wire [8:0] \$35 ;
-  wire [9:0] \$36 ;
-  wire \$37 ;
-  wire [16:0] \$38 ;
-  wire \$39 ;
+  wire [34:0] \$34 ;
+  wire \$35 ;
+  wire [8:0] \$36 ;
+  wire [9:0] \$37 ;
+  wire \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire [17:0] \$41 ;
+  wire \$41 ;
   wire [17:0] \$42 ;
   wire [17:0] \$43 ;
-  wire [15:0] \$44 ;
-  wire [16:0] \$45 ;
-  wire [32:0] \$46 ;
-  wire [33:0] \$47 ;
-  wire \$48 ;
+  wire [17:0] \$44 ;
+  wire [15:0] \$45 ;
+  wire [16:0] \$46 ;
+  wire [32:0] \$47 ;
+  wire [33:0] \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire [34:0] \$50 ;
+  wire \$50 ;
   wire [34:0] \$51 ;
-  wire \$52 ;
-  wire [8:0] \$53 ;
-  wire [9:0] \$54 ;
-  wire \$55 ;
-  wire [16:0] \$56 ;
-  wire \$57 ;
+  wire [34:0] \$52 ;
+  wire \$53 ;
+  wire [8:0] \$54 ;
+  wire [9:0] \$55 ;
+  wire \$56 ;
+  wire [16:0] \$57 ;
   wire \$58 ;
-  wire [17:0] \$59 ;
+  wire \$59 ;
   wire \$6 ;
   wire [17:0] \$60 ;
   wire [17:0] \$61 ;
-  wire [15:0] \$62 ;
-  wire [16:0] \$63 ;
-  wire [32:0] \$64 ;
-  wire [33:0] \$65 ;
-  wire \$66 ;
+  wire [17:0] \$62 ;
+  wire [15:0] \$63 ;
+  wire [16:0] \$64 ;
+  wire [32:0] \$65 ;
+  wire [33:0] \$66 ;
   wire \$67 ;
-  wire [34:0] \$68 ;
+  wire \$68 ;
   wire [34:0] \$69 ;
-  wire [12:0] \$7 ;
-  wire \$70 ;
-  wire [8:0] \$71 ;
-  wire [9:0] \$72 ;
-  wire \$73 ;
-  wire [16:0] \$74 ;
-  wire \$75 ;
+  wire \$7 ;
+  wire [34:0] \$70 ;
+  wire \$71 ;
+  wire [8:0] \$72 ;
+  wire [9:0] \$73 ;
+  wire \$74 ;
+  wire [16:0] \$75 ;
   wire \$76 ;
-  wire [17:0] \$77 ;
+  wire \$77 ;
   wire [17:0] \$78 ;
   wire [17:0] \$79 ;
-  wire [3:0] \$8 ;
-  wire [15:0] \$80 ;
-  wire [16:0] \$81 ;
-  wire \$82 ;
+  wire [12:0] \$8 ;
+  wire [17:0] \$80 ;
+  wire [15:0] \$81 ;
+  wire [16:0] \$82 ;
   wire \$83 ;
   wire \$84 ;
-  wire [32:0] \$85 ;
+  wire \$85 ;
   wire [32:0] \$86 ;
   wire [32:0] \$87 ;
   wire [32:0] \$88 ;
-  wire \$89 ;
-  wire \$9 ;
+  wire [32:0] \$89 ;
+  wire [3:0] \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
-  wire [32:0] \$94 ;
-  wire [12:0] \$95 ;
-  wire [6:0] \$96 ;
-  wire \$97 ;
-  wire [3:0] \$98 ;
-  wire \$99 ;
+  wire \$94 ;
+  wire [32:0] \$95 ;
+  wire [12:0] \$96 ;
+  wire [6:0] \$97 ;
+  wire \$98 ;
+  wire [3:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$83  = 1'h0;
+  reg \$signal$85  = 1'h0;
   wire [11:0] \$signature__addr ;
   reg [5:0] \$signature__addr$11 ;
   wire [5:0] \$signature__addr$14 ;
   wire [5:0] \$signature__addr$17 ;
   wire [5:0] \$signature__addr$20 ;
-  reg [11:0] \$signature__addr$37 ;
-  reg [5:0] \$signature__addr$41 ;
-  reg [5:0] \$signature__addr$45 ;
+  reg [11:0] \$signature__addr$40 ;
+  reg [5:0] \$signature__addr$44 ;
   reg [5:0] \$signature__addr$47 ;
   reg [5:0] \$signature__addr$49 ;
   reg [5:0] \$signature__addr$51 ;
-  reg [5:0] \$signature__addr$85 ;
+  reg [5:0] \$signature__addr$53 ;
+  reg [5:0] \$signature__addr$87 ;
   wire [31:0] \$signature__data ;
   reg [63:0] \$signature__data$12 ;
   wire [63:0] \$signature__data$15 ;
   wire [63:0] \$signature__data$18 ;
   wire [63:0] \$signature__data$21 ;
-  wire [63:0] \$signature__data$53 ;
-  wire [127:0] \$signature__data$54 ;
   wire [63:0] \$signature__data$55 ;
-  wire [63:0] \$signature__data$58 ;
-  reg [127:0] \$signature__data$87 ;
-  wire [31:0] \$signature__data$88 ;
+  wire [127:0] \$signature__data$56 ;
+  wire [63:0] \$signature__data$57 ;
+  wire [63:0] \$signature__data$60 ;
+  reg [127:0] \$signature__data$89 ;
+  wire [31:0] \$signature__data$90 ;
   wire \$signature__en ;
   reg \$signature__en$13 ;
   wire \$signature__en$16 ;
   wire \$signature__en$19 ;
   wire \$signature__en$22 ;
-  reg \$signature__en$36 ;
-  reg \$signature__en$40 ;
-  reg \$signature__en$44 ;
+  reg \$signature__en$39 ;
+  reg \$signature__en$43 ;
   reg \$signature__en$46 ;
   reg \$signature__en$48 ;
   reg \$signature__en$50 ;
-  reg \$signature__en$84 ;
+  reg \$signature__en$52 ;
+  reg \$signature__en$86 ;
   wire [15:0] after0;
   wire [15:0] after1;
   wire [15:0] after2;
@@ -8333,7 +8332,6 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [17:0] diff1;
   wire [17:0] diff2;
   wire [17:0] diff3;
-  output done;
   reg done = 1'h0;
   input eos;
   wire eos;
@@ -8346,6 +8344,8 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg [5:0] fire_chunk = 6'h00;
   reg [2:0] fsm_state = 3'h0;
   reg had_event = 1'h0;
+  output idle;
+  wire idle;
   reg [5:0] int_chunk = 6'h00;
   wire [15:0] leaked0;
   wire [15:0] leaked1;
@@ -8448,16 +8448,16 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     acc[63] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$84 )
-      acc[\$signature__addr$85 ] <= \$signature__data$87 ;
+    if (\$signature__en$86 )
+      acc[\$signature__addr$87 ] <= \$signature__data$89 ;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
-    if (\$signature__en$40 ) begin
-      _0_ <= acc[\$signature__addr$41 ];
+    if (\$signature__en$43 ) begin
+      _0_ <= acc[\$signature__addr$44 ];
     end
   end
-  assign \$signature__data$54  = _0_;
+  assign \$signature__data$56  = _0_;
   reg [63:0] bias [63:0];
   initial begin
     bias[0] = 64'h0012001200120012;
@@ -8529,11 +8529,11 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [63:0] _1_;
   always @(posedge clk) begin
-    if (\$signature__en$46 ) begin
-      _1_ <= bias[\$signature__addr$47 ];
+    if (\$signature__en$48 ) begin
+      _1_ <= bias[\$signature__addr$49 ];
     end
   end
-  assign \$signature__data$55  = _1_;
+  assign \$signature__data$57  = _1_;
   reg [63:0] threshold [63:0];
   initial begin
     threshold[0] = 64'h0097009700970097;
@@ -8605,11 +8605,11 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [63:0] _2_;
   always @(posedge clk) begin
-    if (\$signature__en$48 ) begin
-      _2_ <= threshold[\$signature__addr$49 ];
+    if (\$signature__en$50 ) begin
+      _2_ <= threshold[\$signature__addr$51 ];
     end
   end
-  assign \$signature__data$58  = _2_;
+  assign \$signature__data$60  = _2_;
   reg [63:0] v [63:0];
   initial begin
     v[0] = 64'h0000000000000000;
@@ -8685,12 +8685,12 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg [63:0] _4_;
   always @(posedge clk) begin
     _3_ <= v[dbg_rd__addr];
-    if (\$signature__en$44 ) begin
-      _4_ <= v[\$signature__addr$45 ];
+    if (\$signature__en$46 ) begin
+      _4_ <= v[\$signature__addr$47 ];
     end
   end
   assign dbg_v = _3_;
-  assign \$signature__data$53  = _4_;
+  assign \$signature__data$55  = _4_;
   reg [63:0] v_reset [63:0];
   initial begin
     v_reset[0] = 64'h0000000000000000;
@@ -8762,11 +8762,11 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [63:0] _5_;
   always @(posedge clk) begin
-    if (\$signature__en$50 ) begin
-      _5_ <= v_reset[\$signature__addr$51 ];
+    if (\$signature__en$52 ) begin
+      _5_ <= v_reset[\$signature__addr$53 ];
     end
   end
-  assign \$102  = _5_;
+  assign \$103  = _5_;
   reg [31:0] weights [4095:0];
   initial begin
     weights[0] = 32'd16162;
@@ -12872,126 +12872,128 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [31:0] _6_;
   always @(posedge clk) begin
-    if (\$signature__en$36 ) begin
-      _6_ <= weights[\$signature__addr$37 ];
+    if (\$signature__en$39 ) begin
+      _6_ <= weights[\$signature__addr$40 ];
     end
   end
-  assign \$signature__data$88  = _6_;
-  assign \$7  = row_base + chunk;
-  assign \$8  = level + \$signal ;
-  assign \$9  = \$8  < 3'h4;
-  assign \$10  = $signed(\$signature__data$53 [15:0]) + $signed(\$signature__data$54 [31:0]);
-  assign \$11  = $signed(\$10 ) + $signed(\$signature__data$55 [15:0]);
-  assign \$12  = $signed(\$11 ) < $signed(16'h8000);
-  assign \$13  = $signed(\$11 ) > $signed(16'h7fff);
-  assign \$14  = \$13  ? 35'h000007fff : { \$11 [33], \$11  };
-  assign \$15  = \$12  ? 35'h7ffff8000 : \$14 ;
-  assign \$16  = $signed(\$15 [15:0]) > $signed(\$signature__data$58 [15:0]);
-  assign \$17  = fire_chunk * 3'h4;
-  assign \$18  = \$17  + 1'h0;
-  assign \$19  = \$18  < 9'h100;
-  assign spike0 = \$16  & \$19 ;
-  assign \$20  = $signed(\$15 [15:0]) - $signed(\$signature__data$58 [15:0]);
-  assign \$21  = $signed(\$20 ) < $signed(16'h8000);
-  assign \$22  = $signed(\$20 ) > $signed(16'h7fff);
-  assign \$23  = \$22  ? 18'h07fff : { \$20 [16], \$20  };
-  assign \$24  = \$21  ? 18'h38000 : \$23 ;
-  assign \$25  = spike0 ? \$24  : { \$15 [15], \$15 [15], \$15 [15:0] };
-  assign \$27  = $signed(\$25 [15:0]) - $signed(\$26 );
-  assign \$28  = $signed(\$signature__data$53 [31:16]) + $signed(\$signature__data$54 [63:32]);
-  assign \$29  = $signed(\$28 ) + $signed(\$signature__data$55 [31:16]);
-  assign \$30  = $signed(\$29 ) < $signed(16'h8000);
-  assign \$31  = $signed(\$29 ) > $signed(16'h7fff);
-  assign \$32  = \$31  ? 35'h000007fff : { \$29 [33], \$29  };
-  assign \$33  = \$30  ? 35'h7ffff8000 : \$32 ;
-  assign \$34  = $signed(\$33 [15:0]) > $signed(\$signature__data$58 [31:16]);
-  assign \$35  = fire_chunk * 3'h4;
-  assign \$36  = \$35  + 1'h1;
-  assign \$37  = \$36  < 9'h100;
-  assign spike1 = \$34  & \$37 ;
-  assign \$38  = $signed(\$33 [15:0]) - $signed(\$signature__data$58 [31:16]);
-  assign \$39  = $signed(\$38 ) < $signed(16'h8000);
-  assign \$40  = $signed(\$38 ) > $signed(16'h7fff);
-  assign \$41  = \$40  ? 18'h07fff : { \$38 [16], \$38  };
-  assign \$42  = \$39  ? 18'h38000 : \$41 ;
-  assign \$43  = spike1 ? \$42  : { \$33 [15], \$33 [15], \$33 [15:0] };
-  assign \$45  = $signed(\$43 [15:0]) - $signed(\$44 );
-  assign \$46  = $signed(\$signature__data$53 [47:32]) + $signed(\$signature__data$54 [95:64]);
-  assign \$47  = $signed(\$46 ) + $signed(\$signature__data$55 [47:32]);
-  assign \$48  = $signed(\$47 ) < $signed(16'h8000);
-  assign \$49  = $signed(\$47 ) > $signed(16'h7fff);
-  assign \$50  = \$49  ? 35'h000007fff : { \$47 [33], \$47  };
-  assign \$51  = \$48  ? 35'h7ffff8000 : \$50 ;
-  assign \$52  = $signed(\$51 [15:0]) > $signed(\$signature__data$58 [47:32]);
-  assign \$53  = fire_chunk * 3'h4;
-  assign \$54  = \$53  + 2'h2;
-  assign \$55  = \$54  < 9'h100;
-  assign spike2 = \$52  & \$55 ;
-  assign \$56  = $signed(\$51 [15:0]) - $signed(\$signature__data$58 [47:32]);
-  assign \$57  = $signed(\$56 ) < $signed(16'h8000);
-  assign \$58  = $signed(\$56 ) > $signed(16'h7fff);
-  assign \$59  = \$58  ? 18'h07fff : { \$56 [16], \$56  };
-  assign \$60  = \$57  ? 18'h38000 : \$59 ;
-  assign \$61  = spike2 ? \$60  : { \$51 [15], \$51 [15], \$51 [15:0] };
-  assign \$63  = $signed(\$61 [15:0]) - $signed(\$62 );
-  assign \$64  = $signed(\$signature__data$53 [63:48]) + $signed(\$signature__data$54 [127:96]);
-  assign \$65  = $signed(\$64 ) + $signed(\$signature__data$55 [63:48]);
-  assign \$66  = $signed(\$65 ) < $signed(16'h8000);
-  assign \$67  = $signed(\$65 ) > $signed(16'h7fff);
-  assign \$68  = \$67  ? 35'h000007fff : { \$65 [33], \$65  };
-  assign \$69  = \$66  ? 35'h7ffff8000 : \$68 ;
-  assign \$70  = $signed(\$69 [15:0]) > $signed(\$signature__data$58 [63:48]);
-  assign \$71  = fire_chunk * 3'h4;
-  assign \$72  = \$71  + 2'h3;
-  assign \$73  = \$72  < 9'h100;
-  assign spike3 = \$70  & \$73 ;
-  assign \$74  = $signed(\$69 [15:0]) - $signed(\$signature__data$58 [63:48]);
-  assign \$75  = $signed(\$74 ) < $signed(16'h8000);
-  assign \$76  = $signed(\$74 ) > $signed(16'h7fff);
-  assign \$77  = \$76  ? 18'h07fff : { \$74 [16], \$74  };
-  assign \$78  = \$75  ? 18'h38000 : \$77 ;
-  assign \$79  = spike3 ? \$78  : { \$69 [15], \$69 [15], \$69 [15:0] };
-  assign \$81  = $signed(\$79 [15:0]) - $signed(\$80 );
-  assign \$82  = | { spike3, spike2, spike1, spike0 };
-  assign \$85  = $signed(\$signature__data$54 [31:0]) + $signed(\$signature__data$88 [7:0]);
-  assign \$86  = $signed(\$signature__data$54 [63:32]) + $signed(\$signature__data$88 [15:8]);
-  assign \$87  = $signed(\$signature__data$54 [95:64]) + $signed(\$signature__data$88 [23:16]);
-  assign \$88  = $signed(\$signature__data$54 [127:96]) + $signed(\$signature__data$88 [31:24]);
-  assign \$89  = ! fsm_state;
-  assign \$90  = fsm_state == 1'h1;
-  assign \$91  = fsm_state == 2'h2;
-  assign \$92  = fsm_state == 2'h3;
-  assign \$93  = fsm_state == 3'h4;
-  assign \$94  = cycles + 1'h1;
-  assign \$95  = events__payload * 7'h40;
-  assign \$96  = chunk + 1'h1;
-  assign \$97  = chunk == 6'h3f;
-  assign \$98  = level + \$signal ;
-  assign \$99  = \$98  < 3'h4;
-  assign \$100  = chunk + 1'h1;
-  assign \$101  = chunk == 6'h3f;
+  assign \$signature__data$90  = _6_;
+  assign \$7  = ! level;
+  assign idle = done & \$7 ;
+  assign \$8  = row_base + chunk;
+  assign \$9  = level + \$signal ;
+  assign \$10  = \$9  < 3'h4;
+  assign \$11  = $signed(\$signature__data$55 [15:0]) + $signed(\$signature__data$56 [31:0]);
+  assign \$12  = $signed(\$11 ) + $signed(\$signature__data$57 [15:0]);
+  assign \$13  = $signed(\$12 ) < $signed(16'h8000);
+  assign \$14  = $signed(\$12 ) > $signed(16'h7fff);
+  assign \$15  = \$14  ? 35'h000007fff : { \$12 [33], \$12  };
+  assign \$16  = \$13  ? 35'h7ffff8000 : \$15 ;
+  assign \$17  = $signed(\$16 [15:0]) > $signed(\$signature__data$60 [15:0]);
+  assign \$18  = fire_chunk * 3'h4;
+  assign \$19  = \$18  + 1'h0;
+  assign \$20  = \$19  < 9'h100;
+  assign spike0 = \$17  & \$20 ;
+  assign \$21  = $signed(\$16 [15:0]) - $signed(\$signature__data$60 [15:0]);
+  assign \$22  = $signed(\$21 ) < $signed(16'h8000);
+  assign \$23  = $signed(\$21 ) > $signed(16'h7fff);
+  assign \$24  = \$23  ? 18'h07fff : { \$21 [16], \$21  };
+  assign \$25  = \$22  ? 18'h38000 : \$24 ;
+  assign \$26  = spike0 ? \$25  : { \$16 [15], \$16 [15], \$16 [15:0] };
+  assign \$28  = $signed(\$26 [15:0]) - $signed(\$27 );
+  assign \$29  = $signed(\$signature__data$55 [31:16]) + $signed(\$signature__data$56 [63:32]);
+  assign \$30  = $signed(\$29 ) + $signed(\$signature__data$57 [31:16]);
+  assign \$31  = $signed(\$30 ) < $signed(16'h8000);
+  assign \$32  = $signed(\$30 ) > $signed(16'h7fff);
+  assign \$33  = \$32  ? 35'h000007fff : { \$30 [33], \$30  };
+  assign \$34  = \$31  ? 35'h7ffff8000 : \$33 ;
+  assign \$35  = $signed(\$34 [15:0]) > $signed(\$signature__data$60 [31:16]);
+  assign \$36  = fire_chunk * 3'h4;
+  assign \$37  = \$36  + 1'h1;
+  assign \$38  = \$37  < 9'h100;
+  assign spike1 = \$35  & \$38 ;
+  assign \$39  = $signed(\$34 [15:0]) - $signed(\$signature__data$60 [31:16]);
+  assign \$40  = $signed(\$39 ) < $signed(16'h8000);
+  assign \$41  = $signed(\$39 ) > $signed(16'h7fff);
+  assign \$42  = \$41  ? 18'h07fff : { \$39 [16], \$39  };
+  assign \$43  = \$40  ? 18'h38000 : \$42 ;
+  assign \$44  = spike1 ? \$43  : { \$34 [15], \$34 [15], \$34 [15:0] };
+  assign \$46  = $signed(\$44 [15:0]) - $signed(\$45 );
+  assign \$47  = $signed(\$signature__data$55 [47:32]) + $signed(\$signature__data$56 [95:64]);
+  assign \$48  = $signed(\$47 ) + $signed(\$signature__data$57 [47:32]);
+  assign \$49  = $signed(\$48 ) < $signed(16'h8000);
+  assign \$50  = $signed(\$48 ) > $signed(16'h7fff);
+  assign \$51  = \$50  ? 35'h000007fff : { \$48 [33], \$48  };
+  assign \$52  = \$49  ? 35'h7ffff8000 : \$51 ;
+  assign \$53  = $signed(\$52 [15:0]) > $signed(\$signature__data$60 [47:32]);
+  assign \$54  = fire_chunk * 3'h4;
+  assign \$55  = \$54  + 2'h2;
+  assign \$56  = \$55  < 9'h100;
+  assign spike2 = \$53  & \$56 ;
+  assign \$57  = $signed(\$52 [15:0]) - $signed(\$signature__data$60 [47:32]);
+  assign \$58  = $signed(\$57 ) < $signed(16'h8000);
+  assign \$59  = $signed(\$57 ) > $signed(16'h7fff);
+  assign \$60  = \$59  ? 18'h07fff : { \$57 [16], \$57  };
+  assign \$61  = \$58  ? 18'h38000 : \$60 ;
+  assign \$62  = spike2 ? \$61  : { \$52 [15], \$52 [15], \$52 [15:0] };
+  assign \$64  = $signed(\$62 [15:0]) - $signed(\$63 );
+  assign \$65  = $signed(\$signature__data$55 [63:48]) + $signed(\$signature__data$56 [127:96]);
+  assign \$66  = $signed(\$65 ) + $signed(\$signature__data$57 [63:48]);
+  assign \$67  = $signed(\$66 ) < $signed(16'h8000);
+  assign \$68  = $signed(\$66 ) > $signed(16'h7fff);
+  assign \$69  = \$68  ? 35'h000007fff : { \$66 [33], \$66  };
+  assign \$70  = \$67  ? 35'h7ffff8000 : \$69 ;
+  assign \$71  = $signed(\$70 [15:0]) > $signed(\$signature__data$60 [63:48]);
+  assign \$72  = fire_chunk * 3'h4;
+  assign \$73  = \$72  + 2'h3;
+  assign \$74  = \$73  < 9'h100;
+  assign spike3 = \$71  & \$74 ;
+  assign \$75  = $signed(\$70 [15:0]) - $signed(\$signature__data$60 [63:48]);
+  assign \$76  = $signed(\$75 ) < $signed(16'h8000);
+  assign \$77  = $signed(\$75 ) > $signed(16'h7fff);
+  assign \$78  = \$77  ? 18'h07fff : { \$75 [16], \$75  };
+  assign \$79  = \$76  ? 18'h38000 : \$78 ;
+  assign \$80  = spike3 ? \$79  : { \$70 [15], \$70 [15], \$70 [15:0] };
+  assign \$82  = $signed(\$80 [15:0]) - $signed(\$81 );
+  assign \$83  = | { spike3, spike2, spike1, spike0 };
+  assign \$86  = $signed(\$signature__data$56 [31:0]) + $signed(\$signature__data$90 [7:0]);
+  assign \$87  = $signed(\$signature__data$56 [63:32]) + $signed(\$signature__data$90 [15:8]);
+  assign \$88  = $signed(\$signature__data$56 [95:64]) + $signed(\$signature__data$90 [23:16]);
+  assign \$89  = $signed(\$signature__data$56 [127:96]) + $signed(\$signature__data$90 [31:24]);
+  assign \$90  = ! fsm_state;
+  assign \$91  = fsm_state == 1'h1;
+  assign \$92  = fsm_state == 2'h2;
+  assign \$93  = fsm_state == 2'h3;
+  assign \$94  = fsm_state == 3'h4;
+  assign \$95  = cycles + 1'h1;
+  assign \$96  = events__payload * 7'h40;
+  assign \$97  = chunk + 1'h1;
+  assign \$98  = chunk == 6'h3f;
+  assign \$99  = level + \$signal ;
+  assign \$100  = \$99  < 3'h4;
+  assign \$101  = chunk + 1'h1;
+  assign \$102  = chunk == 6'h3f;
   always @(posedge clk)
-    \$signal$83  <= \$103 ;
+    \$signal$85  <= \$104 ;
   always @(posedge clk)
-    \$signal  <= \$104 ;
+    \$signal  <= \$105 ;
   always @(posedge clk)
-    cycles <= \$105 ;
+    cycles <= \$106 ;
   always @(posedge clk)
-    done <= \$106 ;
+    done <= \$107 ;
   always @(posedge clk)
-    had_event <= \$107 ;
+    had_event <= \$108 ;
   always @(posedge clk)
-    fsm_state <= \$108 ;
+    fsm_state <= \$109 ;
   always @(posedge clk)
-    axon <= \$109 ;
+    axon <= \$110 ;
   always @(posedge clk)
-    row_base <= \$110 ;
+    row_base <= \$111 ;
   always @(posedge clk)
-    chunk <= \$111 ;
+    chunk <= \$112 ;
   always @(posedge clk)
-    int_chunk <= \$112 ;
+    int_chunk <= \$113 ;
   always @(posedge clk)
-    fire_chunk <= \$113 ;
+    fire_chunk <= \$114 ;
   \neurosim_top.core1.out_fifo  out_fifo (
     .clk(clk),
     .r_data(spikes__payload),
@@ -13013,7 +13015,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$signature__data$12  = 64'h0000000000000000;
     if (\$signal ) begin
-      \$signature__data$12  = { \$81 [15:0], \$63 [15:0], \$45 [15:0], \$27 [15:0] };
+      \$signature__data$12  = { \$82 [15:0], \$64 [15:0], \$46 [15:0], \$28 [15:0] };
     end
   end
   always @* begin
@@ -13056,7 +13058,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           count = 1'h1;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             count = 1'h1;
           end
       3'h4:
@@ -13065,89 +13067,57 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__en$36  = 1'h1;
+    \$signature__en$39  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__en$36  = 1'h1;
+          \$signature__en$39  = 1'h1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$37  = 12'h000;
+    \$signature__addr$40  = 12'h000;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__addr$37  = \$7 [11:0];
+          \$signature__addr$40  = \$8 [11:0];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__en$40  = 1'h1;
+    \$signature__en$43  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__en$40  = 1'h1;
+          \$signature__en$43  = 1'h1;
       3'h3:
-          if (\$9 ) begin
-            \$signature__en$40  = 1'h1;
+          if (\$10 ) begin
+            \$signature__en$43  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$41  = 6'h00;
+    \$signature__addr$44  = 6'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__addr$41  = chunk;
+          \$signature__addr$44  = chunk;
       3'h3:
-          if (\$9 ) begin
-            \$signature__addr$41  = chunk;
-          end
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__en$44  = 1'h1;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          /* empty */;
-      3'h3:
-          if (\$9 ) begin
-            \$signature__en$44  = 1'h1;
-          end
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$45  = 6'h00;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          /* empty */;
-      3'h3:
-          if (\$9 ) begin
-            \$signature__addr$45  = chunk;
+          if (\$10 ) begin
+            \$signature__addr$44  = chunk;
           end
     endcase
   end
@@ -13162,7 +13132,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__en$46  = 1'h1;
           end
     endcase
@@ -13178,7 +13148,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__addr$47  = chunk;
           end
     endcase
@@ -13194,7 +13164,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__en$48  = 1'h1;
           end
     endcase
@@ -13210,7 +13180,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__addr$49  = chunk;
           end
     endcase
@@ -13226,7 +13196,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__en$50  = 1'h1;
           end
     endcase
@@ -13242,8 +13212,40 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__addr$51  = chunk;
+          end
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$signature__en$52  = 1'h1;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h3:
+          if (\$10 ) begin
+            \$signature__en$52  = 1'h1;
+          end
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$signature__addr$53  = 6'h00;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h3:
+          if (\$10 ) begin
+            \$signature__addr$53  = chunk;
           end
     endcase
   end
@@ -13258,55 +13260,40 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     w_en = 1'h0;
     if (\$signal ) begin
-      w_en = \$82 ;
+      w_en = \$83 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__en$84  = 1'h0;
-    if (\$signal$83 ) begin
-      \$signature__en$84  = 1'h1;
+    \$signature__en$86  = 1'h0;
+    if (\$signal$85 ) begin
+      \$signature__en$86  = 1'h1;
     end else if (\$signal ) begin
-      \$signature__en$84  = 1'h1;
-    end else if (\$84 ) begin
-      \$signature__en$84  = 1'h1;
+      \$signature__en$86  = 1'h1;
+    end else if (\$85 ) begin
+      \$signature__en$86  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$85  = 6'h00;
-    if (\$signal$83 ) begin
-      \$signature__addr$85  = int_chunk;
+    \$signature__addr$87  = 6'h00;
+    if (\$signal$85 ) begin
+      \$signature__addr$87  = int_chunk;
     end else if (\$signal ) begin
-      \$signature__addr$85  = fire_chunk;
-    end else if (\$84 ) begin
-      \$signature__addr$85  = 6'h00;
+      \$signature__addr$87  = fire_chunk;
+    end else if (\$85 ) begin
+      \$signature__addr$87  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__data$87  = 128'h00000000000000000000000000000000;
-    if (\$signal$83 ) begin
-      \$signature__data$87  = { \$88 [31:0], \$87 [31:0], \$86 [31:0], \$85 [31:0] };
+    \$signature__data$89  = 128'h00000000000000000000000000000000;
+    if (\$signal$85 ) begin
+      \$signature__data$89  = { \$89 [31:0], \$88 [31:0], \$87 [31:0], \$86 [31:0] };
     end else if (\$signal ) begin
-      \$signature__data$87  = 128'h00000000000000000000000000000000;
-    end else if (\$84 ) begin
-      \$signature__data$87  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$103  = 1'h0;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          \$103  = 1'h1;
-    endcase
-    if (rst) begin
-      \$103  = 1'h0;
+      \$signature__data$89  = 128'h00000000000000000000000000000000;
+    end else if (\$85 ) begin
+      \$signature__data$89  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
@@ -13318,11 +13305,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h1:
           /* empty */;
       3'h2:
-          /* empty */;
-      3'h3:
-          if (\$99 ) begin
-            \$104  = 1'h1;
-          end
+          \$104  = 1'h1;
     endcase
     if (rst) begin
       \$104  = 1'h0;
@@ -13330,27 +13313,46 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$105  = cycles;
-    if (count) begin
-      \$105  = \$94 [31:0];
-    end
+    \$105  = 1'h0;
     casez (fsm_state)
       3'h0:
-          if (start) begin
-            \$105  = 32'd0;
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h3:
+          if (\$100 ) begin
+            \$105  = 1'h1;
           end
     endcase
     if (rst) begin
-      \$105  = 32'd0;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$106  = done;
+    \$106  = cycles;
+    if (count) begin
+      \$106  = \$95 [31:0];
+    end
     casez (fsm_state)
       3'h0:
           if (start) begin
-            \$106  = 1'h0;
+            \$106  = 32'd0;
+          end
+    endcase
+    if (rst) begin
+      \$106  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$107  = done;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$107  = 1'h0;
           end
       3'h1:
           /* empty */;
@@ -13359,24 +13361,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h3:
           /* empty */;
       3'h4:
-          \$106  = 1'h1;
-    endcase
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$107  = had_event;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$107  = 1'h0;
-          end
-      3'h1:
-          if (events__valid) begin
-            \$107  = 1'h1;
-          end
+          \$107  = 1'h1;
     endcase
     if (rst) begin
       \$107  = 1'h0;
@@ -13384,98 +13369,100 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$108  = fsm_state;
+    \$108  = had_event;
     casez (fsm_state)
       3'h0:
           if (start) begin
-            \$108  = 3'h1;
+            \$108  = 1'h0;
           end
       3'h1:
           if (events__valid) begin
-            \$108  = 3'h2;
+            \$108  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$108  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$109  = fsm_state;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$109  = 3'h1;
+          end
+      3'h1:
+          if (events__valid) begin
+            \$109  = 3'h2;
           end else if (eos) begin
-            \$108  = 3'h3;
+            \$109  = 3'h3;
           end
       3'h2:
-          if (\$97 ) begin
-            \$108  = 3'h1;
+          if (\$98 ) begin
+            \$109  = 3'h1;
           end
       3'h3:
-          if (\$99 ) begin
-            if (\$101 ) begin
-              \$108  = 3'h4;
+          if (\$100 ) begin
+            if (\$102 ) begin
+              \$109  = 3'h4;
             end
           end
       3'h4:
-          \$108  = 3'h0;
+          \$109  = 3'h0;
     endcase
     if (rst) begin
-      \$108  = 3'h0;
+      \$109  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$109  = axon;
+    \$110  = axon;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           if (events__valid) begin
-            \$109  = events__payload;
+            \$110  = events__payload;
           end
     endcase
     if (rst) begin
-      \$109  = 6'h00;
+      \$110  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$110  = row_base;
+    \$111  = row_base;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           if (events__valid) begin
-            \$110  = \$95 [11:0];
+            \$111  = \$96 [11:0];
           end
     endcase
     if (rst) begin
-      \$110  = 12'h000;
+      \$111  = 12'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$111  = chunk;
+    \$112  = chunk;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           if (events__valid) begin
-            \$111  = 6'h00;
+            \$112  = 6'h00;
           end else if (eos) begin
-            \$111  = 6'h00;
+            \$112  = 6'h00;
           end
       3'h2:
-          \$111  = \$96 [5:0];
+          \$112  = \$97 [5:0];
       3'h3:
-          if (\$99 ) begin
-            \$111  = \$100 [5:0];
+          if (\$100 ) begin
+            \$112  = \$101 [5:0];
           end
-    endcase
-    if (rst) begin
-      \$111  = 6'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$112  = int_chunk;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          \$112  = chunk;
     endcase
     if (rst) begin
       \$112  = 6'h00;
@@ -13483,7 +13470,22 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$113  = fire_chunk;
+    \$113  = int_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          \$113  = chunk;
+    endcase
+    if (rst) begin
+      \$113  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$114  = fire_chunk;
     casez (fsm_state)
       3'h0:
           /* empty */;
@@ -13492,12 +13494,12 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$99 ) begin
-            \$113  = chunk;
+          if (\$100 ) begin
+            \$114  = chunk;
           end
     endcase
     if (rst) begin
-      \$113  = 6'h00;
+      \$114  = 6'h00;
     end
   end
   assign dbg_addr = dbg_rd__addr;
@@ -13517,26 +13519,26 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign r_rdy = spikes__valid;
   assign spikes__ready = r_en;
   assign cfg_en = 1'h0;
-  assign total0 = { \$11 [33], \$11  };
-  assign vs0 = \$15 [15:0];
-  assign diff0 = { \$20 [16], \$20  };
-  assign after0 = \$25 [15:0];
-  assign leaked0 = \$27 [15:0];
-  assign total1 = { \$29 [33], \$29  };
-  assign vs1 = \$33 [15:0];
-  assign diff1 = { \$38 [16], \$38  };
-  assign after1 = \$43 [15:0];
-  assign leaked1 = \$45 [15:0];
-  assign total2 = { \$47 [33], \$47  };
-  assign vs2 = \$51 [15:0];
-  assign diff2 = { \$56 [16], \$56  };
-  assign after2 = \$61 [15:0];
-  assign leaked2 = \$63 [15:0];
-  assign total3 = { \$65 [33], \$65  };
-  assign vs3 = \$69 [15:0];
-  assign diff3 = { \$74 [16], \$74  };
-  assign after3 = \$79 [15:0];
-  assign leaked3 = \$81 [15:0];
+  assign total0 = { \$12 [33], \$12  };
+  assign vs0 = \$16 [15:0];
+  assign diff0 = { \$21 [16], \$21  };
+  assign after0 = \$26 [15:0];
+  assign leaked0 = \$28 [15:0];
+  assign total1 = { \$30 [33], \$30  };
+  assign vs1 = \$34 [15:0];
+  assign diff1 = { \$39 [16], \$39  };
+  assign after1 = \$44 [15:0];
+  assign leaked1 = \$46 [15:0];
+  assign total2 = { \$48 [33], \$48  };
+  assign vs2 = \$52 [15:0];
+  assign diff2 = { \$57 [16], \$57  };
+  assign after2 = \$62 [15:0];
+  assign leaked2 = \$64 [15:0];
+  assign total3 = { \$66 [33], \$66  };
+  assign vs3 = \$70 [15:0];
+  assign diff3 = { \$75 [16], \$75  };
+  assign after3 = \$80 [15:0];
+  assign leaked3 = \$82 [15:0];
   assign \$1  = 1'h1;
   assign \$signature__en  = cfg_write;
   assign \$2  = 1'h0;
@@ -13547,12 +13549,12 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$signature__en$19  = 1'h0;
   assign \$6  = 1'h0;
   assign \$signature__en$22  = 1'h0;
-  assign \$26  = { \$25 [15], \$25 [15], \$25 [15], \$25 [15:3] };
-  assign \$44  = { \$43 [15], \$43 [15], \$43 [15], \$43 [15:3] };
-  assign \$62  = { \$61 [15], \$61 [15], \$61 [15], \$61 [15:3] };
-  assign \$80  = { \$79 [15], \$79 [15], \$79 [15], \$79 [15:3] };
-  assign \$83  = 1'h0;
+  assign \$27  = { \$26 [15], \$26 [15], \$26 [15], \$26 [15:3] };
+  assign \$45  = { \$44 [15], \$44 [15], \$44 [15], \$44 [15:3] };
+  assign \$63  = { \$62 [15], \$62 [15], \$62 [15], \$62 [15:3] };
+  assign \$81  = { \$80 [15], \$80 [15], \$80 [15], \$80 [15:3] };
   assign \$84  = 1'h0;
+  assign \$85  = 1'h0;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -13735,158 +13737,159 @@ module \neurosim_top.core1.out_fifo (rst, w_level, r_data, r_en, w_port__data, w
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload, events__payload, r_en, events__ready, cycles, done, spikes__valid, events__valid, start);
+module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__payload, events__payload, r_en, events__ready, cycles, spikes__valid, events__valid, start);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire \$1 ;
-  wire [32:0] \$10 ;
-  wire [2:0] \$100 ;
-  wire \$101 ;
-  wire [63:0] \$102 ;
-  reg \$103 ;
+  wire \$10 ;
+  wire \$100 ;
+  wire [2:0] \$101 ;
+  wire \$102 ;
+  wire [63:0] \$103 ;
   reg \$104 ;
-  reg [31:0] \$105 ;
-  reg \$106 ;
+  reg \$105 ;
+  reg [31:0] \$106 ;
   reg \$107 ;
-  reg [2:0] \$108 ;
-  reg [8:0] \$109 ;
-  wire [33:0] \$11 ;
-  reg [10:0] \$110 ;
-  reg [1:0] \$111 ;
+  reg \$108 ;
+  reg [2:0] \$109 ;
+  wire [32:0] \$11 ;
+  reg [8:0] \$110 ;
+  reg [10:0] \$111 ;
   reg [1:0] \$112 ;
   reg [1:0] \$113 ;
-  wire \$12 ;
+  reg [1:0] \$114 ;
+  wire [33:0] \$12 ;
   wire \$13 ;
-  wire [34:0] \$14 ;
+  wire \$14 ;
   wire [34:0] \$15 ;
-  wire \$16 ;
-  wire [4:0] \$17 ;
-  wire [5:0] \$18 ;
-  wire \$19 ;
+  wire [34:0] \$16 ;
+  wire \$17 ;
+  wire [4:0] \$18 ;
+  wire [5:0] \$19 ;
   wire \$2 ;
-  wire [16:0] \$20 ;
-  wire \$21 ;
+  wire \$20 ;
+  wire [16:0] \$21 ;
   wire \$22 ;
-  wire [17:0] \$23 ;
+  wire \$23 ;
   wire [17:0] \$24 ;
   wire [17:0] \$25 ;
-  wire [15:0] \$26 ;
-  wire [16:0] \$27 ;
-  wire [32:0] \$28 ;
-  wire [33:0] \$29 ;
+  wire [17:0] \$26 ;
+  wire [15:0] \$27 ;
+  wire [16:0] \$28 ;
+  wire [32:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [33:0] \$30 ;
   wire \$31 ;
-  wire [34:0] \$32 ;
+  wire \$32 ;
   wire [34:0] \$33 ;
-  wire \$34 ;
-  wire [4:0] \$35 ;
-  wire [5:0] \$36 ;
-  wire \$37 ;
-  wire [16:0] \$38 ;
-  wire \$39 ;
+  wire [34:0] \$34 ;
+  wire \$35 ;
+  wire [4:0] \$36 ;
+  wire [5:0] \$37 ;
+  wire \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire [17:0] \$41 ;
+  wire \$41 ;
   wire [17:0] \$42 ;
   wire [17:0] \$43 ;
-  wire [15:0] \$44 ;
-  wire [16:0] \$45 ;
-  wire [32:0] \$46 ;
-  wire [33:0] \$47 ;
-  wire \$48 ;
+  wire [17:0] \$44 ;
+  wire [15:0] \$45 ;
+  wire [16:0] \$46 ;
+  wire [32:0] \$47 ;
+  wire [33:0] \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire [34:0] \$50 ;
+  wire \$50 ;
   wire [34:0] \$51 ;
-  wire \$52 ;
-  wire [4:0] \$53 ;
-  wire [5:0] \$54 ;
-  wire \$55 ;
-  wire [16:0] \$56 ;
-  wire \$57 ;
+  wire [34:0] \$52 ;
+  wire \$53 ;
+  wire [4:0] \$54 ;
+  wire [5:0] \$55 ;
+  wire \$56 ;
+  wire [16:0] \$57 ;
   wire \$58 ;
-  wire [17:0] \$59 ;
+  wire \$59 ;
   wire \$6 ;
   wire [17:0] \$60 ;
   wire [17:0] \$61 ;
-  wire [15:0] \$62 ;
-  wire [16:0] \$63 ;
-  wire [32:0] \$64 ;
-  wire [33:0] \$65 ;
-  wire \$66 ;
+  wire [17:0] \$62 ;
+  wire [15:0] \$63 ;
+  wire [16:0] \$64 ;
+  wire [32:0] \$65 ;
+  wire [33:0] \$66 ;
   wire \$67 ;
-  wire [34:0] \$68 ;
+  wire \$68 ;
   wire [34:0] \$69 ;
-  wire [11:0] \$7 ;
-  wire \$70 ;
-  wire [4:0] \$71 ;
-  wire [5:0] \$72 ;
-  wire \$73 ;
-  wire [16:0] \$74 ;
-  wire \$75 ;
+  wire \$7 ;
+  wire [34:0] \$70 ;
+  wire \$71 ;
+  wire [4:0] \$72 ;
+  wire [5:0] \$73 ;
+  wire \$74 ;
+  wire [16:0] \$75 ;
   wire \$76 ;
-  wire [17:0] \$77 ;
+  wire \$77 ;
   wire [17:0] \$78 ;
   wire [17:0] \$79 ;
-  wire [3:0] \$8 ;
-  wire [15:0] \$80 ;
-  wire [16:0] \$81 ;
-  wire \$82 ;
+  wire [11:0] \$8 ;
+  wire [17:0] \$80 ;
+  wire [15:0] \$81 ;
+  wire [16:0] \$82 ;
   wire \$83 ;
   wire \$84 ;
-  wire [32:0] \$85 ;
+  wire \$85 ;
   wire [32:0] \$86 ;
   wire [32:0] \$87 ;
   wire [32:0] \$88 ;
-  wire \$89 ;
-  wire \$9 ;
+  wire [32:0] \$89 ;
+  wire [3:0] \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
-  wire [32:0] \$94 ;
-  wire [10:0] \$95 ;
-  wire [2:0] \$96 ;
-  wire \$97 ;
-  wire [3:0] \$98 ;
-  wire \$99 ;
+  wire \$94 ;
+  wire [32:0] \$95 ;
+  wire [10:0] \$96 ;
+  wire [2:0] \$97 ;
+  wire \$98 ;
+  wire [3:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$83  = 1'h0;
+  reg \$signal$85  = 1'h0;
   wire [10:0] \$signature__addr ;
   reg [1:0] \$signature__addr$11 ;
   wire [1:0] \$signature__addr$14 ;
   wire [1:0] \$signature__addr$17 ;
   wire [1:0] \$signature__addr$20 ;
-  reg [10:0] \$signature__addr$37 ;
-  reg [1:0] \$signature__addr$41 ;
-  reg [1:0] \$signature__addr$45 ;
+  reg [10:0] \$signature__addr$40 ;
+  reg [1:0] \$signature__addr$44 ;
   reg [1:0] \$signature__addr$47 ;
   reg [1:0] \$signature__addr$49 ;
   reg [1:0] \$signature__addr$51 ;
-  reg [1:0] \$signature__addr$85 ;
+  reg [1:0] \$signature__addr$53 ;
+  reg [1:0] \$signature__addr$87 ;
   wire [31:0] \$signature__data ;
   reg [63:0] \$signature__data$12 ;
   wire [63:0] \$signature__data$15 ;
   wire [63:0] \$signature__data$18 ;
   wire [63:0] \$signature__data$21 ;
-  wire [63:0] \$signature__data$53 ;
-  wire [127:0] \$signature__data$54 ;
   wire [63:0] \$signature__data$55 ;
-  wire [63:0] \$signature__data$58 ;
-  reg [127:0] \$signature__data$87 ;
-  wire [31:0] \$signature__data$88 ;
+  wire [127:0] \$signature__data$56 ;
+  wire [63:0] \$signature__data$57 ;
+  wire [63:0] \$signature__data$60 ;
+  reg [127:0] \$signature__data$89 ;
+  wire [31:0] \$signature__data$90 ;
   wire \$signature__en ;
   reg \$signature__en$13 ;
   wire \$signature__en$16 ;
   wire \$signature__en$19 ;
   wire \$signature__en$22 ;
-  reg \$signature__en$36 ;
-  reg \$signature__en$40 ;
-  reg \$signature__en$44 ;
+  reg \$signature__en$39 ;
+  reg \$signature__en$43 ;
   reg \$signature__en$46 ;
   reg \$signature__en$48 ;
   reg \$signature__en$50 ;
-  reg \$signature__en$84 ;
+  reg \$signature__en$52 ;
+  reg \$signature__en$86 ;
   wire [15:0] after0;
   wire [15:0] after1;
   wire [15:0] after2;
@@ -13913,7 +13916,6 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [17:0] diff1;
   wire [17:0] diff2;
   wire [17:0] diff3;
-  output done;
   reg done = 1'h0;
   input eos;
   wire eos;
@@ -13926,6 +13928,8 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg [1:0] fire_chunk = 2'h0;
   reg [2:0] fsm_state = 3'h0;
   reg had_event = 1'h0;
+  output idle;
+  wire idle;
   reg [1:0] int_chunk = 2'h0;
   wire [15:0] leaked0;
   wire [15:0] leaked1;
@@ -13967,16 +13971,16 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     acc[2] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$84 )
-      acc[\$signature__addr$85 ] <= \$signature__data$87 ;
+    if (\$signature__en$86 )
+      acc[\$signature__addr$87 ] <= \$signature__data$89 ;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
-    if (\$signature__en$40 ) begin
-      _0_ <= acc[\$signature__addr$41 ];
+    if (\$signature__en$43 ) begin
+      _0_ <= acc[\$signature__addr$44 ];
     end
   end
-  assign \$signature__data$54  = _0_;
+  assign \$signature__data$56  = _0_;
   reg [63:0] bias [2:0];
   initial begin
     bias[0] = 64'h0034fff1003b0038;
@@ -13987,11 +13991,11 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [63:0] _1_;
   always @(posedge clk) begin
-    if (\$signature__en$46 ) begin
-      _1_ <= bias[\$signature__addr$47 ];
+    if (\$signature__en$48 ) begin
+      _1_ <= bias[\$signature__addr$49 ];
     end
   end
-  assign \$signature__data$55  = _1_;
+  assign \$signature__data$57  = _1_;
   reg [63:0] threshold [2:0];
   initial begin
     threshold[0] = 64'h0265026502650265;
@@ -14002,11 +14006,11 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [63:0] _2_;
   always @(posedge clk) begin
-    if (\$signature__en$48 ) begin
-      _2_ <= threshold[\$signature__addr$49 ];
+    if (\$signature__en$50 ) begin
+      _2_ <= threshold[\$signature__addr$51 ];
     end
   end
-  assign \$signature__data$58  = _2_;
+  assign \$signature__data$60  = _2_;
   reg [63:0] v [2:0];
   initial begin
     v[0] = 64'h0000000000000000;
@@ -14021,12 +14025,12 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg [63:0] _4_;
   always @(posedge clk) begin
     _3_ <= v[dbg_rd__addr];
-    if (\$signature__en$44 ) begin
-      _4_ <= v[\$signature__addr$45 ];
+    if (\$signature__en$46 ) begin
+      _4_ <= v[\$signature__addr$47 ];
     end
   end
   assign dbg_v = _3_;
-  assign \$signature__data$53  = _4_;
+  assign \$signature__data$55  = _4_;
   reg [63:0] v_reset [2:0];
   initial begin
     v_reset[0] = 64'h0000000000000000;
@@ -14037,11 +14041,11 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [63:0] _5_;
   always @(posedge clk) begin
-    if (\$signature__en$50 ) begin
-      _5_ <= v_reset[\$signature__addr$51 ];
+    if (\$signature__en$52 ) begin
+      _5_ <= v_reset[\$signature__addr$53 ];
     end
   end
-  assign \$102  = _5_;
+  assign \$103  = _5_;
   reg [31:0] weights [1535:0];
   initial begin
     weights[0] = 32'd303494911;
@@ -15587,126 +15591,128 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [31:0] _6_;
   always @(posedge clk) begin
-    if (\$signature__en$36 ) begin
-      _6_ <= weights[\$signature__addr$37 ];
+    if (\$signature__en$39 ) begin
+      _6_ <= weights[\$signature__addr$40 ];
     end
   end
-  assign \$signature__data$88  = _6_;
-  assign \$7  = row_base + chunk;
-  assign \$8  = level + \$signal ;
-  assign \$9  = \$8  < 3'h4;
-  assign \$10  = $signed(\$signature__data$53 [15:0]) + $signed(\$signature__data$54 [31:0]);
-  assign \$11  = $signed(\$10 ) + $signed(\$signature__data$55 [15:0]);
-  assign \$12  = $signed(\$11 ) < $signed(16'h8000);
-  assign \$13  = $signed(\$11 ) > $signed(16'h7fff);
-  assign \$14  = \$13  ? 35'h000007fff : { \$11 [33], \$11  };
-  assign \$15  = \$12  ? 35'h7ffff8000 : \$14 ;
-  assign \$16  = $signed(\$15 [15:0]) > $signed(\$signature__data$58 [15:0]);
-  assign \$17  = fire_chunk * 3'h4;
-  assign \$18  = \$17  + 1'h0;
-  assign \$19  = \$18  < 4'ha;
-  assign spike0 = \$16  & \$19 ;
-  assign \$20  = $signed(\$15 [15:0]) - $signed(\$signature__data$58 [15:0]);
-  assign \$21  = $signed(\$20 ) < $signed(16'h8000);
-  assign \$22  = $signed(\$20 ) > $signed(16'h7fff);
-  assign \$23  = \$22  ? 18'h07fff : { \$20 [16], \$20  };
-  assign \$24  = \$21  ? 18'h38000 : \$23 ;
-  assign \$25  = spike0 ? \$24  : { \$15 [15], \$15 [15], \$15 [15:0] };
-  assign \$27  = $signed(\$25 [15:0]) - $signed(\$26 );
-  assign \$28  = $signed(\$signature__data$53 [31:16]) + $signed(\$signature__data$54 [63:32]);
-  assign \$29  = $signed(\$28 ) + $signed(\$signature__data$55 [31:16]);
-  assign \$30  = $signed(\$29 ) < $signed(16'h8000);
-  assign \$31  = $signed(\$29 ) > $signed(16'h7fff);
-  assign \$32  = \$31  ? 35'h000007fff : { \$29 [33], \$29  };
-  assign \$33  = \$30  ? 35'h7ffff8000 : \$32 ;
-  assign \$34  = $signed(\$33 [15:0]) > $signed(\$signature__data$58 [31:16]);
-  assign \$35  = fire_chunk * 3'h4;
-  assign \$36  = \$35  + 1'h1;
-  assign \$37  = \$36  < 4'ha;
-  assign spike1 = \$34  & \$37 ;
-  assign \$38  = $signed(\$33 [15:0]) - $signed(\$signature__data$58 [31:16]);
-  assign \$39  = $signed(\$38 ) < $signed(16'h8000);
-  assign \$40  = $signed(\$38 ) > $signed(16'h7fff);
-  assign \$41  = \$40  ? 18'h07fff : { \$38 [16], \$38  };
-  assign \$42  = \$39  ? 18'h38000 : \$41 ;
-  assign \$43  = spike1 ? \$42  : { \$33 [15], \$33 [15], \$33 [15:0] };
-  assign \$45  = $signed(\$43 [15:0]) - $signed(\$44 );
-  assign \$46  = $signed(\$signature__data$53 [47:32]) + $signed(\$signature__data$54 [95:64]);
-  assign \$47  = $signed(\$46 ) + $signed(\$signature__data$55 [47:32]);
-  assign \$48  = $signed(\$47 ) < $signed(16'h8000);
-  assign \$49  = $signed(\$47 ) > $signed(16'h7fff);
-  assign \$50  = \$49  ? 35'h000007fff : { \$47 [33], \$47  };
-  assign \$51  = \$48  ? 35'h7ffff8000 : \$50 ;
-  assign \$52  = $signed(\$51 [15:0]) > $signed(\$signature__data$58 [47:32]);
-  assign \$53  = fire_chunk * 3'h4;
-  assign \$54  = \$53  + 2'h2;
-  assign \$55  = \$54  < 4'ha;
-  assign spike2 = \$52  & \$55 ;
-  assign \$56  = $signed(\$51 [15:0]) - $signed(\$signature__data$58 [47:32]);
-  assign \$57  = $signed(\$56 ) < $signed(16'h8000);
-  assign \$58  = $signed(\$56 ) > $signed(16'h7fff);
-  assign \$59  = \$58  ? 18'h07fff : { \$56 [16], \$56  };
-  assign \$60  = \$57  ? 18'h38000 : \$59 ;
-  assign \$61  = spike2 ? \$60  : { \$51 [15], \$51 [15], \$51 [15:0] };
-  assign \$63  = $signed(\$61 [15:0]) - $signed(\$62 );
-  assign \$64  = $signed(\$signature__data$53 [63:48]) + $signed(\$signature__data$54 [127:96]);
-  assign \$65  = $signed(\$64 ) + $signed(\$signature__data$55 [63:48]);
-  assign \$66  = $signed(\$65 ) < $signed(16'h8000);
-  assign \$67  = $signed(\$65 ) > $signed(16'h7fff);
-  assign \$68  = \$67  ? 35'h000007fff : { \$65 [33], \$65  };
-  assign \$69  = \$66  ? 35'h7ffff8000 : \$68 ;
-  assign \$70  = $signed(\$69 [15:0]) > $signed(\$signature__data$58 [63:48]);
-  assign \$71  = fire_chunk * 3'h4;
-  assign \$72  = \$71  + 2'h3;
-  assign \$73  = \$72  < 4'ha;
-  assign spike3 = \$70  & \$73 ;
-  assign \$74  = $signed(\$69 [15:0]) - $signed(\$signature__data$58 [63:48]);
-  assign \$75  = $signed(\$74 ) < $signed(16'h8000);
-  assign \$76  = $signed(\$74 ) > $signed(16'h7fff);
-  assign \$77  = \$76  ? 18'h07fff : { \$74 [16], \$74  };
-  assign \$78  = \$75  ? 18'h38000 : \$77 ;
-  assign \$79  = spike3 ? \$78  : { \$69 [15], \$69 [15], \$69 [15:0] };
-  assign \$81  = $signed(\$79 [15:0]) - $signed(\$80 );
-  assign \$82  = | { spike3, spike2, spike1, spike0 };
-  assign \$85  = $signed(\$signature__data$54 [31:0]) + $signed(\$signature__data$88 [7:0]);
-  assign \$86  = $signed(\$signature__data$54 [63:32]) + $signed(\$signature__data$88 [15:8]);
-  assign \$87  = $signed(\$signature__data$54 [95:64]) + $signed(\$signature__data$88 [23:16]);
-  assign \$88  = $signed(\$signature__data$54 [127:96]) + $signed(\$signature__data$88 [31:24]);
-  assign \$89  = ! fsm_state;
-  assign \$90  = fsm_state == 1'h1;
-  assign \$91  = fsm_state == 2'h2;
-  assign \$92  = fsm_state == 2'h3;
-  assign \$93  = fsm_state == 3'h4;
-  assign \$94  = cycles + 1'h1;
-  assign \$95  = events__payload * 2'h3;
-  assign \$96  = chunk + 1'h1;
-  assign \$97  = chunk == 2'h2;
-  assign \$98  = level + \$signal ;
-  assign \$99  = \$98  < 3'h4;
-  assign \$100  = chunk + 1'h1;
-  assign \$101  = chunk == 2'h2;
+  assign \$signature__data$90  = _6_;
+  assign \$7  = ! level;
+  assign idle = done & \$7 ;
+  assign \$8  = row_base + chunk;
+  assign \$9  = level + \$signal ;
+  assign \$10  = \$9  < 3'h4;
+  assign \$11  = $signed(\$signature__data$55 [15:0]) + $signed(\$signature__data$56 [31:0]);
+  assign \$12  = $signed(\$11 ) + $signed(\$signature__data$57 [15:0]);
+  assign \$13  = $signed(\$12 ) < $signed(16'h8000);
+  assign \$14  = $signed(\$12 ) > $signed(16'h7fff);
+  assign \$15  = \$14  ? 35'h000007fff : { \$12 [33], \$12  };
+  assign \$16  = \$13  ? 35'h7ffff8000 : \$15 ;
+  assign \$17  = $signed(\$16 [15:0]) > $signed(\$signature__data$60 [15:0]);
+  assign \$18  = fire_chunk * 3'h4;
+  assign \$19  = \$18  + 1'h0;
+  assign \$20  = \$19  < 4'ha;
+  assign spike0 = \$17  & \$20 ;
+  assign \$21  = $signed(\$16 [15:0]) - $signed(\$signature__data$60 [15:0]);
+  assign \$22  = $signed(\$21 ) < $signed(16'h8000);
+  assign \$23  = $signed(\$21 ) > $signed(16'h7fff);
+  assign \$24  = \$23  ? 18'h07fff : { \$21 [16], \$21  };
+  assign \$25  = \$22  ? 18'h38000 : \$24 ;
+  assign \$26  = spike0 ? \$25  : { \$16 [15], \$16 [15], \$16 [15:0] };
+  assign \$28  = $signed(\$26 [15:0]) - $signed(\$27 );
+  assign \$29  = $signed(\$signature__data$55 [31:16]) + $signed(\$signature__data$56 [63:32]);
+  assign \$30  = $signed(\$29 ) + $signed(\$signature__data$57 [31:16]);
+  assign \$31  = $signed(\$30 ) < $signed(16'h8000);
+  assign \$32  = $signed(\$30 ) > $signed(16'h7fff);
+  assign \$33  = \$32  ? 35'h000007fff : { \$30 [33], \$30  };
+  assign \$34  = \$31  ? 35'h7ffff8000 : \$33 ;
+  assign \$35  = $signed(\$34 [15:0]) > $signed(\$signature__data$60 [31:16]);
+  assign \$36  = fire_chunk * 3'h4;
+  assign \$37  = \$36  + 1'h1;
+  assign \$38  = \$37  < 4'ha;
+  assign spike1 = \$35  & \$38 ;
+  assign \$39  = $signed(\$34 [15:0]) - $signed(\$signature__data$60 [31:16]);
+  assign \$40  = $signed(\$39 ) < $signed(16'h8000);
+  assign \$41  = $signed(\$39 ) > $signed(16'h7fff);
+  assign \$42  = \$41  ? 18'h07fff : { \$39 [16], \$39  };
+  assign \$43  = \$40  ? 18'h38000 : \$42 ;
+  assign \$44  = spike1 ? \$43  : { \$34 [15], \$34 [15], \$34 [15:0] };
+  assign \$46  = $signed(\$44 [15:0]) - $signed(\$45 );
+  assign \$47  = $signed(\$signature__data$55 [47:32]) + $signed(\$signature__data$56 [95:64]);
+  assign \$48  = $signed(\$47 ) + $signed(\$signature__data$57 [47:32]);
+  assign \$49  = $signed(\$48 ) < $signed(16'h8000);
+  assign \$50  = $signed(\$48 ) > $signed(16'h7fff);
+  assign \$51  = \$50  ? 35'h000007fff : { \$48 [33], \$48  };
+  assign \$52  = \$49  ? 35'h7ffff8000 : \$51 ;
+  assign \$53  = $signed(\$52 [15:0]) > $signed(\$signature__data$60 [47:32]);
+  assign \$54  = fire_chunk * 3'h4;
+  assign \$55  = \$54  + 2'h2;
+  assign \$56  = \$55  < 4'ha;
+  assign spike2 = \$53  & \$56 ;
+  assign \$57  = $signed(\$52 [15:0]) - $signed(\$signature__data$60 [47:32]);
+  assign \$58  = $signed(\$57 ) < $signed(16'h8000);
+  assign \$59  = $signed(\$57 ) > $signed(16'h7fff);
+  assign \$60  = \$59  ? 18'h07fff : { \$57 [16], \$57  };
+  assign \$61  = \$58  ? 18'h38000 : \$60 ;
+  assign \$62  = spike2 ? \$61  : { \$52 [15], \$52 [15], \$52 [15:0] };
+  assign \$64  = $signed(\$62 [15:0]) - $signed(\$63 );
+  assign \$65  = $signed(\$signature__data$55 [63:48]) + $signed(\$signature__data$56 [127:96]);
+  assign \$66  = $signed(\$65 ) + $signed(\$signature__data$57 [63:48]);
+  assign \$67  = $signed(\$66 ) < $signed(16'h8000);
+  assign \$68  = $signed(\$66 ) > $signed(16'h7fff);
+  assign \$69  = \$68  ? 35'h000007fff : { \$66 [33], \$66  };
+  assign \$70  = \$67  ? 35'h7ffff8000 : \$69 ;
+  assign \$71  = $signed(\$70 [15:0]) > $signed(\$signature__data$60 [63:48]);
+  assign \$72  = fire_chunk * 3'h4;
+  assign \$73  = \$72  + 2'h3;
+  assign \$74  = \$73  < 4'ha;
+  assign spike3 = \$71  & \$74 ;
+  assign \$75  = $signed(\$70 [15:0]) - $signed(\$signature__data$60 [63:48]);
+  assign \$76  = $signed(\$75 ) < $signed(16'h8000);
+  assign \$77  = $signed(\$75 ) > $signed(16'h7fff);
+  assign \$78  = \$77  ? 18'h07fff : { \$75 [16], \$75  };
+  assign \$79  = \$76  ? 18'h38000 : \$78 ;
+  assign \$80  = spike3 ? \$79  : { \$70 [15], \$70 [15], \$70 [15:0] };
+  assign \$82  = $signed(\$80 [15:0]) - $signed(\$81 );
+  assign \$83  = | { spike3, spike2, spike1, spike0 };
+  assign \$86  = $signed(\$signature__data$56 [31:0]) + $signed(\$signature__data$90 [7:0]);
+  assign \$87  = $signed(\$signature__data$56 [63:32]) + $signed(\$signature__data$90 [15:8]);
+  assign \$88  = $signed(\$signature__data$56 [95:64]) + $signed(\$signature__data$90 [23:16]);
+  assign \$89  = $signed(\$signature__data$56 [127:96]) + $signed(\$signature__data$90 [31:24]);
+  assign \$90  = ! fsm_state;
+  assign \$91  = fsm_state == 1'h1;
+  assign \$92  = fsm_state == 2'h2;
+  assign \$93  = fsm_state == 2'h3;
+  assign \$94  = fsm_state == 3'h4;
+  assign \$95  = cycles + 1'h1;
+  assign \$96  = events__payload * 2'h3;
+  assign \$97  = chunk + 1'h1;
+  assign \$98  = chunk == 2'h2;
+  assign \$99  = level + \$signal ;
+  assign \$100  = \$99  < 3'h4;
+  assign \$101  = chunk + 1'h1;
+  assign \$102  = chunk == 2'h2;
   always @(posedge clk)
-    \$signal$83  <= \$103 ;
+    \$signal$85  <= \$104 ;
   always @(posedge clk)
-    \$signal  <= \$104 ;
+    \$signal  <= \$105 ;
   always @(posedge clk)
-    cycles <= \$105 ;
+    cycles <= \$106 ;
   always @(posedge clk)
-    done <= \$106 ;
+    done <= \$107 ;
   always @(posedge clk)
-    had_event <= \$107 ;
+    had_event <= \$108 ;
   always @(posedge clk)
-    fsm_state <= \$108 ;
+    fsm_state <= \$109 ;
   always @(posedge clk)
-    axon <= \$109 ;
+    axon <= \$110 ;
   always @(posedge clk)
-    row_base <= \$110 ;
+    row_base <= \$111 ;
   always @(posedge clk)
-    chunk <= \$111 ;
+    chunk <= \$112 ;
   always @(posedge clk)
-    int_chunk <= \$112 ;
+    int_chunk <= \$113 ;
   always @(posedge clk)
-    fire_chunk <= \$113 ;
+    fire_chunk <= \$114 ;
   \neurosim_top.core2.out_fifo  out_fifo (
     .clk(clk),
     .r_data(spikes__payload),
@@ -15728,7 +15734,7 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     \$signature__data$12  = 64'h0000000000000000;
     if (\$signal ) begin
-      \$signature__data$12  = { \$81 [15:0], \$63 [15:0], \$45 [15:0], \$27 [15:0] };
+      \$signature__data$12  = { \$82 [15:0], \$64 [15:0], \$46 [15:0], \$28 [15:0] };
     end
   end
   always @* begin
@@ -15771,7 +15777,7 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           count = 1'h1;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             count = 1'h1;
           end
       3'h4:
@@ -15780,89 +15786,57 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__en$36  = 1'h1;
+    \$signature__en$39  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__en$36  = 1'h1;
+          \$signature__en$39  = 1'h1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__addr$37  = 11'h000;
+    \$signature__addr$40  = 11'h000;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__addr$37  = \$7 [10:0];
+          \$signature__addr$40  = \$8 [10:0];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__en$40  = 1'h1;
+    \$signature__en$43  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__en$40  = 1'h1;
+          \$signature__en$43  = 1'h1;
       3'h3:
-          if (\$9 ) begin
-            \$signature__en$40  = 1'h1;
+          if (\$10 ) begin
+            \$signature__en$43  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__addr$41  = 2'h0;
+    \$signature__addr$44  = 2'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__addr$41  = chunk;
+          \$signature__addr$44  = chunk;
       3'h3:
-          if (\$9 ) begin
-            \$signature__addr$41  = chunk;
-          end
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__en$44  = 1'h1;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          /* empty */;
-      3'h3:
-          if (\$9 ) begin
-            \$signature__en$44  = 1'h1;
-          end
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__addr$45  = 2'h0;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          /* empty */;
-      3'h3:
-          if (\$9 ) begin
-            \$signature__addr$45  = chunk;
+          if (\$10 ) begin
+            \$signature__addr$44  = chunk;
           end
     endcase
   end
@@ -15877,7 +15851,7 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__en$46  = 1'h1;
           end
     endcase
@@ -15893,7 +15867,7 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__addr$47  = chunk;
           end
     endcase
@@ -15909,7 +15883,7 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__en$48  = 1'h1;
           end
     endcase
@@ -15925,7 +15899,7 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__addr$49  = chunk;
           end
     endcase
@@ -15941,7 +15915,7 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__en$50  = 1'h1;
           end
     endcase
@@ -15957,8 +15931,40 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__addr$51  = chunk;
+          end
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$signature__en$52  = 1'h1;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h3:
+          if (\$10 ) begin
+            \$signature__en$52  = 1'h1;
+          end
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$signature__addr$53  = 2'h0;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h3:
+          if (\$10 ) begin
+            \$signature__addr$53  = chunk;
           end
     endcase
   end
@@ -15973,55 +15979,40 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     w_en = 1'h0;
     if (\$signal ) begin
-      w_en = \$82 ;
+      w_en = \$83 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__en$84  = 1'h0;
-    if (\$signal$83 ) begin
-      \$signature__en$84  = 1'h1;
+    \$signature__en$86  = 1'h0;
+    if (\$signal$85 ) begin
+      \$signature__en$86  = 1'h1;
     end else if (\$signal ) begin
-      \$signature__en$84  = 1'h1;
-    end else if (\$84 ) begin
-      \$signature__en$84  = 1'h1;
+      \$signature__en$86  = 1'h1;
+    end else if (\$85 ) begin
+      \$signature__en$86  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__addr$85  = 2'h0;
-    if (\$signal$83 ) begin
-      \$signature__addr$85  = int_chunk;
+    \$signature__addr$87  = 2'h0;
+    if (\$signal$85 ) begin
+      \$signature__addr$87  = int_chunk;
     end else if (\$signal ) begin
-      \$signature__addr$85  = fire_chunk;
-    end else if (\$84 ) begin
-      \$signature__addr$85  = 2'h0;
+      \$signature__addr$87  = fire_chunk;
+    end else if (\$85 ) begin
+      \$signature__addr$87  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__data$87  = 128'h00000000000000000000000000000000;
-    if (\$signal$83 ) begin
-      \$signature__data$87  = { \$88 [31:0], \$87 [31:0], \$86 [31:0], \$85 [31:0] };
+    \$signature__data$89  = 128'h00000000000000000000000000000000;
+    if (\$signal$85 ) begin
+      \$signature__data$89  = { \$89 [31:0], \$88 [31:0], \$87 [31:0], \$86 [31:0] };
     end else if (\$signal ) begin
-      \$signature__data$87  = 128'h00000000000000000000000000000000;
-    end else if (\$84 ) begin
-      \$signature__data$87  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$103  = 1'h0;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          \$103  = 1'h1;
-    endcase
-    if (rst) begin
-      \$103  = 1'h0;
+      \$signature__data$89  = 128'h00000000000000000000000000000000;
+    end else if (\$85 ) begin
+      \$signature__data$89  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
@@ -16033,11 +16024,7 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h1:
           /* empty */;
       3'h2:
-          /* empty */;
-      3'h3:
-          if (\$99 ) begin
-            \$104  = 1'h1;
-          end
+          \$104  = 1'h1;
     endcase
     if (rst) begin
       \$104  = 1'h0;
@@ -16045,27 +16032,46 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$105  = cycles;
-    if (count) begin
-      \$105  = \$94 [31:0];
-    end
+    \$105  = 1'h0;
     casez (fsm_state)
       3'h0:
-          if (start) begin
-            \$105  = 32'd0;
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h3:
+          if (\$100 ) begin
+            \$105  = 1'h1;
           end
     endcase
     if (rst) begin
-      \$105  = 32'd0;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$106  = done;
+    \$106  = cycles;
+    if (count) begin
+      \$106  = \$95 [31:0];
+    end
     casez (fsm_state)
       3'h0:
           if (start) begin
-            \$106  = 1'h0;
+            \$106  = 32'd0;
+          end
+    endcase
+    if (rst) begin
+      \$106  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$107  = done;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$107  = 1'h0;
           end
       3'h1:
           /* empty */;
@@ -16074,24 +16080,7 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h3:
           /* empty */;
       3'h4:
-          \$106  = 1'h1;
-    endcase
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$107  = had_event;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$107  = 1'h0;
-          end
-      3'h1:
-          if (events__valid) begin
-            \$107  = 1'h1;
-          end
+          \$107  = 1'h1;
     endcase
     if (rst) begin
       \$107  = 1'h0;
@@ -16099,98 +16088,100 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$108  = fsm_state;
+    \$108  = had_event;
     casez (fsm_state)
       3'h0:
           if (start) begin
-            \$108  = 3'h1;
+            \$108  = 1'h0;
           end
       3'h1:
           if (events__valid) begin
-            \$108  = 3'h2;
+            \$108  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$108  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$109  = fsm_state;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$109  = 3'h1;
+          end
+      3'h1:
+          if (events__valid) begin
+            \$109  = 3'h2;
           end else if (eos) begin
-            \$108  = 3'h3;
+            \$109  = 3'h3;
           end
       3'h2:
-          if (\$97 ) begin
-            \$108  = 3'h1;
+          if (\$98 ) begin
+            \$109  = 3'h1;
           end
       3'h3:
-          if (\$99 ) begin
-            if (\$101 ) begin
-              \$108  = 3'h4;
+          if (\$100 ) begin
+            if (\$102 ) begin
+              \$109  = 3'h4;
             end
           end
       3'h4:
-          \$108  = 3'h0;
+          \$109  = 3'h0;
     endcase
     if (rst) begin
-      \$108  = 3'h0;
+      \$109  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$109  = axon;
+    \$110  = axon;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           if (events__valid) begin
-            \$109  = events__payload;
+            \$110  = events__payload;
           end
     endcase
     if (rst) begin
-      \$109  = 9'h000;
+      \$110  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$110  = row_base;
+    \$111  = row_base;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           if (events__valid) begin
-            \$110  = \$95 ;
+            \$111  = \$96 ;
           end
     endcase
     if (rst) begin
-      \$110  = 11'h000;
+      \$111  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$111  = chunk;
+    \$112  = chunk;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           if (events__valid) begin
-            \$111  = 2'h0;
+            \$112  = 2'h0;
           end else if (eos) begin
-            \$111  = 2'h0;
+            \$112  = 2'h0;
           end
       3'h2:
-          \$111  = \$96 [1:0];
+          \$112  = \$97 [1:0];
       3'h3:
-          if (\$99 ) begin
-            \$111  = \$100 [1:0];
+          if (\$100 ) begin
+            \$112  = \$101 [1:0];
           end
-    endcase
-    if (rst) begin
-      \$111  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$112  = int_chunk;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          \$112  = chunk;
     endcase
     if (rst) begin
       \$112  = 2'h0;
@@ -16198,7 +16189,22 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$113  = fire_chunk;
+    \$113  = int_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          \$113  = chunk;
+    endcase
+    if (rst) begin
+      \$113  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$114  = fire_chunk;
     casez (fsm_state)
       3'h0:
           /* empty */;
@@ -16207,12 +16213,12 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$99 ) begin
-            \$113  = chunk;
+          if (\$100 ) begin
+            \$114  = chunk;
           end
     endcase
     if (rst) begin
-      \$113  = 2'h0;
+      \$114  = 2'h0;
     end
   end
   assign dbg_addr = dbg_rd__addr;
@@ -16232,26 +16238,26 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign r_rdy = spikes__valid;
   assign spikes__ready = r_en;
   assign cfg_en = 1'h0;
-  assign total0 = { \$11 [33], \$11  };
-  assign vs0 = \$15 [15:0];
-  assign diff0 = { \$20 [16], \$20  };
-  assign after0 = \$25 [15:0];
-  assign leaked0 = \$27 [15:0];
-  assign total1 = { \$29 [33], \$29  };
-  assign vs1 = \$33 [15:0];
-  assign diff1 = { \$38 [16], \$38  };
-  assign after1 = \$43 [15:0];
-  assign leaked1 = \$45 [15:0];
-  assign total2 = { \$47 [33], \$47  };
-  assign vs2 = \$51 [15:0];
-  assign diff2 = { \$56 [16], \$56  };
-  assign after2 = \$61 [15:0];
-  assign leaked2 = \$63 [15:0];
-  assign total3 = { \$65 [33], \$65  };
-  assign vs3 = \$69 [15:0];
-  assign diff3 = { \$74 [16], \$74  };
-  assign after3 = \$79 [15:0];
-  assign leaked3 = \$81 [15:0];
+  assign total0 = { \$12 [33], \$12  };
+  assign vs0 = \$16 [15:0];
+  assign diff0 = { \$21 [16], \$21  };
+  assign after0 = \$26 [15:0];
+  assign leaked0 = \$28 [15:0];
+  assign total1 = { \$30 [33], \$30  };
+  assign vs1 = \$34 [15:0];
+  assign diff1 = { \$39 [16], \$39  };
+  assign after1 = \$44 [15:0];
+  assign leaked1 = \$46 [15:0];
+  assign total2 = { \$48 [33], \$48  };
+  assign vs2 = \$52 [15:0];
+  assign diff2 = { \$57 [16], \$57  };
+  assign after2 = \$62 [15:0];
+  assign leaked2 = \$64 [15:0];
+  assign total3 = { \$66 [33], \$66  };
+  assign vs3 = \$70 [15:0];
+  assign diff3 = { \$75 [16], \$75  };
+  assign after3 = \$80 [15:0];
+  assign leaked3 = \$82 [15:0];
   assign \$1  = 1'h1;
   assign \$signature__en  = cfg_write;
   assign \$2  = 1'h0;
@@ -16262,12 +16268,12 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$signature__en$19  = 1'h0;
   assign \$6  = 1'h0;
   assign \$signature__en$22  = 1'h0;
-  assign \$26  = { \$25 [15], \$25 [15], \$25 [15], \$25 [15:3] };
-  assign \$44  = { \$43 [15], \$43 [15], \$43 [15], \$43 [15:3] };
-  assign \$62  = { \$61 [15], \$61 [15], \$61 [15], \$61 [15:3] };
-  assign \$80  = { \$79 [15], \$79 [15], \$79 [15], \$79 [15:3] };
-  assign \$83  = 1'h0;
+  assign \$27  = { \$26 [15], \$26 [15], \$26 [15], \$26 [15:3] };
+  assign \$45  = { \$44 [15], \$44 [15], \$44 [15], \$44 [15:3] };
+  assign \$63  = { \$62 [15], \$62 [15], \$62 [15], \$62 [15:3] };
+  assign \$81  = { \$80 [15], \$80 [15], \$80 [15], \$80 [15:3] };
   assign \$84  = 1'h0;
+  assign \$85  = 1'h0;
 endmodule
 
 (* generator = "Amaranth" *)

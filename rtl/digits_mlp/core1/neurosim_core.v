@@ -2,158 +2,159 @@
 
 (* top =  1  *)
 (* generator = "Amaranth" *)
-module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, cfg_addr, cfg_data, dbg_addr, clk, rst, events__ready, done, cycles, spikes__payload, spikes__valid, dbg_v, events__payload);
+module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, cfg_addr, cfg_data, dbg_addr, clk, rst, events__ready, done, idle, cycles, spikes__payload, spikes__valid, dbg_v, events__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire [32:0] \$10 ;
-  wire [2:0] \$100 ;
-  wire \$101 ;
-  wire [63:0] \$102 ;
-  reg \$103 ;
+  wire \$10 ;
+  wire \$100 ;
+  wire [2:0] \$101 ;
+  wire \$102 ;
+  wire [63:0] \$103 ;
   reg \$104 ;
-  reg [31:0] \$105 ;
-  reg \$106 ;
+  reg \$105 ;
+  reg [31:0] \$106 ;
   reg \$107 ;
-  reg [2:0] \$108 ;
-  reg [6:0] \$109 ;
-  wire [33:0] \$11 ;
-  reg [8:0] \$110 ;
-  reg [1:0] \$111 ;
+  reg \$108 ;
+  reg [2:0] \$109 ;
+  wire [32:0] \$11 ;
+  reg [6:0] \$110 ;
+  reg [8:0] \$111 ;
   reg [1:0] \$112 ;
   reg [1:0] \$113 ;
-  wire \$12 ;
+  reg [1:0] \$114 ;
+  wire [33:0] \$12 ;
   wire \$13 ;
-  wire [34:0] \$14 ;
+  wire \$14 ;
   wire [34:0] \$15 ;
-  wire \$16 ;
-  wire [4:0] \$17 ;
-  wire [5:0] \$18 ;
-  wire \$19 ;
+  wire [34:0] \$16 ;
+  wire \$17 ;
+  wire [4:0] \$18 ;
+  wire [5:0] \$19 ;
   wire \$2 ;
-  wire [16:0] \$20 ;
-  wire \$21 ;
+  wire \$20 ;
+  wire [16:0] \$21 ;
   wire \$22 ;
-  wire [17:0] \$23 ;
+  wire \$23 ;
   wire [17:0] \$24 ;
   wire [17:0] \$25 ;
-  wire [15:0] \$26 ;
-  wire [16:0] \$27 ;
-  wire [32:0] \$28 ;
-  wire [33:0] \$29 ;
+  wire [17:0] \$26 ;
+  wire [15:0] \$27 ;
+  wire [16:0] \$28 ;
+  wire [32:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [33:0] \$30 ;
   wire \$31 ;
-  wire [34:0] \$32 ;
+  wire \$32 ;
   wire [34:0] \$33 ;
-  wire \$34 ;
-  wire [4:0] \$35 ;
-  wire [5:0] \$36 ;
-  wire \$37 ;
-  wire [16:0] \$38 ;
-  wire \$39 ;
+  wire [34:0] \$34 ;
+  wire \$35 ;
+  wire [4:0] \$36 ;
+  wire [5:0] \$37 ;
+  wire \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire [17:0] \$41 ;
+  wire \$41 ;
   wire [17:0] \$42 ;
   wire [17:0] \$43 ;
-  wire [15:0] \$44 ;
-  wire [16:0] \$45 ;
-  wire [32:0] \$46 ;
-  wire [33:0] \$47 ;
-  wire \$48 ;
+  wire [17:0] \$44 ;
+  wire [15:0] \$45 ;
+  wire [16:0] \$46 ;
+  wire [32:0] \$47 ;
+  wire [33:0] \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire [34:0] \$50 ;
+  wire \$50 ;
   wire [34:0] \$51 ;
-  wire \$52 ;
-  wire [4:0] \$53 ;
-  wire [5:0] \$54 ;
-  wire \$55 ;
-  wire [16:0] \$56 ;
-  wire \$57 ;
+  wire [34:0] \$52 ;
+  wire \$53 ;
+  wire [4:0] \$54 ;
+  wire [5:0] \$55 ;
+  wire \$56 ;
+  wire [16:0] \$57 ;
   wire \$58 ;
-  wire [17:0] \$59 ;
+  wire \$59 ;
   wire \$6 ;
   wire [17:0] \$60 ;
   wire [17:0] \$61 ;
-  wire [15:0] \$62 ;
-  wire [16:0] \$63 ;
-  wire [32:0] \$64 ;
-  wire [33:0] \$65 ;
-  wire \$66 ;
+  wire [17:0] \$62 ;
+  wire [15:0] \$63 ;
+  wire [16:0] \$64 ;
+  wire [32:0] \$65 ;
+  wire [33:0] \$66 ;
   wire \$67 ;
-  wire [34:0] \$68 ;
+  wire \$68 ;
   wire [34:0] \$69 ;
-  wire [9:0] \$7 ;
-  wire \$70 ;
-  wire [4:0] \$71 ;
-  wire [5:0] \$72 ;
-  wire \$73 ;
-  wire [16:0] \$74 ;
-  wire \$75 ;
+  wire \$7 ;
+  wire [34:0] \$70 ;
+  wire \$71 ;
+  wire [4:0] \$72 ;
+  wire [5:0] \$73 ;
+  wire \$74 ;
+  wire [16:0] \$75 ;
   wire \$76 ;
-  wire [17:0] \$77 ;
+  wire \$77 ;
   wire [17:0] \$78 ;
   wire [17:0] \$79 ;
-  wire [3:0] \$8 ;
-  wire [15:0] \$80 ;
-  wire [16:0] \$81 ;
-  wire \$82 ;
+  wire [9:0] \$8 ;
+  wire [17:0] \$80 ;
+  wire [15:0] \$81 ;
+  wire [16:0] \$82 ;
   wire \$83 ;
   wire \$84 ;
-  wire [32:0] \$85 ;
+  wire \$85 ;
   wire [32:0] \$86 ;
   wire [32:0] \$87 ;
   wire [32:0] \$88 ;
-  wire \$89 ;
-  wire \$9 ;
+  wire [32:0] \$89 ;
+  wire [3:0] \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
-  wire [32:0] \$94 ;
-  wire [8:0] \$95 ;
-  wire [2:0] \$96 ;
-  wire \$97 ;
-  wire [3:0] \$98 ;
-  wire \$99 ;
+  wire \$94 ;
+  wire [32:0] \$95 ;
+  wire [8:0] \$96 ;
+  wire [2:0] \$97 ;
+  wire \$98 ;
+  wire [3:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$89  = 1'h0;
+  reg \$signal$90  = 1'h0;
   wire [8:0] \$signature__addr ;
-  reg [1:0] \$signature__addr$24 ;
-  wire [1:0] \$signature__addr$27 ;
-  wire [1:0] \$signature__addr$30 ;
-  wire [1:0] \$signature__addr$33 ;
-  reg [8:0] \$signature__addr$43 ;
-  reg [1:0] \$signature__addr$47 ;
-  reg [1:0] \$signature__addr$51 ;
-  reg [1:0] \$signature__addr$53 ;
-  reg [1:0] \$signature__addr$55 ;
-  reg [1:0] \$signature__addr$57 ;
-  reg [1:0] \$signature__addr$91 ;
+  reg [1:0] \$signature__addr$25 ;
+  wire [1:0] \$signature__addr$28 ;
+  wire [1:0] \$signature__addr$31 ;
+  wire [1:0] \$signature__addr$34 ;
+  reg [8:0] \$signature__addr$45 ;
+  reg [1:0] \$signature__addr$49 ;
+  reg [1:0] \$signature__addr$52 ;
+  reg [1:0] \$signature__addr$54 ;
+  reg [1:0] \$signature__addr$56 ;
+  reg [1:0] \$signature__addr$58 ;
+  reg [1:0] \$signature__addr$92 ;
   wire [31:0] \$signature__data ;
-  reg [63:0] \$signature__data$25 ;
-  wire [63:0] \$signature__data$28 ;
-  wire [63:0] \$signature__data$31 ;
-  wire [63:0] \$signature__data$34 ;
-  wire [63:0] \$signature__data$59 ;
-  wire [127:0] \$signature__data$60 ;
-  wire [63:0] \$signature__data$61 ;
-  wire [63:0] \$signature__data$64 ;
-  reg [127:0] \$signature__data$93 ;
-  wire [31:0] \$signature__data$94 ;
+  reg [63:0] \$signature__data$26 ;
+  wire [63:0] \$signature__data$29 ;
+  wire [63:0] \$signature__data$32 ;
+  wire [63:0] \$signature__data$35 ;
+  wire [63:0] \$signature__data$60 ;
+  wire [127:0] \$signature__data$61 ;
+  wire [63:0] \$signature__data$62 ;
+  wire [63:0] \$signature__data$65 ;
+  reg [127:0] \$signature__data$94 ;
+  wire [31:0] \$signature__data$95 ;
   wire \$signature__en ;
-  reg \$signature__en$26 ;
-  wire \$signature__en$29 ;
-  wire \$signature__en$32 ;
-  wire \$signature__en$35 ;
-  reg \$signature__en$42 ;
-  reg \$signature__en$46 ;
-  reg \$signature__en$50 ;
-  reg \$signature__en$52 ;
-  reg \$signature__en$54 ;
-  reg \$signature__en$56 ;
-  reg \$signature__en$90 ;
+  reg \$signature__en$27 ;
+  wire \$signature__en$30 ;
+  wire \$signature__en$33 ;
+  wire \$signature__en$36 ;
+  reg \$signature__en$44 ;
+  reg \$signature__en$48 ;
+  reg \$signature__en$51 ;
+  reg \$signature__en$53 ;
+  reg \$signature__en$55 ;
+  reg \$signature__en$57 ;
+  reg \$signature__en$91 ;
   wire [15:0] after0;
   wire [15:0] after1;
   wire [15:0] after2;
@@ -197,6 +198,8 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   reg [1:0] fire_chunk = 2'h0;
   reg [2:0] fsm_state = 3'h0;
   reg had_event = 1'h0;
+  output idle;
+  wire idle;
   reg [1:0] int_chunk = 2'h0;
   wire [15:0] leaked0;
   wire [15:0] leaked1;
@@ -238,16 +241,16 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     acc[2] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$90 )
-      acc[\$signature__addr$91 ] <= \$signature__data$93 ;
+    if (\$signature__en$91 )
+      acc[\$signature__addr$92 ] <= \$signature__data$94 ;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
-    if (\$signature__en$46 ) begin
-      _0_ <= acc[\$signature__addr$47 ];
+    if (\$signature__en$48 ) begin
+      _0_ <= acc[\$signature__addr$49 ];
     end
   end
-  assign \$signature__data$60  = _0_;
+  assign \$signature__data$61  = _0_;
   reg [63:0] bias [2:0];
   initial begin
     bias[0] = 64'h0019fffdfffa001c;
@@ -255,16 +258,16 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     bias[2] = 64'h00000000ffee000b;
   end
   always @(posedge clk) begin
-    if (\$signature__en$29 )
+    if (\$signature__en$30 )
       bias[cfg_addr[1:0]] <= cfg_data[63:0];
   end
   reg [63:0] _1_;
   always @(posedge clk) begin
-    if (\$signature__en$52 ) begin
-      _1_ <= bias[\$signature__addr$53 ];
+    if (\$signature__en$53 ) begin
+      _1_ <= bias[\$signature__addr$54 ];
     end
   end
-  assign \$signature__data$61  = _1_;
+  assign \$signature__data$62  = _1_;
   reg [63:0] threshold [2:0];
   initial begin
     threshold[0] = 64'h011e011e011e011e;
@@ -272,16 +275,16 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     threshold[2] = 64'h00000000011e011e;
   end
   always @(posedge clk) begin
-    if (\$signature__en$32 )
+    if (\$signature__en$33 )
       threshold[cfg_addr[1:0]] <= cfg_data[63:0];
   end
   reg [63:0] _2_;
   always @(posedge clk) begin
-    if (\$signature__en$54 ) begin
-      _2_ <= threshold[\$signature__addr$55 ];
+    if (\$signature__en$55 ) begin
+      _2_ <= threshold[\$signature__addr$56 ];
     end
   end
-  assign \$signature__data$64  = _2_;
+  assign \$signature__data$65  = _2_;
   reg [63:0] v [2:0];
   initial begin
     v[0] = 64'h0000000000000000;
@@ -289,19 +292,19 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     v[2] = 64'h0000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$26 )
-      v[\$signature__addr$24 ] <= \$signature__data$25 ;
+    if (\$signature__en$27 )
+      v[\$signature__addr$25 ] <= \$signature__data$26 ;
   end
   reg [63:0] _3_;
   reg [63:0] _4_;
   always @(posedge clk) begin
     _3_ <= v[dbg_addr];
-    if (\$signature__en$50 ) begin
-      _4_ <= v[\$signature__addr$51 ];
+    if (\$signature__en$51 ) begin
+      _4_ <= v[\$signature__addr$52 ];
     end
   end
   assign dbg_v = _3_;
-  assign \$signature__data$59  = _4_;
+  assign \$signature__data$60  = _4_;
   reg [63:0] v_reset [2:0];
   initial begin
     v_reset[0] = 64'h0000000000000000;
@@ -309,16 +312,16 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     v_reset[2] = 64'h0000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$35 )
+    if (\$signature__en$36 )
       v_reset[cfg_addr[1:0]] <= cfg_data[63:0];
   end
   reg [63:0] _5_;
   always @(posedge clk) begin
-    if (\$signature__en$56 ) begin
-      _5_ <= v_reset[\$signature__addr$57 ];
+    if (\$signature__en$57 ) begin
+      _5_ <= v_reset[\$signature__addr$58 ];
     end
   end
-  assign \$102  = _5_;
+  assign \$103  = _5_;
   reg [31:0] weights [383:0];
   initial begin
     weights[0] = 32'd481703722;
@@ -712,138 +715,140 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   end
   reg [31:0] _6_;
   always @(posedge clk) begin
-    if (\$signature__en$42 ) begin
-      _6_ <= weights[\$signature__addr$43 ];
+    if (\$signature__en$44 ) begin
+      _6_ <= weights[\$signature__addr$45 ];
     end
   end
-  assign \$signature__data$94  = _6_;
+  assign \$signature__data$95  = _6_;
   assign \$1  = ! cfg_mem;
   assign \$signature__en  = cfg_write & \$1 ;
   assign \$2  = cfg_mem == 1'h1;
   assign \$3  = cfg_write & \$2 ;
   assign \$4  = cfg_mem == 2'h2;
-  assign \$signature__en$29  = cfg_write & \$4 ;
+  assign \$signature__en$30  = cfg_write & \$4 ;
   assign \$5  = cfg_mem == 2'h3;
-  assign \$signature__en$32  = cfg_write & \$5 ;
+  assign \$signature__en$33  = cfg_write & \$5 ;
   assign \$6  = cfg_mem == 3'h4;
-  assign \$signature__en$35  = cfg_write & \$6 ;
-  assign \$7  = row_base + chunk;
-  assign \$8  = level + \$signal ;
-  assign \$9  = \$8  < 3'h4;
-  assign \$10  = $signed(\$signature__data$59 [15:0]) + $signed(\$signature__data$60 [31:0]);
-  assign \$11  = $signed(\$10 ) + $signed(\$signature__data$61 [15:0]);
-  assign \$12  = $signed(\$11 ) < $signed(16'h8000);
-  assign \$13  = $signed(\$11 ) > $signed(16'h7fff);
-  assign \$14  = \$13  ? 35'h000007fff : { \$11 [33], \$11  };
-  assign \$15  = \$12  ? 35'h7ffff8000 : \$14 ;
-  assign \$16  = $signed(\$15 [15:0]) > $signed(\$signature__data$64 [15:0]);
-  assign \$17  = fire_chunk * 3'h4;
-  assign \$18  = \$17  + 1'h0;
-  assign \$19  = \$18  < 4'ha;
-  assign spike0 = \$16  & \$19 ;
-  assign \$20  = $signed(\$15 [15:0]) - $signed(\$signature__data$64 [15:0]);
-  assign \$21  = $signed(\$20 ) < $signed(16'h8000);
-  assign \$22  = $signed(\$20 ) > $signed(16'h7fff);
-  assign \$23  = \$22  ? 18'h07fff : { \$20 [16], \$20  };
-  assign \$24  = \$21  ? 18'h38000 : \$23 ;
-  assign \$25  = spike0 ? \$24  : { \$15 [15], \$15 [15], \$15 [15:0] };
-  assign \$27  = $signed(\$25 [15:0]) - $signed(\$26 );
-  assign \$28  = $signed(\$signature__data$59 [31:16]) + $signed(\$signature__data$60 [63:32]);
-  assign \$29  = $signed(\$28 ) + $signed(\$signature__data$61 [31:16]);
-  assign \$30  = $signed(\$29 ) < $signed(16'h8000);
-  assign \$31  = $signed(\$29 ) > $signed(16'h7fff);
-  assign \$32  = \$31  ? 35'h000007fff : { \$29 [33], \$29  };
-  assign \$33  = \$30  ? 35'h7ffff8000 : \$32 ;
-  assign \$34  = $signed(\$33 [15:0]) > $signed(\$signature__data$64 [31:16]);
-  assign \$35  = fire_chunk * 3'h4;
-  assign \$36  = \$35  + 1'h1;
-  assign \$37  = \$36  < 4'ha;
-  assign spike1 = \$34  & \$37 ;
-  assign \$38  = $signed(\$33 [15:0]) - $signed(\$signature__data$64 [31:16]);
-  assign \$39  = $signed(\$38 ) < $signed(16'h8000);
-  assign \$40  = $signed(\$38 ) > $signed(16'h7fff);
-  assign \$41  = \$40  ? 18'h07fff : { \$38 [16], \$38  };
-  assign \$42  = \$39  ? 18'h38000 : \$41 ;
-  assign \$43  = spike1 ? \$42  : { \$33 [15], \$33 [15], \$33 [15:0] };
-  assign \$45  = $signed(\$43 [15:0]) - $signed(\$44 );
-  assign \$46  = $signed(\$signature__data$59 [47:32]) + $signed(\$signature__data$60 [95:64]);
-  assign \$47  = $signed(\$46 ) + $signed(\$signature__data$61 [47:32]);
-  assign \$48  = $signed(\$47 ) < $signed(16'h8000);
-  assign \$49  = $signed(\$47 ) > $signed(16'h7fff);
-  assign \$50  = \$49  ? 35'h000007fff : { \$47 [33], \$47  };
-  assign \$51  = \$48  ? 35'h7ffff8000 : \$50 ;
-  assign \$52  = $signed(\$51 [15:0]) > $signed(\$signature__data$64 [47:32]);
-  assign \$53  = fire_chunk * 3'h4;
-  assign \$54  = \$53  + 2'h2;
-  assign \$55  = \$54  < 4'ha;
-  assign spike2 = \$52  & \$55 ;
-  assign \$56  = $signed(\$51 [15:0]) - $signed(\$signature__data$64 [47:32]);
-  assign \$57  = $signed(\$56 ) < $signed(16'h8000);
-  assign \$58  = $signed(\$56 ) > $signed(16'h7fff);
-  assign \$59  = \$58  ? 18'h07fff : { \$56 [16], \$56  };
-  assign \$60  = \$57  ? 18'h38000 : \$59 ;
-  assign \$61  = spike2 ? \$60  : { \$51 [15], \$51 [15], \$51 [15:0] };
-  assign \$63  = $signed(\$61 [15:0]) - $signed(\$62 );
-  assign \$64  = $signed(\$signature__data$59 [63:48]) + $signed(\$signature__data$60 [127:96]);
-  assign \$65  = $signed(\$64 ) + $signed(\$signature__data$61 [63:48]);
-  assign \$66  = $signed(\$65 ) < $signed(16'h8000);
-  assign \$67  = $signed(\$65 ) > $signed(16'h7fff);
-  assign \$68  = \$67  ? 35'h000007fff : { \$65 [33], \$65  };
-  assign \$69  = \$66  ? 35'h7ffff8000 : \$68 ;
-  assign \$70  = $signed(\$69 [15:0]) > $signed(\$signature__data$64 [63:48]);
-  assign \$71  = fire_chunk * 3'h4;
-  assign \$72  = \$71  + 2'h3;
-  assign \$73  = \$72  < 4'ha;
-  assign spike3 = \$70  & \$73 ;
-  assign \$74  = $signed(\$69 [15:0]) - $signed(\$signature__data$64 [63:48]);
-  assign \$75  = $signed(\$74 ) < $signed(16'h8000);
-  assign \$76  = $signed(\$74 ) > $signed(16'h7fff);
-  assign \$77  = \$76  ? 18'h07fff : { \$74 [16], \$74  };
-  assign \$78  = \$75  ? 18'h38000 : \$77 ;
-  assign \$79  = spike3 ? \$78  : { \$69 [15], \$69 [15], \$69 [15:0] };
-  assign \$81  = $signed(\$79 [15:0]) - $signed(\$80 );
-  assign \$82  = | { spike3, spike2, spike1, spike0 };
-  assign \$83  = cfg_mem == 3'h5;
-  assign \$84  = cfg_write & \$83 ;
-  assign \$85  = $signed(\$signature__data$60 [31:0]) + $signed(\$signature__data$94 [7:0]);
-  assign \$86  = $signed(\$signature__data$60 [63:32]) + $signed(\$signature__data$94 [15:8]);
-  assign \$87  = $signed(\$signature__data$60 [95:64]) + $signed(\$signature__data$94 [23:16]);
-  assign \$88  = $signed(\$signature__data$60 [127:96]) + $signed(\$signature__data$94 [31:24]);
-  assign \$89  = ! fsm_state;
-  assign \$90  = fsm_state == 1'h1;
-  assign \$91  = fsm_state == 2'h2;
-  assign \$92  = fsm_state == 2'h3;
-  assign \$93  = fsm_state == 3'h4;
-  assign \$94  = cycles + 1'h1;
-  assign \$95  = events__payload * 2'h3;
-  assign \$96  = chunk + 1'h1;
-  assign \$97  = chunk == 2'h2;
-  assign \$98  = level + \$signal ;
-  assign \$99  = \$98  < 3'h4;
-  assign \$100  = chunk + 1'h1;
-  assign \$101  = chunk == 2'h2;
+  assign \$signature__en$36  = cfg_write & \$6 ;
+  assign \$7  = ! level;
+  assign idle = done & \$7 ;
+  assign \$8  = row_base + chunk;
+  assign \$9  = level + \$signal ;
+  assign \$10  = \$9  < 3'h4;
+  assign \$11  = $signed(\$signature__data$60 [15:0]) + $signed(\$signature__data$61 [31:0]);
+  assign \$12  = $signed(\$11 ) + $signed(\$signature__data$62 [15:0]);
+  assign \$13  = $signed(\$12 ) < $signed(16'h8000);
+  assign \$14  = $signed(\$12 ) > $signed(16'h7fff);
+  assign \$15  = \$14  ? 35'h000007fff : { \$12 [33], \$12  };
+  assign \$16  = \$13  ? 35'h7ffff8000 : \$15 ;
+  assign \$17  = $signed(\$16 [15:0]) > $signed(\$signature__data$65 [15:0]);
+  assign \$18  = fire_chunk * 3'h4;
+  assign \$19  = \$18  + 1'h0;
+  assign \$20  = \$19  < 4'ha;
+  assign spike0 = \$17  & \$20 ;
+  assign \$21  = $signed(\$16 [15:0]) - $signed(\$signature__data$65 [15:0]);
+  assign \$22  = $signed(\$21 ) < $signed(16'h8000);
+  assign \$23  = $signed(\$21 ) > $signed(16'h7fff);
+  assign \$24  = \$23  ? 18'h07fff : { \$21 [16], \$21  };
+  assign \$25  = \$22  ? 18'h38000 : \$24 ;
+  assign \$26  = spike0 ? \$25  : { \$16 [15], \$16 [15], \$16 [15:0] };
+  assign \$28  = $signed(\$26 [15:0]) - $signed(\$27 );
+  assign \$29  = $signed(\$signature__data$60 [31:16]) + $signed(\$signature__data$61 [63:32]);
+  assign \$30  = $signed(\$29 ) + $signed(\$signature__data$62 [31:16]);
+  assign \$31  = $signed(\$30 ) < $signed(16'h8000);
+  assign \$32  = $signed(\$30 ) > $signed(16'h7fff);
+  assign \$33  = \$32  ? 35'h000007fff : { \$30 [33], \$30  };
+  assign \$34  = \$31  ? 35'h7ffff8000 : \$33 ;
+  assign \$35  = $signed(\$34 [15:0]) > $signed(\$signature__data$65 [31:16]);
+  assign \$36  = fire_chunk * 3'h4;
+  assign \$37  = \$36  + 1'h1;
+  assign \$38  = \$37  < 4'ha;
+  assign spike1 = \$35  & \$38 ;
+  assign \$39  = $signed(\$34 [15:0]) - $signed(\$signature__data$65 [31:16]);
+  assign \$40  = $signed(\$39 ) < $signed(16'h8000);
+  assign \$41  = $signed(\$39 ) > $signed(16'h7fff);
+  assign \$42  = \$41  ? 18'h07fff : { \$39 [16], \$39  };
+  assign \$43  = \$40  ? 18'h38000 : \$42 ;
+  assign \$44  = spike1 ? \$43  : { \$34 [15], \$34 [15], \$34 [15:0] };
+  assign \$46  = $signed(\$44 [15:0]) - $signed(\$45 );
+  assign \$47  = $signed(\$signature__data$60 [47:32]) + $signed(\$signature__data$61 [95:64]);
+  assign \$48  = $signed(\$47 ) + $signed(\$signature__data$62 [47:32]);
+  assign \$49  = $signed(\$48 ) < $signed(16'h8000);
+  assign \$50  = $signed(\$48 ) > $signed(16'h7fff);
+  assign \$51  = \$50  ? 35'h000007fff : { \$48 [33], \$48  };
+  assign \$52  = \$49  ? 35'h7ffff8000 : \$51 ;
+  assign \$53  = $signed(\$52 [15:0]) > $signed(\$signature__data$65 [47:32]);
+  assign \$54  = fire_chunk * 3'h4;
+  assign \$55  = \$54  + 2'h2;
+  assign \$56  = \$55  < 4'ha;
+  assign spike2 = \$53  & \$56 ;
+  assign \$57  = $signed(\$52 [15:0]) - $signed(\$signature__data$65 [47:32]);
+  assign \$58  = $signed(\$57 ) < $signed(16'h8000);
+  assign \$59  = $signed(\$57 ) > $signed(16'h7fff);
+  assign \$60  = \$59  ? 18'h07fff : { \$57 [16], \$57  };
+  assign \$61  = \$58  ? 18'h38000 : \$60 ;
+  assign \$62  = spike2 ? \$61  : { \$52 [15], \$52 [15], \$52 [15:0] };
+  assign \$64  = $signed(\$62 [15:0]) - $signed(\$63 );
+  assign \$65  = $signed(\$signature__data$60 [63:48]) + $signed(\$signature__data$61 [127:96]);
+  assign \$66  = $signed(\$65 ) + $signed(\$signature__data$62 [63:48]);
+  assign \$67  = $signed(\$66 ) < $signed(16'h8000);
+  assign \$68  = $signed(\$66 ) > $signed(16'h7fff);
+  assign \$69  = \$68  ? 35'h000007fff : { \$66 [33], \$66  };
+  assign \$70  = \$67  ? 35'h7ffff8000 : \$69 ;
+  assign \$71  = $signed(\$70 [15:0]) > $signed(\$signature__data$65 [63:48]);
+  assign \$72  = fire_chunk * 3'h4;
+  assign \$73  = \$72  + 2'h3;
+  assign \$74  = \$73  < 4'ha;
+  assign spike3 = \$71  & \$74 ;
+  assign \$75  = $signed(\$70 [15:0]) - $signed(\$signature__data$65 [63:48]);
+  assign \$76  = $signed(\$75 ) < $signed(16'h8000);
+  assign \$77  = $signed(\$75 ) > $signed(16'h7fff);
+  assign \$78  = \$77  ? 18'h07fff : { \$75 [16], \$75  };
+  assign \$79  = \$76  ? 18'h38000 : \$78 ;
+  assign \$80  = spike3 ? \$79  : { \$70 [15], \$70 [15], \$70 [15:0] };
+  assign \$82  = $signed(\$80 [15:0]) - $signed(\$81 );
+  assign \$83  = | { spike3, spike2, spike1, spike0 };
+  assign \$84  = cfg_mem == 3'h5;
+  assign \$85  = cfg_write & \$84 ;
+  assign \$86  = $signed(\$signature__data$61 [31:0]) + $signed(\$signature__data$95 [7:0]);
+  assign \$87  = $signed(\$signature__data$61 [63:32]) + $signed(\$signature__data$95 [15:8]);
+  assign \$88  = $signed(\$signature__data$61 [95:64]) + $signed(\$signature__data$95 [23:16]);
+  assign \$89  = $signed(\$signature__data$61 [127:96]) + $signed(\$signature__data$95 [31:24]);
+  assign \$90  = ! fsm_state;
+  assign \$91  = fsm_state == 1'h1;
+  assign \$92  = fsm_state == 2'h2;
+  assign \$93  = fsm_state == 2'h3;
+  assign \$94  = fsm_state == 3'h4;
+  assign \$95  = cycles + 1'h1;
+  assign \$96  = events__payload * 2'h3;
+  assign \$97  = chunk + 1'h1;
+  assign \$98  = chunk == 2'h2;
+  assign \$99  = level + \$signal ;
+  assign \$100  = \$99  < 3'h4;
+  assign \$101  = chunk + 1'h1;
+  assign \$102  = chunk == 2'h2;
   always @(posedge clk)
-    \$signal$89  <= \$103 ;
+    \$signal$90  <= \$104 ;
   always @(posedge clk)
-    \$signal  <= \$104 ;
+    \$signal  <= \$105 ;
   always @(posedge clk)
-    cycles <= \$105 ;
+    cycles <= \$106 ;
   always @(posedge clk)
-    done <= \$106 ;
+    done <= \$107 ;
   always @(posedge clk)
-    had_event <= \$107 ;
+    had_event <= \$108 ;
   always @(posedge clk)
-    fsm_state <= \$108 ;
+    fsm_state <= \$109 ;
   always @(posedge clk)
-    axon <= \$109 ;
+    axon <= \$110 ;
   always @(posedge clk)
-    row_base <= \$110 ;
+    row_base <= \$111 ;
   always @(posedge clk)
-    chunk <= \$111 ;
+    chunk <= \$112 ;
   always @(posedge clk)
-    int_chunk <= \$112 ;
+    int_chunk <= \$113 ;
   always @(posedge clk)
-    fire_chunk <= \$113 ;
+    fire_chunk <= \$114 ;
   \neurosim_core.out_fifo  out_fifo (
     .clk(clk),
     .r_data(spikes__payload),
@@ -856,23 +861,23 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$24  = cfg_addr[1:0];
+    \$signature__addr$25  = cfg_addr[1:0];
     if (\$signal ) begin
-      \$signature__addr$24  = fire_chunk;
+      \$signature__addr$25  = fire_chunk;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__data$25  = cfg_data[63:0];
+    \$signature__data$26  = cfg_data[63:0];
     if (\$signal ) begin
-      \$signature__data$25  = { \$81 [15:0], \$63 [15:0], \$45 [15:0], \$27 [15:0] };
+      \$signature__data$26  = { \$82 [15:0], \$64 [15:0], \$46 [15:0], \$28 [15:0] };
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$26  = \$3 ;
+    \$signature__en$27  = \$3 ;
     if (\$signal ) begin
-      \$signature__en$26  = 1'h1;
+      \$signature__en$27  = 1'h1;
     end
   end
   always @* begin
@@ -908,7 +913,7 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
       3'h2:
           count = 1'h1;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             count = 1'h1;
           end
       3'h4:
@@ -917,63 +922,63 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$42  = 1'h1;
+    \$signature__en$44  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__en$42  = 1'h1;
+          \$signature__en$44  = 1'h1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$43  = 9'h000;
+    \$signature__addr$45  = 9'h000;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__addr$43  = \$7 [8:0];
+          \$signature__addr$45  = \$8 [8:0];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$46  = 1'h1;
+    \$signature__en$48  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__en$46  = 1'h1;
+          \$signature__en$48  = 1'h1;
       3'h3:
-          if (\$9 ) begin
-            \$signature__en$46  = 1'h1;
+          if (\$10 ) begin
+            \$signature__en$48  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$47  = 2'h0;
+    \$signature__addr$49  = 2'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__addr$47  = chunk;
+          \$signature__addr$49  = chunk;
       3'h3:
-          if (\$9 ) begin
-            \$signature__addr$47  = chunk;
+          if (\$10 ) begin
+            \$signature__addr$49  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$50  = 1'h1;
+    \$signature__en$51  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
@@ -982,14 +987,14 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
-            \$signature__en$50  = 1'h1;
+          if (\$10 ) begin
+            \$signature__en$51  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$51  = 2'h0;
+    \$signature__addr$52  = 2'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
@@ -998,14 +1003,14 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
-            \$signature__addr$51  = chunk;
+          if (\$10 ) begin
+            \$signature__addr$52  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$52  = 1'h1;
+    \$signature__en$53  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
@@ -1014,14 +1019,14 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
-            \$signature__en$52  = 1'h1;
+          if (\$10 ) begin
+            \$signature__en$53  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$53  = 2'h0;
+    \$signature__addr$54  = 2'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
@@ -1030,14 +1035,14 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
-            \$signature__addr$53  = chunk;
+          if (\$10 ) begin
+            \$signature__addr$54  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$54  = 1'h1;
+    \$signature__en$55  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
@@ -1046,14 +1051,14 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
-            \$signature__en$54  = 1'h1;
+          if (\$10 ) begin
+            \$signature__en$55  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$55  = 2'h0;
+    \$signature__addr$56  = 2'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
@@ -1062,14 +1067,14 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
-            \$signature__addr$55  = chunk;
+          if (\$10 ) begin
+            \$signature__addr$56  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$56  = 1'h1;
+    \$signature__en$57  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
@@ -1078,14 +1083,14 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
-            \$signature__en$56  = 1'h1;
+          if (\$10 ) begin
+            \$signature__en$57  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$57  = 2'h0;
+    \$signature__addr$58  = 2'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
@@ -1094,8 +1099,8 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
-            \$signature__addr$57  = chunk;
+          if (\$10 ) begin
+            \$signature__addr$58  = chunk;
           end
     endcase
   end
@@ -1110,55 +1115,40 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w_en = 1'h0;
     if (\$signal ) begin
-      w_en = \$82 ;
+      w_en = \$83 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$90  = 1'h0;
-    if (\$signal$89 ) begin
-      \$signature__en$90  = 1'h1;
+    \$signature__en$91  = 1'h0;
+    if (\$signal$90 ) begin
+      \$signature__en$91  = 1'h1;
     end else if (\$signal ) begin
-      \$signature__en$90  = 1'h1;
-    end else if (\$84 ) begin
-      \$signature__en$90  = 1'h1;
+      \$signature__en$91  = 1'h1;
+    end else if (\$85 ) begin
+      \$signature__en$91  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$91  = 2'h0;
-    if (\$signal$89 ) begin
-      \$signature__addr$91  = int_chunk;
+    \$signature__addr$92  = 2'h0;
+    if (\$signal$90 ) begin
+      \$signature__addr$92  = int_chunk;
     end else if (\$signal ) begin
-      \$signature__addr$91  = fire_chunk;
-    end else if (\$84 ) begin
-      \$signature__addr$91  = cfg_addr[1:0];
+      \$signature__addr$92  = fire_chunk;
+    end else if (\$85 ) begin
+      \$signature__addr$92  = cfg_addr[1:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__data$93  = 128'h00000000000000000000000000000000;
-    if (\$signal$89 ) begin
-      \$signature__data$93  = { \$88 [31:0], \$87 [31:0], \$86 [31:0], \$85 [31:0] };
+    \$signature__data$94  = 128'h00000000000000000000000000000000;
+    if (\$signal$90 ) begin
+      \$signature__data$94  = { \$89 [31:0], \$88 [31:0], \$87 [31:0], \$86 [31:0] };
     end else if (\$signal ) begin
-      \$signature__data$93  = 128'h00000000000000000000000000000000;
-    end else if (\$84 ) begin
-      \$signature__data$93  = cfg_data;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$103  = 1'h0;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          \$103  = 1'h1;
-    endcase
-    if (rst) begin
-      \$103  = 1'h0;
+      \$signature__data$94  = 128'h00000000000000000000000000000000;
+    end else if (\$85 ) begin
+      \$signature__data$94  = cfg_data;
     end
   end
   always @* begin
@@ -1170,11 +1160,7 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
       3'h1:
           /* empty */;
       3'h2:
-          /* empty */;
-      3'h3:
-          if (\$99 ) begin
-            \$104  = 1'h1;
-          end
+          \$104  = 1'h1;
     endcase
     if (rst) begin
       \$104  = 1'h0;
@@ -1182,27 +1168,46 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = cycles;
-    if (count) begin
-      \$105  = \$94 [31:0];
-    end
+    \$105  = 1'h0;
     casez (fsm_state)
       3'h0:
-          if (start) begin
-            \$105  = 32'd0;
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h3:
+          if (\$100 ) begin
+            \$105  = 1'h1;
           end
     endcase
     if (rst) begin
-      \$105  = 32'd0;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = done;
+    \$106  = cycles;
+    if (count) begin
+      \$106  = \$95 [31:0];
+    end
     casez (fsm_state)
       3'h0:
           if (start) begin
-            \$106  = 1'h0;
+            \$106  = 32'd0;
+          end
+    endcase
+    if (rst) begin
+      \$106  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$107  = done;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$107  = 1'h0;
           end
       3'h1:
           /* empty */;
@@ -1211,24 +1216,7 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
       3'h3:
           /* empty */;
       3'h4:
-          \$106  = 1'h1;
-    endcase
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = had_event;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$107  = 1'h0;
-          end
-      3'h1:
-          if (events__valid) begin
-            \$107  = 1'h1;
-          end
+          \$107  = 1'h1;
     endcase
     if (rst) begin
       \$107  = 1'h0;
@@ -1236,98 +1224,100 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = fsm_state;
+    \$108  = had_event;
     casez (fsm_state)
       3'h0:
           if (start) begin
-            \$108  = 3'h1;
+            \$108  = 1'h0;
           end
       3'h1:
           if (events__valid) begin
-            \$108  = 3'h2;
+            \$108  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$108  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$109  = fsm_state;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$109  = 3'h1;
+          end
+      3'h1:
+          if (events__valid) begin
+            \$109  = 3'h2;
           end else if (eos) begin
-            \$108  = 3'h3;
+            \$109  = 3'h3;
           end
       3'h2:
-          if (\$97 ) begin
-            \$108  = 3'h1;
+          if (\$98 ) begin
+            \$109  = 3'h1;
           end
       3'h3:
-          if (\$99 ) begin
-            if (\$101 ) begin
-              \$108  = 3'h4;
+          if (\$100 ) begin
+            if (\$102 ) begin
+              \$109  = 3'h4;
             end
           end
       3'h4:
-          \$108  = 3'h0;
+          \$109  = 3'h0;
     endcase
     if (rst) begin
-      \$108  = 3'h0;
+      \$109  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = axon;
+    \$110  = axon;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           if (events__valid) begin
-            \$109  = events__payload;
+            \$110  = events__payload;
           end
     endcase
     if (rst) begin
-      \$109  = 7'h00;
+      \$110  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = row_base;
+    \$111  = row_base;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           if (events__valid) begin
-            \$110  = \$95 ;
+            \$111  = \$96 ;
           end
     endcase
     if (rst) begin
-      \$110  = 9'h000;
+      \$111  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = chunk;
+    \$112  = chunk;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           if (events__valid) begin
-            \$111  = 2'h0;
+            \$112  = 2'h0;
           end else if (eos) begin
-            \$111  = 2'h0;
+            \$112  = 2'h0;
           end
       3'h2:
-          \$111  = \$96 [1:0];
+          \$112  = \$97 [1:0];
       3'h3:
-          if (\$99 ) begin
-            \$111  = \$100 [1:0];
+          if (\$100 ) begin
+            \$112  = \$101 [1:0];
           end
-    endcase
-    if (rst) begin
-      \$111  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = int_chunk;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          \$112  = chunk;
     endcase
     if (rst) begin
       \$112  = 2'h0;
@@ -1335,7 +1325,22 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = fire_chunk;
+    \$113  = int_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          \$113  = chunk;
+    endcase
+    if (rst) begin
+      \$113  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$114  = fire_chunk;
     casez (fsm_state)
       3'h0:
           /* empty */;
@@ -1344,51 +1349,51 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
       3'h2:
           /* empty */;
       3'h3:
-          if (\$99 ) begin
-            \$113  = chunk;
+          if (\$100 ) begin
+            \$114  = chunk;
           end
     endcase
     if (rst) begin
-      \$113  = 2'h0;
+      \$114  = 2'h0;
     end
   end
   assign dbg_rd__addr = dbg_addr;
   assign dbg_rd__data = dbg_v;
   assign \$signature__addr  = cfg_addr;
   assign \$signature__data  = cfg_data[31:0];
-  assign \$signature__addr$27  = cfg_addr[1:0];
-  assign \$signature__data$28  = cfg_data[63:0];
-  assign \$signature__addr$30  = cfg_addr[1:0];
-  assign \$signature__data$31  = cfg_data[63:0];
-  assign \$signature__addr$33  = cfg_addr[1:0];
-  assign \$signature__data$34  = cfg_data[63:0];
+  assign \$signature__addr$28  = cfg_addr[1:0];
+  assign \$signature__data$29  = cfg_data[63:0];
+  assign \$signature__addr$31  = cfg_addr[1:0];
+  assign \$signature__data$32  = cfg_data[63:0];
+  assign \$signature__addr$34  = cfg_addr[1:0];
+  assign \$signature__data$35  = cfg_data[63:0];
   assign r_data = spikes__payload;
   assign r_rdy = spikes__valid;
   assign r_en = spikes__ready;
-  assign total0 = { \$11 [33], \$11  };
-  assign vs0 = \$15 [15:0];
-  assign diff0 = { \$20 [16], \$20  };
-  assign after0 = \$25 [15:0];
-  assign leaked0 = \$27 [15:0];
-  assign total1 = { \$29 [33], \$29  };
-  assign vs1 = \$33 [15:0];
-  assign diff1 = { \$38 [16], \$38  };
-  assign after1 = \$43 [15:0];
-  assign leaked1 = \$45 [15:0];
-  assign total2 = { \$47 [33], \$47  };
-  assign vs2 = \$51 [15:0];
-  assign diff2 = { \$56 [16], \$56  };
-  assign after2 = \$61 [15:0];
-  assign leaked2 = \$63 [15:0];
-  assign total3 = { \$65 [33], \$65  };
-  assign vs3 = \$69 [15:0];
-  assign diff3 = { \$74 [16], \$74  };
-  assign after3 = \$79 [15:0];
-  assign leaked3 = \$81 [15:0];
-  assign \$26  = { \$25 [15], \$25 [15], \$25 [15], \$25 [15:3] };
-  assign \$44  = { \$43 [15], \$43 [15], \$43 [15], \$43 [15:3] };
-  assign \$62  = { \$61 [15], \$61 [15], \$61 [15], \$61 [15:3] };
-  assign \$80  = { \$79 [15], \$79 [15], \$79 [15], \$79 [15:3] };
+  assign total0 = { \$12 [33], \$12  };
+  assign vs0 = \$16 [15:0];
+  assign diff0 = { \$21 [16], \$21  };
+  assign after0 = \$26 [15:0];
+  assign leaked0 = \$28 [15:0];
+  assign total1 = { \$30 [33], \$30  };
+  assign vs1 = \$34 [15:0];
+  assign diff1 = { \$39 [16], \$39  };
+  assign after1 = \$44 [15:0];
+  assign leaked1 = \$46 [15:0];
+  assign total2 = { \$48 [33], \$48  };
+  assign vs2 = \$52 [15:0];
+  assign diff2 = { \$57 [16], \$57  };
+  assign after2 = \$62 [15:0];
+  assign leaked2 = \$64 [15:0];
+  assign total3 = { \$66 [33], \$66  };
+  assign vs3 = \$70 [15:0];
+  assign diff3 = { \$75 [16], \$75  };
+  assign after3 = \$80 [15:0];
+  assign leaked3 = \$82 [15:0];
+  assign \$27  = { \$26 [15], \$26 [15], \$26 [15], \$26 [15:3] };
+  assign \$45  = { \$44 [15], \$44 [15], \$44 [15], \$44 [15:3] };
+  assign \$63  = { \$62 [15], \$62 [15], \$62 [15], \$62 [15:3] };
+  assign \$81  = { \$80 [15], \$80 [15], \$80 [15], \$80 [15:3] };
 endmodule
 
 (* generator = "Amaranth" *)

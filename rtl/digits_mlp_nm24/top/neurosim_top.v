@@ -35,44 +35,42 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   wire \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire \$38 ;
-  wire \$39 ;
+  wire [7:0] \$38 ;
+  wire [8:0] \$39 ;
   wire \$4 ;
-  wire [7:0] \$40 ;
-  wire [8:0] \$41 ;
-  wire [9:0] \$42 ;
-  wire \$43 ;
-  wire [7:0] \$44 ;
-  wire [8:0] \$45 ;
-  wire [9:0] \$46 ;
-  wire [3:0] \$47 ;
-  wire [3:0] \$48 ;
-  wire [8:0] \$49 ;
+  wire [9:0] \$40 ;
+  wire \$41 ;
+  wire [7:0] \$42 ;
+  wire [8:0] \$43 ;
+  wire [9:0] \$44 ;
+  wire [3:0] \$45 ;
+  wire [3:0] \$46 ;
+  wire [8:0] \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
+  wire [9:0] \$50 ;
   wire \$51 ;
   wire [9:0] \$52 ;
-  wire \$53 ;
-  wire [9:0] \$54 ;
-  wire [8:0] \$55 ;
-  wire \$56 ;
+  wire [8:0] \$53 ;
+  wire \$54 ;
+  wire \$55 ;
+  wire [9:0] \$56 ;
   wire \$57 ;
   wire [9:0] \$58 ;
-  wire \$59 ;
+  reg \$59 ;
   wire \$6 ;
-  wire [9:0] \$60 ;
-  reg \$61 ;
-  reg \$62 ;
-  reg [7:0] \$63 ;
+  reg \$60 ;
+  reg [7:0] \$61 ;
+  reg [3:0] \$62 ;
+  reg \$63 ;
   reg [3:0] \$64 ;
-  reg \$65 ;
-  reg [3:0] \$66 ;
-  reg [4:0] \$67 ;
-  reg [2:0] \$68 ;
-  reg \$69 ;
+  reg [4:0] \$65 ;
+  reg [2:0] \$66 ;
+  reg \$67 ;
+  reg [8:0] \$68 ;
+  reg [9:0] \$69 ;
   wire \$7 ;
-  reg [8:0] \$70 ;
-  reg [9:0] \$71 ;
   wire \$8 ;
   wire \$9 ;
   reg [7:0] \$signature__addr ;
@@ -98,8 +96,6 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   wire [63:0] \dbg_v$38 ;
   output done;
   wire done;
-  wire \done$40 ;
-  wire \done$43 ;
   wire drained0;
   wire drained1;
   reg [9:0] e_end = 10'h000;
@@ -109,8 +105,8 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   reg e_rd__en;
   input eos;
   wire eos;
-  wire \eos$45 ;
-  wire \eos$49 ;
+  wire \eos$43 ;
+  wire \eos$47 ;
   input [5:0] events__payload;
   wire [5:0] events__payload;
   wire [5:0] \events__payload$21 ;
@@ -125,9 +121,11 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   wire \events__valid$28 ;
   reg ext_done = 1'h0;
   reg [3:0] fsm_state = 4'h0;
+  wire idle;
+  wire \idle$42 ;
   reg [2:0] lane = 3'h0;
   wire [3:0] level;
-  wire [3:0] \level$50 ;
+  wire [3:0] \level$48 ;
   reg [3:0] mask = 4'h0;
   wire [5:0] r_data;
   wire [6:0] \r_data$31 ;
@@ -149,8 +147,8 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   reg \spikes__ready$56 ;
   output spikes__valid;
   reg spikes__valid;
-  wire \spikes__valid$41 ;
-  wire \spikes__valid$44 ;
+  wire \spikes__valid$52 ;
+  wire \spikes__valid$53 ;
   reg [7:0] src = 8'h00;
   input start;
   wire start;
@@ -577,101 +575,97 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
     end
   end
   assign \$signature__data  = _1_;
-  assign \$24  = fsm_state == 2'h2;
-  assign \$25  = fsm_state == 2'h3;
-  assign \$26  = fsm_state == 3'h4;
-  assign \$27  = fsm_state == 3'h5;
-  assign \$28  = fsm_state == 3'h6;
-  assign \$29  = fsm_state == 3'h7;
-  assign \$30  = fsm_state == 4'h8;
-  assign \$31  = fsm_state == 4'h9;
-  assign \$32  = ~ events__valid;
-  assign \$33  = \$32  & eos;
-  assign \$34  = ~ start;
-  assign \$35  = \$33  & \$34 ;
-  assign \$36  = \$35  & started;
-  assign \$37  = lane == 3'h4;
-  assign \$38  = mask >> lane;
-  assign \$39  = ! word_core;
-  assign \$40  = word_chunk * 3'h4;
-  assign \$41  = 7'h40 + \$40 ;
-  assign \$42  = \$41  + lane;
-  assign \$44  = word_chunk * 3'h4;
-  assign \$45  = 8'hc0 + \$44 ;
-  assign \$46  = \$45  + lane;
-  assign \$47  = lane + 1'h1;
-  assign \$48  = lane + 1'h1;
-  assign \$49  = \$signature__data [7:0] + \$signature__data [10:8];
-  assign \$50  = e_ptr == e_end;
-  assign \$51  = ! e_rd__data[0];
+  assign \$28  = fsm_state == 4'h8;
+  assign \$29  = fsm_state == 4'h9;
+  assign \$30  = ~ events__valid;
+  assign \$31  = \$30  & eos;
+  assign \$32  = ~ start;
+  assign \$33  = \$31  & \$32 ;
+  assign \$34  = \$33  & started;
+  assign \$35  = lane == 3'h4;
+  assign \$36  = mask >> lane;
+  assign \$37  = ! word_core;
+  assign \$38  = word_chunk * 3'h4;
+  assign \$39  = 7'h40 + \$38 ;
+  assign \$40  = \$39  + lane;
+  assign \$42  = word_chunk * 3'h4;
+  assign \$43  = 8'hc0 + \$42 ;
+  assign \$44  = \$43  + lane;
+  assign \$45  = lane + 1'h1;
+  assign \$46  = lane + 1'h1;
+  assign \$47  = \$signature__data [7:0] + \$signature__data [10:8];
+  assign \$48  = e_ptr == e_end;
+  assign \$49  = ! e_rd__data[0];
+  assign \$50  = e_ptr + 1'h1;
   assign \$52  = e_ptr + 1'h1;
-  assign \$54  = e_ptr + 1'h1;
-  assign \$55  = \$signature__data [7:0] + \$signature__data [10:8];
-  assign \$56  = e_ptr == e_end;
-  assign \$57  = ! e_rd__data[0];
+  assign \$53  = \$signature__data [7:0] + \$signature__data [10:8];
+  assign \$54  = e_ptr == e_end;
+  assign \$55  = ! e_rd__data[0];
+  assign \$56  = e_ptr + 1'h1;
   assign \$58  = e_ptr + 1'h1;
-  assign \$60  = e_ptr + 1'h1;
   always @(posedge clk)
-    ext_done <= \$61 ;
+    ext_done <= \$59 ;
   always @(posedge clk)
-    started <= \$62 ;
+    started <= \$60 ;
   always @(posedge clk)
-    src <= \$63 ;
+    src <= \$61 ;
   always @(posedge clk)
-    fsm_state <= \$64 ;
+    fsm_state <= \$62 ;
   always @(posedge clk)
-    word_core <= \$65 ;
+    word_core <= \$63 ;
   always @(posedge clk)
-    mask <= \$66 ;
+    mask <= \$64 ;
   always @(posedge clk)
-    word_chunk <= \$67 ;
+    word_chunk <= \$65 ;
   always @(posedge clk)
-    lane <= \$68 ;
+    lane <= \$66 ;
   always @(posedge clk)
-    rr <= \$69 ;
+    rr <= \$67 ;
   always @(posedge clk)
-    e_ptr <= \$70 ;
+    e_ptr <= \$68 ;
   always @(posedge clk)
-    e_end <= \$71 ;
+    e_end <= \$69 ;
   assign \$1  = ! dbg_core;
-  assign \$3  = ~ \spikes__valid$41 ;
-  assign drained0 = \done$40  & \$3 ;
-  assign \$4  = ~ \spikes__valid$44 ;
-  assign drained1 = \done$43  & \$4 ;
-  assign \$5  = ! level;
-  assign \$6  = router_idle & \$5 ;
-  assign \$7  = ~ events__valid;
-  assign \$8  = ext_done & \$7 ;
-  assign \eos$45  = \$6  & \$8 ;
-  assign \$9  = ! \level$50 ;
-  assign \$10  = router_idle & \$9 ;
-  assign \eos$49  = \$10  & drained0;
-  assign \$11  = router_idle & ext_done;
-  assign \$12  = \$11  & drained0;
-  assign \$13  = \$12  & drained1;
-  assign \$14  = \$13  & started;
-  assign \$15  = ~ start;
-  assign done = \$14  & \$15 ;
-  assign \$16  = e_ptr == e_end;
-  assign \$17  = ! e_rd__data[0];
-  assign \$19  = e_ptr == e_end;
-  assign \$20  = ! e_rd__data[0];
-  assign \$22  = ! fsm_state;
-  assign \$23  = fsm_state == 1'h1;
+  assign \$3  = ! level;
+  assign \$4  = router_idle & \$3 ;
+  assign \$5  = ~ events__valid;
+  assign \$6  = ext_done & \$5 ;
+  assign \eos$43  = \$4  & \$6 ;
+  assign \$7  = ! \level$48 ;
+  assign \$8  = router_idle & \$7 ;
+  assign \eos$47  = \$8  & drained0;
+  assign \$9  = router_idle & ext_done;
+  assign \$10  = \$9  & drained0;
+  assign \$11  = \$10  & drained1;
+  assign \$12  = \$11  & started;
+  assign \$13  = ~ start;
+  assign done = \$12  & \$13 ;
+  assign \$14  = e_ptr == e_end;
+  assign \$15  = ! e_rd__data[0];
+  assign \$17  = e_ptr == e_end;
+  assign \$18  = ! e_rd__data[0];
+  assign \$20  = ! fsm_state;
+  assign \$21  = fsm_state == 1'h1;
+  assign \$22  = fsm_state == 2'h2;
+  assign \$23  = fsm_state == 2'h3;
+  assign \$24  = fsm_state == 3'h4;
+  assign \$25  = fsm_state == 3'h5;
+  assign \$26  = fsm_state == 3'h6;
+  assign \$27  = fsm_state == 3'h7;
   \neurosim_top.core0  core0 (
     .clk(clk),
     .cycles(cycles),
     .dbg_rd__addr(dbg_addr),
     .dbg_v(\dbg_v$36 ),
-    .done(\done$40 ),
-    .eos(\eos$45 ),
+    .eos(\eos$43 ),
     .events__payload(\events__payload$21 ),
     .events__ready(r_en),
     .events__valid(\events__valid$19 ),
+    .idle(drained0),
     .r_en(\spikes__ready$54 ),
     .rst(rst),
     .spikes__payload(\spikes__payload$55 ),
-    .spikes__valid(\spikes__valid$41 ),
+    .spikes__valid(\spikes__valid$52 ),
     .start(start)
   );
   \neurosim_top.core1  core1 (
@@ -679,15 +673,15 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
     .cycles(\cycles$34 ),
     .dbg_rd__addr(dbg_addr[1:0]),
     .dbg_v(\dbg_v$38 ),
-    .done(\done$43 ),
-    .eos(\eos$49 ),
+    .eos(\eos$47 ),
     .events__payload(\events__payload$30 ),
     .events__ready(\r_en$32 ),
     .events__valid(\events__valid$28 ),
+    .idle(drained1),
     .r_en(\spikes__ready$56 ),
     .rst(rst),
     .spikes__payload(\spikes__payload$57 ),
-    .spikes__valid(\spikes__valid$44 ),
+    .spikes__valid(\spikes__valid$53 ),
     .start(start)
   );
   \neurosim_top.queue0  queue0 (
@@ -708,7 +702,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
     .r_rdy(\events__valid$28 ),
     .rst(rst),
     .w_en(\w_en$67 ),
-    .w_level(\level$50 ),
+    .w_level(\level$48 ),
     .w_port__data(\w_data$66 ),
     .w_rdy(\w_rdy$74 )
   );
@@ -746,7 +740,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           /* empty */;
       4'h5:
           (* full_case = 32'd1 *)
-          if (\$16 ) begin
+          if (\$14 ) begin
           end else begin
             e_rd__en = 1'h1;
           end
@@ -758,7 +752,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           /* empty */;
       4'h8:
           (* full_case = 32'd1 *)
-          if (\$19 ) begin
+          if (\$17 ) begin
           end else begin
             e_rd__en = 1'h1;
           end
@@ -802,12 +796,12 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
             (* full_case = 32'd1 *)
             casez (rr)
               1'h0:
-                  if (\spikes__valid$41 ) begin
+                  if (\spikes__valid$52 ) begin
                     \spikes__ready$54  = 1'h1;
                   end
               1'h1:
-                  if (\spikes__valid$44 ) begin
-                  end else if (\spikes__valid$41 ) begin
+                  if (\spikes__valid$53 ) begin
+                  end else if (\spikes__valid$52 ) begin
                     \spikes__ready$54  = 1'h1;
                   end
             endcase
@@ -824,15 +818,15 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
             (* full_case = 32'd1 *)
             casez (rr)
               1'h0:
-                  if (\spikes__valid$41 ) begin
+                  if (\spikes__valid$52 ) begin
                     spikes__valid = 1'h1;
-                  end else if (\spikes__valid$44 ) begin
+                  end else if (\spikes__valid$53 ) begin
                     spikes__valid = 1'h1;
                   end
               1'h1:
-                  if (\spikes__valid$44 ) begin
+                  if (\spikes__valid$53 ) begin
                     spikes__valid = 1'h1;
-                  end else if (\spikes__valid$41 ) begin
+                  end else if (\spikes__valid$52 ) begin
                     spikes__valid = 1'h1;
                   end
             endcase
@@ -849,15 +843,15 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
             (* full_case = 32'd1 *)
             casez (rr)
               1'h0:
-                  if (\spikes__valid$41 ) begin
+                  if (\spikes__valid$52 ) begin
                     spikes__payload = { 1'h0, \spikes__payload$55  };
-                  end else if (\spikes__valid$44 ) begin
+                  end else if (\spikes__valid$53 ) begin
                     spikes__payload = { 4'h8, \spikes__payload$57  };
                   end
               1'h1:
-                  if (\spikes__valid$44 ) begin
+                  if (\spikes__valid$53 ) begin
                     spikes__payload = { 4'h8, \spikes__payload$57  };
-                  end else if (\spikes__valid$41 ) begin
+                  end else if (\spikes__valid$52 ) begin
                     spikes__payload = { 1'h0, \spikes__payload$55  };
                   end
             endcase
@@ -874,12 +868,12 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
             (* full_case = 32'd1 *)
             casez (rr)
               1'h0:
-                  if (\spikes__valid$41 ) begin
-                  end else if (\spikes__valid$44 ) begin
+                  if (\spikes__valid$52 ) begin
+                  end else if (\spikes__valid$53 ) begin
                     \spikes__ready$56  = 1'h1;
                   end
               1'h1:
-                  if (\spikes__valid$44 ) begin
+                  if (\spikes__valid$53 ) begin
                     \spikes__ready$56  = 1'h1;
                   end
             endcase
@@ -920,7 +914,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           /* empty */;
       4'h5:
           (* full_case = 32'd1 *)
-          if (\$16 ) begin
+          if (\$14 ) begin
           end else begin
             e_rd__addr = e_ptr[7:0];
           end
@@ -932,7 +926,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           /* empty */;
       4'h8:
           (* full_case = 32'd1 *)
-          if (\$19 ) begin
+          if (\$17 ) begin
           end else begin
             e_rd__addr = e_ptr[7:0];
           end
@@ -953,7 +947,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$17 ) begin
+          if (\$15 ) begin
             w_data = e_rd__data[6:1];
           end
       4'h3:
@@ -963,7 +957,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$20 ) begin
+          if (\$18 ) begin
             w_data = e_rd__data[6:1];
           end
     endcase
@@ -983,7 +977,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$17 ) begin
+          if (\$15 ) begin
             w_en = 1'h1;
           end
       4'h3:
@@ -993,7 +987,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$20 ) begin
+          if (\$18 ) begin
             w_en = 1'h1;
           end
     endcase
@@ -1013,7 +1007,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$18 ) begin
+          if (\$16 ) begin
             \w_data$66  = e_rd__data[7:1];
           end
       4'h3:
@@ -1023,7 +1017,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$21 ) begin
+          if (\$19 ) begin
             \w_data$66  = e_rd__data[7:1];
           end
     endcase
@@ -1043,7 +1037,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$18 ) begin
+          if (\$16 ) begin
             \w_en$67  = 1'h1;
           end
       4'h3:
@@ -1053,138 +1047,194 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$21 ) begin
+          if (\$19 ) begin
             \w_en$67  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = ext_done;
+    \$59  = ext_done;
     if (start) begin
-      \$61  = 1'h0;
+      \$59  = 1'h0;
     end
     casez (fsm_state)
       4'h0:
-          if (\$36 ) begin
-            \$61  = 1'h1;
+          if (\$34 ) begin
+            \$59  = 1'h1;
           end
     endcase
     if (rst) begin
-      \$61  = 1'h0;
+      \$59  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = started;
+    \$60  = started;
     if (start) begin
-      \$62  = 1'h1;
+      \$60  = 1'h1;
     end
     if (rst) begin
-      \$62  = 1'h0;
+      \$60  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = src;
+    \$61  = src;
     casez (fsm_state)
       4'h0:
           if (events__valid) begin
-            \$63  = { 2'h0, events__payload };
+            \$61  = { 2'h0, events__payload };
           end
       4'h2:
-          if (\$37 ) begin
-          end else if (\$38 ) begin
-            if (\$39 ) begin
-              \$63  = \$42 [7:0];
+          if (\$35 ) begin
+          end else if (\$36 ) begin
+            if (\$37 ) begin
+              \$61  = \$40 [7:0];
             end
-            if (\$43 ) begin
-              \$63  = \$46 [7:0];
+            if (\$41 ) begin
+              \$61  = \$44 [7:0];
             end
           end
     endcase
     if (rst) begin
-      \$63  = 8'h00;
+      \$61  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = fsm_state;
+    \$62  = fsm_state;
     casez (fsm_state)
       4'h0:
           if (events__valid) begin
-            \$64  = 4'h1;
+            \$62  = 4'h1;
           end else if (spikes__ready) begin
             (* full_case = 32'd1 *)
             casez (rr)
               1'h0:
-                  if (\spikes__valid$41 ) begin
-                    \$64  = 4'h2;
-                  end else if (\spikes__valid$44 ) begin
-                    \$64  = 4'h2;
+                  if (\spikes__valid$52 ) begin
+                    \$62  = 4'h2;
+                  end else if (\spikes__valid$53 ) begin
+                    \$62  = 4'h2;
                   end
               1'h1:
-                  if (\spikes__valid$44 ) begin
-                    \$64  = 4'h2;
-                  end else if (\spikes__valid$41 ) begin
-                    \$64  = 4'h2;
+                  if (\spikes__valid$53 ) begin
+                    \$62  = 4'h2;
+                  end else if (\spikes__valid$52 ) begin
+                    \$62  = 4'h2;
                   end
             endcase
           end
       4'h2:
-          if (\$37 ) begin
-            \$64  = 4'h0;
-          end else if (\$38 ) begin
-            \$64  = 4'h3;
+          if (\$35 ) begin
+            \$62  = 4'h0;
+          end else if (\$36 ) begin
+            \$62  = 4'h3;
           end
       4'h1:
-          \$64  = 4'h4;
+          \$62  = 4'h4;
       4'h4:
-          \$64  = 4'h5;
+          \$62  = 4'h5;
       4'h5:
           (* full_case = 32'd1 *)
-          if (\$50 ) begin
-            \$64  = 4'h0;
+          if (\$48 ) begin
+            \$62  = 4'h0;
           end else begin
-            \$64  = 4'h6;
+            \$62  = 4'h6;
           end
       4'h6:
         begin
-          if (\$51 ) begin
+          if (\$49 ) begin
             if (w_rdy) begin
-              \$64  = 4'h5;
+              \$62  = 4'h5;
             end
           end
-          if (\$53 ) begin
+          if (\$51 ) begin
             if (\w_rdy$74 ) begin
-              \$64  = 4'h5;
+              \$62  = 4'h5;
             end
           end
         end
       4'h3:
-          \$64  = 4'h7;
+          \$62  = 4'h7;
       4'h7:
-          \$64  = 4'h8;
+          \$62  = 4'h8;
       4'h8:
           (* full_case = 32'd1 *)
-          if (\$56 ) begin
-            \$64  = 4'h2;
+          if (\$54 ) begin
+            \$62  = 4'h2;
           end else begin
-            \$64  = 4'h9;
+            \$62  = 4'h9;
           end
       4'h9:
         begin
-          if (\$57 ) begin
+          if (\$55 ) begin
             if (w_rdy) begin
-              \$64  = 4'h8;
+              \$62  = 4'h8;
             end
           end
-          if (\$59 ) begin
+          if (\$57 ) begin
             if (\w_rdy$74 ) begin
-              \$64  = 4'h8;
+              \$62  = 4'h8;
             end
           end
         end
+    endcase
+    if (rst) begin
+      \$62  = 4'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$63  = word_core;
+    casez (fsm_state)
+      4'h0:
+          if (events__valid) begin
+          end else if (spikes__ready) begin
+            (* full_case = 32'd1 *)
+            casez (rr)
+              1'h0:
+                  if (\spikes__valid$52 ) begin
+                    \$63  = 1'h0;
+                  end else if (\spikes__valid$53 ) begin
+                    \$63  = 1'h1;
+                  end
+              1'h1:
+                  if (\spikes__valid$53 ) begin
+                    \$63  = 1'h1;
+                  end else if (\spikes__valid$52 ) begin
+                    \$63  = 1'h0;
+                  end
+            endcase
+          end
+    endcase
+    if (rst) begin
+      \$63  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$64  = mask;
+    casez (fsm_state)
+      4'h0:
+          if (events__valid) begin
+          end else if (spikes__ready) begin
+            (* full_case = 32'd1 *)
+            casez (rr)
+              1'h0:
+                  if (\spikes__valid$52 ) begin
+                    \$64  = \spikes__payload$55 [3:0];
+                  end else if (\spikes__valid$53 ) begin
+                    \$64  = \spikes__payload$57 [3:0];
+                  end
+              1'h1:
+                  if (\spikes__valid$53 ) begin
+                    \$64  = \spikes__payload$57 [3:0];
+                  end else if (\spikes__valid$52 ) begin
+                    \$64  = \spikes__payload$55 [3:0];
+                  end
+            endcase
+          end
     endcase
     if (rst) begin
       \$64  = 4'h0;
@@ -1192,7 +1242,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = word_core;
+    \$65  = word_chunk;
     casez (fsm_state)
       4'h0:
           if (events__valid) begin
@@ -1200,27 +1250,27 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
             (* full_case = 32'd1 *)
             casez (rr)
               1'h0:
-                  if (\spikes__valid$41 ) begin
-                    \$65  = 1'h0;
-                  end else if (\spikes__valid$44 ) begin
-                    \$65  = 1'h1;
+                  if (\spikes__valid$52 ) begin
+                    \$65  = \spikes__payload$55 [8:4];
+                  end else if (\spikes__valid$53 ) begin
+                    \$65  = { 3'h0, \spikes__payload$57 [5:4] };
                   end
               1'h1:
-                  if (\spikes__valid$44 ) begin
-                    \$65  = 1'h1;
-                  end else if (\spikes__valid$41 ) begin
-                    \$65  = 1'h0;
+                  if (\spikes__valid$53 ) begin
+                    \$65  = { 3'h0, \spikes__payload$57 [5:4] };
+                  end else if (\spikes__valid$52 ) begin
+                    \$65  = \spikes__payload$55 [8:4];
                   end
             endcase
           end
     endcase
     if (rst) begin
-      \$65  = 1'h0;
+      \$65  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = mask;
+    \$66  = lane;
     casez (fsm_state)
       4'h0:
           if (events__valid) begin
@@ -1228,91 +1278,35 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
             (* full_case = 32'd1 *)
             casez (rr)
               1'h0:
-                  if (\spikes__valid$41 ) begin
-                    \$66  = \spikes__payload$55 [3:0];
-                  end else if (\spikes__valid$44 ) begin
-                    \$66  = \spikes__payload$57 [3:0];
+                  if (\spikes__valid$52 ) begin
+                    \$66  = 3'h0;
+                  end else if (\spikes__valid$53 ) begin
+                    \$66  = 3'h0;
                   end
               1'h1:
-                  if (\spikes__valid$44 ) begin
-                    \$66  = \spikes__payload$57 [3:0];
-                  end else if (\spikes__valid$41 ) begin
-                    \$66  = \spikes__payload$55 [3:0];
-                  end
-            endcase
-          end
-    endcase
-    if (rst) begin
-      \$66  = 4'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = word_chunk;
-    casez (fsm_state)
-      4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
-            (* full_case = 32'd1 *)
-            casez (rr)
-              1'h0:
-                  if (\spikes__valid$41 ) begin
-                    \$67  = \spikes__payload$55 [8:4];
-                  end else if (\spikes__valid$44 ) begin
-                    \$67  = { 3'h0, \spikes__payload$57 [5:4] };
-                  end
-              1'h1:
-                  if (\spikes__valid$44 ) begin
-                    \$67  = { 3'h0, \spikes__payload$57 [5:4] };
-                  end else if (\spikes__valid$41 ) begin
-                    \$67  = \spikes__payload$55 [8:4];
-                  end
-            endcase
-          end
-    endcase
-    if (rst) begin
-      \$67  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = lane;
-    casez (fsm_state)
-      4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
-            (* full_case = 32'd1 *)
-            casez (rr)
-              1'h0:
-                  if (\spikes__valid$41 ) begin
-                    \$68  = 3'h0;
-                  end else if (\spikes__valid$44 ) begin
-                    \$68  = 3'h0;
-                  end
-              1'h1:
-                  if (\spikes__valid$44 ) begin
-                    \$68  = 3'h0;
-                  end else if (\spikes__valid$41 ) begin
-                    \$68  = 3'h0;
+                  if (\spikes__valid$53 ) begin
+                    \$66  = 3'h0;
+                  end else if (\spikes__valid$52 ) begin
+                    \$66  = 3'h0;
                   end
             endcase
           end
       4'h2:
           (* full_case = 32'd1 *)
-          if (\$37 ) begin
-          end else if (\$38 ) begin
-            \$68  = \$47 [2:0];
+          if (\$35 ) begin
+          end else if (\$36 ) begin
+            \$66  = \$45 [2:0];
           end else begin
-            \$68  = \$48 [2:0];
+            \$66  = \$46 [2:0];
           end
     endcase
     if (rst) begin
-      \$68  = 3'h0;
+      \$66  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = rr;
+    \$67  = rr;
     casez (fsm_state)
       4'h0:
           if (events__valid) begin
@@ -1320,27 +1314,27 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
             (* full_case = 32'd1 *)
             casez (rr)
               1'h0:
-                  if (\spikes__valid$41 ) begin
-                    \$69  = 1'h1;
-                  end else if (\spikes__valid$44 ) begin
-                    \$69  = 1'h1;
+                  if (\spikes__valid$52 ) begin
+                    \$67  = 1'h1;
+                  end else if (\spikes__valid$53 ) begin
+                    \$67  = 1'h1;
                   end
               1'h1:
-                  if (\spikes__valid$44 ) begin
-                    \$69  = 1'h0;
-                  end else if (\spikes__valid$41 ) begin
-                    \$69  = 1'h0;
+                  if (\spikes__valid$53 ) begin
+                    \$67  = 1'h0;
+                  end else if (\spikes__valid$52 ) begin
+                    \$67  = 1'h0;
                   end
             endcase
           end
     endcase
     if (rst) begin
-      \$69  = 1'h0;
+      \$67  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$70  = e_ptr;
+    \$68  = e_ptr;
     casez (fsm_state)
       4'h0:
           /* empty */;
@@ -1349,49 +1343,49 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h1:
           /* empty */;
       4'h4:
-          \$70  = { 1'h0, \$signature__data [7:0] };
+          \$68  = { 1'h0, \$signature__data [7:0] };
       4'h5:
           /* empty */;
       4'h6:
         begin
-          if (\$51 ) begin
+          if (\$49 ) begin
             if (w_rdy) begin
-              \$70  = \$52 [8:0];
+              \$68  = \$50 [8:0];
             end
           end
-          if (\$53 ) begin
+          if (\$51 ) begin
             if (\w_rdy$74 ) begin
-              \$70  = \$54 [8:0];
+              \$68  = \$52 [8:0];
             end
           end
         end
       4'h3:
           /* empty */;
       4'h7:
-          \$70  = { 1'h0, \$signature__data [7:0] };
+          \$68  = { 1'h0, \$signature__data [7:0] };
       4'h8:
           /* empty */;
       4'h9:
         begin
-          if (\$57 ) begin
+          if (\$55 ) begin
             if (w_rdy) begin
-              \$70  = \$58 [8:0];
+              \$68  = \$56 [8:0];
             end
           end
-          if (\$59 ) begin
+          if (\$57 ) begin
             if (\w_rdy$74 ) begin
-              \$70  = \$60 [8:0];
+              \$68  = \$58 [8:0];
             end
           end
         end
     endcase
     if (rst) begin
-      \$70  = 9'h000;
+      \$68  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$71  = e_end;
+    \$69  = e_end;
     casez (fsm_state)
       4'h0:
           /* empty */;
@@ -1400,7 +1394,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h1:
           /* empty */;
       4'h4:
-          \$71  = { 1'h0, \$49  };
+          \$69  = { 1'h0, \$47  };
       4'h5:
           /* empty */;
       4'h6:
@@ -1408,10 +1402,10 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h3:
           /* empty */;
       4'h7:
-          \$71  = { 1'h0, \$55  };
+          \$69  = { 1'h0, \$53  };
     endcase
     if (rst) begin
-      \$71  = 10'h000;
+      \$69  = 10'h000;
     end
   end
   assign \start$17  = start;
@@ -1426,169 +1420,172 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   assign \events__ready$33  = \r_en$32 ;
   assign \dbg_addr$35  = dbg_addr;
   assign \dbg_addr$37  = dbg_addr[1:0];
+  assign idle = drained0;
+  assign \idle$42  = drained1;
   assign core_cycles[63:32] = \cycles$34 ;
   assign core_cycles[31:0] = cycles;
   assign \$2  = dbg_core;
-  assign \$18  = e_rd__data[0];
-  assign \$21  = e_rd__data[0];
-  assign \$43  = word_core;
-  assign \$53  = e_rd__data[0];
-  assign \$59  = e_rd__data[0];
+  assign \$16  = e_rd__data[0];
+  assign \$19  = e_rd__data[0];
+  assign \$41  = word_core;
+  assign \$51  = e_rd__data[0];
+  assign \$57  = e_rd__data[0];
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload, events__payload, r_en, events__ready, cycles, done, spikes__valid, events__valid, start);
+module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__payload, events__payload, r_en, events__ready, cycles, spikes__valid, events__valid, start);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  wire [32:0] \$10 ;
-  wire [5:0] \$100 ;
-  wire \$101 ;
-  wire [63:0] \$102 ;
-  reg \$103 ;
+  wire \$10 ;
+  wire \$100 ;
+  wire [5:0] \$101 ;
+  wire \$102 ;
+  wire [63:0] \$103 ;
   reg \$104 ;
-  reg [31:0] \$105 ;
-  reg \$106 ;
+  reg \$105 ;
+  reg [31:0] \$106 ;
   reg \$107 ;
-  reg [2:0] \$108 ;
-  reg [5:0] \$109 ;
-  wire [33:0] \$11 ;
-  reg [10:0] \$110 ;
-  reg [4:0] \$111 ;
+  reg \$108 ;
+  reg [2:0] \$109 ;
+  wire [32:0] \$11 ;
+  reg [5:0] \$110 ;
+  reg [10:0] \$111 ;
   reg [4:0] \$112 ;
   reg [4:0] \$113 ;
-  wire \$12 ;
+  reg [4:0] \$114 ;
+  wire [33:0] \$12 ;
   wire \$13 ;
-  wire [34:0] \$14 ;
+  wire \$14 ;
   wire [34:0] \$15 ;
-  wire \$16 ;
-  wire [7:0] \$17 ;
-  wire [8:0] \$18 ;
-  wire \$19 ;
+  wire [34:0] \$16 ;
+  wire \$17 ;
+  wire [7:0] \$18 ;
+  wire [8:0] \$19 ;
   wire \$2 ;
-  wire [16:0] \$20 ;
-  wire \$21 ;
+  wire \$20 ;
+  wire [16:0] \$21 ;
   wire \$22 ;
-  wire [17:0] \$23 ;
+  wire \$23 ;
   wire [17:0] \$24 ;
   wire [17:0] \$25 ;
-  wire [15:0] \$26 ;
-  wire [16:0] \$27 ;
-  wire [32:0] \$28 ;
-  wire [33:0] \$29 ;
+  wire [17:0] \$26 ;
+  wire [15:0] \$27 ;
+  wire [16:0] \$28 ;
+  wire [32:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [33:0] \$30 ;
   wire \$31 ;
-  wire [34:0] \$32 ;
+  wire \$32 ;
   wire [34:0] \$33 ;
-  wire \$34 ;
-  wire [7:0] \$35 ;
-  wire [8:0] \$36 ;
-  wire \$37 ;
-  wire [16:0] \$38 ;
-  wire \$39 ;
+  wire [34:0] \$34 ;
+  wire \$35 ;
+  wire [7:0] \$36 ;
+  wire [8:0] \$37 ;
+  wire \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire [17:0] \$41 ;
+  wire \$41 ;
   wire [17:0] \$42 ;
   wire [17:0] \$43 ;
-  wire [15:0] \$44 ;
-  wire [16:0] \$45 ;
-  wire [32:0] \$46 ;
-  wire [33:0] \$47 ;
-  wire \$48 ;
+  wire [17:0] \$44 ;
+  wire [15:0] \$45 ;
+  wire [16:0] \$46 ;
+  wire [32:0] \$47 ;
+  wire [33:0] \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire [34:0] \$50 ;
+  wire \$50 ;
   wire [34:0] \$51 ;
-  wire \$52 ;
-  wire [7:0] \$53 ;
-  wire [8:0] \$54 ;
-  wire \$55 ;
-  wire [16:0] \$56 ;
-  wire \$57 ;
+  wire [34:0] \$52 ;
+  wire \$53 ;
+  wire [7:0] \$54 ;
+  wire [8:0] \$55 ;
+  wire \$56 ;
+  wire [16:0] \$57 ;
   wire \$58 ;
-  wire [17:0] \$59 ;
+  wire \$59 ;
   wire \$6 ;
   wire [17:0] \$60 ;
   wire [17:0] \$61 ;
-  wire [15:0] \$62 ;
-  wire [16:0] \$63 ;
-  wire [32:0] \$64 ;
-  wire [33:0] \$65 ;
-  wire \$66 ;
+  wire [17:0] \$62 ;
+  wire [15:0] \$63 ;
+  wire [16:0] \$64 ;
+  wire [32:0] \$65 ;
+  wire [33:0] \$66 ;
   wire \$67 ;
-  wire [34:0] \$68 ;
+  wire \$68 ;
   wire [34:0] \$69 ;
-  wire [11:0] \$7 ;
-  wire \$70 ;
-  wire [7:0] \$71 ;
-  wire [8:0] \$72 ;
-  wire \$73 ;
-  wire [16:0] \$74 ;
-  wire \$75 ;
+  wire \$7 ;
+  wire [34:0] \$70 ;
+  wire \$71 ;
+  wire [7:0] \$72 ;
+  wire [8:0] \$73 ;
+  wire \$74 ;
+  wire [16:0] \$75 ;
   wire \$76 ;
-  wire [17:0] \$77 ;
+  wire \$77 ;
   wire [17:0] \$78 ;
   wire [17:0] \$79 ;
-  wire [3:0] \$8 ;
-  wire [15:0] \$80 ;
-  wire [16:0] \$81 ;
-  wire \$82 ;
+  wire [11:0] \$8 ;
+  wire [17:0] \$80 ;
+  wire [15:0] \$81 ;
+  wire [16:0] \$82 ;
   wire \$83 ;
   wire \$84 ;
-  wire [32:0] \$85 ;
+  wire \$85 ;
   wire [32:0] \$86 ;
   wire [32:0] \$87 ;
   wire [32:0] \$88 ;
-  wire \$89 ;
-  wire \$9 ;
+  wire [32:0] \$89 ;
+  wire [3:0] \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
-  wire [32:0] \$94 ;
-  wire [11:0] \$95 ;
-  wire [5:0] \$96 ;
-  wire \$97 ;
-  wire [3:0] \$98 ;
-  wire \$99 ;
+  wire \$94 ;
+  wire [32:0] \$95 ;
+  wire [11:0] \$96 ;
+  wire [5:0] \$97 ;
+  wire \$98 ;
+  wire [3:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$83  = 1'h0;
+  reg \$signal$85  = 1'h0;
   wire [10:0] \$signature__addr ;
   reg [4:0] \$signature__addr$11 ;
   wire [4:0] \$signature__addr$14 ;
   wire [4:0] \$signature__addr$17 ;
   wire [4:0] \$signature__addr$20 ;
-  reg [10:0] \$signature__addr$37 ;
-  reg [4:0] \$signature__addr$41 ;
-  reg [4:0] \$signature__addr$45 ;
+  reg [10:0] \$signature__addr$40 ;
+  reg [4:0] \$signature__addr$44 ;
   reg [4:0] \$signature__addr$47 ;
   reg [4:0] \$signature__addr$49 ;
   reg [4:0] \$signature__addr$51 ;
-  reg [4:0] \$signature__addr$85 ;
+  reg [4:0] \$signature__addr$53 ;
+  reg [4:0] \$signature__addr$87 ;
   wire [31:0] \$signature__data ;
   reg [63:0] \$signature__data$12 ;
   wire [63:0] \$signature__data$15 ;
   wire [63:0] \$signature__data$18 ;
   wire [63:0] \$signature__data$21 ;
-  wire [63:0] \$signature__data$53 ;
-  wire [127:0] \$signature__data$54 ;
   wire [63:0] \$signature__data$55 ;
-  wire [63:0] \$signature__data$58 ;
-  reg [127:0] \$signature__data$87 ;
-  wire [31:0] \$signature__data$88 ;
+  wire [127:0] \$signature__data$56 ;
+  wire [63:0] \$signature__data$57 ;
+  wire [63:0] \$signature__data$60 ;
+  reg [127:0] \$signature__data$89 ;
+  wire [31:0] \$signature__data$90 ;
   wire \$signature__en ;
   reg \$signature__en$13 ;
   wire \$signature__en$16 ;
   wire \$signature__en$19 ;
   wire \$signature__en$22 ;
-  reg \$signature__en$36 ;
-  reg \$signature__en$40 ;
-  reg \$signature__en$44 ;
+  reg \$signature__en$39 ;
+  reg \$signature__en$43 ;
   reg \$signature__en$46 ;
   reg \$signature__en$48 ;
   reg \$signature__en$50 ;
-  reg \$signature__en$84 ;
+  reg \$signature__en$52 ;
+  reg \$signature__en$86 ;
   wire [15:0] after0;
   wire [15:0] after1;
   wire [15:0] after2;
@@ -1615,7 +1612,6 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [17:0] diff1;
   wire [17:0] diff2;
   wire [17:0] diff3;
-  output done;
   reg done = 1'h0;
   input eos;
   wire eos;
@@ -1628,6 +1624,8 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg [4:0] fire_chunk = 5'h00;
   reg [2:0] fsm_state = 3'h0;
   reg had_event = 1'h0;
+  output idle;
+  wire idle;
   reg [4:0] int_chunk = 5'h00;
   wire [15:0] leaked0;
   wire [15:0] leaked1;
@@ -1698,16 +1696,16 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     acc[31] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$84 )
-      acc[\$signature__addr$85 ] <= \$signature__data$87 ;
+    if (\$signature__en$86 )
+      acc[\$signature__addr$87 ] <= \$signature__data$89 ;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
-    if (\$signature__en$40 ) begin
-      _0_ <= acc[\$signature__addr$41 ];
+    if (\$signature__en$43 ) begin
+      _0_ <= acc[\$signature__addr$44 ];
     end
   end
-  assign \$signature__data$54  = _0_;
+  assign \$signature__data$56  = _0_;
   reg [63:0] bias [31:0];
   initial begin
     bias[0] = 64'hfff2000e00160008;
@@ -1747,11 +1745,11 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [63:0] _1_;
   always @(posedge clk) begin
-    if (\$signature__en$46 ) begin
-      _1_ <= bias[\$signature__addr$47 ];
+    if (\$signature__en$48 ) begin
+      _1_ <= bias[\$signature__addr$49 ];
     end
   end
-  assign \$signature__data$55  = _1_;
+  assign \$signature__data$57  = _1_;
   reg [63:0] threshold [31:0];
   initial begin
     threshold[0] = 64'h00ce00ce00ce00ce;
@@ -1791,11 +1789,11 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [63:0] _2_;
   always @(posedge clk) begin
-    if (\$signature__en$48 ) begin
-      _2_ <= threshold[\$signature__addr$49 ];
+    if (\$signature__en$50 ) begin
+      _2_ <= threshold[\$signature__addr$51 ];
     end
   end
-  assign \$signature__data$58  = _2_;
+  assign \$signature__data$60  = _2_;
   reg [63:0] v [31:0];
   initial begin
     v[0] = 64'h0000000000000000;
@@ -1839,12 +1837,12 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg [63:0] _4_;
   always @(posedge clk) begin
     _3_ <= v[dbg_rd__addr];
-    if (\$signature__en$44 ) begin
-      _4_ <= v[\$signature__addr$45 ];
+    if (\$signature__en$46 ) begin
+      _4_ <= v[\$signature__addr$47 ];
     end
   end
   assign dbg_v = _3_;
-  assign \$signature__data$53  = _4_;
+  assign \$signature__data$55  = _4_;
   reg [63:0] v_reset [31:0];
   initial begin
     v_reset[0] = 64'h0000000000000000;
@@ -1884,11 +1882,11 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [63:0] _5_;
   always @(posedge clk) begin
-    if (\$signature__en$50 ) begin
-      _5_ <= v_reset[\$signature__addr$51 ];
+    if (\$signature__en$52 ) begin
+      _5_ <= v_reset[\$signature__addr$53 ];
     end
   end
-  assign \$102  = _5_;
+  assign \$103  = _5_;
   reg [31:0] weights [2047:0];
   initial begin
     weights[0] = 32'd3992980992;
@@ -3946,126 +3944,128 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [31:0] _6_;
   always @(posedge clk) begin
-    if (\$signature__en$36 ) begin
-      _6_ <= weights[\$signature__addr$37 ];
+    if (\$signature__en$39 ) begin
+      _6_ <= weights[\$signature__addr$40 ];
     end
   end
-  assign \$signature__data$88  = _6_;
-  assign \$7  = row_base + chunk;
-  assign \$8  = level + \$signal ;
-  assign \$9  = \$8  < 3'h4;
-  assign \$10  = $signed(\$signature__data$53 [15:0]) + $signed(\$signature__data$54 [31:0]);
-  assign \$11  = $signed(\$10 ) + $signed(\$signature__data$55 [15:0]);
-  assign \$12  = $signed(\$11 ) < $signed(16'h8000);
-  assign \$13  = $signed(\$11 ) > $signed(16'h7fff);
-  assign \$14  = \$13  ? 35'h000007fff : { \$11 [33], \$11  };
-  assign \$15  = \$12  ? 35'h7ffff8000 : \$14 ;
-  assign \$16  = $signed(\$15 [15:0]) > $signed(\$signature__data$58 [15:0]);
-  assign \$17  = fire_chunk * 3'h4;
-  assign \$18  = \$17  + 1'h0;
-  assign \$19  = \$18  < 8'h80;
-  assign spike0 = \$16  & \$19 ;
-  assign \$20  = $signed(\$15 [15:0]) - $signed(\$signature__data$58 [15:0]);
-  assign \$21  = $signed(\$20 ) < $signed(16'h8000);
-  assign \$22  = $signed(\$20 ) > $signed(16'h7fff);
-  assign \$23  = \$22  ? 18'h07fff : { \$20 [16], \$20  };
-  assign \$24  = \$21  ? 18'h38000 : \$23 ;
-  assign \$25  = spike0 ? \$24  : { \$15 [15], \$15 [15], \$15 [15:0] };
-  assign \$27  = $signed(\$25 [15:0]) - $signed(\$26 );
-  assign \$28  = $signed(\$signature__data$53 [31:16]) + $signed(\$signature__data$54 [63:32]);
-  assign \$29  = $signed(\$28 ) + $signed(\$signature__data$55 [31:16]);
-  assign \$30  = $signed(\$29 ) < $signed(16'h8000);
-  assign \$31  = $signed(\$29 ) > $signed(16'h7fff);
-  assign \$32  = \$31  ? 35'h000007fff : { \$29 [33], \$29  };
-  assign \$33  = \$30  ? 35'h7ffff8000 : \$32 ;
-  assign \$34  = $signed(\$33 [15:0]) > $signed(\$signature__data$58 [31:16]);
-  assign \$35  = fire_chunk * 3'h4;
-  assign \$36  = \$35  + 1'h1;
-  assign \$37  = \$36  < 8'h80;
-  assign spike1 = \$34  & \$37 ;
-  assign \$38  = $signed(\$33 [15:0]) - $signed(\$signature__data$58 [31:16]);
-  assign \$39  = $signed(\$38 ) < $signed(16'h8000);
-  assign \$40  = $signed(\$38 ) > $signed(16'h7fff);
-  assign \$41  = \$40  ? 18'h07fff : { \$38 [16], \$38  };
-  assign \$42  = \$39  ? 18'h38000 : \$41 ;
-  assign \$43  = spike1 ? \$42  : { \$33 [15], \$33 [15], \$33 [15:0] };
-  assign \$45  = $signed(\$43 [15:0]) - $signed(\$44 );
-  assign \$46  = $signed(\$signature__data$53 [47:32]) + $signed(\$signature__data$54 [95:64]);
-  assign \$47  = $signed(\$46 ) + $signed(\$signature__data$55 [47:32]);
-  assign \$48  = $signed(\$47 ) < $signed(16'h8000);
-  assign \$49  = $signed(\$47 ) > $signed(16'h7fff);
-  assign \$50  = \$49  ? 35'h000007fff : { \$47 [33], \$47  };
-  assign \$51  = \$48  ? 35'h7ffff8000 : \$50 ;
-  assign \$52  = $signed(\$51 [15:0]) > $signed(\$signature__data$58 [47:32]);
-  assign \$53  = fire_chunk * 3'h4;
-  assign \$54  = \$53  + 2'h2;
-  assign \$55  = \$54  < 8'h80;
-  assign spike2 = \$52  & \$55 ;
-  assign \$56  = $signed(\$51 [15:0]) - $signed(\$signature__data$58 [47:32]);
-  assign \$57  = $signed(\$56 ) < $signed(16'h8000);
-  assign \$58  = $signed(\$56 ) > $signed(16'h7fff);
-  assign \$59  = \$58  ? 18'h07fff : { \$56 [16], \$56  };
-  assign \$60  = \$57  ? 18'h38000 : \$59 ;
-  assign \$61  = spike2 ? \$60  : { \$51 [15], \$51 [15], \$51 [15:0] };
-  assign \$63  = $signed(\$61 [15:0]) - $signed(\$62 );
-  assign \$64  = $signed(\$signature__data$53 [63:48]) + $signed(\$signature__data$54 [127:96]);
-  assign \$65  = $signed(\$64 ) + $signed(\$signature__data$55 [63:48]);
-  assign \$66  = $signed(\$65 ) < $signed(16'h8000);
-  assign \$67  = $signed(\$65 ) > $signed(16'h7fff);
-  assign \$68  = \$67  ? 35'h000007fff : { \$65 [33], \$65  };
-  assign \$69  = \$66  ? 35'h7ffff8000 : \$68 ;
-  assign \$70  = $signed(\$69 [15:0]) > $signed(\$signature__data$58 [63:48]);
-  assign \$71  = fire_chunk * 3'h4;
-  assign \$72  = \$71  + 2'h3;
-  assign \$73  = \$72  < 8'h80;
-  assign spike3 = \$70  & \$73 ;
-  assign \$74  = $signed(\$69 [15:0]) - $signed(\$signature__data$58 [63:48]);
-  assign \$75  = $signed(\$74 ) < $signed(16'h8000);
-  assign \$76  = $signed(\$74 ) > $signed(16'h7fff);
-  assign \$77  = \$76  ? 18'h07fff : { \$74 [16], \$74  };
-  assign \$78  = \$75  ? 18'h38000 : \$77 ;
-  assign \$79  = spike3 ? \$78  : { \$69 [15], \$69 [15], \$69 [15:0] };
-  assign \$81  = $signed(\$79 [15:0]) - $signed(\$80 );
-  assign \$82  = | { spike3, spike2, spike1, spike0 };
-  assign \$85  = $signed(\$signature__data$54 [31:0]) + $signed(\$signature__data$88 [7:0]);
-  assign \$86  = $signed(\$signature__data$54 [63:32]) + $signed(\$signature__data$88 [15:8]);
-  assign \$87  = $signed(\$signature__data$54 [95:64]) + $signed(\$signature__data$88 [23:16]);
-  assign \$88  = $signed(\$signature__data$54 [127:96]) + $signed(\$signature__data$88 [31:24]);
-  assign \$89  = ! fsm_state;
-  assign \$90  = fsm_state == 1'h1;
-  assign \$91  = fsm_state == 2'h2;
-  assign \$92  = fsm_state == 2'h3;
-  assign \$93  = fsm_state == 3'h4;
-  assign \$94  = cycles + 1'h1;
-  assign \$95  = events__payload * 6'h20;
-  assign \$96  = chunk + 1'h1;
-  assign \$97  = chunk == 5'h1f;
-  assign \$98  = level + \$signal ;
-  assign \$99  = \$98  < 3'h4;
-  assign \$100  = chunk + 1'h1;
-  assign \$101  = chunk == 5'h1f;
+  assign \$signature__data$90  = _6_;
+  assign \$7  = ! level;
+  assign idle = done & \$7 ;
+  assign \$8  = row_base + chunk;
+  assign \$9  = level + \$signal ;
+  assign \$10  = \$9  < 3'h4;
+  assign \$11  = $signed(\$signature__data$55 [15:0]) + $signed(\$signature__data$56 [31:0]);
+  assign \$12  = $signed(\$11 ) + $signed(\$signature__data$57 [15:0]);
+  assign \$13  = $signed(\$12 ) < $signed(16'h8000);
+  assign \$14  = $signed(\$12 ) > $signed(16'h7fff);
+  assign \$15  = \$14  ? 35'h000007fff : { \$12 [33], \$12  };
+  assign \$16  = \$13  ? 35'h7ffff8000 : \$15 ;
+  assign \$17  = $signed(\$16 [15:0]) > $signed(\$signature__data$60 [15:0]);
+  assign \$18  = fire_chunk * 3'h4;
+  assign \$19  = \$18  + 1'h0;
+  assign \$20  = \$19  < 8'h80;
+  assign spike0 = \$17  & \$20 ;
+  assign \$21  = $signed(\$16 [15:0]) - $signed(\$signature__data$60 [15:0]);
+  assign \$22  = $signed(\$21 ) < $signed(16'h8000);
+  assign \$23  = $signed(\$21 ) > $signed(16'h7fff);
+  assign \$24  = \$23  ? 18'h07fff : { \$21 [16], \$21  };
+  assign \$25  = \$22  ? 18'h38000 : \$24 ;
+  assign \$26  = spike0 ? \$25  : { \$16 [15], \$16 [15], \$16 [15:0] };
+  assign \$28  = $signed(\$26 [15:0]) - $signed(\$27 );
+  assign \$29  = $signed(\$signature__data$55 [31:16]) + $signed(\$signature__data$56 [63:32]);
+  assign \$30  = $signed(\$29 ) + $signed(\$signature__data$57 [31:16]);
+  assign \$31  = $signed(\$30 ) < $signed(16'h8000);
+  assign \$32  = $signed(\$30 ) > $signed(16'h7fff);
+  assign \$33  = \$32  ? 35'h000007fff : { \$30 [33], \$30  };
+  assign \$34  = \$31  ? 35'h7ffff8000 : \$33 ;
+  assign \$35  = $signed(\$34 [15:0]) > $signed(\$signature__data$60 [31:16]);
+  assign \$36  = fire_chunk * 3'h4;
+  assign \$37  = \$36  + 1'h1;
+  assign \$38  = \$37  < 8'h80;
+  assign spike1 = \$35  & \$38 ;
+  assign \$39  = $signed(\$34 [15:0]) - $signed(\$signature__data$60 [31:16]);
+  assign \$40  = $signed(\$39 ) < $signed(16'h8000);
+  assign \$41  = $signed(\$39 ) > $signed(16'h7fff);
+  assign \$42  = \$41  ? 18'h07fff : { \$39 [16], \$39  };
+  assign \$43  = \$40  ? 18'h38000 : \$42 ;
+  assign \$44  = spike1 ? \$43  : { \$34 [15], \$34 [15], \$34 [15:0] };
+  assign \$46  = $signed(\$44 [15:0]) - $signed(\$45 );
+  assign \$47  = $signed(\$signature__data$55 [47:32]) + $signed(\$signature__data$56 [95:64]);
+  assign \$48  = $signed(\$47 ) + $signed(\$signature__data$57 [47:32]);
+  assign \$49  = $signed(\$48 ) < $signed(16'h8000);
+  assign \$50  = $signed(\$48 ) > $signed(16'h7fff);
+  assign \$51  = \$50  ? 35'h000007fff : { \$48 [33], \$48  };
+  assign \$52  = \$49  ? 35'h7ffff8000 : \$51 ;
+  assign \$53  = $signed(\$52 [15:0]) > $signed(\$signature__data$60 [47:32]);
+  assign \$54  = fire_chunk * 3'h4;
+  assign \$55  = \$54  + 2'h2;
+  assign \$56  = \$55  < 8'h80;
+  assign spike2 = \$53  & \$56 ;
+  assign \$57  = $signed(\$52 [15:0]) - $signed(\$signature__data$60 [47:32]);
+  assign \$58  = $signed(\$57 ) < $signed(16'h8000);
+  assign \$59  = $signed(\$57 ) > $signed(16'h7fff);
+  assign \$60  = \$59  ? 18'h07fff : { \$57 [16], \$57  };
+  assign \$61  = \$58  ? 18'h38000 : \$60 ;
+  assign \$62  = spike2 ? \$61  : { \$52 [15], \$52 [15], \$52 [15:0] };
+  assign \$64  = $signed(\$62 [15:0]) - $signed(\$63 );
+  assign \$65  = $signed(\$signature__data$55 [63:48]) + $signed(\$signature__data$56 [127:96]);
+  assign \$66  = $signed(\$65 ) + $signed(\$signature__data$57 [63:48]);
+  assign \$67  = $signed(\$66 ) < $signed(16'h8000);
+  assign \$68  = $signed(\$66 ) > $signed(16'h7fff);
+  assign \$69  = \$68  ? 35'h000007fff : { \$66 [33], \$66  };
+  assign \$70  = \$67  ? 35'h7ffff8000 : \$69 ;
+  assign \$71  = $signed(\$70 [15:0]) > $signed(\$signature__data$60 [63:48]);
+  assign \$72  = fire_chunk * 3'h4;
+  assign \$73  = \$72  + 2'h3;
+  assign \$74  = \$73  < 8'h80;
+  assign spike3 = \$71  & \$74 ;
+  assign \$75  = $signed(\$70 [15:0]) - $signed(\$signature__data$60 [63:48]);
+  assign \$76  = $signed(\$75 ) < $signed(16'h8000);
+  assign \$77  = $signed(\$75 ) > $signed(16'h7fff);
+  assign \$78  = \$77  ? 18'h07fff : { \$75 [16], \$75  };
+  assign \$79  = \$76  ? 18'h38000 : \$78 ;
+  assign \$80  = spike3 ? \$79  : { \$70 [15], \$70 [15], \$70 [15:0] };
+  assign \$82  = $signed(\$80 [15:0]) - $signed(\$81 );
+  assign \$83  = | { spike3, spike2, spike1, spike0 };
+  assign \$86  = $signed(\$signature__data$56 [31:0]) + $signed(\$signature__data$90 [7:0]);
+  assign \$87  = $signed(\$signature__data$56 [63:32]) + $signed(\$signature__data$90 [15:8]);
+  assign \$88  = $signed(\$signature__data$56 [95:64]) + $signed(\$signature__data$90 [23:16]);
+  assign \$89  = $signed(\$signature__data$56 [127:96]) + $signed(\$signature__data$90 [31:24]);
+  assign \$90  = ! fsm_state;
+  assign \$91  = fsm_state == 1'h1;
+  assign \$92  = fsm_state == 2'h2;
+  assign \$93  = fsm_state == 2'h3;
+  assign \$94  = fsm_state == 3'h4;
+  assign \$95  = cycles + 1'h1;
+  assign \$96  = events__payload * 6'h20;
+  assign \$97  = chunk + 1'h1;
+  assign \$98  = chunk == 5'h1f;
+  assign \$99  = level + \$signal ;
+  assign \$100  = \$99  < 3'h4;
+  assign \$101  = chunk + 1'h1;
+  assign \$102  = chunk == 5'h1f;
   always @(posedge clk)
-    \$signal$83  <= \$103 ;
+    \$signal$85  <= \$104 ;
   always @(posedge clk)
-    \$signal  <= \$104 ;
+    \$signal  <= \$105 ;
   always @(posedge clk)
-    cycles <= \$105 ;
+    cycles <= \$106 ;
   always @(posedge clk)
-    done <= \$106 ;
+    done <= \$107 ;
   always @(posedge clk)
-    had_event <= \$107 ;
+    had_event <= \$108 ;
   always @(posedge clk)
-    fsm_state <= \$108 ;
+    fsm_state <= \$109 ;
   always @(posedge clk)
-    axon <= \$109 ;
+    axon <= \$110 ;
   always @(posedge clk)
-    row_base <= \$110 ;
+    row_base <= \$111 ;
   always @(posedge clk)
-    chunk <= \$111 ;
+    chunk <= \$112 ;
   always @(posedge clk)
-    int_chunk <= \$112 ;
+    int_chunk <= \$113 ;
   always @(posedge clk)
-    fire_chunk <= \$113 ;
+    fire_chunk <= \$114 ;
   \neurosim_top.core0.out_fifo  out_fifo (
     .clk(clk),
     .r_data(spikes__payload),
@@ -4087,7 +4087,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     \$signature__data$12  = 64'h0000000000000000;
     if (\$signal ) begin
-      \$signature__data$12  = { \$81 [15:0], \$63 [15:0], \$45 [15:0], \$27 [15:0] };
+      \$signature__data$12  = { \$82 [15:0], \$64 [15:0], \$46 [15:0], \$28 [15:0] };
     end
   end
   always @* begin
@@ -4130,7 +4130,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           count = 1'h1;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             count = 1'h1;
           end
       3'h4:
@@ -4139,89 +4139,57 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$36  = 1'h1;
+    \$signature__en$39  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__en$36  = 1'h1;
+          \$signature__en$39  = 1'h1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$37  = 11'h000;
+    \$signature__addr$40  = 11'h000;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__addr$37  = \$7 [10:0];
+          \$signature__addr$40  = \$8 [10:0];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$40  = 1'h1;
+    \$signature__en$43  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__en$40  = 1'h1;
+          \$signature__en$43  = 1'h1;
       3'h3:
-          if (\$9 ) begin
-            \$signature__en$40  = 1'h1;
+          if (\$10 ) begin
+            \$signature__en$43  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$41  = 5'h00;
+    \$signature__addr$44  = 5'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__addr$41  = chunk;
+          \$signature__addr$44  = chunk;
       3'h3:
-          if (\$9 ) begin
-            \$signature__addr$41  = chunk;
-          end
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$44  = 1'h1;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          /* empty */;
-      3'h3:
-          if (\$9 ) begin
-            \$signature__en$44  = 1'h1;
-          end
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$45  = 5'h00;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          /* empty */;
-      3'h3:
-          if (\$9 ) begin
-            \$signature__addr$45  = chunk;
+          if (\$10 ) begin
+            \$signature__addr$44  = chunk;
           end
     endcase
   end
@@ -4236,7 +4204,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__en$46  = 1'h1;
           end
     endcase
@@ -4252,7 +4220,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__addr$47  = chunk;
           end
     endcase
@@ -4268,7 +4236,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__en$48  = 1'h1;
           end
     endcase
@@ -4284,7 +4252,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__addr$49  = chunk;
           end
     endcase
@@ -4300,7 +4268,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__en$50  = 1'h1;
           end
     endcase
@@ -4316,8 +4284,40 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__addr$51  = chunk;
+          end
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$signature__en$52  = 1'h1;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h3:
+          if (\$10 ) begin
+            \$signature__en$52  = 1'h1;
+          end
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$signature__addr$53  = 5'h00;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h3:
+          if (\$10 ) begin
+            \$signature__addr$53  = chunk;
           end
     endcase
   end
@@ -4332,55 +4332,40 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     w_en = 1'h0;
     if (\$signal ) begin
-      w_en = \$82 ;
+      w_en = \$83 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$84  = 1'h0;
-    if (\$signal$83 ) begin
-      \$signature__en$84  = 1'h1;
+    \$signature__en$86  = 1'h0;
+    if (\$signal$85 ) begin
+      \$signature__en$86  = 1'h1;
     end else if (\$signal ) begin
-      \$signature__en$84  = 1'h1;
-    end else if (\$84 ) begin
-      \$signature__en$84  = 1'h1;
+      \$signature__en$86  = 1'h1;
+    end else if (\$85 ) begin
+      \$signature__en$86  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$85  = 5'h00;
-    if (\$signal$83 ) begin
-      \$signature__addr$85  = int_chunk;
+    \$signature__addr$87  = 5'h00;
+    if (\$signal$85 ) begin
+      \$signature__addr$87  = int_chunk;
     end else if (\$signal ) begin
-      \$signature__addr$85  = fire_chunk;
-    end else if (\$84 ) begin
-      \$signature__addr$85  = 5'h00;
+      \$signature__addr$87  = fire_chunk;
+    end else if (\$85 ) begin
+      \$signature__addr$87  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__data$87  = 128'h00000000000000000000000000000000;
-    if (\$signal$83 ) begin
-      \$signature__data$87  = { \$88 [31:0], \$87 [31:0], \$86 [31:0], \$85 [31:0] };
+    \$signature__data$89  = 128'h00000000000000000000000000000000;
+    if (\$signal$85 ) begin
+      \$signature__data$89  = { \$89 [31:0], \$88 [31:0], \$87 [31:0], \$86 [31:0] };
     end else if (\$signal ) begin
-      \$signature__data$87  = 128'h00000000000000000000000000000000;
-    end else if (\$84 ) begin
-      \$signature__data$87  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$103  = 1'h0;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          \$103  = 1'h1;
-    endcase
-    if (rst) begin
-      \$103  = 1'h0;
+      \$signature__data$89  = 128'h00000000000000000000000000000000;
+    end else if (\$85 ) begin
+      \$signature__data$89  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
@@ -4392,11 +4377,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h1:
           /* empty */;
       3'h2:
-          /* empty */;
-      3'h3:
-          if (\$99 ) begin
-            \$104  = 1'h1;
-          end
+          \$104  = 1'h1;
     endcase
     if (rst) begin
       \$104  = 1'h0;
@@ -4404,27 +4385,46 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$105  = cycles;
-    if (count) begin
-      \$105  = \$94 [31:0];
-    end
+    \$105  = 1'h0;
     casez (fsm_state)
       3'h0:
-          if (start) begin
-            \$105  = 32'd0;
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h3:
+          if (\$100 ) begin
+            \$105  = 1'h1;
           end
     endcase
     if (rst) begin
-      \$105  = 32'd0;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$106  = done;
+    \$106  = cycles;
+    if (count) begin
+      \$106  = \$95 [31:0];
+    end
     casez (fsm_state)
       3'h0:
           if (start) begin
-            \$106  = 1'h0;
+            \$106  = 32'd0;
+          end
+    endcase
+    if (rst) begin
+      \$106  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$107  = done;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$107  = 1'h0;
           end
       3'h1:
           /* empty */;
@@ -4433,24 +4433,7 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h3:
           /* empty */;
       3'h4:
-          \$106  = 1'h1;
-    endcase
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$107  = had_event;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$107  = 1'h0;
-          end
-      3'h1:
-          if (events__valid) begin
-            \$107  = 1'h1;
-          end
+          \$107  = 1'h1;
     endcase
     if (rst) begin
       \$107  = 1'h0;
@@ -4458,98 +4441,100 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$108  = fsm_state;
+    \$108  = had_event;
     casez (fsm_state)
       3'h0:
           if (start) begin
-            \$108  = 3'h1;
+            \$108  = 1'h0;
           end
       3'h1:
           if (events__valid) begin
-            \$108  = 3'h2;
+            \$108  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$108  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$109  = fsm_state;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$109  = 3'h1;
+          end
+      3'h1:
+          if (events__valid) begin
+            \$109  = 3'h2;
           end else if (eos) begin
-            \$108  = 3'h3;
+            \$109  = 3'h3;
           end
       3'h2:
-          if (\$97 ) begin
-            \$108  = 3'h1;
+          if (\$98 ) begin
+            \$109  = 3'h1;
           end
       3'h3:
-          if (\$99 ) begin
-            if (\$101 ) begin
-              \$108  = 3'h4;
+          if (\$100 ) begin
+            if (\$102 ) begin
+              \$109  = 3'h4;
             end
           end
       3'h4:
-          \$108  = 3'h0;
+          \$109  = 3'h0;
     endcase
     if (rst) begin
-      \$108  = 3'h0;
+      \$109  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$109  = axon;
+    \$110  = axon;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           if (events__valid) begin
-            \$109  = events__payload;
+            \$110  = events__payload;
           end
     endcase
     if (rst) begin
-      \$109  = 6'h00;
+      \$110  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$110  = row_base;
+    \$111  = row_base;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           if (events__valid) begin
-            \$110  = \$95 [10:0];
+            \$111  = \$96 [10:0];
           end
     endcase
     if (rst) begin
-      \$110  = 11'h000;
+      \$111  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$111  = chunk;
+    \$112  = chunk;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           if (events__valid) begin
-            \$111  = 5'h00;
+            \$112  = 5'h00;
           end else if (eos) begin
-            \$111  = 5'h00;
+            \$112  = 5'h00;
           end
       3'h2:
-          \$111  = \$96 [4:0];
+          \$112  = \$97 [4:0];
       3'h3:
-          if (\$99 ) begin
-            \$111  = \$100 [4:0];
+          if (\$100 ) begin
+            \$112  = \$101 [4:0];
           end
-    endcase
-    if (rst) begin
-      \$111  = 5'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$112  = int_chunk;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          \$112  = chunk;
     endcase
     if (rst) begin
       \$112  = 5'h00;
@@ -4557,7 +4542,22 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$113  = fire_chunk;
+    \$113  = int_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          \$113  = chunk;
+    endcase
+    if (rst) begin
+      \$113  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$114  = fire_chunk;
     casez (fsm_state)
       3'h0:
           /* empty */;
@@ -4566,12 +4566,12 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$99 ) begin
-            \$113  = chunk;
+          if (\$100 ) begin
+            \$114  = chunk;
           end
     endcase
     if (rst) begin
-      \$113  = 5'h00;
+      \$114  = 5'h00;
     end
   end
   assign dbg_addr = dbg_rd__addr;
@@ -4591,26 +4591,26 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign r_rdy = spikes__valid;
   assign spikes__ready = r_en;
   assign cfg_en = 1'h0;
-  assign total0 = { \$11 [33], \$11  };
-  assign vs0 = \$15 [15:0];
-  assign diff0 = { \$20 [16], \$20  };
-  assign after0 = \$25 [15:0];
-  assign leaked0 = \$27 [15:0];
-  assign total1 = { \$29 [33], \$29  };
-  assign vs1 = \$33 [15:0];
-  assign diff1 = { \$38 [16], \$38  };
-  assign after1 = \$43 [15:0];
-  assign leaked1 = \$45 [15:0];
-  assign total2 = { \$47 [33], \$47  };
-  assign vs2 = \$51 [15:0];
-  assign diff2 = { \$56 [16], \$56  };
-  assign after2 = \$61 [15:0];
-  assign leaked2 = \$63 [15:0];
-  assign total3 = { \$65 [33], \$65  };
-  assign vs3 = \$69 [15:0];
-  assign diff3 = { \$74 [16], \$74  };
-  assign after3 = \$79 [15:0];
-  assign leaked3 = \$81 [15:0];
+  assign total0 = { \$12 [33], \$12  };
+  assign vs0 = \$16 [15:0];
+  assign diff0 = { \$21 [16], \$21  };
+  assign after0 = \$26 [15:0];
+  assign leaked0 = \$28 [15:0];
+  assign total1 = { \$30 [33], \$30  };
+  assign vs1 = \$34 [15:0];
+  assign diff1 = { \$39 [16], \$39  };
+  assign after1 = \$44 [15:0];
+  assign leaked1 = \$46 [15:0];
+  assign total2 = { \$48 [33], \$48  };
+  assign vs2 = \$52 [15:0];
+  assign diff2 = { \$57 [16], \$57  };
+  assign after2 = \$62 [15:0];
+  assign leaked2 = \$64 [15:0];
+  assign total3 = { \$66 [33], \$66  };
+  assign vs3 = \$70 [15:0];
+  assign diff3 = { \$75 [16], \$75  };
+  assign after3 = \$80 [15:0];
+  assign leaked3 = \$82 [15:0];
   assign \$1  = 1'h1;
   assign \$signature__en  = cfg_write;
   assign \$2  = 1'h0;
@@ -4621,12 +4621,12 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$signature__en$19  = 1'h0;
   assign \$6  = 1'h0;
   assign \$signature__en$22  = 1'h0;
-  assign \$26  = { \$25 [15], \$25 [15], \$25 [15], \$25 [15:3] };
-  assign \$44  = { \$43 [15], \$43 [15], \$43 [15], \$43 [15:3] };
-  assign \$62  = { \$61 [15], \$61 [15], \$61 [15], \$61 [15:3] };
-  assign \$80  = { \$79 [15], \$79 [15], \$79 [15], \$79 [15:3] };
-  assign \$83  = 1'h0;
+  assign \$27  = { \$26 [15], \$26 [15], \$26 [15], \$26 [15:3] };
+  assign \$45  = { \$44 [15], \$44 [15], \$44 [15], \$44 [15:3] };
+  assign \$63  = { \$62 [15], \$62 [15], \$62 [15], \$62 [15:3] };
+  assign \$81  = { \$80 [15], \$80 [15], \$80 [15], \$80 [15:3] };
   assign \$84  = 1'h0;
+  assign \$85  = 1'h0;
 endmodule
 
 (* generator = "Amaranth" *)
@@ -4809,158 +4809,159 @@ module \neurosim_top.core0.out_fifo (rst, w_level, r_data, r_en, w_port__data, w
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload, events__payload, r_en, events__ready, cycles, done, spikes__valid, events__valid, start);
+module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__payload, events__payload, r_en, events__ready, cycles, spikes__valid, events__valid, start);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
-  wire [32:0] \$10 ;
-  wire [2:0] \$100 ;
-  wire \$101 ;
-  wire [63:0] \$102 ;
-  reg \$103 ;
+  wire \$10 ;
+  wire \$100 ;
+  wire [2:0] \$101 ;
+  wire \$102 ;
+  wire [63:0] \$103 ;
   reg \$104 ;
-  reg [31:0] \$105 ;
-  reg \$106 ;
+  reg \$105 ;
+  reg [31:0] \$106 ;
   reg \$107 ;
-  reg [2:0] \$108 ;
-  reg [6:0] \$109 ;
-  wire [33:0] \$11 ;
-  reg [8:0] \$110 ;
-  reg [1:0] \$111 ;
+  reg \$108 ;
+  reg [2:0] \$109 ;
+  wire [32:0] \$11 ;
+  reg [6:0] \$110 ;
+  reg [8:0] \$111 ;
   reg [1:0] \$112 ;
   reg [1:0] \$113 ;
-  wire \$12 ;
+  reg [1:0] \$114 ;
+  wire [33:0] \$12 ;
   wire \$13 ;
-  wire [34:0] \$14 ;
+  wire \$14 ;
   wire [34:0] \$15 ;
-  wire \$16 ;
-  wire [4:0] \$17 ;
-  wire [5:0] \$18 ;
-  wire \$19 ;
+  wire [34:0] \$16 ;
+  wire \$17 ;
+  wire [4:0] \$18 ;
+  wire [5:0] \$19 ;
   wire \$2 ;
-  wire [16:0] \$20 ;
-  wire \$21 ;
+  wire \$20 ;
+  wire [16:0] \$21 ;
   wire \$22 ;
-  wire [17:0] \$23 ;
+  wire \$23 ;
   wire [17:0] \$24 ;
   wire [17:0] \$25 ;
-  wire [15:0] \$26 ;
-  wire [16:0] \$27 ;
-  wire [32:0] \$28 ;
-  wire [33:0] \$29 ;
+  wire [17:0] \$26 ;
+  wire [15:0] \$27 ;
+  wire [16:0] \$28 ;
+  wire [32:0] \$29 ;
   wire \$3 ;
-  wire \$30 ;
+  wire [33:0] \$30 ;
   wire \$31 ;
-  wire [34:0] \$32 ;
+  wire \$32 ;
   wire [34:0] \$33 ;
-  wire \$34 ;
-  wire [4:0] \$35 ;
-  wire [5:0] \$36 ;
-  wire \$37 ;
-  wire [16:0] \$38 ;
-  wire \$39 ;
+  wire [34:0] \$34 ;
+  wire \$35 ;
+  wire [4:0] \$36 ;
+  wire [5:0] \$37 ;
+  wire \$38 ;
+  wire [16:0] \$39 ;
   wire \$4 ;
   wire \$40 ;
-  wire [17:0] \$41 ;
+  wire \$41 ;
   wire [17:0] \$42 ;
   wire [17:0] \$43 ;
-  wire [15:0] \$44 ;
-  wire [16:0] \$45 ;
-  wire [32:0] \$46 ;
-  wire [33:0] \$47 ;
-  wire \$48 ;
+  wire [17:0] \$44 ;
+  wire [15:0] \$45 ;
+  wire [16:0] \$46 ;
+  wire [32:0] \$47 ;
+  wire [33:0] \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire [34:0] \$50 ;
+  wire \$50 ;
   wire [34:0] \$51 ;
-  wire \$52 ;
-  wire [4:0] \$53 ;
-  wire [5:0] \$54 ;
-  wire \$55 ;
-  wire [16:0] \$56 ;
-  wire \$57 ;
+  wire [34:0] \$52 ;
+  wire \$53 ;
+  wire [4:0] \$54 ;
+  wire [5:0] \$55 ;
+  wire \$56 ;
+  wire [16:0] \$57 ;
   wire \$58 ;
-  wire [17:0] \$59 ;
+  wire \$59 ;
   wire \$6 ;
   wire [17:0] \$60 ;
   wire [17:0] \$61 ;
-  wire [15:0] \$62 ;
-  wire [16:0] \$63 ;
-  wire [32:0] \$64 ;
-  wire [33:0] \$65 ;
-  wire \$66 ;
+  wire [17:0] \$62 ;
+  wire [15:0] \$63 ;
+  wire [16:0] \$64 ;
+  wire [32:0] \$65 ;
+  wire [33:0] \$66 ;
   wire \$67 ;
-  wire [34:0] \$68 ;
+  wire \$68 ;
   wire [34:0] \$69 ;
-  wire [9:0] \$7 ;
-  wire \$70 ;
-  wire [4:0] \$71 ;
-  wire [5:0] \$72 ;
-  wire \$73 ;
-  wire [16:0] \$74 ;
-  wire \$75 ;
+  wire \$7 ;
+  wire [34:0] \$70 ;
+  wire \$71 ;
+  wire [4:0] \$72 ;
+  wire [5:0] \$73 ;
+  wire \$74 ;
+  wire [16:0] \$75 ;
   wire \$76 ;
-  wire [17:0] \$77 ;
+  wire \$77 ;
   wire [17:0] \$78 ;
   wire [17:0] \$79 ;
-  wire [3:0] \$8 ;
-  wire [15:0] \$80 ;
-  wire [16:0] \$81 ;
-  wire \$82 ;
+  wire [9:0] \$8 ;
+  wire [17:0] \$80 ;
+  wire [15:0] \$81 ;
+  wire [16:0] \$82 ;
   wire \$83 ;
   wire \$84 ;
-  wire [32:0] \$85 ;
+  wire \$85 ;
   wire [32:0] \$86 ;
   wire [32:0] \$87 ;
   wire [32:0] \$88 ;
-  wire \$89 ;
-  wire \$9 ;
+  wire [32:0] \$89 ;
+  wire [3:0] \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
-  wire [32:0] \$94 ;
-  wire [8:0] \$95 ;
-  wire [2:0] \$96 ;
-  wire \$97 ;
-  wire [3:0] \$98 ;
-  wire \$99 ;
+  wire \$94 ;
+  wire [32:0] \$95 ;
+  wire [8:0] \$96 ;
+  wire [2:0] \$97 ;
+  wire \$98 ;
+  wire [3:0] \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$83  = 1'h0;
+  reg \$signal$85  = 1'h0;
   wire [8:0] \$signature__addr ;
   reg [1:0] \$signature__addr$11 ;
   wire [1:0] \$signature__addr$14 ;
   wire [1:0] \$signature__addr$17 ;
   wire [1:0] \$signature__addr$20 ;
-  reg [8:0] \$signature__addr$37 ;
-  reg [1:0] \$signature__addr$41 ;
-  reg [1:0] \$signature__addr$45 ;
+  reg [8:0] \$signature__addr$40 ;
+  reg [1:0] \$signature__addr$44 ;
   reg [1:0] \$signature__addr$47 ;
   reg [1:0] \$signature__addr$49 ;
   reg [1:0] \$signature__addr$51 ;
-  reg [1:0] \$signature__addr$85 ;
+  reg [1:0] \$signature__addr$53 ;
+  reg [1:0] \$signature__addr$87 ;
   wire [31:0] \$signature__data ;
   reg [63:0] \$signature__data$12 ;
   wire [63:0] \$signature__data$15 ;
   wire [63:0] \$signature__data$18 ;
   wire [63:0] \$signature__data$21 ;
-  wire [63:0] \$signature__data$53 ;
-  wire [127:0] \$signature__data$54 ;
   wire [63:0] \$signature__data$55 ;
-  wire [63:0] \$signature__data$58 ;
-  reg [127:0] \$signature__data$87 ;
-  wire [31:0] \$signature__data$88 ;
+  wire [127:0] \$signature__data$56 ;
+  wire [63:0] \$signature__data$57 ;
+  wire [63:0] \$signature__data$60 ;
+  reg [127:0] \$signature__data$89 ;
+  wire [31:0] \$signature__data$90 ;
   wire \$signature__en ;
   reg \$signature__en$13 ;
   wire \$signature__en$16 ;
   wire \$signature__en$19 ;
   wire \$signature__en$22 ;
-  reg \$signature__en$36 ;
-  reg \$signature__en$40 ;
-  reg \$signature__en$44 ;
+  reg \$signature__en$39 ;
+  reg \$signature__en$43 ;
   reg \$signature__en$46 ;
   reg \$signature__en$48 ;
   reg \$signature__en$50 ;
-  reg \$signature__en$84 ;
+  reg \$signature__en$52 ;
+  reg \$signature__en$86 ;
   wire [15:0] after0;
   wire [15:0] after1;
   wire [15:0] after2;
@@ -4987,7 +4988,6 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   wire [17:0] diff1;
   wire [17:0] diff2;
   wire [17:0] diff3;
-  output done;
   reg done = 1'h0;
   input eos;
   wire eos;
@@ -5000,6 +5000,8 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg [1:0] fire_chunk = 2'h0;
   reg [2:0] fsm_state = 3'h0;
   reg had_event = 1'h0;
+  output idle;
+  wire idle;
   reg [1:0] int_chunk = 2'h0;
   wire [15:0] leaked0;
   wire [15:0] leaked1;
@@ -5041,16 +5043,16 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     acc[2] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$84 )
-      acc[\$signature__addr$85 ] <= \$signature__data$87 ;
+    if (\$signature__en$86 )
+      acc[\$signature__addr$87 ] <= \$signature__data$89 ;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
-    if (\$signature__en$40 ) begin
-      _0_ <= acc[\$signature__addr$41 ];
+    if (\$signature__en$43 ) begin
+      _0_ <= acc[\$signature__addr$44 ];
     end
   end
-  assign \$signature__data$54  = _0_;
+  assign \$signature__data$56  = _0_;
   reg [63:0] bias [2:0];
   initial begin
     bias[0] = 64'h001afffdfff60017;
@@ -5061,11 +5063,11 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [63:0] _1_;
   always @(posedge clk) begin
-    if (\$signature__en$46 ) begin
-      _1_ <= bias[\$signature__addr$47 ];
+    if (\$signature__en$48 ) begin
+      _1_ <= bias[\$signature__addr$49 ];
     end
   end
-  assign \$signature__data$55  = _1_;
+  assign \$signature__data$57  = _1_;
   reg [63:0] threshold [2:0];
   initial begin
     threshold[0] = 64'h00d400d400d400d4;
@@ -5076,11 +5078,11 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [63:0] _2_;
   always @(posedge clk) begin
-    if (\$signature__en$48 ) begin
-      _2_ <= threshold[\$signature__addr$49 ];
+    if (\$signature__en$50 ) begin
+      _2_ <= threshold[\$signature__addr$51 ];
     end
   end
-  assign \$signature__data$58  = _2_;
+  assign \$signature__data$60  = _2_;
   reg [63:0] v [2:0];
   initial begin
     v[0] = 64'h0000000000000000;
@@ -5095,12 +5097,12 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   reg [63:0] _4_;
   always @(posedge clk) begin
     _3_ <= v[dbg_rd__addr];
-    if (\$signature__en$44 ) begin
-      _4_ <= v[\$signature__addr$45 ];
+    if (\$signature__en$46 ) begin
+      _4_ <= v[\$signature__addr$47 ];
     end
   end
   assign dbg_v = _3_;
-  assign \$signature__data$53  = _4_;
+  assign \$signature__data$55  = _4_;
   reg [63:0] v_reset [2:0];
   initial begin
     v_reset[0] = 64'h0000000000000000;
@@ -5111,11 +5113,11 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [63:0] _5_;
   always @(posedge clk) begin
-    if (\$signature__en$50 ) begin
-      _5_ <= v_reset[\$signature__addr$51 ];
+    if (\$signature__en$52 ) begin
+      _5_ <= v_reset[\$signature__addr$53 ];
     end
   end
-  assign \$102  = _5_;
+  assign \$103  = _5_;
   reg [31:0] weights [377:0];
   initial begin
     weights[0] = 32'd16252975;
@@ -5503,126 +5505,128 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   reg [31:0] _6_;
   always @(posedge clk) begin
-    if (\$signature__en$36 ) begin
-      _6_ <= weights[\$signature__addr$37 ];
+    if (\$signature__en$39 ) begin
+      _6_ <= weights[\$signature__addr$40 ];
     end
   end
-  assign \$signature__data$88  = _6_;
-  assign \$7  = row_base + chunk;
-  assign \$8  = level + \$signal ;
-  assign \$9  = \$8  < 3'h4;
-  assign \$10  = $signed(\$signature__data$53 [15:0]) + $signed(\$signature__data$54 [31:0]);
-  assign \$11  = $signed(\$10 ) + $signed(\$signature__data$55 [15:0]);
-  assign \$12  = $signed(\$11 ) < $signed(16'h8000);
-  assign \$13  = $signed(\$11 ) > $signed(16'h7fff);
-  assign \$14  = \$13  ? 35'h000007fff : { \$11 [33], \$11  };
-  assign \$15  = \$12  ? 35'h7ffff8000 : \$14 ;
-  assign \$16  = $signed(\$15 [15:0]) > $signed(\$signature__data$58 [15:0]);
-  assign \$17  = fire_chunk * 3'h4;
-  assign \$18  = \$17  + 1'h0;
-  assign \$19  = \$18  < 4'ha;
-  assign spike0 = \$16  & \$19 ;
-  assign \$20  = $signed(\$15 [15:0]) - $signed(\$signature__data$58 [15:0]);
-  assign \$21  = $signed(\$20 ) < $signed(16'h8000);
-  assign \$22  = $signed(\$20 ) > $signed(16'h7fff);
-  assign \$23  = \$22  ? 18'h07fff : { \$20 [16], \$20  };
-  assign \$24  = \$21  ? 18'h38000 : \$23 ;
-  assign \$25  = spike0 ? \$24  : { \$15 [15], \$15 [15], \$15 [15:0] };
-  assign \$27  = $signed(\$25 [15:0]) - $signed(\$26 );
-  assign \$28  = $signed(\$signature__data$53 [31:16]) + $signed(\$signature__data$54 [63:32]);
-  assign \$29  = $signed(\$28 ) + $signed(\$signature__data$55 [31:16]);
-  assign \$30  = $signed(\$29 ) < $signed(16'h8000);
-  assign \$31  = $signed(\$29 ) > $signed(16'h7fff);
-  assign \$32  = \$31  ? 35'h000007fff : { \$29 [33], \$29  };
-  assign \$33  = \$30  ? 35'h7ffff8000 : \$32 ;
-  assign \$34  = $signed(\$33 [15:0]) > $signed(\$signature__data$58 [31:16]);
-  assign \$35  = fire_chunk * 3'h4;
-  assign \$36  = \$35  + 1'h1;
-  assign \$37  = \$36  < 4'ha;
-  assign spike1 = \$34  & \$37 ;
-  assign \$38  = $signed(\$33 [15:0]) - $signed(\$signature__data$58 [31:16]);
-  assign \$39  = $signed(\$38 ) < $signed(16'h8000);
-  assign \$40  = $signed(\$38 ) > $signed(16'h7fff);
-  assign \$41  = \$40  ? 18'h07fff : { \$38 [16], \$38  };
-  assign \$42  = \$39  ? 18'h38000 : \$41 ;
-  assign \$43  = spike1 ? \$42  : { \$33 [15], \$33 [15], \$33 [15:0] };
-  assign \$45  = $signed(\$43 [15:0]) - $signed(\$44 );
-  assign \$46  = $signed(\$signature__data$53 [47:32]) + $signed(\$signature__data$54 [95:64]);
-  assign \$47  = $signed(\$46 ) + $signed(\$signature__data$55 [47:32]);
-  assign \$48  = $signed(\$47 ) < $signed(16'h8000);
-  assign \$49  = $signed(\$47 ) > $signed(16'h7fff);
-  assign \$50  = \$49  ? 35'h000007fff : { \$47 [33], \$47  };
-  assign \$51  = \$48  ? 35'h7ffff8000 : \$50 ;
-  assign \$52  = $signed(\$51 [15:0]) > $signed(\$signature__data$58 [47:32]);
-  assign \$53  = fire_chunk * 3'h4;
-  assign \$54  = \$53  + 2'h2;
-  assign \$55  = \$54  < 4'ha;
-  assign spike2 = \$52  & \$55 ;
-  assign \$56  = $signed(\$51 [15:0]) - $signed(\$signature__data$58 [47:32]);
-  assign \$57  = $signed(\$56 ) < $signed(16'h8000);
-  assign \$58  = $signed(\$56 ) > $signed(16'h7fff);
-  assign \$59  = \$58  ? 18'h07fff : { \$56 [16], \$56  };
-  assign \$60  = \$57  ? 18'h38000 : \$59 ;
-  assign \$61  = spike2 ? \$60  : { \$51 [15], \$51 [15], \$51 [15:0] };
-  assign \$63  = $signed(\$61 [15:0]) - $signed(\$62 );
-  assign \$64  = $signed(\$signature__data$53 [63:48]) + $signed(\$signature__data$54 [127:96]);
-  assign \$65  = $signed(\$64 ) + $signed(\$signature__data$55 [63:48]);
-  assign \$66  = $signed(\$65 ) < $signed(16'h8000);
-  assign \$67  = $signed(\$65 ) > $signed(16'h7fff);
-  assign \$68  = \$67  ? 35'h000007fff : { \$65 [33], \$65  };
-  assign \$69  = \$66  ? 35'h7ffff8000 : \$68 ;
-  assign \$70  = $signed(\$69 [15:0]) > $signed(\$signature__data$58 [63:48]);
-  assign \$71  = fire_chunk * 3'h4;
-  assign \$72  = \$71  + 2'h3;
-  assign \$73  = \$72  < 4'ha;
-  assign spike3 = \$70  & \$73 ;
-  assign \$74  = $signed(\$69 [15:0]) - $signed(\$signature__data$58 [63:48]);
-  assign \$75  = $signed(\$74 ) < $signed(16'h8000);
-  assign \$76  = $signed(\$74 ) > $signed(16'h7fff);
-  assign \$77  = \$76  ? 18'h07fff : { \$74 [16], \$74  };
-  assign \$78  = \$75  ? 18'h38000 : \$77 ;
-  assign \$79  = spike3 ? \$78  : { \$69 [15], \$69 [15], \$69 [15:0] };
-  assign \$81  = $signed(\$79 [15:0]) - $signed(\$80 );
-  assign \$82  = | { spike3, spike2, spike1, spike0 };
-  assign \$85  = $signed(\$signature__data$54 [31:0]) + $signed(\$signature__data$88 [7:0]);
-  assign \$86  = $signed(\$signature__data$54 [63:32]) + $signed(\$signature__data$88 [15:8]);
-  assign \$87  = $signed(\$signature__data$54 [95:64]) + $signed(\$signature__data$88 [23:16]);
-  assign \$88  = $signed(\$signature__data$54 [127:96]) + $signed(\$signature__data$88 [31:24]);
-  assign \$89  = ! fsm_state;
-  assign \$90  = fsm_state == 1'h1;
-  assign \$91  = fsm_state == 2'h2;
-  assign \$92  = fsm_state == 2'h3;
-  assign \$93  = fsm_state == 3'h4;
-  assign \$94  = cycles + 1'h1;
-  assign \$95  = events__payload * 2'h3;
-  assign \$96  = chunk + 1'h1;
-  assign \$97  = chunk == 2'h2;
-  assign \$98  = level + \$signal ;
-  assign \$99  = \$98  < 3'h4;
-  assign \$100  = chunk + 1'h1;
-  assign \$101  = chunk == 2'h2;
+  assign \$signature__data$90  = _6_;
+  assign \$7  = ! level;
+  assign idle = done & \$7 ;
+  assign \$8  = row_base + chunk;
+  assign \$9  = level + \$signal ;
+  assign \$10  = \$9  < 3'h4;
+  assign \$11  = $signed(\$signature__data$55 [15:0]) + $signed(\$signature__data$56 [31:0]);
+  assign \$12  = $signed(\$11 ) + $signed(\$signature__data$57 [15:0]);
+  assign \$13  = $signed(\$12 ) < $signed(16'h8000);
+  assign \$14  = $signed(\$12 ) > $signed(16'h7fff);
+  assign \$15  = \$14  ? 35'h000007fff : { \$12 [33], \$12  };
+  assign \$16  = \$13  ? 35'h7ffff8000 : \$15 ;
+  assign \$17  = $signed(\$16 [15:0]) > $signed(\$signature__data$60 [15:0]);
+  assign \$18  = fire_chunk * 3'h4;
+  assign \$19  = \$18  + 1'h0;
+  assign \$20  = \$19  < 4'ha;
+  assign spike0 = \$17  & \$20 ;
+  assign \$21  = $signed(\$16 [15:0]) - $signed(\$signature__data$60 [15:0]);
+  assign \$22  = $signed(\$21 ) < $signed(16'h8000);
+  assign \$23  = $signed(\$21 ) > $signed(16'h7fff);
+  assign \$24  = \$23  ? 18'h07fff : { \$21 [16], \$21  };
+  assign \$25  = \$22  ? 18'h38000 : \$24 ;
+  assign \$26  = spike0 ? \$25  : { \$16 [15], \$16 [15], \$16 [15:0] };
+  assign \$28  = $signed(\$26 [15:0]) - $signed(\$27 );
+  assign \$29  = $signed(\$signature__data$55 [31:16]) + $signed(\$signature__data$56 [63:32]);
+  assign \$30  = $signed(\$29 ) + $signed(\$signature__data$57 [31:16]);
+  assign \$31  = $signed(\$30 ) < $signed(16'h8000);
+  assign \$32  = $signed(\$30 ) > $signed(16'h7fff);
+  assign \$33  = \$32  ? 35'h000007fff : { \$30 [33], \$30  };
+  assign \$34  = \$31  ? 35'h7ffff8000 : \$33 ;
+  assign \$35  = $signed(\$34 [15:0]) > $signed(\$signature__data$60 [31:16]);
+  assign \$36  = fire_chunk * 3'h4;
+  assign \$37  = \$36  + 1'h1;
+  assign \$38  = \$37  < 4'ha;
+  assign spike1 = \$35  & \$38 ;
+  assign \$39  = $signed(\$34 [15:0]) - $signed(\$signature__data$60 [31:16]);
+  assign \$40  = $signed(\$39 ) < $signed(16'h8000);
+  assign \$41  = $signed(\$39 ) > $signed(16'h7fff);
+  assign \$42  = \$41  ? 18'h07fff : { \$39 [16], \$39  };
+  assign \$43  = \$40  ? 18'h38000 : \$42 ;
+  assign \$44  = spike1 ? \$43  : { \$34 [15], \$34 [15], \$34 [15:0] };
+  assign \$46  = $signed(\$44 [15:0]) - $signed(\$45 );
+  assign \$47  = $signed(\$signature__data$55 [47:32]) + $signed(\$signature__data$56 [95:64]);
+  assign \$48  = $signed(\$47 ) + $signed(\$signature__data$57 [47:32]);
+  assign \$49  = $signed(\$48 ) < $signed(16'h8000);
+  assign \$50  = $signed(\$48 ) > $signed(16'h7fff);
+  assign \$51  = \$50  ? 35'h000007fff : { \$48 [33], \$48  };
+  assign \$52  = \$49  ? 35'h7ffff8000 : \$51 ;
+  assign \$53  = $signed(\$52 [15:0]) > $signed(\$signature__data$60 [47:32]);
+  assign \$54  = fire_chunk * 3'h4;
+  assign \$55  = \$54  + 2'h2;
+  assign \$56  = \$55  < 4'ha;
+  assign spike2 = \$53  & \$56 ;
+  assign \$57  = $signed(\$52 [15:0]) - $signed(\$signature__data$60 [47:32]);
+  assign \$58  = $signed(\$57 ) < $signed(16'h8000);
+  assign \$59  = $signed(\$57 ) > $signed(16'h7fff);
+  assign \$60  = \$59  ? 18'h07fff : { \$57 [16], \$57  };
+  assign \$61  = \$58  ? 18'h38000 : \$60 ;
+  assign \$62  = spike2 ? \$61  : { \$52 [15], \$52 [15], \$52 [15:0] };
+  assign \$64  = $signed(\$62 [15:0]) - $signed(\$63 );
+  assign \$65  = $signed(\$signature__data$55 [63:48]) + $signed(\$signature__data$56 [127:96]);
+  assign \$66  = $signed(\$65 ) + $signed(\$signature__data$57 [63:48]);
+  assign \$67  = $signed(\$66 ) < $signed(16'h8000);
+  assign \$68  = $signed(\$66 ) > $signed(16'h7fff);
+  assign \$69  = \$68  ? 35'h000007fff : { \$66 [33], \$66  };
+  assign \$70  = \$67  ? 35'h7ffff8000 : \$69 ;
+  assign \$71  = $signed(\$70 [15:0]) > $signed(\$signature__data$60 [63:48]);
+  assign \$72  = fire_chunk * 3'h4;
+  assign \$73  = \$72  + 2'h3;
+  assign \$74  = \$73  < 4'ha;
+  assign spike3 = \$71  & \$74 ;
+  assign \$75  = $signed(\$70 [15:0]) - $signed(\$signature__data$60 [63:48]);
+  assign \$76  = $signed(\$75 ) < $signed(16'h8000);
+  assign \$77  = $signed(\$75 ) > $signed(16'h7fff);
+  assign \$78  = \$77  ? 18'h07fff : { \$75 [16], \$75  };
+  assign \$79  = \$76  ? 18'h38000 : \$78 ;
+  assign \$80  = spike3 ? \$79  : { \$70 [15], \$70 [15], \$70 [15:0] };
+  assign \$82  = $signed(\$80 [15:0]) - $signed(\$81 );
+  assign \$83  = | { spike3, spike2, spike1, spike0 };
+  assign \$86  = $signed(\$signature__data$56 [31:0]) + $signed(\$signature__data$90 [7:0]);
+  assign \$87  = $signed(\$signature__data$56 [63:32]) + $signed(\$signature__data$90 [15:8]);
+  assign \$88  = $signed(\$signature__data$56 [95:64]) + $signed(\$signature__data$90 [23:16]);
+  assign \$89  = $signed(\$signature__data$56 [127:96]) + $signed(\$signature__data$90 [31:24]);
+  assign \$90  = ! fsm_state;
+  assign \$91  = fsm_state == 1'h1;
+  assign \$92  = fsm_state == 2'h2;
+  assign \$93  = fsm_state == 2'h3;
+  assign \$94  = fsm_state == 3'h4;
+  assign \$95  = cycles + 1'h1;
+  assign \$96  = events__payload * 2'h3;
+  assign \$97  = chunk + 1'h1;
+  assign \$98  = chunk == 2'h2;
+  assign \$99  = level + \$signal ;
+  assign \$100  = \$99  < 3'h4;
+  assign \$101  = chunk + 1'h1;
+  assign \$102  = chunk == 2'h2;
   always @(posedge clk)
-    \$signal$83  <= \$103 ;
+    \$signal$85  <= \$104 ;
   always @(posedge clk)
-    \$signal  <= \$104 ;
+    \$signal  <= \$105 ;
   always @(posedge clk)
-    cycles <= \$105 ;
+    cycles <= \$106 ;
   always @(posedge clk)
-    done <= \$106 ;
+    done <= \$107 ;
   always @(posedge clk)
-    had_event <= \$107 ;
+    had_event <= \$108 ;
   always @(posedge clk)
-    fsm_state <= \$108 ;
+    fsm_state <= \$109 ;
   always @(posedge clk)
-    axon <= \$109 ;
+    axon <= \$110 ;
   always @(posedge clk)
-    row_base <= \$110 ;
+    row_base <= \$111 ;
   always @(posedge clk)
-    chunk <= \$111 ;
+    chunk <= \$112 ;
   always @(posedge clk)
-    int_chunk <= \$112 ;
+    int_chunk <= \$113 ;
   always @(posedge clk)
-    fire_chunk <= \$113 ;
+    fire_chunk <= \$114 ;
   \neurosim_top.core1.out_fifo  out_fifo (
     .clk(clk),
     .r_data(spikes__payload),
@@ -5644,7 +5648,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     \$signature__data$12  = 64'h0000000000000000;
     if (\$signal ) begin
-      \$signature__data$12  = { \$81 [15:0], \$63 [15:0], \$45 [15:0], \$27 [15:0] };
+      \$signature__data$12  = { \$82 [15:0], \$64 [15:0], \$46 [15:0], \$28 [15:0] };
     end
   end
   always @* begin
@@ -5687,7 +5691,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           count = 1'h1;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             count = 1'h1;
           end
       3'h4:
@@ -5696,89 +5700,57 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__en$36  = 1'h1;
+    \$signature__en$39  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__en$36  = 1'h1;
+          \$signature__en$39  = 1'h1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$37  = 9'h000;
+    \$signature__addr$40  = 9'h000;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__addr$37  = \$7 [8:0];
+          \$signature__addr$40  = \$8 [8:0];
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__en$40  = 1'h1;
+    \$signature__en$43  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__en$40  = 1'h1;
+          \$signature__en$43  = 1'h1;
       3'h3:
-          if (\$9 ) begin
-            \$signature__en$40  = 1'h1;
+          if (\$10 ) begin
+            \$signature__en$43  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$41  = 2'h0;
+    \$signature__addr$44  = 2'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           /* empty */;
       3'h2:
-          \$signature__addr$41  = chunk;
+          \$signature__addr$44  = chunk;
       3'h3:
-          if (\$9 ) begin
-            \$signature__addr$41  = chunk;
-          end
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__en$44  = 1'h1;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          /* empty */;
-      3'h3:
-          if (\$9 ) begin
-            \$signature__en$44  = 1'h1;
-          end
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$45  = 2'h0;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          /* empty */;
-      3'h3:
-          if (\$9 ) begin
-            \$signature__addr$45  = chunk;
+          if (\$10 ) begin
+            \$signature__addr$44  = chunk;
           end
     endcase
   end
@@ -5793,7 +5765,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__en$46  = 1'h1;
           end
     endcase
@@ -5809,7 +5781,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__addr$47  = chunk;
           end
     endcase
@@ -5825,7 +5797,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__en$48  = 1'h1;
           end
     endcase
@@ -5841,7 +5813,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__addr$49  = chunk;
           end
     endcase
@@ -5857,7 +5829,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__en$50  = 1'h1;
           end
     endcase
@@ -5873,8 +5845,40 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$9 ) begin
+          if (\$10 ) begin
             \$signature__addr$51  = chunk;
+          end
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$signature__en$52  = 1'h1;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h3:
+          if (\$10 ) begin
+            \$signature__en$52  = 1'h1;
+          end
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$signature__addr$53  = 2'h0;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h3:
+          if (\$10 ) begin
+            \$signature__addr$53  = chunk;
           end
     endcase
   end
@@ -5889,55 +5893,40 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     w_en = 1'h0;
     if (\$signal ) begin
-      w_en = \$82 ;
+      w_en = \$83 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__en$84  = 1'h0;
-    if (\$signal$83 ) begin
-      \$signature__en$84  = 1'h1;
+    \$signature__en$86  = 1'h0;
+    if (\$signal$85 ) begin
+      \$signature__en$86  = 1'h1;
     end else if (\$signal ) begin
-      \$signature__en$84  = 1'h1;
-    end else if (\$84 ) begin
-      \$signature__en$84  = 1'h1;
+      \$signature__en$86  = 1'h1;
+    end else if (\$85 ) begin
+      \$signature__en$86  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$85  = 2'h0;
-    if (\$signal$83 ) begin
-      \$signature__addr$85  = int_chunk;
+    \$signature__addr$87  = 2'h0;
+    if (\$signal$85 ) begin
+      \$signature__addr$87  = int_chunk;
     end else if (\$signal ) begin
-      \$signature__addr$85  = fire_chunk;
-    end else if (\$84 ) begin
-      \$signature__addr$85  = 2'h0;
+      \$signature__addr$87  = fire_chunk;
+    end else if (\$85 ) begin
+      \$signature__addr$87  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__data$87  = 128'h00000000000000000000000000000000;
-    if (\$signal$83 ) begin
-      \$signature__data$87  = { \$88 [31:0], \$87 [31:0], \$86 [31:0], \$85 [31:0] };
+    \$signature__data$89  = 128'h00000000000000000000000000000000;
+    if (\$signal$85 ) begin
+      \$signature__data$89  = { \$89 [31:0], \$88 [31:0], \$87 [31:0], \$86 [31:0] };
     end else if (\$signal ) begin
-      \$signature__data$87  = 128'h00000000000000000000000000000000;
-    end else if (\$84 ) begin
-      \$signature__data$87  = 128'h00000000000000000000000000000000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$103  = 1'h0;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          \$103  = 1'h1;
-    endcase
-    if (rst) begin
-      \$103  = 1'h0;
+      \$signature__data$89  = 128'h00000000000000000000000000000000;
+    end else if (\$85 ) begin
+      \$signature__data$89  = 128'h00000000000000000000000000000000;
     end
   end
   always @* begin
@@ -5949,11 +5938,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h1:
           /* empty */;
       3'h2:
-          /* empty */;
-      3'h3:
-          if (\$99 ) begin
-            \$104  = 1'h1;
-          end
+          \$104  = 1'h1;
     endcase
     if (rst) begin
       \$104  = 1'h0;
@@ -5961,27 +5946,46 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$105  = cycles;
-    if (count) begin
-      \$105  = \$94 [31:0];
-    end
+    \$105  = 1'h0;
     casez (fsm_state)
       3'h0:
-          if (start) begin
-            \$105  = 32'd0;
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h3:
+          if (\$100 ) begin
+            \$105  = 1'h1;
           end
     endcase
     if (rst) begin
-      \$105  = 32'd0;
+      \$105  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$106  = done;
+    \$106  = cycles;
+    if (count) begin
+      \$106  = \$95 [31:0];
+    end
     casez (fsm_state)
       3'h0:
           if (start) begin
-            \$106  = 1'h0;
+            \$106  = 32'd0;
+          end
+    endcase
+    if (rst) begin
+      \$106  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$107  = done;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$107  = 1'h0;
           end
       3'h1:
           /* empty */;
@@ -5990,24 +5994,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h3:
           /* empty */;
       3'h4:
-          \$106  = 1'h1;
-    endcase
-    if (rst) begin
-      \$106  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$107  = had_event;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$107  = 1'h0;
-          end
-      3'h1:
-          if (events__valid) begin
-            \$107  = 1'h1;
-          end
+          \$107  = 1'h1;
     endcase
     if (rst) begin
       \$107  = 1'h0;
@@ -6015,98 +6002,100 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$108  = fsm_state;
+    \$108  = had_event;
     casez (fsm_state)
       3'h0:
           if (start) begin
-            \$108  = 3'h1;
+            \$108  = 1'h0;
           end
       3'h1:
           if (events__valid) begin
-            \$108  = 3'h2;
+            \$108  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$108  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$109  = fsm_state;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$109  = 3'h1;
+          end
+      3'h1:
+          if (events__valid) begin
+            \$109  = 3'h2;
           end else if (eos) begin
-            \$108  = 3'h3;
+            \$109  = 3'h3;
           end
       3'h2:
-          if (\$97 ) begin
-            \$108  = 3'h1;
+          if (\$98 ) begin
+            \$109  = 3'h1;
           end
       3'h3:
-          if (\$99 ) begin
-            if (\$101 ) begin
-              \$108  = 3'h4;
+          if (\$100 ) begin
+            if (\$102 ) begin
+              \$109  = 3'h4;
             end
           end
       3'h4:
-          \$108  = 3'h0;
+          \$109  = 3'h0;
     endcase
     if (rst) begin
-      \$108  = 3'h0;
+      \$109  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$109  = axon;
+    \$110  = axon;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           if (events__valid) begin
-            \$109  = events__payload;
+            \$110  = events__payload;
           end
     endcase
     if (rst) begin
-      \$109  = 7'h00;
+      \$110  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$110  = row_base;
+    \$111  = row_base;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           if (events__valid) begin
-            \$110  = \$95 ;
+            \$111  = \$96 ;
           end
     endcase
     if (rst) begin
-      \$110  = 9'h000;
+      \$111  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$111  = chunk;
+    \$112  = chunk;
     casez (fsm_state)
       3'h0:
           /* empty */;
       3'h1:
           if (events__valid) begin
-            \$111  = 2'h0;
+            \$112  = 2'h0;
           end else if (eos) begin
-            \$111  = 2'h0;
+            \$112  = 2'h0;
           end
       3'h2:
-          \$111  = \$96 [1:0];
+          \$112  = \$97 [1:0];
       3'h3:
-          if (\$99 ) begin
-            \$111  = \$100 [1:0];
+          if (\$100 ) begin
+            \$112  = \$101 [1:0];
           end
-    endcase
-    if (rst) begin
-      \$111  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$112  = int_chunk;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          \$112  = chunk;
     endcase
     if (rst) begin
       \$112  = 2'h0;
@@ -6114,7 +6103,22 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$113  = fire_chunk;
+    \$113  = int_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h2:
+          \$113  = chunk;
+    endcase
+    if (rst) begin
+      \$113  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$114  = fire_chunk;
     casez (fsm_state)
       3'h0:
           /* empty */;
@@ -6123,12 +6127,12 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
       3'h2:
           /* empty */;
       3'h3:
-          if (\$99 ) begin
-            \$113  = chunk;
+          if (\$100 ) begin
+            \$114  = chunk;
           end
     endcase
     if (rst) begin
-      \$113  = 2'h0;
+      \$114  = 2'h0;
     end
   end
   assign dbg_addr = dbg_rd__addr;
@@ -6148,26 +6152,26 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign r_rdy = spikes__valid;
   assign spikes__ready = r_en;
   assign cfg_en = 1'h0;
-  assign total0 = { \$11 [33], \$11  };
-  assign vs0 = \$15 [15:0];
-  assign diff0 = { \$20 [16], \$20  };
-  assign after0 = \$25 [15:0];
-  assign leaked0 = \$27 [15:0];
-  assign total1 = { \$29 [33], \$29  };
-  assign vs1 = \$33 [15:0];
-  assign diff1 = { \$38 [16], \$38  };
-  assign after1 = \$43 [15:0];
-  assign leaked1 = \$45 [15:0];
-  assign total2 = { \$47 [33], \$47  };
-  assign vs2 = \$51 [15:0];
-  assign diff2 = { \$56 [16], \$56  };
-  assign after2 = \$61 [15:0];
-  assign leaked2 = \$63 [15:0];
-  assign total3 = { \$65 [33], \$65  };
-  assign vs3 = \$69 [15:0];
-  assign diff3 = { \$74 [16], \$74  };
-  assign after3 = \$79 [15:0];
-  assign leaked3 = \$81 [15:0];
+  assign total0 = { \$12 [33], \$12  };
+  assign vs0 = \$16 [15:0];
+  assign diff0 = { \$21 [16], \$21  };
+  assign after0 = \$26 [15:0];
+  assign leaked0 = \$28 [15:0];
+  assign total1 = { \$30 [33], \$30  };
+  assign vs1 = \$34 [15:0];
+  assign diff1 = { \$39 [16], \$39  };
+  assign after1 = \$44 [15:0];
+  assign leaked1 = \$46 [15:0];
+  assign total2 = { \$48 [33], \$48  };
+  assign vs2 = \$52 [15:0];
+  assign diff2 = { \$57 [16], \$57  };
+  assign after2 = \$62 [15:0];
+  assign leaked2 = \$64 [15:0];
+  assign total3 = { \$66 [33], \$66  };
+  assign vs3 = \$70 [15:0];
+  assign diff3 = { \$75 [16], \$75  };
+  assign after3 = \$80 [15:0];
+  assign leaked3 = \$82 [15:0];
   assign \$1  = 1'h1;
   assign \$signature__en  = cfg_write;
   assign \$2  = 1'h0;
@@ -6178,12 +6182,12 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, dbg_v, spikes__payload,
   assign \$signature__en$19  = 1'h0;
   assign \$6  = 1'h0;
   assign \$signature__en$22  = 1'h0;
-  assign \$26  = { \$25 [15], \$25 [15], \$25 [15], \$25 [15:3] };
-  assign \$44  = { \$43 [15], \$43 [15], \$43 [15], \$43 [15:3] };
-  assign \$62  = { \$61 [15], \$61 [15], \$61 [15], \$61 [15:3] };
-  assign \$80  = { \$79 [15], \$79 [15], \$79 [15], \$79 [15:3] };
-  assign \$83  = 1'h0;
+  assign \$27  = { \$26 [15], \$26 [15], \$26 [15], \$26 [15:3] };
+  assign \$45  = { \$44 [15], \$44 [15], \$44 [15], \$44 [15:3] };
+  assign \$63  = { \$62 [15], \$62 [15], \$62 [15], \$62 [15:3] };
+  assign \$81  = { \$80 [15], \$80 [15], \$80 [15], \$80 [15:3] };
   assign \$84  = 1'h0;
+  assign \$85  = 1'h0;
 endmodule
 
 (* generator = "Amaranth" *)

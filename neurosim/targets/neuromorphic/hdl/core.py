@@ -21,6 +21,10 @@ One timestep (the cycle rules are in :mod:`neurosim.targets.neuromorphic.hdl.con
 ``FDRAIN``
     one counted cycle for the last chunk's write-back, then ``IDLE`` with ``done`` high.
 
+``idle`` is ``done`` with the spike queue empty: the queue shows a word on ``spikes`` one cycle
+after ``done`` may already be high (its output register adds a cycle), so whoever waits for the
+core's last spike word waits for ``idle``, never for ``done & ~spikes.valid``.
+
 Memories (``amaranth.lib.memory``) hold one ``lanes``-wide word per chunk: weights
 ``[axons * chunks]``, accumulators, membranes, biases, thresholds and reset values
 ``[chunks]``; lane ``l`` of chunk ``c`` is neuron ``c * lanes + l``.
@@ -71,6 +75,7 @@ class NeuromorphicCore(wiring.Component):
             "eos": In(1),
             "start": In(1),
             "done": Out(1),
+            "idle": Out(1),
             "cycles": Out(32),
             "spikes": Out(stream.Signature(unsigned(self.chunk_bits + cfg.lanes))),
             "cfg_en": In(1),
@@ -137,7 +142,9 @@ class NeuromorphicCore(wiring.Component):
 
         # -- spike output: the queue's read side is the output stream ----------------------------
         m.d.comb += [self.spikes.payload.eq(out_fifo.r_data), self.spikes.valid.eq(out_fifo.r_rdy),
-                     out_fifo.r_en.eq(self.spikes.ready)]
+                     out_fifo.r_en.eq(self.spikes.ready),
+                     # level counts the word in the output register too: 0 means nothing is on its way
+                     self.idle.eq(self.done & (out_fifo.level == 0))]
 
         count = Signal()
         with m.If(count):

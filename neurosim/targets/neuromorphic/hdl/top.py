@@ -108,7 +108,7 @@ class MultiCoreTop(wiring.Component):
         self._debug["router_idle"] = router_idle
         drained = [Signal(name=f"drained{i}") for i in range(n)]
         for i, core in enumerate(cores):
-            m.d.comb += drained[i].eq(core.done & ~core.spikes.valid)
+            m.d.comb += drained[i].eq(core.idle)
         for i, core in enumerate(cores):
             # the queue's level counts words still on their way to the core (the buffered FIFO has a
             # cycle of latency): a core may only see the end of its step once its queue is empty
