@@ -101,8 +101,13 @@ def test_config_errors_name_the_parameter():
         CoreConfig(neurons=4, axons=2, spike_rule="multi")
     with pytest.raises(HDLError, match=r"^CoreConfig\.leak_shift must be an int in 0\.\.15 \(0 = no leak\), found 16$"):
         CoreConfig(neurons=4, axons=2, leak_shift=16)
-    with pytest.raises(HDLError, match=r"^CoreConfig\.acc_bits must be at least weight_bits \(8\), found 6$"):
+    with pytest.raises(HDLError, match=r"^CoreConfig\.acc_bits must be at least weight_bits \(8\) and membrane_bits "
+                                       r"\(16\), as the engine requires, found 6$"):
         CoreConfig(neurons=4, axons=2, acc_bits=6)
+    # narrower than the membrane: the engine refuses it, so the generator does too
+    with pytest.raises(HDLError, match=r"^CoreConfig\.acc_bits must be at least weight_bits \(4\) and membrane_bits "
+                                       r"\(12\), as the engine requires, found 10$"):
+        CoreConfig(neurons=4, axons=2, weight_bits=4, membrane_bits=12, acc_bits=10)
     with pytest.raises(HDLError, match=r"^CoreConfig\.storage must be 'dense' or 'sparse', found 'csc'$"):
         CoreConfig(neurons=4, axons=2, storage="csc")
     with pytest.raises(HDLError, match=r"^CoreConfig\.neurons must be at most 256 with sparse rows"):

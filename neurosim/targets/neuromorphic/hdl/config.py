@@ -59,8 +59,11 @@ class CoreConfig:
             v = getattr(self, field)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 bad(field, v, f"an int in {lo}..{hi}")
-        if self.acc_bits < self.weight_bits:
-            bad("acc_bits", self.acc_bits, f"at least weight_bits ({self.weight_bits})")
+        if self.acc_bits < max(self.weight_bits, self.membrane_bits):
+            # the engine's rule (NeuronFixedPoint.acc_width >= the state width): a narrower build could
+            # never be verified against it
+            bad("acc_bits", self.acc_bits, f"at least weight_bits ({self.weight_bits}) and membrane_bits "
+                                           f"({self.membrane_bits}), as the engine requires")
         if not isinstance(self.leak_shift, int) or not 0 <= self.leak_shift < self.membrane_bits:
             bad("leak_shift", self.leak_shift, f"an int in 0..{self.membrane_bits - 1} (0 = no leak)")
         if self.reset not in ("subtract", "zero", "none"):
