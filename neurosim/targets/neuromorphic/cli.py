@@ -188,7 +188,7 @@ def _verify(args) -> int:
     ok = mv.passed
     if not args.no_top:
         r = verify_model_top(graph, _stimulus(graph, args), Path(args.work) / "top", args.simulator)
-        _show(con, "whole model (multi-core top with router), per-core", r)
+        _show(con, "whole model (multi-core top with router)", r)
         ok = ok and r.passed
     return 0 if ok else 1
 

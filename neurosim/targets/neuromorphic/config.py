@@ -19,6 +19,10 @@ excludes and reports it, never guesses it). ``value = "none"`` marks one that do
 chip (also ``None``; its note is prefixed "not applicable"). The source of an estimate says how it
 was derived: ``source = "estimate: <how derived>"``.
 
+Each table is parsed and checked by the loader shared with the other targets
+(:meth:`neurosim.constants.Constant.from_table`), raising :class:`ChipError`. Each field's schema (kind,
+unit, must it be known) is declared once, as metadata on its :class:`ChipPreset` field.
+
 Conventions the engine relies on:
 
 * ``mesh_x`` x ``mesh_y`` is the grid of routers of one chip. Each router serves a tile of
@@ -34,119 +38,59 @@ Conventions the engine relies on:
 
 from __future__ import annotations
 
-import math
 import numbers
 import os
-import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from neurosim.errors import ChipError, NeurosimError
+import neurosim.constants as shared
+from neurosim.constants import NOT_APPLICABLE, UNKNOWN, is_real, read_toml  # noqa: F401  (UNKNOWN, NOT_APPLICABLE: re-exported)
+from neurosim.errors import ChipError
 from neurosim.targets.neuromorphic.events import EVENTS
 
 PRESET_DIR = Path(__file__).with_name("presets")
 
-UNKNOWN = "unknown"
-NOT_APPLICABLE = "none"
 
+class Constant(shared.Constant):
+    """A chip's hardware constant (see :class:`neurosim.constants.Constant`); an invalid one raises :class:`ChipError`.
 
-
-# field -> (kind, canonical unit, must be known). Kinds: "int" (>= 1), "int0" (>= 0), "real" (> 0),
-# "choice" (one of _CHOICES[field]).
-_FIELDS: dict[str, tuple[str, str, bool]] = {
-    "neurons_per_core": ("int", "neurons", True),
-    "axons_per_core": ("int", "axons", True),
-    "synapse_memory_bytes": ("int", "bytes", False),
-    "max_fanout_cores": ("int", "cores", False),
-    "weight_bits": ("int", "bits", True),
-    "membrane_bits": ("int", "bits", False),
-    "lanes": ("int", "synapses/cycle", False),
-    "synapse_storage": ("choice", "", True),
-    "integrate_pipeline_cycles": ("int0", "cycles", False),
-    "fire_pipeline_cycles": ("int0", "cycles", False),
-    "event_overhead_cycles": ("int0", "cycles", False),
-    "mesh_x": ("int", "routers", True),
-    "mesh_y": ("int", "routers", True),
-    "cores_per_chip": ("int", "cores", True),
-    "cores_per_tile": ("int", "cores", True),
-    "max_chips": ("int", "chips", True),
-    "board_x": ("int", "chips", True),
-    "board_y": ("int", "chips", True),
-    "clock_hz": ("real", "Hz", False),
-    "timing": ("choice", "", True),
-    "hop_latency_cycles": ("int0", "cycles", False),
-    "barrier_cycles": ("int0", "cycles", False),
-}
-
-# Fields held as a Constant (or None) on the preset, with their canonical unit.
-_CONSTANT_FIELDS: dict[str, str] = {"static_power_w": "W", "timestep_s": "s", "barrier_ns": "ns"}
-
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "synapse_storage": ("dense", "sparse"),
-    "timing": ("cycles", "event_latency"),
-}
-
-# Fields the cycle model needs when timing == "cycles".
-_CYCLE_FIELDS = ("clock_hz", "lanes", "integrate_pipeline_cycles", "fire_pipeline_cycles",
-                 "event_overhead_cycles", "hop_latency_cycles", "barrier_cycles")
-
-_SOURCED_FIELDS = tuple(_FIELDS) + tuple(_CONSTANT_FIELDS)
-
-_TOP_LEVEL_KEYS = {"name", "description", "reference", "energy_pj", "latency_ns", "published", *_SOURCED_FIELDS}
-_ENTRY_KEYS = {"value", "unit", "source", "note"}
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-@dataclass(frozen=True)
-class Constant:
-    """One hardware constant: its value in ``unit`` (None = unknown or not applicable) and where it comes from.
-
-    ``source`` names the paper and table (``"Davies et al., IEEE Micro 38(1) 2018, Table 2"``) or says how
-    an estimate was derived (``"estimate: <how derived>"``). In :meth:`ChipPreset.constants` the two
-    categorical fields (``timing``, ``synapse_storage``) appear with a ``str`` value.
+    In :meth:`ChipPreset.constants` the two categorical fields (``timing``, ``synapse_storage``) appear
+    with a ``str`` value.
     """
 
-    value: float | None
+    error = ChipError
+
+
+class _Spec(NamedTuple):
+    """How a scalar preset field is declared and checked.
+
+    Kinds: ``"int"`` (an integer >= 1), ``"int0"`` (>= 0), ``"real"`` (a finite number > 0), ``"choice"``
+    (one of ``choices``). ``must_know``: the value may not be ``unknown``/``none``.
+    """
+
+    kind: str
     unit: str
-    source: str
-    note: str = ""
+    must_know: bool = False
+    choices: tuple[str, ...] = ()
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.source, str) or not self.source.strip():
-            raise ChipError(f"a constant's source must name the paper and table or say 'estimate: <how derived>', "
-                            f"found {self.source!r}; add a source")
-        if not isinstance(self.unit, str):
-            raise ChipError(f"a constant's unit must be a string such as 'pJ', found {self.unit!r}")
-        if not isinstance(self.note, str):
-            raise ChipError(f"a constant's note must be a string, found {self.note!r}")
-        if self.value is not None and not isinstance(self.value, str) and not _is_real(self.value):
-            raise ChipError(f"a constant's value must be a finite number or None (unknown), found {self.value!r}")
 
-    @property
-    def known(self) -> bool:
-        """True when the value is known."""
-        return self.value is not None
+class _ConstantSpec(NamedTuple):
+    """How a preset field held as a :class:`Constant` is declared: canonical unit, may be None, must be > 0."""
 
-    @property
-    def not_applicable(self) -> bool:
-        """True for a constant that does not apply to the chip (declared ``value = "none"``)."""
-        return self.value is None and self.note.lower().startswith("not applicable")
+    unit: str
+    optional: bool
+    positive: bool
 
-    def display(self) -> str:
-        """The value as text: the number, ``unknown`` or ``n/a``."""
-        if self.value is None:
-            return "n/a" if self.not_applicable else UNKNOWN
-        return _fmt(self.value)
+
+def _spec(kind: str, unit: str, must_know: bool = False, choices: tuple[str, ...] = ()) -> Any:
+    """A scalar field of :class:`ChipPreset`, declared with its schema (read back into ``_FIELDS``)."""
+    return field(metadata={"spec": _Spec(kind, unit, must_know, choices)})
+
+
+# Fields the cycle model needs when timing == "cycles" (in the order a missing one is reported).
+_CYCLE_FIELDS = ("clock_hz", "lanes", "integrate_pipeline_cycles", "fire_pipeline_cycles",
+                 "event_overhead_cycles", "hop_latency_cycles", "barrier_cycles")
 
 
 @dataclass(frozen=True)
@@ -161,33 +105,36 @@ class ChipPreset:
 
     name: str
     description: str
-    neurons_per_core: int
-    axons_per_core: int
-    synapse_memory_bytes: int | None
-    max_fanout_cores: int | None
-    weight_bits: int
-    membrane_bits: int | None
-    lanes: int | None
-    synapse_storage: str
-    integrate_pipeline_cycles: int | None
-    fire_pipeline_cycles: int | None
-    event_overhead_cycles: int | None
-    mesh_x: int
-    mesh_y: int
-    cores_per_chip: int
-    cores_per_tile: int
-    max_chips: int
-    board_x: int
-    board_y: int
-    clock_hz: float | None
-    timing: str
-    hop_latency_cycles: int | None
-    barrier_cycles: int | None
-    energy_pj: dict[str, Constant]
-    latency_ns: dict[str, Constant]
-    static_power_w: Constant
-    timestep_s: Constant | None
-    barrier_ns: Constant | None = None
+    neurons_per_core: int = _spec("int", "neurons", must_know=True)
+    axons_per_core: int = _spec("int", "axons", must_know=True)
+    synapse_memory_bytes: int | None = _spec("int", "bytes")
+    max_fanout_cores: int | None = _spec("int", "cores")
+    weight_bits: int = _spec("int", "bits", must_know=True)
+    membrane_bits: int | None = _spec("int", "bits")
+    lanes: int | None = _spec("int", "synapses/cycle")
+    synapse_storage: str = _spec("choice", "", must_know=True, choices=("dense", "sparse"))
+    integrate_pipeline_cycles: int | None = _spec("int0", "cycles")
+    fire_pipeline_cycles: int | None = _spec("int0", "cycles")
+    event_overhead_cycles: int | None = _spec("int0", "cycles")
+    mesh_x: int = _spec("int", "routers", must_know=True)
+    mesh_y: int = _spec("int", "routers", must_know=True)
+    cores_per_chip: int = _spec("int", "cores", must_know=True)
+    cores_per_tile: int = _spec("int", "cores", must_know=True)
+    max_chips: int = _spec("int", "chips", must_know=True)
+    board_x: int = _spec("int", "chips", must_know=True)
+    board_y: int = _spec("int", "chips", must_know=True)
+    clock_hz: float | None = _spec("real", "Hz")
+    timing: str = _spec("choice", "", must_know=True, choices=("cycles", "event_latency"))
+    hop_latency_cycles: int | None = _spec("int0", "cycles")
+    barrier_cycles: int | None = _spec("int0", "cycles")
+    # per-event constants, all in the unit given as metadata
+    energy_pj: dict[str, Constant] = field(metadata={"events": "pJ"})
+    latency_ns: dict[str, Constant] = field(metadata={"events": "ns"})
+    # the fields held as a Constant (optional: None when the file gives no value)
+    static_power_w: Constant = field(metadata={"constant": _ConstantSpec("W", optional=False, positive=False)})
+    timestep_s: Constant | None = field(metadata={"constant": _ConstantSpec("s", optional=True, positive=True)})
+    barrier_ns: Constant | None = field(default=None,
+                                        metadata={"constant": _ConstantSpec("ns", optional=True, positive=False)})
     sources: dict[str, str] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     published: dict[str, Constant] = field(default_factory=dict)
@@ -200,21 +147,21 @@ class ChipPreset:
         chip = f"chip {self.name!r}"
         if not isinstance(self.description, str):
             raise ChipError(f"{chip} description must be a string, found {self.description!r}")
-        for fname, (kind, _, must_know) in _FIELDS.items():
+        for fname, spec in _FIELDS.items():
             value = getattr(self, fname)
             if value is None:
-                if must_know:
+                if spec.must_know:
                     raise ChipError(f"{chip} field {fname!r} must be known, found None; give its value")
                 continue
-            if kind in ("int", "int0"):
-                minimum = 1 if kind == "int" else 0
+            if spec.kind in ("int", "int0"):
+                minimum = 1 if spec.kind == "int" else 0
                 if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
                     raise ChipError(f"{chip} field {fname!r} must be an integer >= {minimum}, found {value!r}")
-            elif kind == "real":
-                if not _is_real(value) or value <= 0:
+            elif spec.kind == "real":
+                if not is_real(value) or value <= 0:
                     raise ChipError(f"{chip} field {fname!r} must be a positive finite number, found {value!r}")
-            elif value not in _CHOICES[fname]:
-                raise ChipError(f"{chip} field {fname!r} must be one of {_CHOICES[fname]!r}, found {value!r}")
+            elif value not in spec.choices:
+                raise ChipError(f"{chip} field {fname!r} must be one of {spec.choices!r}, found {value!r}")
         if self.timing == "cycles":
             for fname in _CYCLE_FIELDS:
                 if getattr(self, fname) is None:
@@ -227,11 +174,10 @@ class ChipPreset:
         if self.board_x * self.board_y < self.max_chips:
             raise ChipError(f"{chip} board {self.board_x}x{self.board_y} holds fewer than max_chips={self.max_chips!r} "
                             f"chips; enlarge board_x or board_y")
-        self._check_events("energy_pj", self.energy_pj, "pJ", require_all=True)
-        self._check_events("latency_ns", self.latency_ns, "ns", require_all=self.timing == "event_latency")
-        self._check_constant("static_power_w", self.static_power_w, "W", optional=False, positive=False)
-        self._check_constant("timestep_s", self.timestep_s, "s", optional=True, positive=True)
-        self._check_constant("barrier_ns", self.barrier_ns, "ns", optional=True, positive=False)
+        self._check_events("energy_pj", require_all=True)
+        self._check_events("latency_ns", require_all=self.timing == "event_latency")
+        for fname, spec in _CONSTANT_FIELDS.items():
+            self._check_constant(fname, getattr(self, fname), *spec)
         if not isinstance(self.published, dict) or not all(
                 isinstance(k, str) and isinstance(v, Constant) for k, v in self.published.items()):
             raise ChipError(f"{chip} published must map names to Constant, found {self.published!r}")
@@ -252,8 +198,9 @@ class ChipPreset:
         object.__setattr__(self, "latency_ns", dict(self.latency_ns))
         object.__setattr__(self, "published", dict(self.published))
 
-    def _check_events(self, table: str, entries: Any, unit: str, require_all: bool) -> None:
+    def _check_events(self, table: str, require_all: bool) -> None:
         chip = f"chip {self.name!r}"
+        entries, unit = getattr(self, table), _EVENT_TABLES[table]
         if not isinstance(entries, dict):
             raise ChipError(f"{chip} {table} must map event names to Constant, found {entries!r}")
         for event, const in entries.items():
@@ -264,7 +211,7 @@ class ChipPreset:
             if const.unit != unit:
                 raise ChipError(f"{chip} {table}[{event!r}] unit must be {unit!r}, found {const.unit!r}; "
                                 f"convert the value to {unit}")
-            if const.value is not None and (not _is_real(const.value) or const.value < 0):
+            if const.value is not None and (not is_real(const.value) or const.value < 0):
                 raise ChipError(f"{chip} {table}[{event!r}] must be a finite number >= 0 or unknown, "
                                 f"found {const.value!r}")
         if require_all:
@@ -282,7 +229,7 @@ class ChipPreset:
         if const.unit != unit:
             raise ChipError(f"{chip} field {fname!r} unit must be {unit!r}, found {const.unit!r}; convert the value to {unit}")
         if const.value is not None:
-            bad = not _is_real(const.value) or const.value < 0 or (positive and const.value == 0)
+            bad = not is_real(const.value) or const.value < 0 or (positive and const.value == 0)
             if bad:
                 raise ChipError(f"{chip} field {fname!r} must be a finite number {'> 0' if positive else '>= 0'} "
                                 f"or unknown, found {const.value!r}")
@@ -316,11 +263,12 @@ class ChipPreset:
     def constants(self) -> dict[str, Constant]:
         """Every constant of the preset, keyed ``field``, ``energy_pj.<event>``, ``latency_ns.<event>``, ``published.<name>``."""
         out: dict[str, Constant] = {}
-        for fname, (_, unit, _) in _FIELDS.items():
-            out[fname] = Constant(getattr(self, fname), unit, self.sources[fname], self.notes.get(fname, ""))
-        for fname, unit in _CONSTANT_FIELDS.items():
+        for fname, spec in _FIELDS.items():
+            out[fname] = Constant(getattr(self, fname), spec.unit, self.sources[fname], self.notes.get(fname, ""))
+        for fname, cspec in _CONSTANT_FIELDS.items():
             const = getattr(self, fname)
-            out[fname] = const if const is not None else Constant(None, unit, self.sources[fname], self.notes.get(fname, ""))
+            out[fname] = (const if const is not None else
+                          Constant(None, cspec.unit, self.sources[fname], self.notes.get(fname, "")))
         for event in EVENTS:
             if event in self.energy_pj:
                 out[f"energy_pj.{event}"] = self.energy_pj[event]
@@ -334,6 +282,16 @@ class ChipPreset:
     def unknown_constants(self) -> dict[str, Constant]:
         """The constants whose value is not published (``unknown``; not-applicable ones excluded)."""
         return {k: c for k, c in self.constants().items() if c.value is None and not c.not_applicable}
+
+
+# The schema, read from the field declarations of ChipPreset: scalar fields (name -> _Spec), Constant
+# fields (name -> _ConstantSpec), per-event tables (name -> unit), and the keys a preset file may hold.
+_FIELDS: dict[str, _Spec] = {f.name: f.metadata["spec"] for f in fields(ChipPreset) if "spec" in f.metadata}
+_CONSTANT_FIELDS: dict[str, _ConstantSpec] = {f.name: f.metadata["constant"] for f in fields(ChipPreset)
+                                              if "constant" in f.metadata}
+_EVENT_TABLES: dict[str, str] = {f.name: f.metadata["events"] for f in fields(ChipPreset) if "events" in f.metadata}
+_SOURCED_FIELDS = tuple(_FIELDS) + tuple(_CONSTANT_FIELDS)
+_TOP_LEVEL_KEYS = {"name", "description", "reference", *_EVENT_TABLES, "published", *_SOURCED_FIELDS}
 
 
 # -- loading ---------------------------------------------------------------------------------------
@@ -372,12 +330,7 @@ def load_preset(name_or_path: str | os.PathLike) -> ChipPreset:
 
 def _load_file(path: Path) -> ChipPreset:
     where = f"preset file {str(path)!r}"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ChipError(f"{where} is not valid TOML ({exc}); fix the syntax") from None
-    except OSError as exc:
-        raise ChipError(f"{where} cannot be read ({exc.strerror}); check the path and permissions") from None
+    data = read_toml(path, where, ChipError)
     for key in data:
         if key not in _TOP_LEVEL_KEYS:
             raise ChipError(f"{where}: unknown key {key!r}; expected one of {sorted(_TOP_LEVEL_KEYS)!r}")
@@ -391,79 +344,33 @@ def _load_file(path: Path) -> ChipPreset:
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     notes: dict[str, str] = {}
-    for fname, (kind, unit, must_know) in _FIELDS.items():
-        const = _parse_entry(where, fname, data.get(fname), unit, kind, must_know)
+    for fname, spec in _FIELDS.items():
+        const = Constant.from_table(where, fname, data.get(fname), unit=spec.unit, kind=spec.kind,
+                                    must_know=spec.must_know, choices=spec.choices)
         values[fname] = const.value
         sources[fname] = const.source
         if const.note:
             notes[fname] = const.note
-    constants: dict[str, Constant | None] = {}
-    for fname, unit in _CONSTANT_FIELDS.items():
-        const = _parse_entry(where, fname, data.get(fname), unit, "real0", must_know=False)
+    held: dict[str, Constant | None] = {}
+    for fname, cspec in _CONSTANT_FIELDS.items():
+        const = Constant.from_table(where, fname, data.get(fname), unit=cspec.unit)
         sources[fname] = const.source
         if const.note:
             notes[fname] = const.note
-        constants[fname] = const if (fname == "static_power_w" or const.value is not None) else None
-    energy = _parse_events(where, "energy_pj", data.get("energy_pj"), "pJ", required=True)
-    latency = _parse_events(where, "latency_ns", data.get("latency_ns", {}), "ns",
-                            required=values["timing"] == "event_latency")
+        held[fname] = const if (not cspec.optional or const.value is not None) else None
+    energy = _parse_events(where, "energy_pj", data.get("energy_pj"), required=True)
+    latency = _parse_events(where, "latency_ns", data.get("latency_ns", {}), required=values["timing"] == "event_latency")
     published = _parse_published(where, data.get("published", {}))
     try:
         return ChipPreset(name=name, description=description, **values, energy_pj=energy, latency_ns=latency,
-                          static_power_w=constants["static_power_w"], timestep_s=constants["timestep_s"],
-                          barrier_ns=constants["barrier_ns"], sources=sources, notes=notes, published=published,
+                          **held, sources=sources, notes=notes, published=published,
                           reference=reference, path=str(path))
     except ChipError as exc:
         raise ChipError(f"{where}: {exc}") from None
 
 
-def _parse_entry(where: str, key: str, entry: Any, unit: str | None, kind: str, must_know: bool) -> Constant:
-    """Parse one ``{value, unit, source, note}`` table; ``unit=None`` accepts any unit."""
-    label = f"[{key}]"
-    if entry is None:
-        raise ChipError(f"{where}: missing {label}; declare it with value, unit and source "
-                        f"(value = \"unknown\" when it is not published)")
-    if not isinstance(entry, dict):
-        raise ChipError(f"{where}: {label} must be a table with value, unit and source, found {entry!r}")
-    extra = sorted(set(entry) - _ENTRY_KEYS)
-    if extra:
-        raise ChipError(f"{where}: {label} has unknown key(s) {extra!r}; expected {sorted(_ENTRY_KEYS)!r}")
-    source = entry.get("source")
-    if not isinstance(source, str) or not source.strip():
-        raise ChipError(f"{where}: {label} has no source, found {source!r}; add source = \"<paper, table>\" "
-                        f"or \"estimate: <how derived>\"")
-    note = entry.get("note", "")
-    if not isinstance(note, str):
-        raise ChipError(f"{where}: {label} note must be a string, found {note!r}")
-    given_unit = entry.get("unit", "" if kind == "choice" else None)
-    if not isinstance(given_unit, str):
-        raise ChipError(f"{where}: {label} has no unit, found {given_unit!r}; add unit = {unit!r}")
-    if unit is not None and given_unit != unit:
-        raise ChipError(f"{where}: {label} unit must be {unit!r}, found {given_unit!r}; convert the value to {unit!r}")
-    if "value" not in entry:
-        raise ChipError(f"{where}: {label} has no value; give a number, or \"unknown\" when it is not published")
-    value = entry["value"]
-    if value in (UNKNOWN, NOT_APPLICABLE):
-        if must_know:
-            raise ChipError(f"{where}: {label} must be known for every chip, found {value!r}; give its value")
-        if value == NOT_APPLICABLE and not note.lower().startswith("not applicable"):
-            note = "not applicable" + (f"; {note}" if note else "")
-        return Constant(None, given_unit, source, note)
-    if kind in ("int", "int0"):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        expected = "an integer"
-    elif kind == "choice":
-        ok = isinstance(value, str)
-        expected = f"one of {_CHOICES[key]!r}"
-    else:
-        ok = _is_real(value)
-        expected = "a finite number"
-    if not ok:
-        raise ChipError(f"{where}: {label} value must be {expected}, \"unknown\" or \"none\", found {value!r}")
-    return Constant(value, given_unit, source, note)
-
-
-def _parse_events(where: str, table: str, entries: Any, unit: str, required: bool) -> dict[str, Constant]:
+def _parse_events(where: str, table: str, entries: Any, required: bool) -> dict[str, Constant]:
+    """The per-event constants of the ``[table]`` table, in event order (every event when ``required``)."""
     if entries is None:
         raise ChipError(f"{where}: missing [{table}]; declare every event in {list(EVENTS)!r} with value, unit and source")
     if not isinstance(entries, dict):
@@ -476,11 +383,12 @@ def _parse_events(where: str, table: str, entries: Any, unit: str, required: boo
         if missing:
             raise ChipError(f"{where}: [{table}] is missing {missing!r}; declare every event "
                             f"(value = \"unknown\" with a note when it is not published)")
-    return {e: _parse_entry(where, f"{table}.{e}", entries[e], unit, "real0", must_know=False)
+    return {e: Constant.from_table(where, f"{table}.{e}", entries[e], unit=_EVENT_TABLES[table])
             for e in EVENTS if e in entries}
 
 
 def _parse_published(where: str, entries: Any) -> dict[str, Constant]:
+    """The ``[published]`` headline figures: named constants in any unit."""
     if not isinstance(entries, dict):
         raise ChipError(f"{where}: [published] must be a table of named constants, found {entries!r}")
-    return {k: _parse_entry(where, f"published.{k}", v, None, "real0", must_know=False) for k, v in entries.items()}
+    return {k: Constant.from_table(where, f"published.{k}", v) for k, v in entries.items()}

@@ -1,6 +1,6 @@
 """SAT accelerator configurations: the PE array, buffers, DRAM, widths and energies, each with its source.
 
-A configuration is a data file (TOML) in ``accelerators/`` beside this module, or a user's file,
+A configuration is a data file (TOML) in ``configs/`` beside this module, or a user's file,
 loaded into a frozen :class:`AcceleratorConfig` that validates itself. The file follows the chip presets'
 convention: every hardware constant is a table with ``value``, ``unit``, ``source`` and an optional
 ``note`` (``source = "estimate: <how derived>"`` where nobody published the number)::
@@ -15,51 +15,50 @@ The ``[dataflow]`` table holds the three dataflow optimisations of the SAT paper
 at a time. ``patterns`` lists the N:M patterns the PEs run sparse; a PE has ``lanes`` multipliers
 and can select from a ``window`` of activations, so pattern N:M needs ``lanes % N == 0`` and
 ``lanes / N * M <= window``.
+
+Each constant's table is parsed and checked by the loader shared with the chip presets
+(:meth:`neurosim.constants.Constant.from_table`: unit, source, unknown keys, value type), raising
+:class:`SATConfigError`; each field's kind and unit are declared once, as metadata on its
+:class:`AcceleratorConfig` field, and :meth:`AcceleratorConfig.__post_init__` checks the ranges.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import neurosim.constants as shared
+from neurosim.constants import read_toml
 from neurosim.errors import NMError, SATConfigError
 from neurosim.ir.nm import parse_nm
-from neurosim.targets.neuromorphic.config import ChipError, Constant
 
 CONFIG_DIR = Path(__file__).with_name("configs")
 DEFAULT = "sat-vcu1525"
 
-#: field -> (unit, minimum); integers are the structural fields, the rest are reals.
-_INT_FIELDS: dict[str, tuple[str, int]] = {
-    "rows": ("PEs", 1),
-    "cols": ("PEs", 1),
-    "lanes": ("multipliers/PE", 1),
-    "window": ("activations", 1),
-    "act_bits": ("bits", 1),
-    "weight_bits": ("bits", 1),
-    "acc_bits": ("bits", 1),
-    "ifmap_buffer_bytes": ("bytes", 1),
-    "weight_buffer_bytes": ("bytes", 1),
-    "ofmap_buffer_bytes": ("bytes", 1),
-    "vector_lanes": ("elements/cycle", 1),
-    "generator_lanes": ("weights/cycle", 1),
-}
-_REAL_FIELDS: dict[str, str] = {
-    "clock_hz": "Hz",
-    "dram_bytes_per_s": "B/s",
-    "mac_pj": "pJ",
-    "vector_op_pj": "pJ",
-    "sram_pj_per_byte": "pJ",
-    "dram_pj_per_byte": "pJ",
-    "static_w": "W",
-}
-_SWITCHES = ("interleave", "pregenerate", "offline_schedule")
+
+class Constant(shared.Constant):
+    """An accelerator's hardware constant (see :class:`neurosim.constants.Constant`); an invalid one raises
+    :class:`SATConfigError`."""
+
+    error = SATConfigError
 
 
+def _int(unit: str) -> Any:
+    """A structural field of :class:`AcceleratorConfig`: an integer >= 1 in ``unit``, read from ``[field]``."""
+    return dataclasses.field(metadata={"kind": "int", "unit": unit})
+
+
+def _real(unit: str, zero_ok: bool = False) -> Any:
+    """A real field of :class:`AcceleratorConfig`: a finite number > 0 (>= 0 if ``zero_ok``) in ``unit``."""
+    return dataclasses.field(metadata={"kind": "real", "unit": unit, "zero_ok": zero_ok})
+
+
+def _switch() -> Any:
+    """A dataflow optimisation of :class:`AcceleratorConfig`, on unless ``[dataflow]`` switches it off."""
+    return dataclasses.field(default=True, metadata={"kind": "switch"})
 
 
 @dataclass(frozen=True)
@@ -68,46 +67,46 @@ class AcceleratorConfig:
 
     name: str
     description: str
-    rows: int
-    cols: int
-    lanes: int
-    window: int
+    rows: int = _int("PEs")
+    cols: int = _int("PEs")
+    lanes: int = _int("multipliers/PE")
+    window: int = _int("activations")
     patterns: tuple[tuple[int, int], ...]
-    clock_hz: float
-    act_bits: int
-    weight_bits: int
-    acc_bits: int
-    ifmap_buffer_bytes: int
-    weight_buffer_bytes: int
-    ofmap_buffer_bytes: int
-    dram_bytes_per_s: float
-    vector_lanes: int
-    generator_lanes: int
-    mac_pj: float
-    vector_op_pj: float
-    sram_pj_per_byte: float
-    dram_pj_per_byte: float
-    static_w: float
-    interleave: bool = True
-    pregenerate: bool = True
-    offline_schedule: bool = True
+    clock_hz: float = _real("Hz")
+    act_bits: int = _int("bits")
+    weight_bits: int = _int("bits")
+    acc_bits: int = _int("bits")
+    ifmap_buffer_bytes: int = _int("bytes")
+    weight_buffer_bytes: int = _int("bytes")
+    ofmap_buffer_bytes: int = _int("bytes")
+    dram_bytes_per_s: float = _real("B/s")
+    vector_lanes: int = _int("elements/cycle")
+    generator_lanes: int = _int("weights/cycle")
+    mac_pj: float = _real("pJ")
+    vector_op_pj: float = _real("pJ", zero_ok=True)
+    sram_pj_per_byte: float = _real("pJ")
+    dram_pj_per_byte: float = _real("pJ")
+    static_w: float = _real("W", zero_ok=True)
+    interleave: bool = _switch()
+    pregenerate: bool = _switch()
+    offline_schedule: bool = _switch()
     constants: dict[str, Constant] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        for f, (unit, low) in _INT_FIELDS.items():
+        for f, meta in _INT_FIELDS.items():
             v = getattr(self, f)
-            if not isinstance(v, int) or isinstance(v, bool) or v < low:
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise SATConfigError(
-                    f"accelerator {self.name!r}: {f} must be an integer >= {low} ({unit}), found {v!r}; fix the "
+                    f"accelerator {self.name!r}: {f} must be an integer >= 1 ({meta['unit']}), found {v!r}; fix the "
                     f"config file"
                 )
-        for f, unit in _REAL_FIELDS.items():
+        for f, meta in _REAL_FIELDS.items():
             v = getattr(self, f)
-            low_ok = v >= 0 if f in ("static_w", "vector_op_pj") else v > 0
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not low_ok:
+            if (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                    or not (v >= 0 if meta["zero_ok"] else v > 0)):
                 raise SATConfigError(
                     f"accelerator {self.name!r}: {f} must be a finite number "
-                    f"{'>= 0' if f in ('static_w', 'vector_op_pj') else '> 0'} ({unit}), found {v!r}; fix the "
+                    f"{'>= 0' if meta['zero_ok'] else '> 0'} ({meta['unit']}), found {v!r}; fix the "
                     f"config file"
                 )
         for f in _SWITCHES:
@@ -169,17 +168,12 @@ class AcceleratorConfig:
         return dataclasses.replace(self, **changes)
 
 
-def _value(table: dict, key: str, path: str) -> tuple[Any, Constant]:
-    entry = table.get(key)
-    if not isinstance(entry, dict) or "value" not in entry:
-        raise SATConfigError(f"{path}: [{key}] is missing or has no value; add [{key}] with value, unit and source")
-    try:
-        const = Constant(value=None, unit=str(entry.get("unit", "")), source=entry.get("source", ""),
-                         note=str(entry.get("note", "")))
-    except ChipError as exc:  # the message names the problem
-        raise SATConfigError(f"{path}: [{key}]: {exc}") from None
-    return entry["value"], dataclasses.replace(const, value=entry["value"] if not isinstance(entry["value"], str)
-                                               else None)
+#: the schema, read from the field declarations: field -> its metadata (kind, unit, ...)
+_INT_FIELDS: dict[str, Any] = {f.name: f.metadata for f in dataclasses.fields(AcceleratorConfig)
+                               if f.metadata.get("kind") == "int"}
+_REAL_FIELDS: dict[str, Any] = {f.name: f.metadata for f in dataclasses.fields(AcceleratorConfig)
+                                if f.metadata.get("kind") == "real"}
+_SWITCHES = tuple(f.name for f in dataclasses.fields(AcceleratorConfig) if f.metadata.get("kind") == "switch")
 
 
 def load_config(name_or_path: str | Path = DEFAULT) -> AcceleratorConfig:
@@ -194,14 +188,13 @@ def load_config(name_or_path: str | Path = DEFAULT) -> AcceleratorConfig:
             )
     if not path.is_file():
         raise SATConfigError(f"accelerator config {str(path)!r} does not exist; check the path")
-    try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise SATConfigError(f"accelerator config {str(path)!r} is not valid TOML ({exc}); fix the file") from None
+    data = read_toml(path, f"accelerator config {str(path)!r}", SATConfigError, fix="fix the file")
     kw: dict[str, Any] = {"name": str(data.get("name", path.stem)), "description": str(data.get("description", ""))}
     constants: dict[str, Constant] = {}
-    for key in (*_INT_FIELDS, *_REAL_FIELDS):
-        kw[key], constants[key] = _value(data, key, str(path))
+    for key, meta in (*_INT_FIELDS.items(), *_REAL_FIELDS.items()):
+        constants[key] = Constant.from_table(str(path), key, data.get(key), unit=meta["unit"], kind=meta["kind"],
+                                             must_know=True, owner="accelerator")
+        kw[key] = constants[key].value
     pats = data.get("patterns")
     if not isinstance(pats, dict) or not isinstance(pats.get("value"), list):
         raise SATConfigError(f"{path}: [patterns] must hold value = [\"2:8\", ...] and a source")
