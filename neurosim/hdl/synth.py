@@ -14,7 +14,6 @@ relative paths. The first yosys run compiles its WebAssembly (about a minute, ca
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,9 +76,12 @@ class SynthReport:
 
 
 def _tool(name: str) -> str:
-    path = shutil.which(name)
+    """``name`` on PATH, or in the scripts folder of this interpreter (a venv that is not activated)."""
+    from neurosim.hdl.runner import HDL_EXTRA, find_tool
+
+    path = find_tool(name)
     if path is None:
-        raise SynthError(f"{name!r} is not installed; pip install 'neurosim[hdl]' brings yosys and nextpnr (YoWASP)")
+        raise SynthError(f"{name!r} is not installed; {HDL_EXTRA} brings yosys and nextpnr (YoWASP)")
     return path
 
 

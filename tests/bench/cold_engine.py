@@ -3,7 +3,7 @@
     time python tests/bench/cold_engine.py [--chip PRESET_OR_TOML] [--chips N]
 
 Numba's compiled kernels are cached on disk (``@njit(cache=True)``); the first run after an
-install compiles them (measure that by deleting ``neurosim/targets/neuromorphic/model/__pycache__`` first).
+install compiles them (measure that by deleting numba's cache first: ``$NUMBA_CACHE_DIR``, by default ``~/.cache/neurosim/numba``).
 """
 
 import argparse
