@@ -1,5 +1,6 @@
 """The neurosim command end to end (the README's main job included)."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +102,32 @@ def test_rtl_command_rejects_recurrent_models(tmp_path, capsys):
     save(g, tmp_path / "rec.nsim")
     assert main(["rtl", str(tmp_path / "rec.nsim"), "--out", str(tmp_path / "out")]) == 2
     assert "the generated core handles forward synapses only" in capsys.readouterr().err
+
+
+def test_report_prints_a_saved_report_of_either_target(tmp_path, capsys):
+    """`neurosim report` finds the target by the report's schema (the registry in neurosim.targets)."""
+    from neurosim.cli import main
+
+    est, sat = tmp_path / "est", tmp_path / "sat"
+    assert main(["estimate", str(MODELS / "digits_mlp.nir"), "--chip", "loihi", "--timesteps", "4", "--out", str(est)]) == 0
+    assert main(["sat", "resnet18", "--nm", "2:8", "--out", str(sat)]) == 0
+    capsys.readouterr()
+    assert main(["report", str(est)]) == 0
+    assert "energy per inference" in capsys.readouterr().out
+    assert main(["report", str(sat / "report.json")]) == 0
+    assert "2:8" in capsys.readouterr().out
+
+
+def test_report_refuses_what_it_cannot_read(tmp_path, capsys):
+    from neurosim.cli import main
+
+    other = tmp_path / "other.json"
+    other.write_text('{"schema": "someone-else", "version": 1}')
+    assert main(["report", str(other)]) == 2
+    assert re.search(r"^neurosim report: error: report '.*other\.json' has schema 'someone-else'; neurosim reads "
+                     r"\['neurosim-estimate', 'neurosim-sat'\]$", capsys.readouterr().err, re.M)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    assert main(["report", str(broken)]) == 2
+    assert re.search(r"^neurosim report: error: cannot read report '.*broken\.json': .*; give a report\.json "
+                     r"neurosim wrote$", capsys.readouterr().err, re.M)
