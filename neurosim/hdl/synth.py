@@ -36,7 +36,6 @@ FPGAS = {
 }
 
 
-
 class PinHarness(wiring.Component):
     """Feeds every input of ``dut`` from a one-pin shift register and folds its outputs to one pin."""
 
@@ -83,8 +82,6 @@ def _tool(name: str) -> str:
     if path is None:
         raise SynthError(f"{name!r} is not installed; {HDL_EXTRA} brings yosys and nextpnr (YoWASP)")
     return path
-
-
 
 
 def synthesize_design(design, name: str, fpga: str, build_dir, *, seed: int = 1, freq_mhz: float = 48.0) -> SynthReport:

@@ -181,13 +181,14 @@ def _verify(args) -> int:
     from neurosim.targets.neuromorphic.verify import verify_model, verify_model_top
 
     graph = load_model_of(args)
+    x = _stimulus(graph, args)
     con = console()
-    mv = verify_model(graph, _stimulus(graph, args), args.work, args.simulator)
+    mv = verify_model(graph, x, args.work, args.simulator)
     for d, r in mv.cores:
         _show(con, f"core {d.index} ({d.population}, {d.config.neurons} neurons, {d.config.axons} axons)", r)
     ok = mv.passed
     if not args.no_top:
-        r = verify_model_top(graph, _stimulus(graph, args), Path(args.work) / "top", args.simulator)
+        r = verify_model_top(graph, x, Path(args.work) / "top", args.simulator)
         _show(con, "whole model (multi-core top with router)", r)
         ok = ok and r.passed
     return 0 if ok else 1

@@ -23,7 +23,6 @@ from neurosim.targets.neuromorphic.config import ChipPreset
 from neurosim.targets.neuromorphic.events import EVENT_INDEX, EVENTS
 
 
-
 @dataclass(frozen=True)
 class EnergyBreakdown:
     """Energy of a run in pJ: per priced event, static, total, and what could not be priced."""

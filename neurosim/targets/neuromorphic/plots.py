@@ -10,7 +10,6 @@ import numpy as np
 from neurosim.report.plots import pyplot, save
 
 
-
 def write_plots(est, out: Path) -> list[str]:
     plt = pyplot()
 

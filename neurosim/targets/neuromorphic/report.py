@@ -120,8 +120,6 @@ def write_report(est, out_dir, model_name: str = "", plots: bool = True) -> dict
     return document.write_report(to_dict(est, model_name), out_dir, (lambda out: write_plots(est, out)) if plots else None)
 
 
-
-
 def print_summary(doc: dict, console) -> None:
     from rich.table import Table
 

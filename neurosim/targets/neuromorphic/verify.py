@@ -51,9 +51,6 @@ class VerifyResult:
     simulator: str
 
 
-
-
-
 @dataclass(frozen=True)
 class Expected:
     spikes: np.ndarray  # [T, neurons] 0/1
@@ -76,8 +73,6 @@ def graph_of(cfg: CoreConfig, prog: CoreProgram):
         ("core", pop),
         ("output", Output(shape=(cfg.neurons,))),
     ])
-
-
 
 
 def expected(cfg: CoreConfig, prog: CoreProgram, inputs: np.ndarray) -> Expected:
@@ -225,7 +220,6 @@ def verify_model(graph, inputs: np.ndarray, work_dir, simulator: str = "icarus",
         if progress:
             progress(k + 1, len(designs))
     return ModelVerification(out)
-
 
 
 def verify_model_top(graph, inputs: np.ndarray, work_dir, simulator: str = "icarus", gap: float = 0.3,

@@ -87,10 +87,6 @@ def config_of(args, nm: str | None = None):
     return SATConfig(**fields, acc_bits=args.acc_bits)
 
 
-
-
-
-
 def _rtl(args) -> int:
     from neurosim.hdl.emit import emit_design
     from neurosim.targets.sat.hdl import TOP, describe, manifest_of, verilog_of

@@ -190,8 +190,6 @@ def job_of(cfg: SATConfig, tiles: list[SATTile], seed: int = 0) -> dict:
     return {"params": params, "seed": seed, "tiles": entries}
 
 
-
-
 def build(cfg: SATConfig, build_dir, simulator: str = "icarus", mutate: str | None = None):
     return build_verilog(verilog_of(cfg, TOP, mutate), TESTBENCH, build_dir, simulator)
 

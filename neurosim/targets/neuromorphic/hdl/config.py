@@ -35,7 +35,6 @@ INTEGRATE_PIPELINE_CYCLES = 1
 FIRE_PIPELINE_CYCLES = 1
 
 
-
 @dataclass(frozen=True)
 class CoreConfig:
     neurons: int

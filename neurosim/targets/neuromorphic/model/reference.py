@@ -180,8 +180,6 @@ class ConvKernel(ProjectionKernel):
         return conv_nd(x, w, self.node.stride, self.node.padding, self.node.dilation, self.node.groups)
 
 
-
-
 class PoolKernel(Kernel):
     def setup(self) -> None:
         if self.mode == "fixed" and isinstance(self.node, AvgPool2d):
