@@ -7,8 +7,8 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
   wire \$1 ;
   wire \$10 ;
   wire \$11 ;
-  wire \$12 ;
-  wire \$13 ;
+  reg \$12 ;
+  reg [76:0] \$13 ;
   reg \$14 ;
   reg \$15 ;
   reg \$16 ;
@@ -42,11 +42,10 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
   reg [18:0] \$41 ;
   reg [18:0] \$42 ;
   wire \$5 ;
-  wire \$6 ;
-  wire [2:0] \$7 ;
+  wire [2:0] \$6 ;
+  wire \$7 ;
   wire \$8 ;
   wire \$9 ;
-  wire act_gap;
   input [256:0] acts__payload;
   wire [256:0] acts__payload;
   wire \acts__payload.last ;
@@ -92,37 +91,37 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
   wire clk;
   reg dense = 1'h0;
   (* init = 1'h0 *)
-  wire \dense$104 ;
+  wire \dense$106 ;
   (* init = 1'h0 *)
-  wire \dense$113 ;
+  wire \dense$115 ;
   (* init = 1'h0 *)
-  wire \dense$122 ;
+  wire \dense$124 ;
   (* init = 1'h0 *)
-  wire \dense$130 ;
+  wire \dense$132 ;
   (* init = 1'h0 *)
-  wire \dense$138 ;
+  wire \dense$140 ;
   (* init = 1'h0 *)
-  wire \dense$146 ;
+  wire \dense$148 ;
   (* init = 1'h0 *)
-  wire \dense$154 ;
+  wire \dense$156 ;
   (* init = 1'h0 *)
-  wire \dense$26 ;
+  wire \dense$28 ;
   (* init = 1'h0 *)
-  wire \dense$34 ;
+  wire \dense$36 ;
   (* init = 1'h0 *)
-  wire \dense$42 ;
+  wire \dense$44 ;
   (* init = 1'h0 *)
-  wire \dense$50 ;
+  wire \dense$52 ;
   (* init = 1'h0 *)
-  wire \dense$59 ;
+  wire \dense$61 ;
   (* init = 1'h0 *)
-  wire \dense$68 ;
+  wire \dense$70 ;
   (* init = 1'h0 *)
-  wire \dense$77 ;
+  wire \dense$79 ;
   (* init = 1'h0 *)
-  wire \dense$86 ;
+  wire \dense$88 ;
   (* init = 1'h0 *)
-  wire \dense$95 ;
+  wire \dense$97 ;
   reg [18:0] deskew0_0 = 19'h00000;
   reg [18:0] deskew0_1 = 19'h00000;
   reg [18:0] deskew0_2 = 19'h00000;
@@ -130,38 +129,38 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
   reg [18:0] deskew1_1 = 19'h00000;
   reg [18:0] deskew2_0 = 19'h00000;
   wire en;
-  wire \en$103 ;
-  wire \en$112 ;
-  wire \en$121 ;
-  wire \en$129 ;
-  wire \en$137 ;
-  wire \en$145 ;
-  wire \en$153 ;
-  wire \en$33 ;
-  wire \en$41 ;
-  wire \en$49 ;
-  wire \en$58 ;
-  wire \en$67 ;
-  wire \en$76 ;
-  wire \en$85 ;
-  wire \en$94 ;
+  wire \en$105 ;
+  wire \en$114 ;
+  wire \en$123 ;
+  wire \en$131 ;
+  wire \en$139 ;
+  wire \en$147 ;
+  wire \en$155 ;
+  wire \en$35 ;
+  wire \en$43 ;
+  wire \en$51 ;
+  wire \en$60 ;
+  wire \en$69 ;
+  wire \en$78 ;
+  wire \en$87 ;
+  wire \en$96 ;
   wire load;
-  wire \load$102 ;
-  wire \load$111 ;
-  wire \load$120 ;
-  wire \load$128 ;
-  wire \load$136 ;
-  wire \load$144 ;
-  wire \load$152 ;
-  wire \load$23 ;
-  wire \load$32 ;
-  wire \load$40 ;
-  wire \load$48 ;
-  wire \load$57 ;
-  wire \load$66 ;
-  wire \load$75 ;
-  wire \load$84 ;
-  wire \load$93 ;
+  wire \load$104 ;
+  wire \load$113 ;
+  wire \load$122 ;
+  wire \load$130 ;
+  wire \load$138 ;
+  wire \load$146 ;
+  wire \load$154 ;
+  wire \load$25 ;
+  wire \load$34 ;
+  wire \load$42 ;
+  wire \load$50 ;
+  wire \load$59 ;
+  wire \load$68 ;
+  wire \load$77 ;
+  wire \load$86 ;
+  wire \load$95 ;
   output [76:0] out__payload;
   wire [76:0] out__payload;
   wire \out__payload.last ;
@@ -174,40 +173,39 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
   wire out__ready;
   output out__valid;
   wire out__valid;
-  wire out_stall;
   reg [1:0] phase = 2'h0;
   wire [18:0] psum_in;
-  wire [18:0] \psum_in$107 ;
-  wire [18:0] \psum_in$116 ;
-  wire [18:0] \psum_in$125 ;
-  wire [18:0] \psum_in$133 ;
-  wire [18:0] \psum_in$141 ;
-  wire [18:0] \psum_in$149 ;
-  wire [18:0] \psum_in$29 ;
-  wire [18:0] \psum_in$37 ;
-  wire [18:0] \psum_in$45 ;
-  wire [18:0] \psum_in$53 ;
-  wire [18:0] \psum_in$62 ;
-  wire [18:0] \psum_in$71 ;
-  wire [18:0] \psum_in$80 ;
-  wire [18:0] \psum_in$89 ;
-  wire [18:0] \psum_in$98 ;
+  wire [18:0] \psum_in$100 ;
+  wire [18:0] \psum_in$109 ;
+  wire [18:0] \psum_in$118 ;
+  wire [18:0] \psum_in$127 ;
+  wire [18:0] \psum_in$135 ;
+  wire [18:0] \psum_in$143 ;
+  wire [18:0] \psum_in$151 ;
+  wire [18:0] \psum_in$31 ;
+  wire [18:0] \psum_in$39 ;
+  wire [18:0] \psum_in$47 ;
+  wire [18:0] \psum_in$55 ;
+  wire [18:0] \psum_in$64 ;
+  wire [18:0] \psum_in$73 ;
+  wire [18:0] \psum_in$82 ;
+  wire [18:0] \psum_in$91 ;
   wire [18:0] psum_out;
-  wire [18:0] \psum_out$108 ;
-  wire [18:0] \psum_out$117 ;
-  wire [18:0] \psum_out$126 ;
-  wire [18:0] \psum_out$134 ;
-  wire [18:0] \psum_out$142 ;
-  wire [18:0] \psum_out$150 ;
-  wire [18:0] \psum_out$158 ;
-  wire [18:0] \psum_out$176 ;
-  wire [18:0] \psum_out$179 ;
-  wire [18:0] \psum_out$180 ;
-  wire [18:0] \psum_out$63 ;
-  wire [18:0] \psum_out$72 ;
-  wire [18:0] \psum_out$81 ;
-  wire [18:0] \psum_out$90 ;
-  wire [18:0] \psum_out$99 ;
+  wire [18:0] \psum_out$101 ;
+  wire [18:0] \psum_out$110 ;
+  wire [18:0] \psum_out$119 ;
+  wire [18:0] \psum_out$128 ;
+  wire [18:0] \psum_out$136 ;
+  wire [18:0] \psum_out$144 ;
+  wire [18:0] \psum_out$152 ;
+  wire [18:0] \psum_out$160 ;
+  wire [18:0] \psum_out$178 ;
+  wire [18:0] \psum_out$181 ;
+  wire [18:0] \psum_out$182 ;
+  wire [18:0] \psum_out$65 ;
+  wire [18:0] \psum_out$74 ;
+  wire [18:0] \psum_out$83 ;
+  wire [18:0] \psum_out$92 ;
   reg [1:0] row = 2'h0;
   input rst;
   wire rst;
@@ -220,7 +218,16 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
   reg [63:0] skew3_1 = 64'h0000000000000000;
   (* init = 64'h0000000000000000 *)
   wire [63:0] skew3_2;
+  reg [76:0] skid = 77'h00000000000000000000;
+  wire \skid.last ;
+  wire [75:0] \skid.y ;
+  wire [18:0] \skid.y[0] ;
+  wire [18:0] \skid.y[1] ;
+  wire [18:0] \skid.y[2] ;
+  wire [18:0] \skid.y[3] ;
+  reg skid_valid = 1'h0;
   wire streaming;
+  wire take;
   reg tok_last0 = 1'h0;
   reg tok_last1 = 1'h0;
   reg tok_last2 = 1'h0;
@@ -236,111 +243,111 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
   reg tok_valid5 = 1'h0;
   reg tok_valid6 = 1'h0;
   wire [21:0] w_in;
-  wire [21:0] \w_in$100 ;
-  wire [5:0] \w_in$100.offsets ;
-  wire [2:0] \w_in$100.offsets[0] ;
-  wire [2:0] \w_in$100.offsets[1] ;
-  wire [15:0] \w_in$100.values ;
-  wire [7:0] \w_in$100.values[0] ;
-  wire [7:0] \w_in$100.values[1] ;
-  wire [21:0] \w_in$109 ;
-  wire [5:0] \w_in$109.offsets ;
-  wire [2:0] \w_in$109.offsets[0] ;
-  wire [2:0] \w_in$109.offsets[1] ;
-  wire [15:0] \w_in$109.values ;
-  wire [7:0] \w_in$109.values[0] ;
-  wire [7:0] \w_in$109.values[1] ;
-  wire [21:0] \w_in$118 ;
-  wire [5:0] \w_in$118.offsets ;
-  wire [2:0] \w_in$118.offsets[0] ;
-  wire [2:0] \w_in$118.offsets[1] ;
-  wire [15:0] \w_in$118.values ;
-  wire [7:0] \w_in$118.values[0] ;
-  wire [7:0] \w_in$118.values[1] ;
-  wire [21:0] \w_in$127 ;
-  wire [5:0] \w_in$127.offsets ;
-  wire [2:0] \w_in$127.offsets[0] ;
-  wire [2:0] \w_in$127.offsets[1] ;
-  wire [15:0] \w_in$127.values ;
-  wire [7:0] \w_in$127.values[0] ;
-  wire [7:0] \w_in$127.values[1] ;
-  wire [21:0] \w_in$135 ;
-  wire [5:0] \w_in$135.offsets ;
-  wire [2:0] \w_in$135.offsets[0] ;
-  wire [2:0] \w_in$135.offsets[1] ;
-  wire [15:0] \w_in$135.values ;
-  wire [7:0] \w_in$135.values[0] ;
-  wire [7:0] \w_in$135.values[1] ;
-  wire [21:0] \w_in$143 ;
-  wire [5:0] \w_in$143.offsets ;
-  wire [2:0] \w_in$143.offsets[0] ;
-  wire [2:0] \w_in$143.offsets[1] ;
-  wire [15:0] \w_in$143.values ;
-  wire [7:0] \w_in$143.values[0] ;
-  wire [7:0] \w_in$143.values[1] ;
-  wire [21:0] \w_in$151 ;
-  wire [5:0] \w_in$151.offsets ;
-  wire [2:0] \w_in$151.offsets[0] ;
-  wire [2:0] \w_in$151.offsets[1] ;
-  wire [15:0] \w_in$151.values ;
-  wire [7:0] \w_in$151.values[0] ;
-  wire [7:0] \w_in$151.values[1] ;
-  wire [21:0] \w_in$30 ;
-  wire [5:0] \w_in$30.offsets ;
-  wire [2:0] \w_in$30.offsets[0] ;
-  wire [2:0] \w_in$30.offsets[1] ;
-  wire [15:0] \w_in$30.values ;
-  wire [7:0] \w_in$30.values[0] ;
-  wire [7:0] \w_in$30.values[1] ;
-  wire [21:0] \w_in$38 ;
-  wire [5:0] \w_in$38.offsets ;
-  wire [2:0] \w_in$38.offsets[0] ;
-  wire [2:0] \w_in$38.offsets[1] ;
-  wire [15:0] \w_in$38.values ;
-  wire [7:0] \w_in$38.values[0] ;
-  wire [7:0] \w_in$38.values[1] ;
-  wire [21:0] \w_in$46 ;
-  wire [5:0] \w_in$46.offsets ;
-  wire [2:0] \w_in$46.offsets[0] ;
-  wire [2:0] \w_in$46.offsets[1] ;
-  wire [15:0] \w_in$46.values ;
-  wire [7:0] \w_in$46.values[0] ;
-  wire [7:0] \w_in$46.values[1] ;
-  wire [21:0] \w_in$55 ;
-  wire [5:0] \w_in$55.offsets ;
-  wire [2:0] \w_in$55.offsets[0] ;
-  wire [2:0] \w_in$55.offsets[1] ;
-  wire [15:0] \w_in$55.values ;
-  wire [7:0] \w_in$55.values[0] ;
-  wire [7:0] \w_in$55.values[1] ;
-  wire [21:0] \w_in$64 ;
-  wire [5:0] \w_in$64.offsets ;
-  wire [2:0] \w_in$64.offsets[0] ;
-  wire [2:0] \w_in$64.offsets[1] ;
-  wire [15:0] \w_in$64.values ;
-  wire [7:0] \w_in$64.values[0] ;
-  wire [7:0] \w_in$64.values[1] ;
-  wire [21:0] \w_in$73 ;
-  wire [5:0] \w_in$73.offsets ;
-  wire [2:0] \w_in$73.offsets[0] ;
-  wire [2:0] \w_in$73.offsets[1] ;
-  wire [15:0] \w_in$73.values ;
-  wire [7:0] \w_in$73.values[0] ;
-  wire [7:0] \w_in$73.values[1] ;
-  wire [21:0] \w_in$82 ;
-  wire [5:0] \w_in$82.offsets ;
-  wire [2:0] \w_in$82.offsets[0] ;
-  wire [2:0] \w_in$82.offsets[1] ;
-  wire [15:0] \w_in$82.values ;
-  wire [7:0] \w_in$82.values[0] ;
-  wire [7:0] \w_in$82.values[1] ;
-  wire [21:0] \w_in$91 ;
-  wire [5:0] \w_in$91.offsets ;
-  wire [2:0] \w_in$91.offsets[0] ;
-  wire [2:0] \w_in$91.offsets[1] ;
-  wire [15:0] \w_in$91.values ;
-  wire [7:0] \w_in$91.values[0] ;
-  wire [7:0] \w_in$91.values[1] ;
+  wire [21:0] \w_in$102 ;
+  wire [5:0] \w_in$102.offsets ;
+  wire [2:0] \w_in$102.offsets[0] ;
+  wire [2:0] \w_in$102.offsets[1] ;
+  wire [15:0] \w_in$102.values ;
+  wire [7:0] \w_in$102.values[0] ;
+  wire [7:0] \w_in$102.values[1] ;
+  wire [21:0] \w_in$111 ;
+  wire [5:0] \w_in$111.offsets ;
+  wire [2:0] \w_in$111.offsets[0] ;
+  wire [2:0] \w_in$111.offsets[1] ;
+  wire [15:0] \w_in$111.values ;
+  wire [7:0] \w_in$111.values[0] ;
+  wire [7:0] \w_in$111.values[1] ;
+  wire [21:0] \w_in$120 ;
+  wire [5:0] \w_in$120.offsets ;
+  wire [2:0] \w_in$120.offsets[0] ;
+  wire [2:0] \w_in$120.offsets[1] ;
+  wire [15:0] \w_in$120.values ;
+  wire [7:0] \w_in$120.values[0] ;
+  wire [7:0] \w_in$120.values[1] ;
+  wire [21:0] \w_in$129 ;
+  wire [5:0] \w_in$129.offsets ;
+  wire [2:0] \w_in$129.offsets[0] ;
+  wire [2:0] \w_in$129.offsets[1] ;
+  wire [15:0] \w_in$129.values ;
+  wire [7:0] \w_in$129.values[0] ;
+  wire [7:0] \w_in$129.values[1] ;
+  wire [21:0] \w_in$137 ;
+  wire [5:0] \w_in$137.offsets ;
+  wire [2:0] \w_in$137.offsets[0] ;
+  wire [2:0] \w_in$137.offsets[1] ;
+  wire [15:0] \w_in$137.values ;
+  wire [7:0] \w_in$137.values[0] ;
+  wire [7:0] \w_in$137.values[1] ;
+  wire [21:0] \w_in$145 ;
+  wire [5:0] \w_in$145.offsets ;
+  wire [2:0] \w_in$145.offsets[0] ;
+  wire [2:0] \w_in$145.offsets[1] ;
+  wire [15:0] \w_in$145.values ;
+  wire [7:0] \w_in$145.values[0] ;
+  wire [7:0] \w_in$145.values[1] ;
+  wire [21:0] \w_in$153 ;
+  wire [5:0] \w_in$153.offsets ;
+  wire [2:0] \w_in$153.offsets[0] ;
+  wire [2:0] \w_in$153.offsets[1] ;
+  wire [15:0] \w_in$153.values ;
+  wire [7:0] \w_in$153.values[0] ;
+  wire [7:0] \w_in$153.values[1] ;
+  wire [21:0] \w_in$32 ;
+  wire [5:0] \w_in$32.offsets ;
+  wire [2:0] \w_in$32.offsets[0] ;
+  wire [2:0] \w_in$32.offsets[1] ;
+  wire [15:0] \w_in$32.values ;
+  wire [7:0] \w_in$32.values[0] ;
+  wire [7:0] \w_in$32.values[1] ;
+  wire [21:0] \w_in$40 ;
+  wire [5:0] \w_in$40.offsets ;
+  wire [2:0] \w_in$40.offsets[0] ;
+  wire [2:0] \w_in$40.offsets[1] ;
+  wire [15:0] \w_in$40.values ;
+  wire [7:0] \w_in$40.values[0] ;
+  wire [7:0] \w_in$40.values[1] ;
+  wire [21:0] \w_in$48 ;
+  wire [5:0] \w_in$48.offsets ;
+  wire [2:0] \w_in$48.offsets[0] ;
+  wire [2:0] \w_in$48.offsets[1] ;
+  wire [15:0] \w_in$48.values ;
+  wire [7:0] \w_in$48.values[0] ;
+  wire [7:0] \w_in$48.values[1] ;
+  wire [21:0] \w_in$57 ;
+  wire [5:0] \w_in$57.offsets ;
+  wire [2:0] \w_in$57.offsets[0] ;
+  wire [2:0] \w_in$57.offsets[1] ;
+  wire [15:0] \w_in$57.values ;
+  wire [7:0] \w_in$57.values[0] ;
+  wire [7:0] \w_in$57.values[1] ;
+  wire [21:0] \w_in$66 ;
+  wire [5:0] \w_in$66.offsets ;
+  wire [2:0] \w_in$66.offsets[0] ;
+  wire [2:0] \w_in$66.offsets[1] ;
+  wire [15:0] \w_in$66.values ;
+  wire [7:0] \w_in$66.values[0] ;
+  wire [7:0] \w_in$66.values[1] ;
+  wire [21:0] \w_in$75 ;
+  wire [5:0] \w_in$75.offsets ;
+  wire [2:0] \w_in$75.offsets[0] ;
+  wire [2:0] \w_in$75.offsets[1] ;
+  wire [15:0] \w_in$75.values ;
+  wire [7:0] \w_in$75.values[0] ;
+  wire [7:0] \w_in$75.values[1] ;
+  wire [21:0] \w_in$84 ;
+  wire [5:0] \w_in$84.offsets ;
+  wire [2:0] \w_in$84.offsets[0] ;
+  wire [2:0] \w_in$84.offsets[1] ;
+  wire [15:0] \w_in$84.values ;
+  wire [7:0] \w_in$84.values[0] ;
+  wire [7:0] \w_in$84.values[1] ;
+  wire [21:0] \w_in$93 ;
+  wire [5:0] \w_in$93.offsets ;
+  wire [2:0] \w_in$93.offsets[0] ;
+  wire [2:0] \w_in$93.offsets[1] ;
+  wire [15:0] \w_in$93.values ;
+  wire [7:0] \w_in$93.values[0] ;
+  wire [7:0] \w_in$93.values[1] ;
   wire [5:0] \w_in.offsets ;
   wire [2:0] \w_in.offsets[0] ;
   wire [2:0] \w_in.offsets[1] ;
@@ -348,83 +355,83 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
   wire [7:0] \w_in.values[0] ;
   wire [7:0] \w_in.values[1] ;
   wire [21:0] w_out;
-  wire [21:0] \w_out$101 ;
-  wire [5:0] \w_out$101.offsets ;
-  wire [2:0] \w_out$101.offsets[0] ;
-  wire [2:0] \w_out$101.offsets[1] ;
-  wire [15:0] \w_out$101.values ;
-  wire [7:0] \w_out$101.values[0] ;
-  wire [7:0] \w_out$101.values[1] ;
-  wire [21:0] \w_out$110 ;
-  wire [5:0] \w_out$110.offsets ;
-  wire [2:0] \w_out$110.offsets[0] ;
-  wire [2:0] \w_out$110.offsets[1] ;
-  wire [15:0] \w_out$110.values ;
-  wire [7:0] \w_out$110.values[0] ;
-  wire [7:0] \w_out$110.values[1] ;
-  wire [21:0] \w_out$119 ;
-  wire [5:0] \w_out$119.offsets ;
-  wire [2:0] \w_out$119.offsets[0] ;
-  wire [2:0] \w_out$119.offsets[1] ;
-  wire [15:0] \w_out$119.values ;
-  wire [7:0] \w_out$119.values[0] ;
-  wire [7:0] \w_out$119.values[1] ;
-  wire [21:0] \w_out$31 ;
-  wire [5:0] \w_out$31.offsets ;
-  wire [2:0] \w_out$31.offsets[0] ;
-  wire [2:0] \w_out$31.offsets[1] ;
-  wire [15:0] \w_out$31.values ;
-  wire [7:0] \w_out$31.values[0] ;
-  wire [7:0] \w_out$31.values[1] ;
-  wire [21:0] \w_out$39 ;
-  wire [5:0] \w_out$39.offsets ;
-  wire [2:0] \w_out$39.offsets[0] ;
-  wire [2:0] \w_out$39.offsets[1] ;
-  wire [15:0] \w_out$39.values ;
-  wire [7:0] \w_out$39.values[0] ;
-  wire [7:0] \w_out$39.values[1] ;
-  wire [21:0] \w_out$47 ;
-  wire [5:0] \w_out$47.offsets ;
-  wire [2:0] \w_out$47.offsets[0] ;
-  wire [2:0] \w_out$47.offsets[1] ;
-  wire [15:0] \w_out$47.values ;
-  wire [7:0] \w_out$47.values[0] ;
-  wire [7:0] \w_out$47.values[1] ;
-  wire [21:0] \w_out$56 ;
-  wire [5:0] \w_out$56.offsets ;
-  wire [2:0] \w_out$56.offsets[0] ;
-  wire [2:0] \w_out$56.offsets[1] ;
-  wire [15:0] \w_out$56.values ;
-  wire [7:0] \w_out$56.values[0] ;
-  wire [7:0] \w_out$56.values[1] ;
-  wire [21:0] \w_out$65 ;
-  wire [5:0] \w_out$65.offsets ;
-  wire [2:0] \w_out$65.offsets[0] ;
-  wire [2:0] \w_out$65.offsets[1] ;
-  wire [15:0] \w_out$65.values ;
-  wire [7:0] \w_out$65.values[0] ;
-  wire [7:0] \w_out$65.values[1] ;
-  wire [21:0] \w_out$74 ;
-  wire [5:0] \w_out$74.offsets ;
-  wire [2:0] \w_out$74.offsets[0] ;
-  wire [2:0] \w_out$74.offsets[1] ;
-  wire [15:0] \w_out$74.values ;
-  wire [7:0] \w_out$74.values[0] ;
-  wire [7:0] \w_out$74.values[1] ;
-  wire [21:0] \w_out$83 ;
-  wire [5:0] \w_out$83.offsets ;
-  wire [2:0] \w_out$83.offsets[0] ;
-  wire [2:0] \w_out$83.offsets[1] ;
-  wire [15:0] \w_out$83.values ;
-  wire [7:0] \w_out$83.values[0] ;
-  wire [7:0] \w_out$83.values[1] ;
-  wire [21:0] \w_out$92 ;
-  wire [5:0] \w_out$92.offsets ;
-  wire [2:0] \w_out$92.offsets[0] ;
-  wire [2:0] \w_out$92.offsets[1] ;
-  wire [15:0] \w_out$92.values ;
-  wire [7:0] \w_out$92.values[0] ;
-  wire [7:0] \w_out$92.values[1] ;
+  wire [21:0] \w_out$103 ;
+  wire [5:0] \w_out$103.offsets ;
+  wire [2:0] \w_out$103.offsets[0] ;
+  wire [2:0] \w_out$103.offsets[1] ;
+  wire [15:0] \w_out$103.values ;
+  wire [7:0] \w_out$103.values[0] ;
+  wire [7:0] \w_out$103.values[1] ;
+  wire [21:0] \w_out$112 ;
+  wire [5:0] \w_out$112.offsets ;
+  wire [2:0] \w_out$112.offsets[0] ;
+  wire [2:0] \w_out$112.offsets[1] ;
+  wire [15:0] \w_out$112.values ;
+  wire [7:0] \w_out$112.values[0] ;
+  wire [7:0] \w_out$112.values[1] ;
+  wire [21:0] \w_out$121 ;
+  wire [5:0] \w_out$121.offsets ;
+  wire [2:0] \w_out$121.offsets[0] ;
+  wire [2:0] \w_out$121.offsets[1] ;
+  wire [15:0] \w_out$121.values ;
+  wire [7:0] \w_out$121.values[0] ;
+  wire [7:0] \w_out$121.values[1] ;
+  wire [21:0] \w_out$33 ;
+  wire [5:0] \w_out$33.offsets ;
+  wire [2:0] \w_out$33.offsets[0] ;
+  wire [2:0] \w_out$33.offsets[1] ;
+  wire [15:0] \w_out$33.values ;
+  wire [7:0] \w_out$33.values[0] ;
+  wire [7:0] \w_out$33.values[1] ;
+  wire [21:0] \w_out$41 ;
+  wire [5:0] \w_out$41.offsets ;
+  wire [2:0] \w_out$41.offsets[0] ;
+  wire [2:0] \w_out$41.offsets[1] ;
+  wire [15:0] \w_out$41.values ;
+  wire [7:0] \w_out$41.values[0] ;
+  wire [7:0] \w_out$41.values[1] ;
+  wire [21:0] \w_out$49 ;
+  wire [5:0] \w_out$49.offsets ;
+  wire [2:0] \w_out$49.offsets[0] ;
+  wire [2:0] \w_out$49.offsets[1] ;
+  wire [15:0] \w_out$49.values ;
+  wire [7:0] \w_out$49.values[0] ;
+  wire [7:0] \w_out$49.values[1] ;
+  wire [21:0] \w_out$58 ;
+  wire [5:0] \w_out$58.offsets ;
+  wire [2:0] \w_out$58.offsets[0] ;
+  wire [2:0] \w_out$58.offsets[1] ;
+  wire [15:0] \w_out$58.values ;
+  wire [7:0] \w_out$58.values[0] ;
+  wire [7:0] \w_out$58.values[1] ;
+  wire [21:0] \w_out$67 ;
+  wire [5:0] \w_out$67.offsets ;
+  wire [2:0] \w_out$67.offsets[0] ;
+  wire [2:0] \w_out$67.offsets[1] ;
+  wire [15:0] \w_out$67.values ;
+  wire [7:0] \w_out$67.values[0] ;
+  wire [7:0] \w_out$67.values[1] ;
+  wire [21:0] \w_out$76 ;
+  wire [5:0] \w_out$76.offsets ;
+  wire [2:0] \w_out$76.offsets[0] ;
+  wire [2:0] \w_out$76.offsets[1] ;
+  wire [15:0] \w_out$76.values ;
+  wire [7:0] \w_out$76.values[0] ;
+  wire [7:0] \w_out$76.values[1] ;
+  wire [21:0] \w_out$85 ;
+  wire [5:0] \w_out$85.offsets ;
+  wire [2:0] \w_out$85.offsets[0] ;
+  wire [2:0] \w_out$85.offsets[1] ;
+  wire [15:0] \w_out$85.values ;
+  wire [7:0] \w_out$85.values[0] ;
+  wire [7:0] \w_out$85.values[1] ;
+  wire [21:0] \w_out$94 ;
+  wire [5:0] \w_out$94.offsets ;
+  wire [2:0] \w_out$94.offsets[0] ;
+  wire [2:0] \w_out$94.offsets[1] ;
+  wire [15:0] \w_out$94.values ;
+  wire [7:0] \w_out$94.values[0] ;
+  wire [7:0] \w_out$94.values[1] ;
   wire [5:0] \w_out.offsets ;
   wire [2:0] \w_out.offsets[0] ;
   wire [2:0] \w_out.offsets[1] ;
@@ -468,45 +475,52 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
   input weights__valid;
   wire weights__valid;
   wire [63:0] x;
-  wire [63:0] \x$105 ;
-  wire [63:0] \x$114 ;
-  reg [63:0] \x$123  = 64'h0000000000000000;
-  wire [63:0] \x$131 ;
-  wire [63:0] \x$139 ;
-  wire [63:0] \x$147 ;
-  wire [63:0] \x$27 ;
-  wire [63:0] \x$35 ;
-  wire [63:0] \x$43 ;
-  reg [63:0] \x$51  = 64'h0000000000000000;
-  wire [63:0] \x$60 ;
-  wire [63:0] \x$69 ;
-  wire [63:0] \x$78 ;
-  reg [63:0] \x$87  = 64'h0000000000000000;
-  wire [63:0] \x$96 ;
+  wire [63:0] \x$107 ;
+  wire [63:0] \x$116 ;
+  reg [63:0] \x$125  = 64'h0000000000000000;
+  wire [63:0] \x$133 ;
+  wire [63:0] \x$141 ;
+  wire [63:0] \x$149 ;
+  wire [63:0] \x$29 ;
+  wire [63:0] \x$37 ;
+  wire [63:0] \x$45 ;
+  reg [63:0] \x$53  = 64'h0000000000000000;
+  wire [63:0] \x$62 ;
+  wire [63:0] \x$71 ;
+  wire [63:0] \x$80 ;
+  reg [63:0] \x$89  = 64'h0000000000000000;
+  wire [63:0] \x$98 ;
   wire [63:0] x_out;
-  wire [63:0] \x_out$106 ;
-  wire [63:0] \x_out$115 ;
-  wire [63:0] \x_out$132 ;
-  wire [63:0] \x_out$140 ;
-  wire [63:0] \x_out$148 ;
-  wire [63:0] \x_out$36 ;
-  wire [63:0] \x_out$44 ;
-  wire [63:0] \x_out$61 ;
-  wire [63:0] \x_out$70 ;
-  wire [63:0] \x_out$79 ;
-  wire [63:0] \x_out$97 ;
+  wire [63:0] \x_out$108 ;
+  wire [63:0] \x_out$117 ;
+  wire [63:0] \x_out$134 ;
+  wire [63:0] \x_out$142 ;
+  wire [63:0] \x_out$150 ;
+  wire [63:0] \x_out$38 ;
+  wire [63:0] \x_out$46 ;
+  wire [63:0] \x_out$63 ;
+  wire [63:0] \x_out$72 ;
+  wire [63:0] \x_out$81 ;
+  wire [63:0] \x_out$99 ;
+  wire [75:0] y_main;
+  wire [18:0] \y_main[0] ;
+  wire [18:0] \y_main[1] ;
+  wire [18:0] \y_main[2] ;
+  wire [18:0] \y_main[3] ;
   always @(posedge clk)
-    \x$51  <= \$31 ;
+    phase <= \$30 ;
+  always @(posedge clk)
+    \x$53  <= \$31 ;
   always @(posedge clk)
     skew2_0 <= \$32 ;
   always @(posedge clk)
-    \x$87  <= \$33 ;
+    \x$89  <= \$33 ;
   always @(posedge clk)
     skew3_0 <= \$34 ;
   always @(posedge clk)
     skew3_1 <= \$35 ;
   always @(posedge clk)
-    \x$123  <= \$36 ;
+    \x$125  <= \$36 ;
   always @(posedge clk)
     deskew0_0 <= \$37 ;
   always @(posedge clk)
@@ -519,27 +533,29 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
     deskew1_1 <= \$41 ;
   always @(posedge clk)
     deskew2_0 <= \$42 ;
-  assign \$1  = ~ out__ready;
-  assign out_stall = tok_valid6 & \$1 ;
-  assign \$2  = ~ acts__valid;
-  assign act_gap = streaming & \$2 ;
-  assign \$3  = ~ out_stall;
-  assign \$4  = ~ act_gap;
-  assign adv = \$3  & \$4 ;
-  assign \$5  = ~ out_stall;
-  assign acts__ready = streaming & \$5 ;
-  assign \$6  = ~ act_gap;
-  assign out__valid = tok_valid6 & \$6 ;
+  assign adv = ~ skid_valid;
+  assign acts__ready = streaming & adv;
+  assign take = acts__valid & acts__ready;
+  assign out__valid = skid_valid | tok_valid6;
+  assign out__payload = skid_valid ? skid : { tok_last6, y_main };
   assign weights__ready = ! phase;
   assign streaming = phase == 1'h1;
   assign load = weights__valid & weights__ready;
-  assign \$7  = row + 1'h1;
-  assign \$8  = ! row;
-  assign \$9  = row == 2'h3;
-  assign \$10  = acts__valid & acts__ready;
-  assign \$11  = \$10  & acts__payload[256];
-  assign \$12  = out__valid & out__ready;
-  assign \$13  = \$12  & tok_last6;
+  assign \$1  = adv & tok_valid6;
+  assign \$2  = ~ out__ready;
+  assign \$3  = \$1  & \$2 ;
+  assign \$4  = skid_valid & out__ready;
+  assign \$5  = acts__payload[256] & take;
+  assign \$6  = row + 1'h1;
+  assign \$7  = ! row;
+  assign \$8  = row == 2'h3;
+  assign \$9  = take & acts__payload[256];
+  assign \$10  = out__valid & out__ready;
+  assign \$11  = \$10  & out__payload[76];
+  always @(posedge clk)
+    skid_valid <= \$12 ;
+  always @(posedge clk)
+    skid <= \$13 ;
   always @(posedge clk)
     tok_valid0 <= \$14 ;
   always @(posedge clk)
@@ -572,50 +588,48 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
     row <= \$28 ;
   always @(posedge clk)
     dense <= \$29 ;
-  always @(posedge clk)
-    phase <= \$30 ;
   \neurosim_sat.pe_0_0  pe_0_0 (
     .clk(clk),
     .dense(dense),
     .en(adv),
     .load(load),
-    .psum_out(\psum_in$53 ),
+    .psum_out(\psum_in$55 ),
     .rst(rst),
     .w_in(w_in),
     .x(acts__payload[63:0]),
-    .x_out(\x$27 )
+    .x_out(\x$29 )
   );
   \neurosim_sat.pe_0_1  pe_0_1 (
     .clk(clk),
     .dense(dense),
     .en(adv),
     .load(load),
-    .psum_out(\psum_in$62 ),
+    .psum_out(\psum_in$64 ),
     .rst(rst),
-    .w_in(\w_in$30 ),
-    .x(\x$27 ),
-    .x_out(\x$35 )
+    .w_in(\w_in$32 ),
+    .x(\x$29 ),
+    .x_out(\x$37 )
   );
   \neurosim_sat.pe_0_2  pe_0_2 (
     .clk(clk),
     .dense(dense),
     .en(adv),
     .load(load),
-    .psum_out(\psum_in$71 ),
+    .psum_out(\psum_in$73 ),
     .rst(rst),
-    .w_in(\w_in$38 ),
-    .x(\x$35 ),
-    .x_out(\x$43 )
+    .w_in(\w_in$40 ),
+    .x(\x$37 ),
+    .x_out(\x$45 )
   );
   \neurosim_sat.pe_0_3  pe_0_3 (
     .clk(clk),
     .dense(dense),
     .en(adv),
     .load(load),
-    .psum_out(\psum_in$80 ),
+    .psum_out(\psum_in$82 ),
     .rst(rst),
-    .w_in(\w_in$46 ),
-    .x(\x$43 )
+    .w_in(\w_in$48 ),
+    .x(\x$45 )
   );
   \neurosim_sat.pe_1_0  pe_1_0 (
     .clk(clk),
@@ -623,153 +637,163 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
     .en(adv),
     .group(w_in),
     .load(load),
-    .psum_in(\psum_in$53 ),
-    .psum_out(\psum_in$89 ),
+    .psum_in(\psum_in$55 ),
+    .psum_out(\psum_in$91 ),
     .rst(rst),
-    .w_in(\w_in$55 ),
-    .x(\x$51 ),
-    .x_out(\x$60 )
+    .w_in(\w_in$57 ),
+    .x(\x$53 ),
+    .x_out(\x$62 )
   );
   \neurosim_sat.pe_1_1  pe_1_1 (
     .clk(clk),
     .dense(dense),
     .en(adv),
-    .group(\w_in$30 ),
+    .group(\w_in$32 ),
     .load(load),
-    .psum_in(\psum_in$62 ),
-    .psum_out(\psum_in$98 ),
+    .psum_in(\psum_in$64 ),
+    .psum_out(\psum_in$100 ),
     .rst(rst),
-    .w_in(\w_in$64 ),
-    .x(\x$60 ),
-    .x_out(\x$69 )
+    .w_in(\w_in$66 ),
+    .x(\x$62 ),
+    .x_out(\x$71 )
   );
   \neurosim_sat.pe_1_2  pe_1_2 (
     .clk(clk),
     .dense(dense),
     .en(adv),
-    .group(\w_in$38 ),
+    .group(\w_in$40 ),
     .load(load),
-    .psum_in(\psum_in$71 ),
-    .psum_out(\psum_in$107 ),
+    .psum_in(\psum_in$73 ),
+    .psum_out(\psum_in$109 ),
     .rst(rst),
-    .w_in(\w_in$73 ),
-    .x(\x$69 ),
-    .x_out(\x$78 )
+    .w_in(\w_in$75 ),
+    .x(\x$71 ),
+    .x_out(\x$80 )
   );
   \neurosim_sat.pe_1_3  pe_1_3 (
     .clk(clk),
     .dense(dense),
     .en(adv),
-    .group(\w_in$46 ),
+    .group(\w_in$48 ),
     .load(load),
-    .psum_in(\psum_in$80 ),
-    .psum_out(\psum_in$116 ),
+    .psum_in(\psum_in$82 ),
+    .psum_out(\psum_in$118 ),
     .rst(rst),
-    .w_in(\w_in$82 ),
-    .x(\x$78 )
+    .w_in(\w_in$84 ),
+    .x(\x$80 )
   );
   \neurosim_sat.pe_2_0  pe_2_0 (
     .clk(clk),
     .dense(dense),
     .en(adv),
-    .group(\w_in$55 ),
+    .group(\w_in$57 ),
     .load(load),
-    .psum_in(\psum_in$89 ),
-    .psum_out(\psum_in$125 ),
+    .psum_in(\psum_in$91 ),
+    .psum_out(\psum_in$127 ),
     .rst(rst),
-    .w_in(\w_in$91 ),
-    .x(\x$87 ),
-    .x_out(\x$96 )
+    .w_in(\w_in$93 ),
+    .x(\x$89 ),
+    .x_out(\x$98 )
   );
   \neurosim_sat.pe_2_1  pe_2_1 (
     .clk(clk),
     .dense(dense),
     .en(adv),
-    .group(\w_in$64 ),
+    .group(\w_in$66 ),
     .load(load),
-    .psum_in(\psum_in$98 ),
-    .psum_out(\psum_in$133 ),
+    .psum_in(\psum_in$100 ),
+    .psum_out(\psum_in$135 ),
     .rst(rst),
-    .w_in(\w_in$100 ),
-    .x(\x$96 ),
-    .x_out(\x$105 )
+    .w_in(\w_in$102 ),
+    .x(\x$98 ),
+    .x_out(\x$107 )
   );
   \neurosim_sat.pe_2_2  pe_2_2 (
     .clk(clk),
     .dense(dense),
     .en(adv),
-    .group(\w_in$73 ),
+    .group(\w_in$75 ),
     .load(load),
-    .psum_in(\psum_in$107 ),
-    .psum_out(\psum_in$141 ),
+    .psum_in(\psum_in$109 ),
+    .psum_out(\psum_in$143 ),
     .rst(rst),
-    .w_in(\w_in$109 ),
-    .x(\x$105 ),
-    .x_out(\x$114 )
+    .w_in(\w_in$111 ),
+    .x(\x$107 ),
+    .x_out(\x$116 )
   );
   \neurosim_sat.pe_2_3  pe_2_3 (
     .clk(clk),
     .dense(dense),
     .en(adv),
-    .group(\w_in$82 ),
+    .group(\w_in$84 ),
     .load(load),
-    .psum_in(\psum_in$116 ),
-    .psum_out(\psum_in$149 ),
+    .psum_in(\psum_in$118 ),
+    .psum_out(\psum_in$151 ),
     .rst(rst),
-    .w_in(\w_in$118 ),
-    .x(\x$114 )
+    .w_in(\w_in$120 ),
+    .x(\x$116 )
   );
   \neurosim_sat.pe_3_0  pe_3_0 (
     .clk(clk),
     .dense(dense),
     .en(adv),
-    .group(\w_in$91 ),
+    .group(\w_in$93 ),
     .load(load),
-    .psum_in(\psum_in$125 ),
-    .psum_out(\psum_out$176 ),
+    .psum_in(\psum_in$127 ),
+    .psum_out(\psum_out$178 ),
     .rst(rst),
     .w_in(weights__payload[21:0]),
-    .x(\x$123 ),
-    .x_out(\x$131 )
+    .x(\x$125 ),
+    .x_out(\x$133 )
   );
   \neurosim_sat.pe_3_1  pe_3_1 (
     .clk(clk),
     .dense(dense),
     .en(adv),
-    .group(\w_in$100 ),
+    .group(\w_in$102 ),
     .load(load),
-    .psum_in(\psum_in$133 ),
-    .psum_out(\psum_out$179 ),
+    .psum_in(\psum_in$135 ),
+    .psum_out(\psum_out$181 ),
     .rst(rst),
     .w_in(weights__payload[43:22]),
-    .x(\x$131 ),
-    .x_out(\x$139 )
+    .x(\x$133 ),
+    .x_out(\x$141 )
   );
   \neurosim_sat.pe_3_2  pe_3_2 (
     .clk(clk),
     .dense(dense),
     .en(adv),
-    .group(\w_in$109 ),
+    .group(\w_in$111 ),
     .load(load),
-    .psum_in(\psum_in$141 ),
-    .psum_out(\psum_out$180 ),
+    .psum_in(\psum_in$143 ),
+    .psum_out(\psum_out$182 ),
     .rst(rst),
     .w_in(weights__payload[65:44]),
-    .x(\x$139 ),
-    .x_out(\x$147 )
+    .x(\x$141 ),
+    .x_out(\x$149 )
   );
   \neurosim_sat.pe_3_3  pe_3_3 (
     .clk(clk),
     .dense(dense),
     .en(adv),
-    .group(\w_in$118 ),
+    .group(\w_in$120 ),
     .load(load),
-    .psum_in(\psum_in$149 ),
-    .psum_out(\psum_out$158 ),
+    .psum_in(\psum_in$151 ),
+    .psum_out(\psum_out$160 ),
     .rst(rst),
     .w_in(weights__payload[87:66]),
-    .x(\x$147 )
+    .x(\x$149 )
   );
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$31  = \x$53 ;
+    if (adv) begin
+      \$31  = acts__payload[127:64];
+    end
+    if (rst) begin
+      \$31  = 64'h0000000000000000;
+    end
+  end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$32  = skew2_0;
@@ -782,7 +806,7 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$33  = \x$87 ;
+    \$33  = \x$89 ;
     if (adv) begin
       \$33  = skew2_0;
     end
@@ -812,7 +836,7 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$36  = \x$123 ;
+    \$36  = \x$125 ;
     if (adv) begin
       \$36  = skew3_1;
     end
@@ -824,7 +848,7 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$37  = deskew0_0;
     if (adv) begin
-      \$37  = \psum_out$176 ;
+      \$37  = \psum_out$178 ;
     end
     if (rst) begin
       \$37  = 19'h00000;
@@ -854,7 +878,7 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$40  = deskew1_0;
     if (adv) begin
-      \$40  = \psum_out$179 ;
+      \$40  = \psum_out$181 ;
     end
     if (rst) begin
       \$40  = 19'h00000;
@@ -874,7 +898,7 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$42  = deskew2_0;
     if (adv) begin
-      \$42  = \psum_out$180 ;
+      \$42  = \psum_out$182 ;
     end
     if (rst) begin
       \$42  = 19'h00000;
@@ -882,9 +906,33 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$12  = skid_valid;
+    if (\$3 ) begin
+      \$12  = 1'h1;
+    end
+    if (\$4 ) begin
+      \$12  = 1'h0;
+    end
+    if (rst) begin
+      \$12  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$13  = skid;
+    if (\$3 ) begin
+      \$13 [75:0] = y_main;
+      \$13 [76] = tok_last6;
+    end
+    if (rst) begin
+      \$13  = 77'h00000000000000000000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$14  = tok_valid0;
     if (adv) begin
-      \$14  = streaming;
+      \$14  = take;
     end
     if (rst) begin
       \$14  = 1'h0;
@@ -894,7 +942,7 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$15  = tok_last0;
     if (adv) begin
-      \$15  = acts__payload[256];
+      \$15  = \$5 ;
     end
     if (rst) begin
       \$15  = 1'h0;
@@ -1024,8 +1072,8 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$28  = row;
     if (load) begin
-      \$28  = \$7 [1:0];
-      if (\$9 ) begin
+      \$28  = \$6 [1:0];
+      if (\$8 ) begin
         \$28  = 2'h0;
       end
     end
@@ -1037,7 +1085,7 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$29  = dense;
     if (load) begin
-      if (\$8 ) begin
+      if (\$7 ) begin
         \$29  = weights__payload[88];
       end
     end
@@ -1049,126 +1097,116 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     \$30  = phase;
     if (load) begin
-      if (\$9 ) begin
+      if (\$8 ) begin
         \$30  = 2'h1;
       end
     end
-    if (\$11 ) begin
+    if (\$9 ) begin
       \$30  = 2'h2;
     end
-    if (\$13 ) begin
+    if (\$11 ) begin
       \$30  = 2'h0;
     end
     if (rst) begin
       \$30  = 2'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$31  = \x$51 ;
-    if (adv) begin
-      \$31  = acts__payload[127:64];
-    end
-    if (rst) begin
-      \$31  = 64'h0000000000000000;
     end
   end
   assign x = acts__payload[63:0];
   assign psum_in = 19'h00000;
   assign w_out = w_in;
-  assign \load$23  = load;
+  assign \load$25  = load;
   assign en = adv;
-  assign \dense$26  = dense;
-  assign x_out = \x$27 ;
-  assign \psum_in$29  = 19'h00000;
-  assign \w_out$31  = \w_in$30 ;
-  assign \load$32  = load;
-  assign \en$33  = adv;
-  assign \dense$34  = dense;
-  assign \x_out$36  = \x$35 ;
-  assign \psum_in$37  = 19'h00000;
-  assign \w_out$39  = \w_in$38 ;
-  assign \load$40  = load;
-  assign \en$41  = adv;
-  assign \dense$42  = dense;
-  assign \x_out$44  = \x$43 ;
-  assign \psum_in$45  = 19'h00000;
-  assign \w_out$47  = \w_in$46 ;
-  assign \load$48  = load;
-  assign \en$49  = adv;
-  assign \dense$50  = dense;
-  assign skew1_0 = \x$51 ;
-  assign psum_out = \psum_in$53 ;
-  assign \w_out$56  = \w_in$55 ;
-  assign \load$57  = load;
-  assign \en$58  = adv;
-  assign \dense$59  = dense;
-  assign \x_out$61  = \x$60 ;
-  assign \psum_out$63  = \psum_in$62 ;
-  assign \w_out$65  = \w_in$64 ;
-  assign \load$66  = load;
-  assign \en$67  = adv;
-  assign \dense$68  = dense;
-  assign \x_out$70  = \x$69 ;
-  assign \psum_out$72  = \psum_in$71 ;
-  assign \w_out$74  = \w_in$73 ;
-  assign \load$75  = load;
-  assign \en$76  = adv;
-  assign \dense$77  = dense;
-  assign \x_out$79  = \x$78 ;
-  assign \psum_out$81  = \psum_in$80 ;
-  assign \w_out$83  = \w_in$82 ;
-  assign \load$84  = load;
-  assign \en$85  = adv;
-  assign \dense$86  = dense;
-  assign skew2_1 = \x$87 ;
-  assign \psum_out$90  = \psum_in$89 ;
-  assign \w_out$92  = \w_in$91 ;
-  assign \load$93  = load;
-  assign \en$94  = adv;
-  assign \dense$95  = dense;
-  assign \x_out$97  = \x$96 ;
-  assign \psum_out$99  = \psum_in$98 ;
-  assign \w_out$101  = \w_in$100 ;
-  assign \load$102  = load;
-  assign \en$103  = adv;
-  assign \dense$104  = dense;
-  assign \x_out$106  = \x$105 ;
-  assign \psum_out$108  = \psum_in$107 ;
-  assign \w_out$110  = \w_in$109 ;
-  assign \load$111  = load;
-  assign \en$112  = adv;
-  assign \dense$113  = dense;
-  assign \x_out$115  = \x$114 ;
-  assign \psum_out$117  = \psum_in$116 ;
-  assign \w_out$119  = \w_in$118 ;
-  assign \load$120  = load;
-  assign \en$121  = adv;
-  assign \dense$122  = dense;
-  assign skew3_2 = \x$123 ;
-  assign \psum_out$126  = \psum_in$125 ;
-  assign \w_in$127  = weights__payload[21:0];
-  assign \load$128  = load;
-  assign \en$129  = adv;
-  assign \dense$130  = dense;
-  assign \x_out$132  = \x$131 ;
-  assign \psum_out$134  = \psum_in$133 ;
-  assign \w_in$135  = weights__payload[43:22];
-  assign \load$136  = load;
-  assign \en$137  = adv;
-  assign \dense$138  = dense;
-  assign \x_out$140  = \x$139 ;
-  assign \psum_out$142  = \psum_in$141 ;
-  assign \w_in$143  = weights__payload[65:44];
-  assign \load$144  = load;
-  assign \en$145  = adv;
-  assign \dense$146  = dense;
-  assign \x_out$148  = \x$147 ;
-  assign \psum_out$150  = \psum_in$149 ;
-  assign \w_in$151  = weights__payload[87:66];
-  assign \load$152  = load;
-  assign \en$153  = adv;
-  assign \dense$154  = dense;
+  assign \dense$28  = dense;
+  assign x_out = \x$29 ;
+  assign \psum_in$31  = 19'h00000;
+  assign \w_out$33  = \w_in$32 ;
+  assign \load$34  = load;
+  assign \en$35  = adv;
+  assign \dense$36  = dense;
+  assign \x_out$38  = \x$37 ;
+  assign \psum_in$39  = 19'h00000;
+  assign \w_out$41  = \w_in$40 ;
+  assign \load$42  = load;
+  assign \en$43  = adv;
+  assign \dense$44  = dense;
+  assign \x_out$46  = \x$45 ;
+  assign \psum_in$47  = 19'h00000;
+  assign \w_out$49  = \w_in$48 ;
+  assign \load$50  = load;
+  assign \en$51  = adv;
+  assign \dense$52  = dense;
+  assign skew1_0 = \x$53 ;
+  assign psum_out = \psum_in$55 ;
+  assign \w_out$58  = \w_in$57 ;
+  assign \load$59  = load;
+  assign \en$60  = adv;
+  assign \dense$61  = dense;
+  assign \x_out$63  = \x$62 ;
+  assign \psum_out$65  = \psum_in$64 ;
+  assign \w_out$67  = \w_in$66 ;
+  assign \load$68  = load;
+  assign \en$69  = adv;
+  assign \dense$70  = dense;
+  assign \x_out$72  = \x$71 ;
+  assign \psum_out$74  = \psum_in$73 ;
+  assign \w_out$76  = \w_in$75 ;
+  assign \load$77  = load;
+  assign \en$78  = adv;
+  assign \dense$79  = dense;
+  assign \x_out$81  = \x$80 ;
+  assign \psum_out$83  = \psum_in$82 ;
+  assign \w_out$85  = \w_in$84 ;
+  assign \load$86  = load;
+  assign \en$87  = adv;
+  assign \dense$88  = dense;
+  assign skew2_1 = \x$89 ;
+  assign \psum_out$92  = \psum_in$91 ;
+  assign \w_out$94  = \w_in$93 ;
+  assign \load$95  = load;
+  assign \en$96  = adv;
+  assign \dense$97  = dense;
+  assign \x_out$99  = \x$98 ;
+  assign \psum_out$101  = \psum_in$100 ;
+  assign \w_out$103  = \w_in$102 ;
+  assign \load$104  = load;
+  assign \en$105  = adv;
+  assign \dense$106  = dense;
+  assign \x_out$108  = \x$107 ;
+  assign \psum_out$110  = \psum_in$109 ;
+  assign \w_out$112  = \w_in$111 ;
+  assign \load$113  = load;
+  assign \en$114  = adv;
+  assign \dense$115  = dense;
+  assign \x_out$117  = \x$116 ;
+  assign \psum_out$119  = \psum_in$118 ;
+  assign \w_out$121  = \w_in$120 ;
+  assign \load$122  = load;
+  assign \en$123  = adv;
+  assign \dense$124  = dense;
+  assign skew3_2 = \x$125 ;
+  assign \psum_out$128  = \psum_in$127 ;
+  assign \w_in$129  = weights__payload[21:0];
+  assign \load$130  = load;
+  assign \en$131  = adv;
+  assign \dense$132  = dense;
+  assign \x_out$134  = \x$133 ;
+  assign \psum_out$136  = \psum_in$135 ;
+  assign \w_in$137  = weights__payload[43:22];
+  assign \load$138  = load;
+  assign \en$139  = adv;
+  assign \dense$140  = dense;
+  assign \x_out$142  = \x$141 ;
+  assign \psum_out$144  = \psum_in$143 ;
+  assign \w_in$145  = weights__payload[65:44];
+  assign \load$146  = load;
+  assign \en$147  = adv;
+  assign \dense$148  = dense;
+  assign \x_out$150  = \x$149 ;
+  assign \psum_out$152  = \psum_in$151 ;
+  assign \w_in$153  = weights__payload[87:66];
+  assign \load$154  = load;
+  assign \en$155  = adv;
+  assign \dense$156  = dense;
   assign \weights__payload.groups  = weights__payload[87:0];
   assign \weights__payload.groups[0]  = weights__payload[21:0];
   assign \weights__payload.groups[0].values  = weights__payload[15:0];
@@ -1239,6 +1277,16 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
   assign \out__payload.y[2]  = out__payload[56:38];
   assign \out__payload.y[3]  = out__payload[75:57];
   assign \out__payload.last  = out__payload[76];
+  assign \y_main[0]  = y_main[18:0];
+  assign \y_main[1]  = y_main[37:19];
+  assign \y_main[2]  = y_main[56:38];
+  assign \y_main[3]  = y_main[75:57];
+  assign \skid.y  = skid[75:0];
+  assign \skid.y[0]  = skid[18:0];
+  assign \skid.y[1]  = skid[37:19];
+  assign \skid.y[2]  = skid[56:38];
+  assign \skid.y[3]  = skid[75:57];
+  assign \skid.last  = skid[76];
   assign \w_in.values  = w_in[15:0];
   assign \w_in.values[0]  = w_in[7:0];
   assign \w_in.values[1]  = w_in[15:8];
@@ -1251,167 +1299,166 @@ module neurosim_sat(weights__valid, acts__payload, acts__valid, out__ready, clk,
   assign \w_out.offsets  = w_in[21:16];
   assign \w_out.offsets[0]  = w_in[18:16];
   assign \w_out.offsets[1]  = w_in[21:19];
-  assign \w_in$30.values  = \w_in$30 [15:0];
-  assign \w_in$30.values[0]  = \w_in$30 [7:0];
-  assign \w_in$30.values[1]  = \w_in$30 [15:8];
-  assign \w_in$30.offsets  = \w_in$30 [21:16];
-  assign \w_in$30.offsets[0]  = \w_in$30 [18:16];
-  assign \w_in$30.offsets[1]  = \w_in$30 [21:19];
-  assign \w_out$31.values  = \w_in$30 [15:0];
-  assign \w_out$31.values[0]  = \w_in$30 [7:0];
-  assign \w_out$31.values[1]  = \w_in$30 [15:8];
-  assign \w_out$31.offsets  = \w_in$30 [21:16];
-  assign \w_out$31.offsets[0]  = \w_in$30 [18:16];
-  assign \w_out$31.offsets[1]  = \w_in$30 [21:19];
-  assign \w_in$38.values  = \w_in$38 [15:0];
-  assign \w_in$38.values[0]  = \w_in$38 [7:0];
-  assign \w_in$38.values[1]  = \w_in$38 [15:8];
-  assign \w_in$38.offsets  = \w_in$38 [21:16];
-  assign \w_in$38.offsets[0]  = \w_in$38 [18:16];
-  assign \w_in$38.offsets[1]  = \w_in$38 [21:19];
-  assign \w_out$39.values  = \w_in$38 [15:0];
-  assign \w_out$39.values[0]  = \w_in$38 [7:0];
-  assign \w_out$39.values[1]  = \w_in$38 [15:8];
-  assign \w_out$39.offsets  = \w_in$38 [21:16];
-  assign \w_out$39.offsets[0]  = \w_in$38 [18:16];
-  assign \w_out$39.offsets[1]  = \w_in$38 [21:19];
-  assign \w_in$46.values  = \w_in$46 [15:0];
-  assign \w_in$46.values[0]  = \w_in$46 [7:0];
-  assign \w_in$46.values[1]  = \w_in$46 [15:8];
-  assign \w_in$46.offsets  = \w_in$46 [21:16];
-  assign \w_in$46.offsets[0]  = \w_in$46 [18:16];
-  assign \w_in$46.offsets[1]  = \w_in$46 [21:19];
-  assign \w_out$47.values  = \w_in$46 [15:0];
-  assign \w_out$47.values[0]  = \w_in$46 [7:0];
-  assign \w_out$47.values[1]  = \w_in$46 [15:8];
-  assign \w_out$47.offsets  = \w_in$46 [21:16];
-  assign \w_out$47.offsets[0]  = \w_in$46 [18:16];
-  assign \w_out$47.offsets[1]  = \w_in$46 [21:19];
-  assign \w_in$55.values  = \w_in$55 [15:0];
-  assign \w_in$55.values[0]  = \w_in$55 [7:0];
-  assign \w_in$55.values[1]  = \w_in$55 [15:8];
-  assign \w_in$55.offsets  = \w_in$55 [21:16];
-  assign \w_in$55.offsets[0]  = \w_in$55 [18:16];
-  assign \w_in$55.offsets[1]  = \w_in$55 [21:19];
-  assign \w_out$56.values  = \w_in$55 [15:0];
-  assign \w_out$56.values[0]  = \w_in$55 [7:0];
-  assign \w_out$56.values[1]  = \w_in$55 [15:8];
-  assign \w_out$56.offsets  = \w_in$55 [21:16];
-  assign \w_out$56.offsets[0]  = \w_in$55 [18:16];
-  assign \w_out$56.offsets[1]  = \w_in$55 [21:19];
-  assign \w_in$64.values  = \w_in$64 [15:0];
-  assign \w_in$64.values[0]  = \w_in$64 [7:0];
-  assign \w_in$64.values[1]  = \w_in$64 [15:8];
-  assign \w_in$64.offsets  = \w_in$64 [21:16];
-  assign \w_in$64.offsets[0]  = \w_in$64 [18:16];
-  assign \w_in$64.offsets[1]  = \w_in$64 [21:19];
-  assign \w_out$65.values  = \w_in$64 [15:0];
-  assign \w_out$65.values[0]  = \w_in$64 [7:0];
-  assign \w_out$65.values[1]  = \w_in$64 [15:8];
-  assign \w_out$65.offsets  = \w_in$64 [21:16];
-  assign \w_out$65.offsets[0]  = \w_in$64 [18:16];
-  assign \w_out$65.offsets[1]  = \w_in$64 [21:19];
-  assign \w_in$73.values  = \w_in$73 [15:0];
-  assign \w_in$73.values[0]  = \w_in$73 [7:0];
-  assign \w_in$73.values[1]  = \w_in$73 [15:8];
-  assign \w_in$73.offsets  = \w_in$73 [21:16];
-  assign \w_in$73.offsets[0]  = \w_in$73 [18:16];
-  assign \w_in$73.offsets[1]  = \w_in$73 [21:19];
-  assign \w_out$74.values  = \w_in$73 [15:0];
-  assign \w_out$74.values[0]  = \w_in$73 [7:0];
-  assign \w_out$74.values[1]  = \w_in$73 [15:8];
-  assign \w_out$74.offsets  = \w_in$73 [21:16];
-  assign \w_out$74.offsets[0]  = \w_in$73 [18:16];
-  assign \w_out$74.offsets[1]  = \w_in$73 [21:19];
-  assign \w_in$82.values  = \w_in$82 [15:0];
-  assign \w_in$82.values[0]  = \w_in$82 [7:0];
-  assign \w_in$82.values[1]  = \w_in$82 [15:8];
-  assign \w_in$82.offsets  = \w_in$82 [21:16];
-  assign \w_in$82.offsets[0]  = \w_in$82 [18:16];
-  assign \w_in$82.offsets[1]  = \w_in$82 [21:19];
-  assign \w_out$83.values  = \w_in$82 [15:0];
-  assign \w_out$83.values[0]  = \w_in$82 [7:0];
-  assign \w_out$83.values[1]  = \w_in$82 [15:8];
-  assign \w_out$83.offsets  = \w_in$82 [21:16];
-  assign \w_out$83.offsets[0]  = \w_in$82 [18:16];
-  assign \w_out$83.offsets[1]  = \w_in$82 [21:19];
-  assign \w_in$91.values  = \w_in$91 [15:0];
-  assign \w_in$91.values[0]  = \w_in$91 [7:0];
-  assign \w_in$91.values[1]  = \w_in$91 [15:8];
-  assign \w_in$91.offsets  = \w_in$91 [21:16];
-  assign \w_in$91.offsets[0]  = \w_in$91 [18:16];
-  assign \w_in$91.offsets[1]  = \w_in$91 [21:19];
-  assign \w_out$92.values  = \w_in$91 [15:0];
-  assign \w_out$92.values[0]  = \w_in$91 [7:0];
-  assign \w_out$92.values[1]  = \w_in$91 [15:8];
-  assign \w_out$92.offsets  = \w_in$91 [21:16];
-  assign \w_out$92.offsets[0]  = \w_in$91 [18:16];
-  assign \w_out$92.offsets[1]  = \w_in$91 [21:19];
-  assign \w_in$100.values  = \w_in$100 [15:0];
-  assign \w_in$100.values[0]  = \w_in$100 [7:0];
-  assign \w_in$100.values[1]  = \w_in$100 [15:8];
-  assign \w_in$100.offsets  = \w_in$100 [21:16];
-  assign \w_in$100.offsets[0]  = \w_in$100 [18:16];
-  assign \w_in$100.offsets[1]  = \w_in$100 [21:19];
-  assign \w_out$101.values  = \w_in$100 [15:0];
-  assign \w_out$101.values[0]  = \w_in$100 [7:0];
-  assign \w_out$101.values[1]  = \w_in$100 [15:8];
-  assign \w_out$101.offsets  = \w_in$100 [21:16];
-  assign \w_out$101.offsets[0]  = \w_in$100 [18:16];
-  assign \w_out$101.offsets[1]  = \w_in$100 [21:19];
-  assign \w_in$109.values  = \w_in$109 [15:0];
-  assign \w_in$109.values[0]  = \w_in$109 [7:0];
-  assign \w_in$109.values[1]  = \w_in$109 [15:8];
-  assign \w_in$109.offsets  = \w_in$109 [21:16];
-  assign \w_in$109.offsets[0]  = \w_in$109 [18:16];
-  assign \w_in$109.offsets[1]  = \w_in$109 [21:19];
-  assign \w_out$110.values  = \w_in$109 [15:0];
-  assign \w_out$110.values[0]  = \w_in$109 [7:0];
-  assign \w_out$110.values[1]  = \w_in$109 [15:8];
-  assign \w_out$110.offsets  = \w_in$109 [21:16];
-  assign \w_out$110.offsets[0]  = \w_in$109 [18:16];
-  assign \w_out$110.offsets[1]  = \w_in$109 [21:19];
-  assign \w_in$118.values  = \w_in$118 [15:0];
-  assign \w_in$118.values[0]  = \w_in$118 [7:0];
-  assign \w_in$118.values[1]  = \w_in$118 [15:8];
-  assign \w_in$118.offsets  = \w_in$118 [21:16];
-  assign \w_in$118.offsets[0]  = \w_in$118 [18:16];
-  assign \w_in$118.offsets[1]  = \w_in$118 [21:19];
-  assign \w_out$119.values  = \w_in$118 [15:0];
-  assign \w_out$119.values[0]  = \w_in$118 [7:0];
-  assign \w_out$119.values[1]  = \w_in$118 [15:8];
-  assign \w_out$119.offsets  = \w_in$118 [21:16];
-  assign \w_out$119.offsets[0]  = \w_in$118 [18:16];
-  assign \w_out$119.offsets[1]  = \w_in$118 [21:19];
-  assign \w_in$127.values  = weights__payload[15:0];
-  assign \w_in$127.values[0]  = weights__payload[7:0];
-  assign \w_in$127.values[1]  = weights__payload[15:8];
-  assign \w_in$127.offsets  = weights__payload[21:16];
-  assign \w_in$127.offsets[0]  = weights__payload[18:16];
-  assign \w_in$127.offsets[1]  = weights__payload[21:19];
-  assign \w_in$135.values  = weights__payload[37:22];
-  assign \w_in$135.values[0]  = weights__payload[29:22];
-  assign \w_in$135.values[1]  = weights__payload[37:30];
-  assign \w_in$135.offsets  = weights__payload[43:38];
-  assign \w_in$135.offsets[0]  = weights__payload[40:38];
-  assign \w_in$135.offsets[1]  = weights__payload[43:41];
-  assign \w_in$143.values  = weights__payload[59:44];
-  assign \w_in$143.values[0]  = weights__payload[51:44];
-  assign \w_in$143.values[1]  = weights__payload[59:52];
-  assign \w_in$143.offsets  = weights__payload[65:60];
-  assign \w_in$143.offsets[0]  = weights__payload[62:60];
-  assign \w_in$143.offsets[1]  = weights__payload[65:63];
-  assign \w_in$151.values  = weights__payload[81:66];
-  assign \w_in$151.values[0]  = weights__payload[73:66];
-  assign \w_in$151.values[1]  = weights__payload[81:74];
-  assign \w_in$151.offsets  = weights__payload[87:82];
-  assign \w_in$151.offsets[0]  = weights__payload[84:82];
-  assign \w_in$151.offsets[1]  = weights__payload[87:85];
-  assign out__payload[75:57] = \psum_out$158 ;
-  assign out__payload[56:38] = deskew2_0;
-  assign out__payload[37:19] = deskew1_1;
-  assign out__payload[18:0] = deskew0_2;
-  assign out__payload[76] = tok_last6;
+  assign \w_in$32.values  = \w_in$32 [15:0];
+  assign \w_in$32.values[0]  = \w_in$32 [7:0];
+  assign \w_in$32.values[1]  = \w_in$32 [15:8];
+  assign \w_in$32.offsets  = \w_in$32 [21:16];
+  assign \w_in$32.offsets[0]  = \w_in$32 [18:16];
+  assign \w_in$32.offsets[1]  = \w_in$32 [21:19];
+  assign \w_out$33.values  = \w_in$32 [15:0];
+  assign \w_out$33.values[0]  = \w_in$32 [7:0];
+  assign \w_out$33.values[1]  = \w_in$32 [15:8];
+  assign \w_out$33.offsets  = \w_in$32 [21:16];
+  assign \w_out$33.offsets[0]  = \w_in$32 [18:16];
+  assign \w_out$33.offsets[1]  = \w_in$32 [21:19];
+  assign \w_in$40.values  = \w_in$40 [15:0];
+  assign \w_in$40.values[0]  = \w_in$40 [7:0];
+  assign \w_in$40.values[1]  = \w_in$40 [15:8];
+  assign \w_in$40.offsets  = \w_in$40 [21:16];
+  assign \w_in$40.offsets[0]  = \w_in$40 [18:16];
+  assign \w_in$40.offsets[1]  = \w_in$40 [21:19];
+  assign \w_out$41.values  = \w_in$40 [15:0];
+  assign \w_out$41.values[0]  = \w_in$40 [7:0];
+  assign \w_out$41.values[1]  = \w_in$40 [15:8];
+  assign \w_out$41.offsets  = \w_in$40 [21:16];
+  assign \w_out$41.offsets[0]  = \w_in$40 [18:16];
+  assign \w_out$41.offsets[1]  = \w_in$40 [21:19];
+  assign \w_in$48.values  = \w_in$48 [15:0];
+  assign \w_in$48.values[0]  = \w_in$48 [7:0];
+  assign \w_in$48.values[1]  = \w_in$48 [15:8];
+  assign \w_in$48.offsets  = \w_in$48 [21:16];
+  assign \w_in$48.offsets[0]  = \w_in$48 [18:16];
+  assign \w_in$48.offsets[1]  = \w_in$48 [21:19];
+  assign \w_out$49.values  = \w_in$48 [15:0];
+  assign \w_out$49.values[0]  = \w_in$48 [7:0];
+  assign \w_out$49.values[1]  = \w_in$48 [15:8];
+  assign \w_out$49.offsets  = \w_in$48 [21:16];
+  assign \w_out$49.offsets[0]  = \w_in$48 [18:16];
+  assign \w_out$49.offsets[1]  = \w_in$48 [21:19];
+  assign \w_in$57.values  = \w_in$57 [15:0];
+  assign \w_in$57.values[0]  = \w_in$57 [7:0];
+  assign \w_in$57.values[1]  = \w_in$57 [15:8];
+  assign \w_in$57.offsets  = \w_in$57 [21:16];
+  assign \w_in$57.offsets[0]  = \w_in$57 [18:16];
+  assign \w_in$57.offsets[1]  = \w_in$57 [21:19];
+  assign \w_out$58.values  = \w_in$57 [15:0];
+  assign \w_out$58.values[0]  = \w_in$57 [7:0];
+  assign \w_out$58.values[1]  = \w_in$57 [15:8];
+  assign \w_out$58.offsets  = \w_in$57 [21:16];
+  assign \w_out$58.offsets[0]  = \w_in$57 [18:16];
+  assign \w_out$58.offsets[1]  = \w_in$57 [21:19];
+  assign \w_in$66.values  = \w_in$66 [15:0];
+  assign \w_in$66.values[0]  = \w_in$66 [7:0];
+  assign \w_in$66.values[1]  = \w_in$66 [15:8];
+  assign \w_in$66.offsets  = \w_in$66 [21:16];
+  assign \w_in$66.offsets[0]  = \w_in$66 [18:16];
+  assign \w_in$66.offsets[1]  = \w_in$66 [21:19];
+  assign \w_out$67.values  = \w_in$66 [15:0];
+  assign \w_out$67.values[0]  = \w_in$66 [7:0];
+  assign \w_out$67.values[1]  = \w_in$66 [15:8];
+  assign \w_out$67.offsets  = \w_in$66 [21:16];
+  assign \w_out$67.offsets[0]  = \w_in$66 [18:16];
+  assign \w_out$67.offsets[1]  = \w_in$66 [21:19];
+  assign \w_in$75.values  = \w_in$75 [15:0];
+  assign \w_in$75.values[0]  = \w_in$75 [7:0];
+  assign \w_in$75.values[1]  = \w_in$75 [15:8];
+  assign \w_in$75.offsets  = \w_in$75 [21:16];
+  assign \w_in$75.offsets[0]  = \w_in$75 [18:16];
+  assign \w_in$75.offsets[1]  = \w_in$75 [21:19];
+  assign \w_out$76.values  = \w_in$75 [15:0];
+  assign \w_out$76.values[0]  = \w_in$75 [7:0];
+  assign \w_out$76.values[1]  = \w_in$75 [15:8];
+  assign \w_out$76.offsets  = \w_in$75 [21:16];
+  assign \w_out$76.offsets[0]  = \w_in$75 [18:16];
+  assign \w_out$76.offsets[1]  = \w_in$75 [21:19];
+  assign \w_in$84.values  = \w_in$84 [15:0];
+  assign \w_in$84.values[0]  = \w_in$84 [7:0];
+  assign \w_in$84.values[1]  = \w_in$84 [15:8];
+  assign \w_in$84.offsets  = \w_in$84 [21:16];
+  assign \w_in$84.offsets[0]  = \w_in$84 [18:16];
+  assign \w_in$84.offsets[1]  = \w_in$84 [21:19];
+  assign \w_out$85.values  = \w_in$84 [15:0];
+  assign \w_out$85.values[0]  = \w_in$84 [7:0];
+  assign \w_out$85.values[1]  = \w_in$84 [15:8];
+  assign \w_out$85.offsets  = \w_in$84 [21:16];
+  assign \w_out$85.offsets[0]  = \w_in$84 [18:16];
+  assign \w_out$85.offsets[1]  = \w_in$84 [21:19];
+  assign \w_in$93.values  = \w_in$93 [15:0];
+  assign \w_in$93.values[0]  = \w_in$93 [7:0];
+  assign \w_in$93.values[1]  = \w_in$93 [15:8];
+  assign \w_in$93.offsets  = \w_in$93 [21:16];
+  assign \w_in$93.offsets[0]  = \w_in$93 [18:16];
+  assign \w_in$93.offsets[1]  = \w_in$93 [21:19];
+  assign \w_out$94.values  = \w_in$93 [15:0];
+  assign \w_out$94.values[0]  = \w_in$93 [7:0];
+  assign \w_out$94.values[1]  = \w_in$93 [15:8];
+  assign \w_out$94.offsets  = \w_in$93 [21:16];
+  assign \w_out$94.offsets[0]  = \w_in$93 [18:16];
+  assign \w_out$94.offsets[1]  = \w_in$93 [21:19];
+  assign \w_in$102.values  = \w_in$102 [15:0];
+  assign \w_in$102.values[0]  = \w_in$102 [7:0];
+  assign \w_in$102.values[1]  = \w_in$102 [15:8];
+  assign \w_in$102.offsets  = \w_in$102 [21:16];
+  assign \w_in$102.offsets[0]  = \w_in$102 [18:16];
+  assign \w_in$102.offsets[1]  = \w_in$102 [21:19];
+  assign \w_out$103.values  = \w_in$102 [15:0];
+  assign \w_out$103.values[0]  = \w_in$102 [7:0];
+  assign \w_out$103.values[1]  = \w_in$102 [15:8];
+  assign \w_out$103.offsets  = \w_in$102 [21:16];
+  assign \w_out$103.offsets[0]  = \w_in$102 [18:16];
+  assign \w_out$103.offsets[1]  = \w_in$102 [21:19];
+  assign \w_in$111.values  = \w_in$111 [15:0];
+  assign \w_in$111.values[0]  = \w_in$111 [7:0];
+  assign \w_in$111.values[1]  = \w_in$111 [15:8];
+  assign \w_in$111.offsets  = \w_in$111 [21:16];
+  assign \w_in$111.offsets[0]  = \w_in$111 [18:16];
+  assign \w_in$111.offsets[1]  = \w_in$111 [21:19];
+  assign \w_out$112.values  = \w_in$111 [15:0];
+  assign \w_out$112.values[0]  = \w_in$111 [7:0];
+  assign \w_out$112.values[1]  = \w_in$111 [15:8];
+  assign \w_out$112.offsets  = \w_in$111 [21:16];
+  assign \w_out$112.offsets[0]  = \w_in$111 [18:16];
+  assign \w_out$112.offsets[1]  = \w_in$111 [21:19];
+  assign \w_in$120.values  = \w_in$120 [15:0];
+  assign \w_in$120.values[0]  = \w_in$120 [7:0];
+  assign \w_in$120.values[1]  = \w_in$120 [15:8];
+  assign \w_in$120.offsets  = \w_in$120 [21:16];
+  assign \w_in$120.offsets[0]  = \w_in$120 [18:16];
+  assign \w_in$120.offsets[1]  = \w_in$120 [21:19];
+  assign \w_out$121.values  = \w_in$120 [15:0];
+  assign \w_out$121.values[0]  = \w_in$120 [7:0];
+  assign \w_out$121.values[1]  = \w_in$120 [15:8];
+  assign \w_out$121.offsets  = \w_in$120 [21:16];
+  assign \w_out$121.offsets[0]  = \w_in$120 [18:16];
+  assign \w_out$121.offsets[1]  = \w_in$120 [21:19];
+  assign \w_in$129.values  = weights__payload[15:0];
+  assign \w_in$129.values[0]  = weights__payload[7:0];
+  assign \w_in$129.values[1]  = weights__payload[15:8];
+  assign \w_in$129.offsets  = weights__payload[21:16];
+  assign \w_in$129.offsets[0]  = weights__payload[18:16];
+  assign \w_in$129.offsets[1]  = weights__payload[21:19];
+  assign \w_in$137.values  = weights__payload[37:22];
+  assign \w_in$137.values[0]  = weights__payload[29:22];
+  assign \w_in$137.values[1]  = weights__payload[37:30];
+  assign \w_in$137.offsets  = weights__payload[43:38];
+  assign \w_in$137.offsets[0]  = weights__payload[40:38];
+  assign \w_in$137.offsets[1]  = weights__payload[43:41];
+  assign \w_in$145.values  = weights__payload[59:44];
+  assign \w_in$145.values[0]  = weights__payload[51:44];
+  assign \w_in$145.values[1]  = weights__payload[59:52];
+  assign \w_in$145.offsets  = weights__payload[65:60];
+  assign \w_in$145.offsets[0]  = weights__payload[62:60];
+  assign \w_in$145.offsets[1]  = weights__payload[65:63];
+  assign \w_in$153.values  = weights__payload[81:66];
+  assign \w_in$153.values[0]  = weights__payload[73:66];
+  assign \w_in$153.values[1]  = weights__payload[81:74];
+  assign \w_in$153.offsets  = weights__payload[87:82];
+  assign \w_in$153.offsets[0]  = weights__payload[84:82];
+  assign \w_in$153.offsets[1]  = weights__payload[87:85];
+  assign y_main[75:57] = \psum_out$160 ;
+  assign y_main[56:38] = deskew2_0;
+  assign y_main[37:19] = deskew1_1;
+  assign y_main[18:0] = deskew0_2;
 endmodule
 
 (* generator = "Amaranth" *)

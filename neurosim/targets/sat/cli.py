@@ -114,6 +114,8 @@ def _verify(args) -> int:
                   f"{r.tiles} tiles ({r.sparse_tiles} sparse, {r.dense_tiles} dense), {r.beats} beats, "
                   f"{r.stall_cycles} stall cycles; differing bits {r.differing_bits}, cycles {r.differing_cycles} "
                   f"({r.simulator}, {r.run_s:.1f} s)")
+        con.print(f"  protocol: {r.protocol_violations} violations in {r.protocol.get('probes', 0)} probes; "
+                  f"coverage: {r.coverage.summary()}")
         if r.first_difference:
             con.print(f"  first difference: {r.first_difference}")
 
@@ -121,7 +123,10 @@ def _verify(args) -> int:
     ok = all(r.passed for r in results)
     con.print(f"{'[green]PASS[/]' if ok else '[red]FAIL[/]'}: {sum(r.tiles for r in results)} tiles on "
               f"{len(results)} builds, differing bits {sum(r.differing_bits for r in results)}, differing cycles "
-              f"{sum(r.differing_cycles for r in results)}")
+              f"{sum(r.differing_cycles for r in results)}, protocol violations "
+              f"{sum(r.protocol_violations for r in results)}; coverage {sum(r.coverage.reached for r in results)}/"
+              f"{sum(len(r.coverage.goals) for r in results)} bins "
+              f"({sum(not r.coverage.unmet for r in results)} of {len(results)} builds fully covered)")
     return 0 if ok else 1
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from neurosim.errors import VerificationError
+from neurosim.targets.sat.coverage import Coverage, collect
 from neurosim.hdl.runner import Testbench, build_verilog, run_job
 from neurosim.targets.sat.hdl import TOP, verilog_of
 from neurosim.targets.sat.hdl.config import SATConfig
@@ -58,10 +59,22 @@ class SATTile:
     wgap: float = 0.0  # probability a due weight beat is not offered
     agap: float = 0.0  # probability a due activation beat is not offered
     stall: float = 0.0  # probability the output sink holds ready low
+    #: the dense bit packed on weight beats 1..rows-1 (None: the tile's own mode on every beat);
+    #: the array samples the bit of beat 0 only, so these must make no difference
+    later_dense: tuple | None = None
 
     @property
     def t(self) -> int:
         return int(self.x.shape[0])
+
+    def beat_dense(self) -> list[bool]:
+        """The dense bit of each of the ``rows`` weight beats: beat 0 carries the tile's mode."""
+        rows = int(self.values.shape[0])
+        later = [self.dense] * (rows - 1) if self.later_dense is None else [bool(b) for b in self.later_dense]
+        if len(later) != rows - 1:
+            raise VerificationError(f"SATTile.later_dense must give the dense bit of the {rows - 1} weight beats "
+                                    f"after the first, found {len(later)} bits; give one per beat or None")
+        return [bool(self.dense)] + later
 
 
 @dataclass
@@ -81,6 +94,9 @@ class SATVerifyResult:
     first_difference: str | None
     simulator: str
     kinds: dict = field(default_factory=dict)
+    protocol_violations: int = 0  # stream-rule violations the monitors counted (any fails the run)
+    protocol: dict = field(default_factory=dict)  # per kind, and the combinational paths seen
+    coverage: Coverage | None = None
 
 
 def dense_weights(cfg: SATConfig, tile: SATTile) -> np.ndarray:
@@ -109,7 +125,10 @@ def make_tile(cfg: SATConfig, rng: np.random.Generator, *, sparse: bool, t: int,
     """One tile. ``kind``: ``random`` (uniform values, some zero activations, rows and beats),
     ``min_min`` (every weight and activation the most negative value: the largest positive sums),
     ``max_min`` (largest weights, most negative activations: the most negative sums), ``extreme``
-    (each value independently the min or the max), ``zero_weights``, ``zero_acts``."""
+    (each value independently the min or the max), ``zero_weights``, ``zero_acts``,
+    ``first_beat_only`` (random values, one or two beats, every weight beat after the first
+    carrying the opposite dense bit: only the first beat's bit may take effect). Random tiles
+    carry a random dense bit on the later weight beats and zero some weight columns."""
     R, C, n, m, G = cfg.rows, cfg.cols, cfg.n, cfg.m, cfg.groups
     L, W = cfg.lanes, cfg.window
     if sparse and cfg.dense_only:
@@ -129,6 +148,7 @@ def make_tile(cfg: SATConfig, rng: np.random.Generator, *, sparse: bool, t: int,
         x[rng.random(t) < 0.15] = 0  # all-zero beats
         for r in np.nonzero(rng.random(R) < 0.15)[0]:  # all-zero row windows
             x[:, r * W:(r + 1) * W] = 0
+        values[:, rng.random(C) < 0.15] = 0  # all-zero weight columns (an output column of zeros)
     elif kind == "min_min":
         values, x = np.full((R, C, L), wlo), np.full((t, R * W), alo)
     elif kind == "max_min":
@@ -140,13 +160,21 @@ def make_tile(cfg: SATConfig, rng: np.random.Generator, *, sparse: bool, t: int,
         values, x = np.zeros((R, C, L), dtype=np.int64), rng.integers(alo, ahi + 1, size=(t, R * W))
     elif kind == "zero_acts":
         values, x = rng.integers(wlo, whi + 1, size=(R, C, L)), np.zeros((t, R * W), dtype=np.int64)
+    elif kind == "first_beat_only":
+        values, x = rng.integers(wlo, whi + 1, size=(R, C, L)), rng.integers(alo, ahi + 1, size=(t, R * W))
     else:
         raise VerificationError(f"tile kind must be one of {EDGE_KINDS + ('random',)!r}, found {kind!r}")
+    if kind == "first_beat_only":
+        later = tuple([sparse] * (R - 1))
+    elif kind == "random":
+        later = tuple(bool(b) for b in rng.random(R - 1) < 0.5)
+    else:
+        later = None
     return SATTile(values=np.asarray(values, dtype=np.int64), offsets=np.asarray(offsets, dtype=np.int64),
-                   dense=not sparse, x=np.asarray(x, dtype=np.int64), kind=kind)
+                   dense=not sparse, x=np.asarray(x, dtype=np.int64), kind=kind, later_dense=later)
 
 
-EDGE_KINDS = ("min_min", "max_min", "extreme", "zero_weights", "zero_acts")
+EDGE_KINDS = ("min_min", "max_min", "extreme", "zero_weights", "zero_acts", "first_beat_only")
 
 
 def random_tiles(cfg: SATConfig, count: int, seed: int, max_t: int = 20) -> list[SATTile]:
@@ -156,7 +184,8 @@ def random_tiles(cfg: SATConfig, count: int, seed: int, max_t: int = 20) -> list
     back-pressure. Sparse builds run sparse and dense tiles in about a 3:2 ratio."""
     rng = np.random.default_rng(seed)
     modes = [False] if cfg.dense_only else [True, False]
-    tiles = [make_tile(cfg, rng, sparse=s, t=int(rng.integers(1, 6)), kind=k) for k in EDGE_KINDS for s in modes]
+    tiles = [make_tile(cfg, rng, sparse=s, t=1 if k == "first_beat_only" else int(rng.integers(1, 6)), kind=k)
+             for k in EDGE_KINDS for s in modes]
     for k in range(count):
         sparse = (not cfg.dense_only) and bool(rng.random() < 0.6)
         tile = make_tile(cfg, rng, sparse=sparse, t=int(rng.integers(1, max_t + 1)))
@@ -180,14 +209,18 @@ def job_of(cfg: SATConfig, tiles: list[SATTile], seed: int = 0) -> dict:
     for tile in tiles:
         y = expected(cfg, tile)
         entries.append({
-            "weights": [pack_weight_beat(cfg, tile.values[r], tile.offsets[r], tile.dense) for r in range(cfg.rows)],
+            "weights": [pack_weight_beat(cfg, tile.values[r], tile.offsets[r], d) for r, d in enumerate(tile.beat_dense())],
             "acts": [pack_act_beat(cfg, tile.x[i], i == tile.t - 1) for i in range(tile.t)],
             "y": y.tolist(), "cycles": tile_cycles(cfg.rows, cfg.cols, tile.t),
             "wgap": tile.wgap, "agap": tile.agap, "stall": tile.stall, "kind": tile.kind, "dense": tile.dense,
         })
     params = {"rows": cfg.rows, "cols": cfg.cols, "acc_bits": cfg.acc_bits,
               "weight_payload_bits": weight_beat_layout(cfg).size, "act_payload_bits": act_beat_layout(cfg).size}
-    return {"params": params, "seed": seed, "tiles": entries}
+    return {"params": params, "seed": seed, "tiles": entries, "probe_rate": PROBE_RATE}
+
+
+#: the fraction of cycles on which the testbench probes the streams for combinational paths
+PROBE_RATE = 0.1
 
 
 def build(cfg: SATConfig, build_dir, simulator: str = "icarus", mutate: str | None = None):
@@ -205,13 +238,18 @@ def run(cfg: SATConfig, tiles: list[SATTile], work_dir, simulator: str = "icarus
         kinds[key] = kinds.get(key, 0) + 1
     bits = sum(d["bits"] for d in report["tiles"]) + report["extra_bits"]
     cycles = sum(d["cycles"] for d in report["tiles"]) + report["boundary"]
+    violations = sum(report["protocol"].values())
+    cov = collect(cfg, tiles, expected, report["events"], [d["stalls"] for d in report["tiles"]])
     return SATVerifyResult(
-        passed=not bits and not cycles and report["missing_beats"] == 0, config=cfg, tiles=len(tiles),
+        passed=not bits and not cycles and report["missing_beats"] == 0 and not violations, config=cfg,
+        tiles=len(tiles),
         sparse_tiles=sum(not t.dense for t in tiles), dense_tiles=sum(t.dense for t in tiles),
         beats=sum(t.t for t in tiles), differing_bits=bits + report["missing_beats"] * (cfg.cols * cfg.acc_bits + 1),
         differing_cycles=cycles, stall_cycles=sum(d["stalls"] for d in report["tiles"]),
         unstalled_tiles=sum(d["stalls"] == 0 for d in report["tiles"]), build_s=build_s, run_s=run_s,
-        first_difference=report["first"], simulator=simulator, kinds=kinds)
+        first_difference=report["first"] or report["first_protocol"], simulator=simulator, kinds=kinds,
+        protocol_violations=violations, protocol={**report["protocol"], "paths": report["protocol_paths"],
+                                                  "probes": report["protocol_probes"]}, coverage=cov)
 
 
 def verify_campaign(tiles: int, seed: int, work_dir, simulator: str = "icarus", configs=CAMPAIGN,

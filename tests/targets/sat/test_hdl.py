@@ -55,6 +55,8 @@ def test_campaign_build_icarus(index, tmp_path):
     assert (r.differing_bits, r.differing_cycles) == (0, 0)
     assert r.stall_cycles > 0 and r.unstalled_tiles > 0  # both the bare formula and stalls were exercised
     assert r.dense_tiles > 0 and (cfg.dense_only or r.sparse_tiles > RANDOM_PER_BUILD // 3)
+    assert r.protocol_violations == 0 and r.protocol["probes"] > 100, r.protocol
+    assert not r.coverage.unmet, f"{cfg.name()}: unmet coverage bins: {r.coverage.unmet}"
 
 
 def test_campaign_covers_the_issue():
@@ -71,20 +73,39 @@ def test_campaign_covers_the_issue():
     assert any(s[2] >= 0.9 for s in stalls) and any(s[1] > 0 for s in stalls) and any(s[0] > 0 for s in stalls)
 
 
+#: how each quick mutant must show: differing bits, only differing cycles, or only protocol violations
+QUICK_SHOWS = {"offset_off_by_one": "bits", "deskew_ignores_stall": "bits", "neighbour_group": "bits",
+               "dense_last_beat": "bits", "duplicate_beat": "bits", "extra_output_stage": "cycles",
+               "late_weight_ready": "cycles", "valid_waits_for_ready": "valid_on_ready",
+               "stall_from_ready_pin": "comb_path"}
+
+
+def test_quick_mutants_have_an_expected_symptom():
+    assert set(QUICK_SHOWS) == set(SATArray.QUICK_MUTATIONS)
+
+
 @needs_icarus
-@pytest.mark.parametrize("mutation", SATArray.MUTATIONS)
+@pytest.mark.parametrize("mutation", SATArray.QUICK_MUTATIONS)
 def test_injected_bug_is_caught(mutation, tmp_path):
-    """A wrong offset select (or a weight selecting from the neighbouring group's sub-window) shows
-    as differing bits, a wrong cycle count as differing cycles."""
+    """A wrong select, mode bit or de-skew shows as differing bits, a wrong cycle count as
+    differing cycles only, the old stall from the out.ready pin as protocol violations only (a
+    combinational path, handshakes unchanged), out.valid waiting for out.ready as the stream
+    rule's violation. The whole list runs in tests/targets/sat/test_mutation.py."""
     from neurosim.targets.sat.verify import run
 
     cfg = SATConfig(rows=2, cols=3, n=2, m=8, groups=2 if mutation == "neighbour_group" else 1)
     r = run(cfg, random_tiles(cfg, 10, seed=5), tmp_path, mutate=mutation)
     assert not r.passed
-    if mutation in ("offset_off_by_one", "deskew_ignores_stall", "neighbour_group"):
+    shows = QUICK_SHOWS[mutation]
+    if shows == "bits":
         assert r.differing_bits > 0
-    else:  # outputs right, timing wrong
-        assert r.differing_bits == 0 and r.differing_cycles > 0
+    elif shows == "cycles":  # outputs right, timing wrong
+        assert r.differing_bits == 0 and r.differing_cycles > 0 and r.protocol_violations == 0
+    elif shows == "valid_on_ready":
+        assert r.differing_bits == 0 and r.protocol["valid_on_ready"] > 0
+    else:  # the outputs and the cycles are right: only the probe sees the path
+        assert (r.differing_bits, r.differing_cycles) == (0, 0) and r.protocol["comb_path"] > 0
+        assert r.first_difference.endswith("acts.ready follows out.ready combinationally (out.ready=1 -> 1, =0 -> 0)")
 
 
 @needs_verilator
@@ -95,9 +116,55 @@ def test_default_build_on_verilator(tmp_path):
     r = run(cfg, random_tiles(cfg, 30, seed=77), tmp_path, simulator="verilator", seed=77)
     assert r.passed, r.first_difference
     assert (r.differing_bits, r.differing_cycles) == (0, 0) and r.stall_cycles > 0
+    assert r.protocol_violations == 0 and r.protocol["probes"] > 50
+
+
+@pytest.mark.slow
+@needs_verilator
+def test_protocol_monitor_catches_valid_on_ready_on_verilator(tmp_path):
+    """The combinational probe works on Verilator too (2-state, its own scheduling; a second C++
+    build, so slow: the default Verilator test checks the clean design's 0 violations)."""
+    from neurosim.targets.sat.verify import run
+
+    cfg = SATConfig(rows=2, cols=2, n=2, m=4)
+    r = run(cfg, random_tiles(cfg, 6, seed=3), tmp_path, simulator="verilator", mutate="stall_from_ready_pin")
+    assert not r.passed and (r.differing_bits, r.differing_cycles) == (0, 0)
+    assert r.protocol["paths"].get("acts.ready <- out.ready", 0) > 0, r.protocol
 
 
 # -- the expected values and the beat formats --------------------------------------------------------
+
+def test_coverage_names_unmet_bins():
+    """Coverage from the stimulus alone (no testbench events): every run bin is unmet and named;
+    a dense-only build has no sparse or offset bins, one row no later-beat dense-bit bins."""
+    from neurosim.targets.sat.coverage import RUN_BINS, collect, goals
+
+    cfg = SATConfig(rows=2, cols=3, n=2, m=8)
+    tiles = random_tiles(cfg, 20, seed=1)
+    cov = collect(cfg, tiles, expected, events=None)
+    assert set(cov.unmet) == set(RUN_BINS.values()) | {"tile/unstalled"}
+    assert cov.summary().startswith(f"{cov.reached}/{len(cov.goals)} bins, unmet: tile/unstalled, out/backpressure, out/skid_full")
+    assert {f"offset/w{j}={v}" for j in range(2) for v in range(8)} <= set(cov.goals) - set(cov.unmet)
+    assert cov.hits["dense_bit/first_beat_only/dense"] and cov.hits["dense_bit/first_beat_only/sparse"]
+    assert cov.hits["sum/needs_acc_bits"] and cov.hits["mode/sparse_to_dense"] and cov.hits["mode/dense_to_sparse"]
+    dense_only = goals(SATConfig(rows=2, cols=2, n=4, m=4))
+    assert not any(g.startswith(("offset/", "mode/", "tile/sparse")) for g in dense_only)
+    assert "dense_bit/first_beat_only/dense" not in goals(SATConfig(rows=1, cols=2))
+    assert "sum/needs_acc_bits" not in goals(SATConfig(rows=3, cols=2, n=2, m=4, act_bits=4, weight_bits=3, acc_bits=14))
+
+
+def test_tile_later_dense_bits_are_checked():
+    from neurosim.errors import VerificationError
+    from neurosim.targets.sat.verify import SATTile
+
+    cfg = SATConfig(rows=3, cols=1, n=2, m=4)
+    t = make_tile(cfg, np.random.default_rng(0), sparse=True, t=1, kind="first_beat_only")
+    assert t.beat_dense() == [False, True, True]
+    bad = SATTile(values=t.values, offsets=t.offsets, dense=True, x=t.x, later_dense=(True,))
+    with pytest.raises(VerificationError, match=r"^SATTile\.later_dense must give the dense bit of the 2 weight "
+                                                r"beats after the first, found 1 bits; give one per beat or None$"):
+        bad.beat_dense()
+
 
 def test_expected_is_the_nm_tile_formula():
     """numpy's GEMM over the expanded weights equals the tile contract's per-PE sum, term by term:
@@ -206,6 +273,16 @@ def test_component_errors():
     with pytest.raises(SATConfigError, match=r"^SparsePE mutate 'neighbour_group' needs groups >= 2, found groups = 1; "
                                              r"mutate a grouped PE$"):
         SparsePE(SATConfig(), mutate="neighbour_group")
+    with pytest.raises(SATConfigError, match=r"^SATArray mutate 'dense_last_beat' needs rows >= 2, found rows = 1; "
+                                             r"mutate an array of two rows or more$"):
+        SATArray(SATConfig(rows=1), mutate="dense_last_beat")
+    with pytest.raises(SATConfigError, match=r"^SATArray mutate 'deskew_short' needs cols >= 2, found cols = 1; "
+                                             r"mutate an array of two columns or more$"):
+        SATArray(SATConfig(cols=1), mutate="deskew_short")
+    with pytest.raises(SATConfigError, match=r"^SATArray mutate 'last_early' needs rows \+ cols >= 3, found rows = 1; "
+                                             r"mutate a larger array$"):
+        SATArray(SATConfig(rows=1, cols=1), mutate="last_early")
+    SparsePE(SATConfig(n=4, m=4), mutate="act_unsigned")  # operand mutants exist on dense-only builds too
     import gc
 
     gc.collect()  # the refused components warn "never used" when collected: let that happen here
@@ -329,7 +406,8 @@ def test_cli_verify_sat(tmp_path, capsys, monkeypatch):
     assert main(["verify", "sat", "--nm", "1:4", "--rows", "2", "--cols", "2", "--tiles", "8", "--seed", "3",
                  "--work", "work"]) == 0
     out = capsys.readouterr().out
-    assert "PASS: 18 tiles on 1 builds, differing bits 0, differing cycles 0" in out
+    assert "PASS: 20 tiles on 1 builds, differing bits 0, differing cycles 0, protocol violations 0; coverage " in out
+    assert re.search(r"protocol: 0 violations in \d+ probes; coverage: \d+/\d+ bins", out), out
     # a slice of the sat-vcu1525 array (its PE and 16-bit widths), and --groups without a config
     assert main(["verify", "sat", "--config", "sat-vcu1525", "--nm", "2:8", "--rows", "2", "--cols", "2",
                  "--tiles", "6", "--work", "work"]) == 0
@@ -337,7 +415,7 @@ def test_cli_verify_sat(tmp_path, capsys, monkeypatch):
     assert "2x2 2 x 2:8 (4 multipliers, 16-wide window) a16 w16 acc35: PASS" in out
     assert main(["verify", "sat", "--groups", "3", "--nm", "1:2", "--rows", "1", "--cols", "2", "--tiles", "6",
                  "--work", "work"]) == 0
-    assert "PASS: 16 tiles on 1 builds, differing bits 0, differing cycles 0" in capsys.readouterr().out
+    assert "PASS: 18 tiles on 1 builds, differing bits 0, differing cycles 0" in capsys.readouterr().out
 
 
 # -- synthesis ---------------------------------------------------------------------------------------

@@ -47,8 +47,12 @@ class SparsePE(wiring.Component):
     """One PE (see module docstring); ``cfg`` gives groups, n, m and the widths (rows/cols are unused)."""
 
     #: deliberate bugs for the verification's self-test (the testbench must catch each of them);
-    #: ``neighbour_group``: every weight's m-to-1 multiplexer reads the next group's sub-window
-    MUTATIONS = ("offset_off_by_one", "neighbour_group")
+    #: ``neighbour_group``: every weight's m-to-1 multiplexer reads the next group's sub-window;
+    #: ``act_unsigned``/``weight_unsigned``: that operand multiplied as unsigned; ``acc_narrow``:
+    #: the partial sum kept in ``acc_bits - 1`` bits (wraps only near full scale)
+    MUTATIONS = ("offset_off_by_one", "neighbour_group", "act_unsigned", "weight_unsigned", "acc_narrow")
+    #: the mutations of the offset select, which a dense-only build does not have
+    SPARSE_MUTATIONS = ("offset_off_by_one", "neighbour_group")
 
     def __init__(self, cfg: SATConfig, *, mutate: str | None = None):
         if not isinstance(cfg, SATConfig):
@@ -57,7 +61,7 @@ class SparsePE(wiring.Component):
         if mutate is not None and mutate not in self.MUTATIONS:
             raise SATConfigError(f"SparsePE mutate must be one of {self.MUTATIONS!r} or None, found {mutate!r}; "
                                  f"leave it None outside the verification self-test")
-        if mutate is not None and cfg.dense_only:
+        if mutate in self.SPARSE_MUTATIONS and cfg.dense_only:
             raise SATConfigError(f"SparsePE mutate {mutate!r} needs a sparse build (n < m), found "
                                  f"n:m = {cfg.pattern!r}; mutate a sparse PE")
         if mutate == "neighbour_group" and cfg.groups < 2:
@@ -116,13 +120,23 @@ class SparsePE(wiring.Component):
                 raw = level[0] if inside else Mux(self.dense, self.x.word_select(j, a_bits), level[0])
             a = Signal(signed(a_bits), name=f"a{j}")
             prod = Signal(signed(a_bits + w_bits), name=f"prod{j}")
-            m.d.comb += [a.eq(raw), prod.eq(a * w)]
+            m.d.comb += a.eq(raw)
+            if self.mutate == "act_unsigned":
+                m.d.comb += prod.eq(a.as_unsigned() * w)
+            elif self.mutate == "weight_unsigned":
+                m.d.comb += prod.eq(a * w.as_unsigned())
+            else:
+                m.d.comb += prod.eq(a * w)
             prods.append(prod)
 
         # -- accumulate into the column's partial sum ----------------------------------------------
         total = self.psum_in
         for prod in prods:
             total = total + prod
+        if self.mutate == "acc_narrow":  # one bit short: the sum wraps at acc_bits - 1, sign-extended
+            narrow = Signal(signed(cfg.acc_bits - 1))
+            m.d.comb += narrow.eq(total)
+            total = narrow
         with m.If(self.en):
             m.d.sync += [self.psum_out.eq(total), self.x_out.eq(self.x)]
         return m

@@ -33,9 +33,11 @@ included:
     = 2R + C + T - 1
 
 (SCALE-Sim's weight-stationary fold takes :math:`2R + C + T - 2`: the same array, one cycle
-apart in where the count starts.) A sink that holds ``ready`` low while an output beat is
-valid freezes the whole array for that cycle (a global stall), and so does an activation
-source that is not valid when a beat is due: each such cycle adds exactly one cycle.
+apart in where the count starts.) Stalls (the RTL has registered outputs and an
+output skid buffer): each cycle in which the sink refuses a valid output beat, each cycle in
+which the array is ready for an activation beat that is not offered (a bubble), and each cycle
+a due weight beat after the first is not offered adds exactly one cycle; a bubble and a
+refusal in the same cycle add two.
 """
 
 from __future__ import annotations
