@@ -124,26 +124,47 @@ def runner_for(simulator: str, testbench: Testbench):
     return get_runner(simulator)
 
 
-def build_verilog(text: str, testbench: Testbench, build_dir, simulator: str = "icarus"):
-    """Write ``text`` as ``<build_dir>/<top>.v`` and build it for ``simulator``; returns (runner, seconds)."""
+def build_verilog(text: str, testbench: Testbench, build_dir, simulator: str = "icarus", netlist: str | None = None):
+    """Write ``text`` as ``<build_dir>/<top>.v`` and build it for ``simulator``; returns (runner, seconds).
+
+    ``netlist`` (``generic``, ``ice40``, ``ecp5``: :data:`neurosim.hdl.netlist.FLAVORS`): build the
+    gate-level netlist yosys makes of ``text`` instead, with the cell models it needs
+    (:func:`neurosim.hdl.netlist.netlist_of`, in ``<build_dir>/netlist``); the seconds then include
+    the synthesis."""
+    if netlist is not None:
+        from neurosim.hdl.netlist import check_flavor
+
+        check_flavor(netlist)
     runner = runner_for(simulator, testbench)
-    build_dir = Path(build_dir)
+    build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     src = build_dir / f"{testbench.top}.v"
     src.write_text(text)
+    sources, defines, synth_s = [src], {}, 0.0
+    if netlist is not None:
+        from neurosim.hdl.netlist import netlist_of
+
+        net = netlist_of(text, testbench.top, netlist, build_dir / "netlist")
+        sources, defines, synth_s = net.sources, dict(net.defines), net.seconds
     # --output-split 0: with split output Verilator 5.048's makefile passes a missing precompiled
     # header to the compiler on larger designs ("Vtop__pch.h.fast: linker input file not found")
     args = ["-Wno-fatal", "-Wno-WIDTH", "--output-split", "0"] if simulator == "verilator" else []
+    if simulator == "verilator" and netlist is not None:
+        # the vendor cell models: specify blocks, multiply driven bits of unused ports, combinational
+        # loops through LUT models that are no loops in the netlist
+        args += ["-Wno-lint", "-Wno-UNOPTFLAT", "-Wno-MULTIDRIVEN", "-Wno-SPECIFYIGN", "--no-timing"]
     t0 = time.perf_counter()
-    runner.build(sources=[src], hdl_toplevel=testbench.top, build_dir=build_dir, build_args=args,
-                 timescale=("1ns", "1ps"), always=True)
-    return runner, time.perf_counter() - t0
+    runner.build(sources=sources, hdl_toplevel=testbench.top, build_dir=build_dir, build_args=args,
+                 defines=defines, timescale=("1ns", "1ps"), always=True)
+    return runner, synth_s + time.perf_counter() - t0
 
 
 def run_job(testbench: Testbench, job: dict, work_dir, simulator: str = "icarus", verilog: str | None = None,
-            built=None):
+            built=None, netlist: str | None = None):
     """Run ``job`` through ``testbench`` on a build of ``verilog`` in ``<work_dir>/build`` (or on
-    ``built`` = (runner, build seconds) from an earlier :func:`build_verilog`).
+    ``built`` = (runner, build seconds) from an earlier :func:`build_verilog`). ``netlist``: build
+    the gate-level netlist of ``verilog`` of that flavor (see :func:`build_verilog`); it has no
+    effect on ``built``, which was built with or without a netlist already.
 
     Returns (report, build seconds, run seconds)."""
     from cocotb_tools.check_results import get_results
@@ -153,7 +174,7 @@ def run_job(testbench: Testbench, job: dict, work_dir, simulator: str = "icarus"
     if built is None:
         if verilog is None:
             raise VerificationError("run_job needs the Verilog to build or an earlier build (built=)")
-        built = build_verilog(verilog, testbench, work / "build", simulator)
+        built = build_verilog(verilog, testbench, work / "build", simulator, netlist=netlist)
     runner, build_s = built
     job_path, out = work / "job.json", work / "out.json"
     job_path.write_text(json.dumps(job))
