@@ -9,9 +9,10 @@ values, all integer codes); and the input trace it receives in that run (its sou
 with the engine's spikes and final membranes for its neurons.
 
 Limits (stated in docs/verification.md): one population per core, forward synapses of delay 0
-only (no recurrent edges or Delay nodes), single-spike neurons (``gt``/``ge``), LIF/IF. The
-inter-core router is modelled by the engine, not generated: each core is verified on the exact
-event stream the engine's mesh delivers to it.
+only (no recurrent edges or Delay nodes), single-spike neurons (``gt``/``ge``), LIF/IF. Each core
+is verified on the exact event stream the engine's mesh delivers to it; :func:`top_of` builds the
+whole model as one design (the cores plus a generated router,
+:class:`~neurosim.targets.neuromorphic.hdl.top.MultiCoreTop`), verified against the engine too.
 """
 
 from __future__ import annotations
@@ -116,8 +117,10 @@ def cores_of(graph: Graph, inputs: np.ndarray, chip=None) -> tuple[list[CoreDesi
     return designs, res
 
 
-def top_of(designs: list[CoreDesign], n_inputs: int):
-    """The multi-core top's parameters: cores, routes per global source, feeders per core.
+def top_of(designs: list[CoreDesign], n_inputs: int, mutate: str | None = None):
+    """The multi-core top of ``designs``: cores, routes per global source, feeders per core
+    (``mutate``: one of :attr:`~neurosim.targets.neuromorphic.hdl.top.MultiCoreTop.MUTATIONS`, for the
+    mutation campaign).
 
     Global sources are numbered as in the engine: the model's input elements first, then every
     core's neurons in core order (cores hold contiguous neuron ranges in population order).
@@ -139,4 +142,4 @@ def top_of(designs: list[CoreDesign], n_inputs: int):
         owners = {-1 if s < n_inputs else int(np.searchsorted(start, s, side="right") - 1) for s in d.sources.tolist()}
         feeders.append(sorted(owners))
     cores = [(d.config, d.program) for d in designs]
-    return MultiCoreTop(cores, routes, feeders, n_inputs)
+    return MultiCoreTop(cores, routes, feeders, n_inputs, mutate=mutate)

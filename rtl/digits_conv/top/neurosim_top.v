@@ -2,7 +2,8 @@
 
 (* top =  1  *)
 (* generator = "Amaranth" *)
-module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr, clk, rst, events__ready, done, core_cycles, spikes__payload, spikes__valid, dbg_v, events__payload);
+module neurosim_top(events__valid, eos, start, clear, spikes__ready, cfg_en, cfg_core, cfg_mem, cfg_addr, cfg_data, dbg_core, dbg_addr, clk, rst, events__ready, done, error, core_cycles, spikes__payload, spikes__valid, dbg_v
+, events__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -45,76 +46,113 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   wire \$44 ;
   wire \$45 ;
   wire \$46 ;
-  wire [8:0] \$47 ;
-  wire [9:0] \$48 ;
-  wire [10:0] \$49 ;
+  wire \$47 ;
+  wire \$48 ;
+  wire \$49 ;
   wire \$5 ;
   wire \$50 ;
-  wire [8:0] \$51 ;
-  wire [9:0] \$52 ;
-  wire [10:0] \$53 ;
+  wire \$51 ;
+  wire \$52 ;
+  wire \$53 ;
   wire \$54 ;
-  wire [8:0] \$55 ;
-  wire [10:0] \$56 ;
-  wire [11:0] \$57 ;
-  wire [3:0] \$58 ;
-  wire [3:0] \$59 ;
+  wire \$55 ;
+  wire \$56 ;
+  wire \$57 ;
+  wire \$58 ;
+  wire [8:0] \$59 ;
   wire \$6 ;
-  wire [10:0] \$60 ;
-  wire \$61 ;
+  wire [9:0] \$60 ;
+  wire [10:0] \$61 ;
   wire \$62 ;
-  wire [11:0] \$63 ;
-  wire \$64 ;
-  wire [11:0] \$65 ;
+  wire [8:0] \$63 ;
+  wire [9:0] \$64 ;
+  wire [10:0] \$65 ;
   wire \$66 ;
-  wire [11:0] \$67 ;
+  wire [8:0] \$67 ;
   wire [10:0] \$68 ;
-  wire \$69 ;
+  wire [11:0] \$69 ;
   wire \$7 ;
-  wire \$70 ;
-  wire [11:0] \$71 ;
-  wire \$72 ;
-  wire [11:0] \$73 ;
+  wire [3:0] \$70 ;
+  wire [3:0] \$71 ;
+  wire [10:0] \$72 ;
+  wire \$73 ;
   wire \$74 ;
   wire [11:0] \$75 ;
-  reg \$76 ;
-  reg \$77 ;
-  reg [9:0] \$78 ;
-  reg [3:0] \$79 ;
+  wire \$76 ;
+  wire [11:0] \$77 ;
+  wire \$78 ;
+  wire [11:0] \$79 ;
   wire \$8 ;
-  reg [1:0] \$80 ;
-  reg [3:0] \$81 ;
-  reg [5:0] \$82 ;
-  reg [2:0] \$83 ;
-  reg [1:0] \$84 ;
-  reg [10:0] \$85 ;
-  reg [11:0] \$86 ;
+  wire [10:0] \$80 ;
+  wire \$81 ;
+  wire \$82 ;
+  wire [11:0] \$83 ;
+  wire \$84 ;
+  wire [11:0] \$85 ;
+  wire \$86 ;
+  wire [11:0] \$87 ;
+  reg \$88 ;
+  reg \$89 ;
   wire \$9 ;
+  reg \$90 ;
+  reg [9:0] \$91 ;
+  reg [3:0] \$92 ;
+  reg [1:0] \$93 ;
+  reg [3:0] \$94 ;
+  reg [5:0] \$95 ;
+  reg [2:0] \$96 ;
+  reg [1:0] \$97 ;
+  reg [10:0] \$98 ;
+  reg [11:0] \$99 ;
   reg [9:0] \$signature__addr ;
   wire [12:0] \$signature__data ;
   reg \$signature__en ;
+  input [11:0] cfg_addr;
+  wire [11:0] cfg_addr;
+  wire [11:0] \cfg_addr$28 ;
+  wire [11:0] \cfg_addr$41 ;
+  wire [10:0] \cfg_addr$54 ;
+  input [1:0] cfg_core;
+  wire [1:0] cfg_core;
+  input [127:0] cfg_data;
+  wire [127:0] cfg_data;
+  wire [127:0] \cfg_data$29 ;
+  wire [127:0] \cfg_data$42 ;
+  wire [127:0] \cfg_data$55 ;
+  input cfg_en;
   wire cfg_en;
-  wire \cfg_en$27 ;
-  wire \cfg_en$36 ;
+  wire \cfg_en$26 ;
+  wire \cfg_en$39 ;
+  wire \cfg_en$52 ;
+  input [2:0] cfg_mem;
+  wire [2:0] cfg_mem;
+  wire [2:0] \cfg_mem$27 ;
+  wire [2:0] \cfg_mem$40 ;
+  wire [2:0] \cfg_mem$53 ;
+  input clear;
+  wire clear;
+  wire \clear$25 ;
+  wire \clear$38 ;
+  wire \clear$51 ;
   input clk;
   wire clk;
   output [95:0] core_cycles;
   wire [95:0] core_cycles;
   wire [31:0] cycles;
-  wire [31:0] \cycles$34 ;
-  wire [31:0] \cycles$43 ;
+  wire [31:0] \cycles$49 ;
+  wire [31:0] \cycles$62 ;
   input [5:0] dbg_addr;
   wire [5:0] dbg_addr;
-  wire [5:0] \dbg_addr$44 ;
-  wire [5:0] \dbg_addr$46 ;
-  wire [1:0] \dbg_addr$48 ;
+  wire [5:0] \dbg_addr$66 ;
+  wire [5:0] \dbg_addr$68 ;
+  wire [1:0] \dbg_addr$70 ;
   input [1:0] dbg_core;
   wire [1:0] dbg_core;
   output [63:0] dbg_v;
   reg [63:0] dbg_v;
-  wire [63:0] \dbg_v$45 ;
-  wire [63:0] \dbg_v$47 ;
-  wire [63:0] \dbg_v$49 ;
+  wire [63:0] \dbg_v$67 ;
+  wire [63:0] \dbg_v$69 ;
+  wire [63:0] \dbg_v$71 ;
   output done;
   wire done;
   wire drained0;
@@ -127,78 +165,91 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   reg e_rd__en;
   input eos;
   wire eos;
-  wire \eos$56 ;
-  wire \eos$60 ;
-  wire \eos$62 ;
+  wire \eos$78 ;
+  wire \eos$82 ;
+  wire \eos$84 ;
+  output error;
+  wire error;
+  wire \error$89 ;
+  wire \error$90 ;
+  wire \error$91 ;
   input [5:0] events__payload;
   wire [5:0] events__payload;
-  wire [5:0] \events__payload$21 ;
-  wire [5:0] \events__payload$30 ;
-  wire [8:0] \events__payload$39 ;
+  wire [5:0] \events__payload$32 ;
+  wire [5:0] \events__payload$45 ;
+  wire [8:0] \events__payload$58 ;
   output events__ready;
-  reg events__ready;
-  wire \events__ready$24 ;
-  wire \events__ready$33 ;
-  wire \events__ready$42 ;
+  wire events__ready;
+  wire \events__ready$35 ;
+  wire \events__ready$48 ;
+  wire \events__ready$61 ;
   input events__valid;
   wire events__valid;
-  wire \events__valid$19 ;
-  wire \events__valid$28 ;
-  wire \events__valid$37 ;
+  wire \events__valid$30 ;
+  wire \events__valid$43 ;
+  wire \events__valid$56 ;
   reg ext_done = 1'h0;
   reg [3:0] fsm_state = 4'h0;
+  reg guard_error = 1'h0;
   wire idle;
-  wire \idle$53 ;
-  wire \idle$55 ;
+  wire \idle$75 ;
+  wire \idle$77 ;
   reg [2:0] lane = 3'h0;
   wire [3:0] level;
-  wire [3:0] \level$61 ;
-  wire [3:0] \level$63 ;
+  wire [3:0] \level$83 ;
+  wire [3:0] \level$85 ;
+  wire [2:0] \level$86 ;
   reg [3:0] mask = 4'h0;
   wire [5:0] r_data;
-  wire [5:0] \r_data$31 ;
-  wire [8:0] \r_data$40 ;
+  wire [5:0] \r_data$46 ;
+  wire [8:0] \r_data$59 ;
+  wire [11:0] \r_data$64 ;
   wire r_en;
-  wire \r_en$32 ;
-  wire \r_en$41 ;
+  wire \r_en$47 ;
+  wire \r_en$60 ;
+  wire \r_en$65 ;
   wire r_rdy;
-  wire \r_rdy$29 ;
-  wire \r_rdy$38 ;
-  reg router_idle;
+  wire \r_rdy$44 ;
+  wire \r_rdy$57 ;
+  wire \r_rdy$63 ;
+  wire router_idle;
   reg [1:0] rr = 2'h0;
   input rst;
   wire rst;
   output [11:0] spikes__payload;
-  reg [11:0] spikes__payload;
-  wire [9:0] \spikes__payload$71 ;
-  wire [9:0] \spikes__payload$73 ;
-  wire [5:0] \spikes__payload$75 ;
+  wire [11:0] spikes__payload;
+  wire [9:0] \spikes__payload$101 ;
+  wire [9:0] \spikes__payload$103 ;
+  wire [5:0] \spikes__payload$105 ;
   input spikes__ready;
   wire spikes__ready;
-  reg \spikes__ready$70 ;
-  reg \spikes__ready$72 ;
-  reg \spikes__ready$74 ;
+  reg \spikes__ready$102 ;
+  reg \spikes__ready$104 ;
+  reg \spikes__ready$98 ;
   output spikes__valid;
-  reg spikes__valid;
-  wire \spikes__valid$67 ;
-  wire \spikes__valid$68 ;
-  wire \spikes__valid$69 ;
+  wire spikes__valid;
+  wire \spikes__valid$95 ;
+  wire \spikes__valid$96 ;
+  wire \spikes__valid$97 ;
   reg [9:0] src = 10'h000;
   input start;
   wire start;
-  wire \start$17 ;
-  wire \start$26 ;
-  wire \start$35 ;
+  wire \start$24 ;
+  wire \start$37 ;
+  wire \start$50 ;
   reg started = 1'h0;
-  reg [5:0] w_data;
-  reg [5:0] \w_data$84 ;
-  reg [8:0] \w_data$86 ;
+  reg [11:0] w_data;
+  reg [5:0] \w_data$112 ;
+  reg [5:0] \w_data$114 ;
+  reg [8:0] \w_data$116 ;
   reg w_en;
-  reg \w_en$85 ;
-  reg \w_en$87 ;
+  reg \w_en$113 ;
+  reg \w_en$115 ;
+  reg \w_en$117 ;
   wire w_rdy;
-  wire \w_rdy$94 ;
-  wire \w_rdy$95 ;
+  wire \w_rdy$123 ;
+  wire \w_rdy$124 ;
+  wire \w_rdy$125 ;
   reg [5:0] word_chunk = 6'h00;
   reg [1:0] word_core = 2'h0;
   reg [10:0] entries [639:0];
@@ -1447,187 +1498,232 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
     end
   end
   assign \$signature__data  = _1_;
-  assign \$12  = ! \level$63 ;
-  assign \$13  = router_idle & \$12 ;
-  assign \$14  = \$13  & drained0;
-  assign \eos$62  = \$14  & drained1;
-  assign \$15  = router_idle & ext_done;
-  assign \$16  = \$15  & drained0;
-  assign \$17  = \$16  & drained1;
-  assign \$18  = \$17  & drained2;
-  assign \$19  = \$18  & started;
-  assign \$20  = ~ start;
-  assign done = \$19  & \$20 ;
-  assign \$21  = e_ptr == e_end;
-  assign \$22  = ! e_rd__data[1:0];
-  assign \$23  = e_rd__data[1:0] == 1'h1;
-  assign \$24  = e_rd__data[1:0] == 2'h2;
-  assign \$25  = e_ptr == e_end;
-  assign \$26  = ! e_rd__data[1:0];
-  assign \$27  = e_rd__data[1:0] == 1'h1;
-  assign \$28  = e_rd__data[1:0] == 2'h2;
-  assign \$29  = ! fsm_state;
-  assign \$30  = fsm_state == 1'h1;
-  assign \$31  = fsm_state == 2'h2;
-  assign \$32  = fsm_state == 2'h3;
-  assign \$33  = fsm_state == 3'h4;
-  assign \$34  = fsm_state == 3'h5;
-  assign \$35  = fsm_state == 3'h6;
-  assign \$36  = fsm_state == 3'h7;
-  assign \$37  = fsm_state == 4'h8;
-  assign \$38  = fsm_state == 4'h9;
-  assign \$39  = ~ events__valid;
-  assign \$40  = \$39  & eos;
-  assign \$41  = ~ start;
-  assign \$42  = \$40  & \$41 ;
-  assign \$43  = \$42  & started;
-  assign \$44  = lane == 3'h4;
-  assign \$45  = mask >> lane;
-  assign \$46  = ! word_core;
-  assign \$47  = word_chunk * 3'h4;
-  assign \$48  = 7'h40 + \$47 ;
-  assign \$49  = \$48  + lane;
-  assign \$50  = word_core == 1'h1;
-  assign \$51  = word_chunk * 3'h4;
-  assign \$52  = 9'h140 + \$51 ;
-  assign \$53  = \$52  + lane;
-  assign \$54  = word_core == 2'h2;
-  assign \$55  = word_chunk * 3'h4;
-  assign \$56  = 10'h240 + \$55 ;
-  assign \$57  = \$56  + lane;
-  assign \$58  = lane + 1'h1;
-  assign \$59  = lane + 1'h1;
-  assign \$60  = \$signature__data [9:0] + \$signature__data [12:10];
-  assign \$61  = e_ptr == e_end;
-  assign \$62  = ! e_rd__data[1:0];
-  assign \$63  = e_ptr + 1'h1;
-  assign \$64  = e_rd__data[1:0] == 1'h1;
-  assign \$65  = e_ptr + 1'h1;
-  assign \$66  = e_rd__data[1:0] == 2'h2;
-  assign \$67  = e_ptr + 1'h1;
-  assign \$68  = \$signature__data [9:0] + \$signature__data [12:10];
-  assign \$69  = e_ptr == e_end;
-  assign \$70  = ! e_rd__data[1:0];
-  assign \$71  = e_ptr + 1'h1;
-  assign \$72  = e_rd__data[1:0] == 1'h1;
-  assign \$73  = e_ptr + 1'h1;
-  assign \$74  = e_rd__data[1:0] == 2'h2;
+  assign \$1  = ! cfg_core;
+  assign \cfg_en$26  = cfg_en & \$1 ;
+  assign \$2  = cfg_core == 1'h1;
+  assign \cfg_en$39  = cfg_en & \$2 ;
+  assign \$3  = cfg_core == 2'h2;
+  assign \cfg_en$52  = cfg_en & \$3 ;
+  assign \r_en$65  = spikes__ready & spikes__valid;
+  assign \$4  = ! dbg_core;
+  assign \$5  = dbg_core == 1'h1;
+  assign \$6  = dbg_core == 2'h2;
+  assign \$7  = ! level;
+  assign \$8  = \$7  & events__ready;
+  assign \$9  = ~ events__valid;
+  assign \$10  = ext_done & \$9 ;
+  assign \eos$78  = \$8  & \$10 ;
+  assign \$11  = ! \level$83 ;
+  assign \$12  = \$11  & events__ready;
+  assign \$13  = ~ events__valid;
+  assign \$14  = ext_done & \$13 ;
+  assign \eos$82  = \$12  & \$14 ;
+  assign \$15  = ! \level$85 ;
+  assign \$16  = \$15  & events__ready;
+  assign \$17  = \$16  & drained0;
+  assign \eos$84  = \$17  & drained1;
+  assign \$18  = events__ready & ext_done;
+  assign \$19  = ! \level$86 ;
+  assign \$20  = \$18  & \$19 ;
+  assign \$21  = \$20  & drained0;
+  assign \$22  = \$21  & drained1;
+  assign \$23  = \$22  & drained2;
+  assign \$24  = \$23  & started;
+  assign \$25  = ~ start;
+  assign \$26  = \$24  & \$25 ;
+  assign \$27  = ~ clear;
+  assign done = \$26  & \$27 ;
+  assign \$28  = guard_error | \error$89 ;
+  assign \$29  = \$28  | \error$90 ;
+  assign error = \$29  | \error$91 ;
+  assign \$32  = e_ptr == e_end;
+  assign \$33  = ! e_rd__data[1:0];
+  assign \$34  = e_rd__data[1:0] == 1'h1;
+  assign \$35  = e_rd__data[1:0] == 2'h2;
+  assign \$36  = e_ptr == e_end;
+  assign \$37  = ! e_rd__data[1:0];
+  assign \$38  = e_rd__data[1:0] == 1'h1;
+  assign \$39  = e_rd__data[1:0] == 2'h2;
+  assign events__ready = ! fsm_state;
+  assign \$40  = fsm_state == 1'h1;
+  assign \$41  = fsm_state == 2'h2;
+  assign \$42  = fsm_state == 2'h3;
+  assign \$43  = fsm_state == 3'h4;
+  assign \$44  = fsm_state == 3'h5;
+  assign \$45  = fsm_state == 3'h6;
+  assign \$46  = fsm_state == 3'h7;
+  assign \$47  = fsm_state == 4'h8;
+  assign \$48  = fsm_state == 4'h9;
+  assign \$49  = ~ events__valid;
+  assign \$50  = \$49  & eos;
+  assign \$51  = ~ start;
+  assign \$52  = \$50  & \$51 ;
+  assign \$53  = \$52  & started;
+  assign \$56  = lane == 3'h4;
+  assign \$57  = mask >> lane;
+  assign \$58  = ! word_core;
+  assign \$59  = word_chunk * 3'h4;
+  assign \$60  = 7'h40 + \$59 ;
+  assign \$61  = \$60  + lane;
+  assign \$62  = word_core == 1'h1;
+  assign \$63  = word_chunk * 3'h4;
+  assign \$64  = 9'h140 + \$63 ;
+  assign \$65  = \$64  + lane;
+  assign \$66  = word_core == 2'h2;
+  assign \$67  = word_chunk * 3'h4;
+  assign \$68  = 10'h240 + \$67 ;
+  assign \$69  = \$68  + lane;
+  assign \$70  = lane + 1'h1;
+  assign \$71  = lane + 1'h1;
+  assign \$72  = \$signature__data [9:0] + \$signature__data [12:10];
+  assign \$73  = e_ptr == e_end;
+  assign \$74  = ! e_rd__data[1:0];
   assign \$75  = e_ptr + 1'h1;
+  assign \$76  = e_rd__data[1:0] == 1'h1;
+  assign \$77  = e_ptr + 1'h1;
+  assign \$78  = e_rd__data[1:0] == 2'h2;
+  assign \$79  = e_ptr + 1'h1;
+  assign \$80  = \$signature__data [9:0] + \$signature__data [12:10];
+  assign \$81  = e_ptr == e_end;
+  assign \$82  = ! e_rd__data[1:0];
+  assign \$83  = e_ptr + 1'h1;
+  assign \$84  = e_rd__data[1:0] == 1'h1;
+  assign \$85  = e_ptr + 1'h1;
+  assign \$86  = e_rd__data[1:0] == 2'h2;
+  assign \$87  = e_ptr + 1'h1;
   always @(posedge clk)
-    ext_done <= \$76 ;
+    ext_done <= \$88 ;
   always @(posedge clk)
-    started <= \$77 ;
+    started <= \$89 ;
   always @(posedge clk)
-    src <= \$78 ;
+    guard_error <= \$90 ;
   always @(posedge clk)
-    fsm_state <= \$79 ;
+    src <= \$91 ;
   always @(posedge clk)
-    word_core <= \$80 ;
+    fsm_state <= \$92 ;
   always @(posedge clk)
-    mask <= \$81 ;
+    word_core <= \$93 ;
   always @(posedge clk)
-    word_chunk <= \$82 ;
+    mask <= \$94 ;
   always @(posedge clk)
-    lane <= \$83 ;
+    word_chunk <= \$95 ;
   always @(posedge clk)
-    rr <= \$84 ;
+    lane <= \$96 ;
   always @(posedge clk)
-    e_ptr <= \$85 ;
+    rr <= \$97 ;
   always @(posedge clk)
-    e_end <= \$86 ;
-  assign \$1  = ! dbg_core;
-  assign \$2  = dbg_core == 1'h1;
-  assign \$3  = dbg_core == 2'h2;
-  assign \$4  = ! level;
-  assign \$5  = router_idle & \$4 ;
-  assign \$6  = ~ events__valid;
-  assign \$7  = ext_done & \$6 ;
-  assign \eos$56  = \$5  & \$7 ;
-  assign \$8  = ! \level$61 ;
-  assign \$9  = router_idle & \$8 ;
-  assign \$10  = ~ events__valid;
-  assign \$11  = ext_done & \$10 ;
-  assign \eos$60  = \$9  & \$11 ;
+    e_ptr <= \$98 ;
+  always @(posedge clk)
+    e_end <= \$99 ;
   \neurosim_top.core0  core0 (
+    .cfg_addr(cfg_addr),
+    .cfg_data(cfg_data),
+    .cfg_en(\cfg_en$26 ),
+    .cfg_mem(cfg_mem),
+    .clear(clear),
     .clk(clk),
     .cycles(cycles),
     .dbg_rd__addr(dbg_addr),
-    .dbg_v(\dbg_v$45 ),
-    .eos(\eos$56 ),
-    .events__payload(\events__payload$21 ),
+    .dbg_v(\dbg_v$67 ),
+    .eos(\eos$78 ),
+    .error(\error$89 ),
+    .events__payload(\events__payload$32 ),
     .events__ready(r_en),
-    .events__valid(\events__valid$19 ),
+    .events__valid(\events__valid$30 ),
     .idle(drained0),
-    .r_en(\spikes__ready$70 ),
     .rst(rst),
-    .spikes__payload(\spikes__payload$71 ),
-    .spikes__valid(\spikes__valid$67 ),
+    .spikes__payload(\spikes__payload$101 ),
+    .spikes__ready(\spikes__ready$98 ),
+    .spikes__valid(\spikes__valid$95 ),
     .start(start)
   );
   \neurosim_top.core1  core1 (
+    .cfg_addr(cfg_addr),
+    .cfg_data(cfg_data),
+    .cfg_en(\cfg_en$39 ),
+    .cfg_mem(cfg_mem),
+    .clear(clear),
     .clk(clk),
-    .cycles(\cycles$34 ),
+    .cycles(\cycles$49 ),
     .dbg_rd__addr(dbg_addr),
-    .dbg_v(\dbg_v$47 ),
-    .eos(\eos$60 ),
-    .events__payload(\events__payload$30 ),
-    .events__ready(\r_en$32 ),
-    .events__valid(\events__valid$28 ),
+    .dbg_v(\dbg_v$69 ),
+    .eos(\eos$82 ),
+    .error(\error$90 ),
+    .events__payload(\events__payload$45 ),
+    .events__ready(\r_en$47 ),
+    .events__valid(\events__valid$43 ),
     .idle(drained1),
-    .r_en(\spikes__ready$72 ),
     .rst(rst),
-    .spikes__payload(\spikes__payload$73 ),
-    .spikes__valid(\spikes__valid$68 ),
+    .spikes__payload(\spikes__payload$103 ),
+    .spikes__ready(\spikes__ready$102 ),
+    .spikes__valid(\spikes__valid$96 ),
     .start(start)
   );
   \neurosim_top.core2  core2 (
+    .cfg_addr(cfg_addr[10:0]),
+    .cfg_data(cfg_data),
+    .cfg_en(\cfg_en$52 ),
+    .cfg_mem(cfg_mem),
+    .clear(clear),
     .clk(clk),
-    .cycles(\cycles$43 ),
+    .cycles(\cycles$62 ),
     .dbg_rd__addr(dbg_addr[1:0]),
-    .dbg_v(\dbg_v$49 ),
-    .eos(\eos$62 ),
-    .events__payload(\events__payload$39 ),
-    .events__ready(\r_en$41 ),
-    .events__valid(\events__valid$37 ),
+    .dbg_v(\dbg_v$71 ),
+    .eos(\eos$84 ),
+    .error(\error$91 ),
+    .events__payload(\events__payload$58 ),
+    .events__ready(\r_en$60 ),
+    .events__valid(\events__valid$56 ),
     .idle(drained2),
-    .r_en(\spikes__ready$74 ),
     .rst(rst),
-    .spikes__payload(\spikes__payload$75 ),
-    .spikes__valid(\spikes__valid$69 ),
+    .spikes__payload(\spikes__payload$105 ),
+    .spikes__ready(\spikes__ready$104 ),
+    .spikes__valid(\spikes__valid$97 ),
     .start(start)
   );
   \neurosim_top.queue0  queue0 (
     .clk(clk),
-    .r_data(\events__payload$21 ),
+    .r_data(\events__payload$32 ),
     .r_en(r_en),
-    .r_rdy(\events__valid$19 ),
+    .r_rdy(\events__valid$30 ),
     .rst(rst),
-    .w_en(w_en),
+    .w_en(\w_en$113 ),
     .w_level(level),
-    .w_port__data(w_data),
-    .w_rdy(w_rdy)
+    .w_port__data(\w_data$112 ),
+    .w_rdy(\w_rdy$123 )
   );
   \neurosim_top.queue1  queue1 (
     .clk(clk),
-    .r_data(\events__payload$30 ),
-    .r_en(\r_en$32 ),
-    .r_rdy(\events__valid$28 ),
+    .r_data(\events__payload$45 ),
+    .r_en(\r_en$47 ),
+    .r_rdy(\events__valid$43 ),
     .rst(rst),
-    .w_en(\w_en$85 ),
-    .w_level(\level$61 ),
-    .w_port__data(\w_data$84 ),
-    .w_rdy(\w_rdy$94 )
+    .w_en(\w_en$115 ),
+    .w_level(\level$83 ),
+    .w_port__data(\w_data$114 ),
+    .w_rdy(\w_rdy$124 )
   );
   \neurosim_top.queue2  queue2 (
     .clk(clk),
-    .r_data(\events__payload$39 ),
-    .r_en(\r_en$41 ),
-    .r_rdy(\events__valid$37 ),
+    .r_data(\events__payload$58 ),
+    .r_en(\r_en$60 ),
+    .r_rdy(\events__valid$56 ),
     .rst(rst),
-    .w_en(\w_en$87 ),
-    .w_level(\level$63 ),
-    .w_port__data(\w_data$86 ),
-    .w_rdy(\w_rdy$95 )
+    .w_en(\w_en$117 ),
+    .w_level(\level$85 ),
+    .w_port__data(\w_data$116 ),
+    .w_rdy(\w_rdy$125 )
+  );
+  \neurosim_top.tap  tap (
+    .clk(clk),
+    .r_data(spikes__payload),
+    .r_en(\r_en$65 ),
+    .r_rdy(spikes__valid),
+    .rst(rst),
+    .w_en(w_en),
+    .w_level(\level$86 ),
+    .w_port__data(w_data),
+    .w_rdy(w_rdy)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
@@ -1663,7 +1759,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           /* empty */;
       4'h5:
           (* full_case = 32'd1 *)
-          if (\$21 ) begin
+          if (\$32 ) begin
           end else begin
             e_rd__en = 1'h1;
           end
@@ -1675,7 +1771,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           /* empty */;
       4'h8:
           (* full_case = 32'd1 *)
-          if (\$25 ) begin
+          if (\$36 ) begin
           end else begin
             e_rd__en = 1'h1;
           end
@@ -1684,56 +1780,39 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dbg_v = 64'h0000000000000000;
-    if (\$1 ) begin
-      dbg_v = \dbg_v$45 ;
+    if (\$4 ) begin
+      dbg_v = \dbg_v$67 ;
     end
-    if (\$2 ) begin
-      dbg_v = \dbg_v$47 ;
+    if (\$5 ) begin
+      dbg_v = \dbg_v$69 ;
     end
-    if (\$3 ) begin
-      dbg_v = \dbg_v$49 ;
+    if (\$6 ) begin
+      dbg_v = \dbg_v$71 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    router_idle = 1'h0;
+    \spikes__ready$98  = 1'h0;
     casez (fsm_state)
       4'h0:
-          router_idle = 1'h1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    events__ready = 1'h0;
-    casez (fsm_state)
-      4'h0:
-          if (events__valid) begin
-            events__ready = 1'h1;
-          end
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \spikes__ready$70  = 1'h0;
-    casez (fsm_state)
-      4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
+          if (\$31 ) begin
+          end else if (events__valid) begin
+          end else if (w_rdy) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$67 ) begin
-                    \spikes__ready$70  = 1'h1;
+                  if (\spikes__valid$95 ) begin
+                    \spikes__ready$98  = 1'h1;
                   end
               2'h1:
-                  if (\spikes__valid$68 ) begin
-                  end else if (\spikes__valid$69 ) begin
-                  end else if (\spikes__valid$67 ) begin
-                    \spikes__ready$70  = 1'h1;
+                  if (\spikes__valid$96 ) begin
+                  end else if (\spikes__valid$97 ) begin
+                  end else if (\spikes__valid$95 ) begin
+                    \spikes__ready$98  = 1'h1;
                   end
               2'h2:
-                  if (\spikes__valid$69 ) begin
-                  end else if (\spikes__valid$67 ) begin
-                    \spikes__ready$70  = 1'h1;
+                  if (\spikes__valid$97 ) begin
+                  end else if (\spikes__valid$95 ) begin
+                    \spikes__ready$98  = 1'h1;
                   end
             endcase
           end
@@ -1741,35 +1820,36 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    spikes__valid = 1'h0;
+    w_en = 1'h0;
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
+          if (\$31 ) begin
+          end else if (events__valid) begin
+          end else if (w_rdy) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$67 ) begin
-                    spikes__valid = 1'h1;
-                  end else if (\spikes__valid$68 ) begin
-                    spikes__valid = 1'h1;
-                  end else if (\spikes__valid$69 ) begin
-                    spikes__valid = 1'h1;
+                  if (\spikes__valid$95 ) begin
+                    w_en = 1'h1;
+                  end else if (\spikes__valid$96 ) begin
+                    w_en = 1'h1;
+                  end else if (\spikes__valid$97 ) begin
+                    w_en = 1'h1;
                   end
               2'h1:
-                  if (\spikes__valid$68 ) begin
-                    spikes__valid = 1'h1;
-                  end else if (\spikes__valid$69 ) begin
-                    spikes__valid = 1'h1;
-                  end else if (\spikes__valid$67 ) begin
-                    spikes__valid = 1'h1;
+                  if (\spikes__valid$96 ) begin
+                    w_en = 1'h1;
+                  end else if (\spikes__valid$97 ) begin
+                    w_en = 1'h1;
+                  end else if (\spikes__valid$95 ) begin
+                    w_en = 1'h1;
                   end
               2'h2:
-                  if (\spikes__valid$69 ) begin
-                    spikes__valid = 1'h1;
-                  end else if (\spikes__valid$67 ) begin
-                    spikes__valid = 1'h1;
-                  end else if (\spikes__valid$68 ) begin
-                    spikes__valid = 1'h1;
+                  if (\spikes__valid$97 ) begin
+                    w_en = 1'h1;
+                  end else if (\spikes__valid$95 ) begin
+                    w_en = 1'h1;
+                  end else if (\spikes__valid$96 ) begin
+                    w_en = 1'h1;
                   end
             endcase
           end
@@ -1777,35 +1857,36 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    spikes__payload = 12'h000;
+    w_data = 12'h000;
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
+          if (\$31 ) begin
+          end else if (events__valid) begin
+          end else if (w_rdy) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$67 ) begin
-                    spikes__payload = { 2'h0, \spikes__payload$71  };
-                  end else if (\spikes__valid$68 ) begin
-                    spikes__payload = { 2'h1, \spikes__payload$73  };
-                  end else if (\spikes__valid$69 ) begin
-                    spikes__payload = { 6'h20, \spikes__payload$75  };
+                  if (\spikes__valid$95 ) begin
+                    w_data = { 2'h0, \spikes__payload$101  };
+                  end else if (\spikes__valid$96 ) begin
+                    w_data = { 2'h1, \spikes__payload$103  };
+                  end else if (\spikes__valid$97 ) begin
+                    w_data = { 6'h20, \spikes__payload$105  };
                   end
               2'h1:
-                  if (\spikes__valid$68 ) begin
-                    spikes__payload = { 2'h1, \spikes__payload$73  };
-                  end else if (\spikes__valid$69 ) begin
-                    spikes__payload = { 6'h20, \spikes__payload$75  };
-                  end else if (\spikes__valid$67 ) begin
-                    spikes__payload = { 2'h0, \spikes__payload$71  };
+                  if (\spikes__valid$96 ) begin
+                    w_data = { 2'h1, \spikes__payload$103  };
+                  end else if (\spikes__valid$97 ) begin
+                    w_data = { 6'h20, \spikes__payload$105  };
+                  end else if (\spikes__valid$95 ) begin
+                    w_data = { 2'h0, \spikes__payload$101  };
                   end
               2'h2:
-                  if (\spikes__valid$69 ) begin
-                    spikes__payload = { 6'h20, \spikes__payload$75  };
-                  end else if (\spikes__valid$67 ) begin
-                    spikes__payload = { 2'h0, \spikes__payload$71  };
-                  end else if (\spikes__valid$68 ) begin
-                    spikes__payload = { 2'h1, \spikes__payload$73  };
+                  if (\spikes__valid$97 ) begin
+                    w_data = { 6'h20, \spikes__payload$105  };
+                  end else if (\spikes__valid$95 ) begin
+                    w_data = { 2'h0, \spikes__payload$101  };
+                  end else if (\spikes__valid$96 ) begin
+                    w_data = { 2'h1, \spikes__payload$103  };
                   end
             endcase
           end
@@ -1813,26 +1894,27 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \spikes__ready$72  = 1'h0;
+    \spikes__ready$102  = 1'h0;
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
+          if (\$31 ) begin
+          end else if (events__valid) begin
+          end else if (w_rdy) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$67 ) begin
-                  end else if (\spikes__valid$68 ) begin
-                    \spikes__ready$72  = 1'h1;
+                  if (\spikes__valid$95 ) begin
+                  end else if (\spikes__valid$96 ) begin
+                    \spikes__ready$102  = 1'h1;
                   end
               2'h1:
-                  if (\spikes__valid$68 ) begin
-                    \spikes__ready$72  = 1'h1;
+                  if (\spikes__valid$96 ) begin
+                    \spikes__ready$102  = 1'h1;
                   end
               2'h2:
-                  if (\spikes__valid$69 ) begin
-                  end else if (\spikes__valid$67 ) begin
-                  end else if (\spikes__valid$68 ) begin
-                    \spikes__ready$72  = 1'h1;
+                  if (\spikes__valid$97 ) begin
+                  end else if (\spikes__valid$95 ) begin
+                  end else if (\spikes__valid$96 ) begin
+                    \spikes__ready$102  = 1'h1;
                   end
             endcase
           end
@@ -1840,26 +1922,27 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \spikes__ready$74  = 1'h0;
+    \spikes__ready$104  = 1'h0;
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
+          if (\$31 ) begin
+          end else if (events__valid) begin
+          end else if (w_rdy) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$67 ) begin
-                  end else if (\spikes__valid$68 ) begin
-                  end else if (\spikes__valid$69 ) begin
-                    \spikes__ready$74  = 1'h1;
+                  if (\spikes__valid$95 ) begin
+                  end else if (\spikes__valid$96 ) begin
+                  end else if (\spikes__valid$97 ) begin
+                    \spikes__ready$104  = 1'h1;
                   end
               2'h1:
-                  if (\spikes__valid$68 ) begin
-                  end else if (\spikes__valid$69 ) begin
-                    \spikes__ready$74  = 1'h1;
+                  if (\spikes__valid$96 ) begin
+                  end else if (\spikes__valid$97 ) begin
+                    \spikes__ready$104  = 1'h1;
                   end
               2'h2:
-                  if (\spikes__valid$69 ) begin
-                    \spikes__ready$74  = 1'h1;
+                  if (\spikes__valid$97 ) begin
+                    \spikes__ready$104  = 1'h1;
                   end
             endcase
           end
@@ -1899,7 +1982,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           /* empty */;
       4'h5:
           (* full_case = 32'd1 *)
-          if (\$21 ) begin
+          if (\$32 ) begin
           end else begin
             e_rd__addr = e_ptr[9:0];
           end
@@ -1911,7 +1994,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           /* empty */;
       4'h8:
           (* full_case = 32'd1 *)
-          if (\$25 ) begin
+          if (\$36 ) begin
           end else begin
             e_rd__addr = e_ptr[9:0];
           end
@@ -1919,7 +2002,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    w_data = 6'h00;
+    \w_data$112  = 6'h00;
     casez (fsm_state)
       4'h0:
           /* empty */;
@@ -1932,8 +2015,8 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$22 ) begin
-            w_data = e_rd__data[7:2];
+          if (\$33 ) begin
+            \w_data$112  = e_rd__data[7:2];
           end
       4'h3:
           /* empty */;
@@ -1942,14 +2025,14 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$26 ) begin
-            w_data = e_rd__data[7:2];
+          if (\$37 ) begin
+            \w_data$112  = e_rd__data[7:2];
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    w_en = 1'h0;
+    \w_en$113  = 1'h0;
     casez (fsm_state)
       4'h0:
           /* empty */;
@@ -1962,8 +2045,8 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$22 ) begin
-            w_en = 1'h1;
+          if (\$33 ) begin
+            \w_en$113  = 1'h1;
           end
       4'h3:
           /* empty */;
@@ -1972,14 +2055,14 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$26 ) begin
-            w_en = 1'h1;
+          if (\$37 ) begin
+            \w_en$113  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_data$84  = 6'h00;
+    \w_data$114  = 6'h00;
     casez (fsm_state)
       4'h0:
           /* empty */;
@@ -1992,8 +2075,8 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$23 ) begin
-            \w_data$84  = e_rd__data[7:2];
+          if (\$34 ) begin
+            \w_data$114  = e_rd__data[7:2];
           end
       4'h3:
           /* empty */;
@@ -2002,14 +2085,14 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$27 ) begin
-            \w_data$84  = e_rd__data[7:2];
+          if (\$38 ) begin
+            \w_data$114  = e_rd__data[7:2];
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$85  = 1'h0;
+    \w_en$115  = 1'h0;
     casez (fsm_state)
       4'h0:
           /* empty */;
@@ -2022,8 +2105,8 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$23 ) begin
-            \w_en$85  = 1'h1;
+          if (\$34 ) begin
+            \w_en$115  = 1'h1;
           end
       4'h3:
           /* empty */;
@@ -2032,14 +2115,14 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$27 ) begin
-            \w_en$85  = 1'h1;
+          if (\$38 ) begin
+            \w_en$115  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_data$86  = 9'h000;
+    \w_data$116  = 9'h000;
     casez (fsm_state)
       4'h0:
           /* empty */;
@@ -2052,8 +2135,8 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$24 ) begin
-            \w_data$86  = e_rd__data[10:2];
+          if (\$35 ) begin
+            \w_data$116  = e_rd__data[10:2];
           end
       4'h3:
           /* empty */;
@@ -2062,14 +2145,14 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$28 ) begin
-            \w_data$86  = e_rd__data[10:2];
+          if (\$39 ) begin
+            \w_data$116  = e_rd__data[10:2];
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$87  = 1'h0;
+    \w_en$117  = 1'h0;
     casez (fsm_state)
       4'h0:
           /* empty */;
@@ -2082,8 +2165,8 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$24 ) begin
-            \w_en$87  = 1'h1;
+          if (\$35 ) begin
+            \w_en$117  = 1'h1;
           end
       4'h3:
           /* empty */;
@@ -2092,373 +2175,400 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$28 ) begin
-            \w_en$87  = 1'h1;
+          if (\$39 ) begin
+            \w_en$117  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$76  = ext_done;
+    \$88  = ext_done;
     if (start) begin
-      \$76  = 1'h0;
+      \$88  = 1'h0;
+    end else if (clear) begin
+      \$88  = 1'h1;
     end
     casez (fsm_state)
       4'h0:
-          if (\$43 ) begin
-            \$76  = 1'h1;
+          if (\$53 ) begin
+            \$88  = 1'h1;
           end
     endcase
     if (rst) begin
-      \$76  = 1'h0;
+      \$88  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$77  = started;
+    \$89  = started;
     if (start) begin
-      \$77  = 1'h1;
+      \$89  = 1'h1;
+    end else if (clear) begin
+      \$89  = 1'h1;
     end
     if (rst) begin
-      \$77  = 1'h0;
+      \$89  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$78  = src;
+    \$90  = guard_error;
+    if (start) begin
+      \$90  = 1'h0;
+    end
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-            \$78  = { 4'h0, events__payload };
+          if (\$55 ) begin
+            \$90  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$90  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$91  = src;
+    casez (fsm_state)
+      4'h0:
+          if (\$55 ) begin
+          end else if (events__valid) begin
+            \$91  = { 4'h0, events__payload };
           end
       4'h2:
-          if (\$44 ) begin
-          end else if (\$45 ) begin
-            if (\$46 ) begin
-              \$78  = \$49 [9:0];
+          if (\$56 ) begin
+          end else if (\$57 ) begin
+            if (\$58 ) begin
+              \$91  = \$61 [9:0];
             end
-            if (\$50 ) begin
-              \$78  = \$53 [9:0];
+            if (\$62 ) begin
+              \$91  = \$65 [9:0];
             end
-            if (\$54 ) begin
-              \$78  = \$57 [9:0];
+            if (\$66 ) begin
+              \$91  = \$69 [9:0];
             end
           end
     endcase
     if (rst) begin
-      \$78  = 10'h000;
+      \$91  = 10'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$79  = fsm_state;
+    \$92  = fsm_state;
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-            \$79  = 4'h1;
-          end else if (spikes__ready) begin
+          if (\$55 ) begin
+          end else if (events__valid) begin
+            \$92  = 4'h1;
+          end else if (w_rdy) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$67 ) begin
-                    \$79  = 4'h2;
-                  end else if (\spikes__valid$68 ) begin
-                    \$79  = 4'h2;
-                  end else if (\spikes__valid$69 ) begin
-                    \$79  = 4'h2;
+                  if (\spikes__valid$95 ) begin
+                    \$92  = 4'h2;
+                  end else if (\spikes__valid$96 ) begin
+                    \$92  = 4'h2;
+                  end else if (\spikes__valid$97 ) begin
+                    \$92  = 4'h2;
                   end
               2'h1:
-                  if (\spikes__valid$68 ) begin
-                    \$79  = 4'h2;
-                  end else if (\spikes__valid$69 ) begin
-                    \$79  = 4'h2;
-                  end else if (\spikes__valid$67 ) begin
-                    \$79  = 4'h2;
+                  if (\spikes__valid$96 ) begin
+                    \$92  = 4'h2;
+                  end else if (\spikes__valid$97 ) begin
+                    \$92  = 4'h2;
+                  end else if (\spikes__valid$95 ) begin
+                    \$92  = 4'h2;
                   end
               2'h2:
-                  if (\spikes__valid$69 ) begin
-                    \$79  = 4'h2;
-                  end else if (\spikes__valid$67 ) begin
-                    \$79  = 4'h2;
-                  end else if (\spikes__valid$68 ) begin
-                    \$79  = 4'h2;
+                  if (\spikes__valid$97 ) begin
+                    \$92  = 4'h2;
+                  end else if (\spikes__valid$95 ) begin
+                    \$92  = 4'h2;
+                  end else if (\spikes__valid$96 ) begin
+                    \$92  = 4'h2;
                   end
             endcase
           end
       4'h2:
-          if (\$44 ) begin
-            \$79  = 4'h0;
-          end else if (\$45 ) begin
-            \$79  = 4'h3;
+          if (\$56 ) begin
+            \$92  = 4'h0;
+          end else if (\$57 ) begin
+            \$92  = 4'h3;
           end
       4'h1:
-          \$79  = 4'h4;
+          \$92  = 4'h4;
       4'h4:
-          \$79  = 4'h5;
+          \$92  = 4'h5;
       4'h5:
           (* full_case = 32'd1 *)
-          if (\$61 ) begin
-            \$79  = 4'h0;
+          if (\$73 ) begin
+            \$92  = 4'h0;
           end else begin
-            \$79  = 4'h6;
+            \$92  = 4'h6;
           end
       4'h6:
         begin
-          if (\$62 ) begin
-            if (w_rdy) begin
-              \$79  = 4'h5;
+          if (\$74 ) begin
+            if (\w_rdy$123 ) begin
+              \$92  = 4'h5;
             end
           end
-          if (\$64 ) begin
-            if (\w_rdy$94 ) begin
-              \$79  = 4'h5;
+          if (\$76 ) begin
+            if (\w_rdy$124 ) begin
+              \$92  = 4'h5;
             end
           end
-          if (\$66 ) begin
-            if (\w_rdy$95 ) begin
-              \$79  = 4'h5;
+          if (\$78 ) begin
+            if (\w_rdy$125 ) begin
+              \$92  = 4'h5;
             end
           end
         end
       4'h3:
-          \$79  = 4'h7;
+          \$92  = 4'h7;
       4'h7:
-          \$79  = 4'h8;
+          \$92  = 4'h8;
       4'h8:
           (* full_case = 32'd1 *)
-          if (\$69 ) begin
-            \$79  = 4'h2;
+          if (\$81 ) begin
+            \$92  = 4'h2;
           end else begin
-            \$79  = 4'h9;
+            \$92  = 4'h9;
           end
       4'h9:
         begin
-          if (\$70 ) begin
-            if (w_rdy) begin
-              \$79  = 4'h8;
+          if (\$82 ) begin
+            if (\w_rdy$123 ) begin
+              \$92  = 4'h8;
             end
           end
-          if (\$72 ) begin
-            if (\w_rdy$94 ) begin
-              \$79  = 4'h8;
+          if (\$84 ) begin
+            if (\w_rdy$124 ) begin
+              \$92  = 4'h8;
             end
           end
-          if (\$74 ) begin
-            if (\w_rdy$95 ) begin
-              \$79  = 4'h8;
+          if (\$86 ) begin
+            if (\w_rdy$125 ) begin
+              \$92  = 4'h8;
             end
           end
         end
     endcase
     if (rst) begin
-      \$79  = 4'h0;
+      \$92  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$80  = word_core;
+    \$93  = word_core;
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
+          if (\$55 ) begin
+          end else if (events__valid) begin
+          end else if (w_rdy) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$67 ) begin
-                    \$80  = 2'h0;
-                  end else if (\spikes__valid$68 ) begin
-                    \$80  = 2'h1;
-                  end else if (\spikes__valid$69 ) begin
-                    \$80  = 2'h2;
+                  if (\spikes__valid$95 ) begin
+                    \$93  = 2'h0;
+                  end else if (\spikes__valid$96 ) begin
+                    \$93  = 2'h1;
+                  end else if (\spikes__valid$97 ) begin
+                    \$93  = 2'h2;
                   end
               2'h1:
-                  if (\spikes__valid$68 ) begin
-                    \$80  = 2'h1;
-                  end else if (\spikes__valid$69 ) begin
-                    \$80  = 2'h2;
-                  end else if (\spikes__valid$67 ) begin
-                    \$80  = 2'h0;
+                  if (\spikes__valid$96 ) begin
+                    \$93  = 2'h1;
+                  end else if (\spikes__valid$97 ) begin
+                    \$93  = 2'h2;
+                  end else if (\spikes__valid$95 ) begin
+                    \$93  = 2'h0;
                   end
               2'h2:
-                  if (\spikes__valid$69 ) begin
-                    \$80  = 2'h2;
-                  end else if (\spikes__valid$67 ) begin
-                    \$80  = 2'h0;
-                  end else if (\spikes__valid$68 ) begin
-                    \$80  = 2'h1;
+                  if (\spikes__valid$97 ) begin
+                    \$93  = 2'h2;
+                  end else if (\spikes__valid$95 ) begin
+                    \$93  = 2'h0;
+                  end else if (\spikes__valid$96 ) begin
+                    \$93  = 2'h1;
                   end
             endcase
           end
     endcase
     if (rst) begin
-      \$80  = 2'h0;
+      \$93  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$81  = mask;
+    \$94  = mask;
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
+          if (\$55 ) begin
+          end else if (events__valid) begin
+          end else if (w_rdy) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$67 ) begin
-                    \$81  = \spikes__payload$71 [3:0];
-                  end else if (\spikes__valid$68 ) begin
-                    \$81  = \spikes__payload$73 [3:0];
-                  end else if (\spikes__valid$69 ) begin
-                    \$81  = \spikes__payload$75 [3:0];
+                  if (\spikes__valid$95 ) begin
+                    \$94  = \spikes__payload$101 [3:0];
+                  end else if (\spikes__valid$96 ) begin
+                    \$94  = \spikes__payload$103 [3:0];
+                  end else if (\spikes__valid$97 ) begin
+                    \$94  = \spikes__payload$105 [3:0];
                   end
               2'h1:
-                  if (\spikes__valid$68 ) begin
-                    \$81  = \spikes__payload$73 [3:0];
-                  end else if (\spikes__valid$69 ) begin
-                    \$81  = \spikes__payload$75 [3:0];
-                  end else if (\spikes__valid$67 ) begin
-                    \$81  = \spikes__payload$71 [3:0];
+                  if (\spikes__valid$96 ) begin
+                    \$94  = \spikes__payload$103 [3:0];
+                  end else if (\spikes__valid$97 ) begin
+                    \$94  = \spikes__payload$105 [3:0];
+                  end else if (\spikes__valid$95 ) begin
+                    \$94  = \spikes__payload$101 [3:0];
                   end
               2'h2:
-                  if (\spikes__valid$69 ) begin
-                    \$81  = \spikes__payload$75 [3:0];
-                  end else if (\spikes__valid$67 ) begin
-                    \$81  = \spikes__payload$71 [3:0];
-                  end else if (\spikes__valid$68 ) begin
-                    \$81  = \spikes__payload$73 [3:0];
+                  if (\spikes__valid$97 ) begin
+                    \$94  = \spikes__payload$105 [3:0];
+                  end else if (\spikes__valid$95 ) begin
+                    \$94  = \spikes__payload$101 [3:0];
+                  end else if (\spikes__valid$96 ) begin
+                    \$94  = \spikes__payload$103 [3:0];
                   end
             endcase
           end
     endcase
     if (rst) begin
-      \$81  = 4'h0;
+      \$94  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$82  = word_chunk;
+    \$95  = word_chunk;
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
+          if (\$55 ) begin
+          end else if (events__valid) begin
+          end else if (w_rdy) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$67 ) begin
-                    \$82  = \spikes__payload$71 [9:4];
-                  end else if (\spikes__valid$68 ) begin
-                    \$82  = \spikes__payload$73 [9:4];
-                  end else if (\spikes__valid$69 ) begin
-                    \$82  = { 4'h0, \spikes__payload$75 [5:4] };
+                  if (\spikes__valid$95 ) begin
+                    \$95  = \spikes__payload$101 [9:4];
+                  end else if (\spikes__valid$96 ) begin
+                    \$95  = \spikes__payload$103 [9:4];
+                  end else if (\spikes__valid$97 ) begin
+                    \$95  = { 4'h0, \spikes__payload$105 [5:4] };
                   end
               2'h1:
-                  if (\spikes__valid$68 ) begin
-                    \$82  = \spikes__payload$73 [9:4];
-                  end else if (\spikes__valid$69 ) begin
-                    \$82  = { 4'h0, \spikes__payload$75 [5:4] };
-                  end else if (\spikes__valid$67 ) begin
-                    \$82  = \spikes__payload$71 [9:4];
+                  if (\spikes__valid$96 ) begin
+                    \$95  = \spikes__payload$103 [9:4];
+                  end else if (\spikes__valid$97 ) begin
+                    \$95  = { 4'h0, \spikes__payload$105 [5:4] };
+                  end else if (\spikes__valid$95 ) begin
+                    \$95  = \spikes__payload$101 [9:4];
                   end
               2'h2:
-                  if (\spikes__valid$69 ) begin
-                    \$82  = { 4'h0, \spikes__payload$75 [5:4] };
-                  end else if (\spikes__valid$67 ) begin
-                    \$82  = \spikes__payload$71 [9:4];
-                  end else if (\spikes__valid$68 ) begin
-                    \$82  = \spikes__payload$73 [9:4];
+                  if (\spikes__valid$97 ) begin
+                    \$95  = { 4'h0, \spikes__payload$105 [5:4] };
+                  end else if (\spikes__valid$95 ) begin
+                    \$95  = \spikes__payload$101 [9:4];
+                  end else if (\spikes__valid$96 ) begin
+                    \$95  = \spikes__payload$103 [9:4];
                   end
             endcase
           end
     endcase
     if (rst) begin
-      \$82  = 6'h00;
+      \$95  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$83  = lane;
+    \$96  = lane;
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
+          if (\$55 ) begin
+          end else if (events__valid) begin
+          end else if (w_rdy) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$67 ) begin
-                    \$83  = 3'h0;
-                  end else if (\spikes__valid$68 ) begin
-                    \$83  = 3'h0;
-                  end else if (\spikes__valid$69 ) begin
-                    \$83  = 3'h0;
+                  if (\spikes__valid$95 ) begin
+                    \$96  = 3'h0;
+                  end else if (\spikes__valid$96 ) begin
+                    \$96  = 3'h0;
+                  end else if (\spikes__valid$97 ) begin
+                    \$96  = 3'h0;
                   end
               2'h1:
-                  if (\spikes__valid$68 ) begin
-                    \$83  = 3'h0;
-                  end else if (\spikes__valid$69 ) begin
-                    \$83  = 3'h0;
-                  end else if (\spikes__valid$67 ) begin
-                    \$83  = 3'h0;
+                  if (\spikes__valid$96 ) begin
+                    \$96  = 3'h0;
+                  end else if (\spikes__valid$97 ) begin
+                    \$96  = 3'h0;
+                  end else if (\spikes__valid$95 ) begin
+                    \$96  = 3'h0;
                   end
               2'h2:
-                  if (\spikes__valid$69 ) begin
-                    \$83  = 3'h0;
-                  end else if (\spikes__valid$67 ) begin
-                    \$83  = 3'h0;
-                  end else if (\spikes__valid$68 ) begin
-                    \$83  = 3'h0;
+                  if (\spikes__valid$97 ) begin
+                    \$96  = 3'h0;
+                  end else if (\spikes__valid$95 ) begin
+                    \$96  = 3'h0;
+                  end else if (\spikes__valid$96 ) begin
+                    \$96  = 3'h0;
                   end
             endcase
           end
       4'h2:
           (* full_case = 32'd1 *)
-          if (\$44 ) begin
-          end else if (\$45 ) begin
-            \$83  = \$58 [2:0];
+          if (\$56 ) begin
+          end else if (\$57 ) begin
+            \$96  = \$70 [2:0];
           end else begin
-            \$83  = \$59 [2:0];
+            \$96  = \$71 [2:0];
           end
     endcase
     if (rst) begin
-      \$83  = 3'h0;
+      \$96  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$84  = rr;
+    \$97  = rr;
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
+          if (\$55 ) begin
+          end else if (events__valid) begin
+          end else if (w_rdy) begin
             casez (rr)
               2'h0:
-                  if (\spikes__valid$67 ) begin
-                    \$84  = 2'h1;
-                  end else if (\spikes__valid$68 ) begin
-                    \$84  = 2'h1;
-                  end else if (\spikes__valid$69 ) begin
-                    \$84  = 2'h1;
+                  if (\spikes__valid$95 ) begin
+                    \$97  = 2'h1;
+                  end else if (\spikes__valid$96 ) begin
+                    \$97  = 2'h1;
+                  end else if (\spikes__valid$97 ) begin
+                    \$97  = 2'h1;
                   end
               2'h1:
-                  if (\spikes__valid$68 ) begin
-                    \$84  = 2'h2;
-                  end else if (\spikes__valid$69 ) begin
-                    \$84  = 2'h2;
-                  end else if (\spikes__valid$67 ) begin
-                    \$84  = 2'h2;
+                  if (\spikes__valid$96 ) begin
+                    \$97  = 2'h2;
+                  end else if (\spikes__valid$97 ) begin
+                    \$97  = 2'h2;
+                  end else if (\spikes__valid$95 ) begin
+                    \$97  = 2'h2;
                   end
               2'h2:
-                  if (\spikes__valid$69 ) begin
-                    \$84  = 2'h0;
-                  end else if (\spikes__valid$67 ) begin
-                    \$84  = 2'h0;
-                  end else if (\spikes__valid$68 ) begin
-                    \$84  = 2'h0;
+                  if (\spikes__valid$97 ) begin
+                    \$97  = 2'h0;
+                  end else if (\spikes__valid$95 ) begin
+                    \$97  = 2'h0;
+                  end else if (\spikes__valid$96 ) begin
+                    \$97  = 2'h0;
                   end
             endcase
           end
     endcase
     if (rst) begin
-      \$84  = 2'h0;
+      \$97  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$85  = e_ptr;
+    \$98  = e_ptr;
     casez (fsm_state)
       4'h0:
           /* empty */;
@@ -2467,59 +2577,59 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h1:
           /* empty */;
       4'h4:
-          \$85  = { 1'h0, \$signature__data [9:0] };
+          \$98  = { 1'h0, \$signature__data [9:0] };
       4'h5:
           /* empty */;
       4'h6:
         begin
-          if (\$62 ) begin
-            if (w_rdy) begin
-              \$85  = \$63 [10:0];
+          if (\$74 ) begin
+            if (\w_rdy$123 ) begin
+              \$98  = \$75 [10:0];
             end
           end
-          if (\$64 ) begin
-            if (\w_rdy$94 ) begin
-              \$85  = \$65 [10:0];
+          if (\$76 ) begin
+            if (\w_rdy$124 ) begin
+              \$98  = \$77 [10:0];
             end
           end
-          if (\$66 ) begin
-            if (\w_rdy$95 ) begin
-              \$85  = \$67 [10:0];
+          if (\$78 ) begin
+            if (\w_rdy$125 ) begin
+              \$98  = \$79 [10:0];
             end
           end
         end
       4'h3:
           /* empty */;
       4'h7:
-          \$85  = { 1'h0, \$signature__data [9:0] };
+          \$98  = { 1'h0, \$signature__data [9:0] };
       4'h8:
           /* empty */;
       4'h9:
         begin
-          if (\$70 ) begin
-            if (w_rdy) begin
-              \$85  = \$71 [10:0];
+          if (\$82 ) begin
+            if (\w_rdy$123 ) begin
+              \$98  = \$83 [10:0];
             end
           end
-          if (\$72 ) begin
-            if (\w_rdy$94 ) begin
-              \$85  = \$73 [10:0];
+          if (\$84 ) begin
+            if (\w_rdy$124 ) begin
+              \$98  = \$85 [10:0];
             end
           end
-          if (\$74 ) begin
-            if (\w_rdy$95 ) begin
-              \$85  = \$75 [10:0];
+          if (\$86 ) begin
+            if (\w_rdy$125 ) begin
+              \$98  = \$87 [10:0];
             end
           end
         end
     endcase
     if (rst) begin
-      \$85  = 11'h000;
+      \$98  = 11'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$86  = e_end;
+    \$99  = e_end;
     casez (fsm_state)
       4'h0:
           /* empty */;
@@ -2528,7 +2638,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h1:
           /* empty */;
       4'h4:
-          \$86  = { 1'h0, \$60  };
+          \$99  = { 1'h0, \$72  };
       4'h5:
           /* empty */;
       4'h6:
@@ -2536,84 +2646,107 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h3:
           /* empty */;
       4'h7:
-          \$86  = { 1'h0, \$68  };
+          \$99  = { 1'h0, \$80  };
     endcase
     if (rst) begin
-      \$86  = 12'h000;
+      \$99  = 12'h000;
     end
   end
-  assign \start$17  = start;
-  assign cfg_en = 1'h0;
-  assign r_rdy = \events__valid$19 ;
-  assign r_data = \events__payload$21 ;
-  assign \events__ready$24  = r_en;
-  assign \start$26  = start;
-  assign \cfg_en$27  = 1'h0;
-  assign \r_rdy$29  = \events__valid$28 ;
-  assign \r_data$31  = \events__payload$30 ;
-  assign \events__ready$33  = \r_en$32 ;
-  assign \start$35  = start;
-  assign \cfg_en$36  = 1'h0;
-  assign \r_rdy$38  = \events__valid$37 ;
-  assign \r_data$40  = \events__payload$39 ;
-  assign \events__ready$42  = \r_en$41 ;
-  assign \dbg_addr$44  = dbg_addr;
-  assign \dbg_addr$46  = dbg_addr;
-  assign \dbg_addr$48  = dbg_addr[1:0];
+  assign \start$24  = start;
+  assign \clear$25  = clear;
+  assign \cfg_mem$27  = cfg_mem;
+  assign \cfg_addr$28  = cfg_addr;
+  assign \cfg_data$29  = cfg_data;
+  assign r_rdy = \events__valid$30 ;
+  assign r_data = \events__payload$32 ;
+  assign \events__ready$35  = r_en;
+  assign \start$37  = start;
+  assign \clear$38  = clear;
+  assign \cfg_mem$40  = cfg_mem;
+  assign \cfg_addr$41  = cfg_addr;
+  assign \cfg_data$42  = cfg_data;
+  assign \r_rdy$44  = \events__valid$43 ;
+  assign \r_data$46  = \events__payload$45 ;
+  assign \events__ready$48  = \r_en$47 ;
+  assign \start$50  = start;
+  assign \clear$51  = clear;
+  assign \cfg_mem$53  = cfg_mem;
+  assign \cfg_addr$54  = cfg_addr[10:0];
+  assign \cfg_data$55  = cfg_data;
+  assign \r_rdy$57  = \events__valid$56 ;
+  assign \r_data$59  = \events__payload$58 ;
+  assign \events__ready$61  = \r_en$60 ;
+  assign \r_rdy$63  = spikes__valid;
+  assign \r_data$64  = spikes__payload;
+  assign \dbg_addr$66  = dbg_addr;
+  assign \dbg_addr$68  = dbg_addr;
+  assign \dbg_addr$70  = dbg_addr[1:0];
   assign idle = drained0;
-  assign \idle$53  = drained1;
-  assign \idle$55  = drained2;
-  assign core_cycles[95:64] = \cycles$43 ;
-  assign core_cycles[63:32] = \cycles$34 ;
+  assign \idle$75  = drained1;
+  assign \idle$77  = drained2;
+  assign router_idle = events__ready;
+  assign core_cycles[95:64] = \cycles$62 ;
+  assign core_cycles[63:32] = \cycles$49 ;
   assign core_cycles[31:0] = cycles;
+  assign \$30  = 1'h0;
+  assign \$31  = 1'h0;
+  assign \$54  = 1'h0;
+  assign \$55  = 1'h0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__payload, events__payload, r_en, events__ready, cycles, spikes__valid, events__valid, start);
+module \neurosim_top.core0 (clear, cfg_mem, cfg_addr, cfg_data, dbg_rd__addr, clk, rst, cfg_en, eos, idle, events__ready, dbg_v, spikes__payload, events__payload, spikes__ready, cycles, error, spikes__valid, events__valid, start);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  wire \$10 ;
+  wire [12:0] \$10 ;
   wire \$100 ;
-  wire [6:0] \$101 ;
-  wire \$102 ;
-  wire [63:0] \$103 ;
-  reg \$104 ;
-  reg \$105 ;
-  reg [31:0] \$106 ;
-  reg \$107 ;
-  reg \$108 ;
-  reg [2:0] \$109 ;
-  wire [32:0] \$11 ;
-  reg [5:0] \$110 ;
-  reg [11:0] \$111 ;
-  reg [5:0] \$112 ;
-  reg [5:0] \$113 ;
-  reg [5:0] \$114 ;
-  wire [33:0] \$12 ;
-  wire \$13 ;
+  wire [12:0] \$101 ;
+  wire [6:0] \$102 ;
+  wire \$103 ;
+  wire [3:0] \$104 ;
+  wire \$105 ;
+  wire [6:0] \$106 ;
+  wire \$107 ;
+  wire [63:0] \$108 ;
+  reg \$109 ;
+  wire [3:0] \$11 ;
+  reg \$110 ;
+  reg \$111 ;
+  reg [31:0] \$112 ;
+  reg \$113 ;
+  reg \$114 ;
+  reg \$115 ;
+  reg [2:0] \$116 ;
+  reg [5:0] \$117 ;
+  reg [5:0] \$118 ;
+  reg [11:0] \$119 ;
+  wire \$12 ;
+  reg [5:0] \$120 ;
+  reg [5:0] \$121 ;
+  wire [32:0] \$13 ;
   wire \$14 ;
-  wire [34:0] \$15 ;
-  wire [34:0] \$16 ;
-  wire \$17 ;
-  wire [8:0] \$18 ;
-  wire [9:0] \$19 ;
+  wire \$15 ;
+  wire [33:0] \$16 ;
+  wire [33:0] \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire [16:0] \$21 ;
-  wire \$22 ;
+  wire [9:0] \$20 ;
+  wire \$21 ;
+  wire [16:0] \$22 ;
   wire \$23 ;
-  wire [17:0] \$24 ;
+  wire \$24 ;
   wire [17:0] \$25 ;
   wire [17:0] \$26 ;
-  wire [15:0] \$27 ;
-  wire [16:0] \$28 ;
-  wire [32:0] \$29 ;
+  wire [17:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [16:0] \$29 ;
   wire \$3 ;
-  wire [33:0] \$30 ;
+  wire [32:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [34:0] \$33 ;
-  wire [34:0] \$34 ;
+  wire [33:0] \$33 ;
+  wire [33:0] \$34 ;
   wire \$35 ;
   wire [8:0] \$36 ;
   wire [9:0] \$37 ;
@@ -2628,111 +2761,118 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   wire [15:0] \$45 ;
   wire [16:0] \$46 ;
   wire [32:0] \$47 ;
-  wire [33:0] \$48 ;
+  wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire [34:0] \$51 ;
-  wire [34:0] \$52 ;
-  wire \$53 ;
-  wire [8:0] \$54 ;
-  wire [9:0] \$55 ;
-  wire \$56 ;
-  wire [16:0] \$57 ;
+  wire [33:0] \$50 ;
+  wire [33:0] \$51 ;
+  wire \$52 ;
+  wire [8:0] \$53 ;
+  wire [9:0] \$54 ;
+  wire \$55 ;
+  wire [16:0] \$56 ;
+  wire \$57 ;
   wire \$58 ;
-  wire \$59 ;
+  wire [17:0] \$59 ;
   wire \$6 ;
   wire [17:0] \$60 ;
   wire [17:0] \$61 ;
-  wire [17:0] \$62 ;
-  wire [15:0] \$63 ;
-  wire [16:0] \$64 ;
-  wire [32:0] \$65 ;
-  wire [33:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire [34:0] \$69 ;
+  wire [15:0] \$62 ;
+  wire [16:0] \$63 ;
+  wire [32:0] \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [33:0] \$67 ;
+  wire [33:0] \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [34:0] \$70 ;
-  wire \$71 ;
-  wire [8:0] \$72 ;
-  wire [9:0] \$73 ;
+  wire [8:0] \$70 ;
+  wire [9:0] \$71 ;
+  wire \$72 ;
+  wire [16:0] \$73 ;
   wire \$74 ;
-  wire [16:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
+  wire \$75 ;
+  wire [17:0] \$76 ;
+  wire [17:0] \$77 ;
   wire [17:0] \$78 ;
-  wire [17:0] \$79 ;
-  wire [12:0] \$8 ;
-  wire [17:0] \$80 ;
-  wire [15:0] \$81 ;
-  wire [16:0] \$82 ;
+  wire [15:0] \$79 ;
+  wire \$8 ;
+  wire [16:0] \$80 ;
+  wire \$81 ;
+  wire \$82 ;
   wire \$83 ;
   wire \$84 ;
-  wire \$85 ;
+  wire [32:0] \$85 ;
   wire [32:0] \$86 ;
   wire [32:0] \$87 ;
   wire [32:0] \$88 ;
-  wire [32:0] \$89 ;
-  wire [3:0] \$9 ;
+  wire \$89 ;
+  wire \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
   wire \$94 ;
-  wire [32:0] \$95 ;
-  wire [12:0] \$96 ;
+  wire \$95 ;
+  wire [32:0] \$96 ;
   wire [6:0] \$97 ;
   wire \$98 ;
-  wire [3:0] \$99 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$85  = 1'h0;
+  reg \$signal$90  = 1'h0;
   wire [11:0] \$signature__addr ;
   reg [5:0] \$signature__addr$11 ;
   wire [5:0] \$signature__addr$14 ;
   wire [5:0] \$signature__addr$17 ;
   wire [5:0] \$signature__addr$20 ;
-  reg [11:0] \$signature__addr$40 ;
-  reg [5:0] \$signature__addr$44 ;
-  reg [5:0] \$signature__addr$47 ;
-  reg [5:0] \$signature__addr$49 ;
-  reg [5:0] \$signature__addr$51 ;
-  reg [5:0] \$signature__addr$53 ;
-  reg [5:0] \$signature__addr$87 ;
+  reg [11:0] \$signature__addr$39 ;
+  reg [5:0] \$signature__addr$43 ;
+  reg [5:0] \$signature__addr$46 ;
+  reg [5:0] \$signature__addr$48 ;
+  reg [5:0] \$signature__addr$50 ;
+  reg [5:0] \$signature__addr$52 ;
+  reg [5:0] \$signature__addr$92 ;
   wire [31:0] \$signature__data ;
   reg [63:0] \$signature__data$12 ;
   wire [63:0] \$signature__data$15 ;
   wire [63:0] \$signature__data$18 ;
   wire [63:0] \$signature__data$21 ;
-  wire [63:0] \$signature__data$55 ;
-  wire [127:0] \$signature__data$56 ;
-  wire [63:0] \$signature__data$57 ;
-  wire [63:0] \$signature__data$60 ;
-  reg [127:0] \$signature__data$89 ;
-  wire [31:0] \$signature__data$90 ;
+  wire [63:0] \$signature__data$56 ;
+  wire [127:0] \$signature__data$57 ;
+  wire [63:0] \$signature__data$58 ;
+  wire [63:0] \$signature__data$61 ;
+  reg [127:0] \$signature__data$94 ;
+  wire [31:0] \$signature__data$95 ;
   wire \$signature__en ;
   reg \$signature__en$13 ;
   wire \$signature__en$16 ;
   wire \$signature__en$19 ;
   wire \$signature__en$22 ;
-  reg \$signature__en$39 ;
-  reg \$signature__en$43 ;
-  reg \$signature__en$46 ;
-  reg \$signature__en$48 ;
-  reg \$signature__en$50 ;
-  reg \$signature__en$52 ;
-  reg \$signature__en$86 ;
+  reg \$signature__en$38 ;
+  reg \$signature__en$42 ;
+  reg \$signature__en$45 ;
+  reg \$signature__en$47 ;
+  reg \$signature__en$49 ;
+  reg \$signature__en$51 ;
+  reg \$signature__en$91 ;
   wire [15:0] after0;
   wire [15:0] after1;
   wire [15:0] after2;
   wire [15:0] after3;
   reg [5:0] axon = 6'h00;
+  input [11:0] cfg_addr;
   wire [11:0] cfg_addr;
+  input [127:0] cfg_data;
   wire [127:0] cfg_data;
+  input cfg_en;
   wire cfg_en;
+  input [2:0] cfg_mem;
   wire [2:0] cfg_mem;
-  reg cfg_write;
+  wire cfg_write;
   reg [5:0] chunk = 6'h00;
+  input clear;
+  wire clear;
+  reg clearing;
   input clk;
   wire clk;
   reg count;
@@ -2751,10 +2891,12 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   reg done = 1'h0;
   input eos;
   wire eos;
+  output error;
+  reg error = 1'h0;
   input [5:0] events__payload;
   wire [5:0] events__payload;
   output events__ready;
-  reg events__ready;
+  wire events__ready;
   input events__valid;
   wire events__valid;
   reg [5:0] fire_chunk = 6'h00;
@@ -2768,8 +2910,11 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   wire [15:0] leaked2;
   wire [15:0] leaked3;
   wire [2:0] level;
+  wire [15:0] pre0;
+  wire [15:0] pre1;
+  wire [15:0] pre2;
+  wire [15:0] pre3;
   wire [9:0] r_data;
-  input r_en;
   wire r_en;
   wire r_rdy;
   reg [11:0] row_base = 12'h000;
@@ -2781,15 +2926,17 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   wire spike3;
   output [9:0] spikes__payload;
   wire [9:0] spikes__payload;
+  input spikes__ready;
   wire spikes__ready;
   output spikes__valid;
   wire spikes__valid;
+  reg stalled = 1'h0;
   input start;
   wire start;
-  wire [34:0] total0;
-  wire [34:0] total1;
-  wire [34:0] total2;
-  wire [34:0] total3;
+  wire [33:0] total0;
+  wire [33:0] total1;
+  wire [33:0] total2;
+  wire [33:0] total3;
   wire [15:0] vs0;
   wire [15:0] vs1;
   wire [15:0] vs2;
@@ -2864,16 +3011,16 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     acc[63] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$86 )
-      acc[\$signature__addr$87 ] <= \$signature__data$89 ;
+    if (\$signature__en$91 )
+      acc[\$signature__addr$92 ] <= \$signature__data$94 ;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
-    if (\$signature__en$43 ) begin
-      _0_ <= acc[\$signature__addr$44 ];
+    if (\$signature__en$42 ) begin
+      _0_ <= acc[\$signature__addr$43 ];
     end
   end
-  assign \$signature__data$56  = _0_;
+  assign \$signature__data$57  = _0_;
   reg [63:0] bias [63:0];
   initial begin
     bias[0] = 64'h001b001b001b001b;
@@ -2942,14 +3089,16 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     bias[63] = 64'h0048004800480048;
   end
   always @(posedge clk) begin
+    if (\$signature__en$16 )
+      bias[cfg_addr[5:0]] <= cfg_data[63:0];
   end
   reg [63:0] _1_;
   always @(posedge clk) begin
-    if (\$signature__en$48 ) begin
-      _1_ <= bias[\$signature__addr$49 ];
+    if (\$signature__en$47 ) begin
+      _1_ <= bias[\$signature__addr$48 ];
     end
   end
-  assign \$signature__data$57  = _1_;
+  assign \$signature__data$58  = _1_;
   reg [63:0] threshold [63:0];
   initial begin
     threshold[0] = 64'h0097009700970097;
@@ -3018,14 +3167,16 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     threshold[63] = 64'h0097009700970097;
   end
   always @(posedge clk) begin
+    if (\$signature__en$19 )
+      threshold[cfg_addr[5:0]] <= cfg_data[63:0];
   end
   reg [63:0] _2_;
   always @(posedge clk) begin
-    if (\$signature__en$50 ) begin
-      _2_ <= threshold[\$signature__addr$51 ];
+    if (\$signature__en$49 ) begin
+      _2_ <= threshold[\$signature__addr$50 ];
     end
   end
-  assign \$signature__data$60  = _2_;
+  assign \$signature__data$61  = _2_;
   reg [63:0] v [63:0];
   initial begin
     v[0] = 64'h0000000000000000;
@@ -3101,12 +3252,12 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   reg [63:0] _4_;
   always @(posedge clk) begin
     _3_ <= v[dbg_rd__addr];
-    if (\$signature__en$46 ) begin
-      _4_ <= v[\$signature__addr$47 ];
+    if (\$signature__en$45 ) begin
+      _4_ <= v[\$signature__addr$46 ];
     end
   end
   assign dbg_v = _3_;
-  assign \$signature__data$55  = _4_;
+  assign \$signature__data$56  = _4_;
   reg [63:0] v_reset [63:0];
   initial begin
     v_reset[0] = 64'h0000000000000000;
@@ -3175,14 +3326,16 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     v_reset[63] = 64'h0000000000000000;
   end
   always @(posedge clk) begin
+    if (\$signature__en$22 )
+      v_reset[cfg_addr[5:0]] <= cfg_data[63:0];
   end
   reg [63:0] _5_;
   always @(posedge clk) begin
-    if (\$signature__en$52 ) begin
-      _5_ <= v_reset[\$signature__addr$53 ];
+    if (\$signature__en$51 ) begin
+      _5_ <= v_reset[\$signature__addr$52 ];
     end
   end
-  assign \$103  = _5_;
+  assign \$108  = _5_;
   reg [31:0] weights [4095:0];
   initial begin
     weights[0] = 32'd50193;
@@ -7284,132 +7437,155 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   end
   always @(posedge clk) begin
     if (\$signature__en )
-      weights[12'h000] <= 32'd0;
+      weights[cfg_addr] <= cfg_data[31:0];
   end
   reg [31:0] _6_;
   always @(posedge clk) begin
-    if (\$signature__en$39 ) begin
-      _6_ <= weights[\$signature__addr$40 ];
+    if (\$signature__en$38 ) begin
+      _6_ <= weights[\$signature__addr$39 ];
     end
   end
-  assign \$signature__data$90  = _6_;
+  assign \$signature__data$95  = _6_;
+  assign \$1  = ! cfg_mem;
+  assign \$signature__en  = cfg_write & \$1 ;
+  assign \$2  = cfg_mem == 1'h1;
+  assign \$3  = cfg_write & \$2 ;
+  assign \$4  = cfg_mem == 2'h2;
+  assign \$signature__en$16  = cfg_write & \$4 ;
+  assign \$5  = cfg_mem == 2'h3;
+  assign \$signature__en$19  = cfg_write & \$5 ;
+  assign \$6  = cfg_mem == 3'h4;
+  assign \$signature__en$22  = cfg_write & \$6 ;
+  assign r_en = spikes__ready & spikes__valid;
   assign \$7  = ! level;
   assign idle = done & \$7 ;
-  assign \$8  = row_base + chunk;
-  assign \$9  = level + \$signal ;
-  assign \$10  = \$9  < 3'h4;
-  assign \$11  = $signed(\$signature__data$55 [15:0]) + $signed(\$signature__data$56 [31:0]);
-  assign \$12  = $signed(\$11 ) + $signed(\$signature__data$57 [15:0]);
-  assign \$13  = $signed(\$12 ) < $signed(16'h8000);
-  assign \$14  = $signed(\$12 ) > $signed(16'h7fff);
-  assign \$15  = \$14  ? 35'h000007fff : { \$12 [33], \$12  };
-  assign \$16  = \$13  ? 35'h7ffff8000 : \$15 ;
-  assign \$17  = $signed(\$16 [15:0]) > $signed(\$signature__data$60 [15:0]);
-  assign \$18  = fire_chunk * 3'h4;
-  assign \$19  = \$18  + 1'h0;
-  assign \$20  = \$19  < 9'h100;
-  assign spike0 = \$17  & \$20 ;
-  assign \$21  = $signed(\$16 [15:0]) - $signed(\$signature__data$60 [15:0]);
-  assign \$22  = $signed(\$21 ) < $signed(16'h8000);
-  assign \$23  = $signed(\$21 ) > $signed(16'h7fff);
-  assign \$24  = \$23  ? 18'h07fff : { \$21 [16], \$21  };
-  assign \$25  = \$22  ? 18'h38000 : \$24 ;
-  assign \$26  = spike0 ? \$25  : { \$16 [15], \$16 [15], \$16 [15:0] };
-  assign \$28  = $signed(\$26 [15:0]) - $signed(\$27 );
-  assign \$29  = $signed(\$signature__data$55 [31:16]) + $signed(\$signature__data$56 [63:32]);
-  assign \$30  = $signed(\$29 ) + $signed(\$signature__data$57 [31:16]);
-  assign \$31  = $signed(\$30 ) < $signed(16'h8000);
-  assign \$32  = $signed(\$30 ) > $signed(16'h7fff);
-  assign \$33  = \$32  ? 35'h000007fff : { \$30 [33], \$30  };
-  assign \$34  = \$31  ? 35'h7ffff8000 : \$33 ;
-  assign \$35  = $signed(\$34 [15:0]) > $signed(\$signature__data$60 [31:16]);
+  assign \$10  = row_base + chunk;
+  assign \$11  = level + \$signal ;
+  assign \$12  = \$11  < 3'h4;
+  assign cfg_write = cfg_en & \$89 ;
+  assign \$13  = $signed(\$signature__data$56 [15:0]) + $signed(\$signature__data$57 [31:0]);
+  assign total0 = $signed(\$13 ) + $signed(\$signature__data$58 [15:0]);
+  assign \$14  = $signed(total0) < $signed(16'h8000);
+  assign \$15  = $signed(total0) > $signed(16'h7fff);
+  assign \$16  = \$15  ? 34'h000007fff : total0;
+  assign \$17  = \$14  ? 34'h3ffff8000 : \$16 ;
+  assign \$18  = $signed(\$17 [15:0]) > $signed(\$signature__data$61 [15:0]);
+  assign \$19  = fire_chunk * 3'h4;
+  assign \$20  = \$19  + 1'h0;
+  assign \$21  = \$20  < 9'h100;
+  assign spike0 = \$18  & \$21 ;
+  assign \$22  = $signed(\$17 [15:0]) - $signed(\$signature__data$61 [15:0]);
+  assign \$23  = $signed(\$22 ) < $signed(16'h8000);
+  assign \$24  = $signed(\$22 ) > $signed(16'h7fff);
+  assign \$25  = \$24  ? 18'h07fff : { \$22 [16], \$22  };
+  assign \$26  = \$23  ? 18'h38000 : \$25 ;
+  assign \$27  = spike0 ? \$26  : { \$17 [15], \$17 [15], \$17 [15:0] };
+  assign \$29  = $signed(\$27 [15:0]) - $signed(\$28 );
+  assign \$30  = $signed(\$signature__data$56 [31:16]) + $signed(\$signature__data$57 [63:32]);
+  assign total1 = $signed(\$30 ) + $signed(\$signature__data$58 [31:16]);
+  assign \$31  = $signed(total1) < $signed(16'h8000);
+  assign \$32  = $signed(total1) > $signed(16'h7fff);
+  assign \$33  = \$32  ? 34'h000007fff : total1;
+  assign \$34  = \$31  ? 34'h3ffff8000 : \$33 ;
+  assign \$35  = $signed(\$34 [15:0]) > $signed(\$signature__data$61 [31:16]);
   assign \$36  = fire_chunk * 3'h4;
   assign \$37  = \$36  + 1'h1;
   assign \$38  = \$37  < 9'h100;
   assign spike1 = \$35  & \$38 ;
-  assign \$39  = $signed(\$34 [15:0]) - $signed(\$signature__data$60 [31:16]);
+  assign \$39  = $signed(\$34 [15:0]) - $signed(\$signature__data$61 [31:16]);
   assign \$40  = $signed(\$39 ) < $signed(16'h8000);
   assign \$41  = $signed(\$39 ) > $signed(16'h7fff);
   assign \$42  = \$41  ? 18'h07fff : { \$39 [16], \$39  };
   assign \$43  = \$40  ? 18'h38000 : \$42 ;
   assign \$44  = spike1 ? \$43  : { \$34 [15], \$34 [15], \$34 [15:0] };
   assign \$46  = $signed(\$44 [15:0]) - $signed(\$45 );
-  assign \$47  = $signed(\$signature__data$55 [47:32]) + $signed(\$signature__data$56 [95:64]);
-  assign \$48  = $signed(\$47 ) + $signed(\$signature__data$57 [47:32]);
-  assign \$49  = $signed(\$48 ) < $signed(16'h8000);
-  assign \$50  = $signed(\$48 ) > $signed(16'h7fff);
-  assign \$51  = \$50  ? 35'h000007fff : { \$48 [33], \$48  };
-  assign \$52  = \$49  ? 35'h7ffff8000 : \$51 ;
-  assign \$53  = $signed(\$52 [15:0]) > $signed(\$signature__data$60 [47:32]);
-  assign \$54  = fire_chunk * 3'h4;
-  assign \$55  = \$54  + 2'h2;
-  assign \$56  = \$55  < 9'h100;
-  assign spike2 = \$53  & \$56 ;
-  assign \$57  = $signed(\$52 [15:0]) - $signed(\$signature__data$60 [47:32]);
-  assign \$58  = $signed(\$57 ) < $signed(16'h8000);
-  assign \$59  = $signed(\$57 ) > $signed(16'h7fff);
-  assign \$60  = \$59  ? 18'h07fff : { \$57 [16], \$57  };
-  assign \$61  = \$58  ? 18'h38000 : \$60 ;
-  assign \$62  = spike2 ? \$61  : { \$52 [15], \$52 [15], \$52 [15:0] };
-  assign \$64  = $signed(\$62 [15:0]) - $signed(\$63 );
-  assign \$65  = $signed(\$signature__data$55 [63:48]) + $signed(\$signature__data$56 [127:96]);
-  assign \$66  = $signed(\$65 ) + $signed(\$signature__data$57 [63:48]);
-  assign \$67  = $signed(\$66 ) < $signed(16'h8000);
-  assign \$68  = $signed(\$66 ) > $signed(16'h7fff);
-  assign \$69  = \$68  ? 35'h000007fff : { \$66 [33], \$66  };
-  assign \$70  = \$67  ? 35'h7ffff8000 : \$69 ;
-  assign \$71  = $signed(\$70 [15:0]) > $signed(\$signature__data$60 [63:48]);
-  assign \$72  = fire_chunk * 3'h4;
-  assign \$73  = \$72  + 2'h3;
-  assign \$74  = \$73  < 9'h100;
-  assign spike3 = \$71  & \$74 ;
-  assign \$75  = $signed(\$70 [15:0]) - $signed(\$signature__data$60 [63:48]);
-  assign \$76  = $signed(\$75 ) < $signed(16'h8000);
-  assign \$77  = $signed(\$75 ) > $signed(16'h7fff);
-  assign \$78  = \$77  ? 18'h07fff : { \$75 [16], \$75  };
-  assign \$79  = \$76  ? 18'h38000 : \$78 ;
-  assign \$80  = spike3 ? \$79  : { \$70 [15], \$70 [15], \$70 [15:0] };
-  assign \$82  = $signed(\$80 [15:0]) - $signed(\$81 );
-  assign \$83  = | { spike3, spike2, spike1, spike0 };
-  assign \$86  = $signed(\$signature__data$56 [31:0]) + $signed(\$signature__data$90 [7:0]);
-  assign \$87  = $signed(\$signature__data$56 [63:32]) + $signed(\$signature__data$90 [15:8]);
-  assign \$88  = $signed(\$signature__data$56 [95:64]) + $signed(\$signature__data$90 [23:16]);
-  assign \$89  = $signed(\$signature__data$56 [127:96]) + $signed(\$signature__data$90 [31:24]);
-  assign \$90  = ! fsm_state;
-  assign \$91  = fsm_state == 1'h1;
-  assign \$92  = fsm_state == 2'h2;
-  assign \$93  = fsm_state == 2'h3;
-  assign \$94  = fsm_state == 3'h4;
-  assign \$95  = cycles + 1'h1;
-  assign \$96  = events__payload * 7'h40;
+  assign \$47  = $signed(\$signature__data$56 [47:32]) + $signed(\$signature__data$57 [95:64]);
+  assign total2 = $signed(\$47 ) + $signed(\$signature__data$58 [47:32]);
+  assign \$48  = $signed(total2) < $signed(16'h8000);
+  assign \$49  = $signed(total2) > $signed(16'h7fff);
+  assign \$50  = \$49  ? 34'h000007fff : total2;
+  assign \$51  = \$48  ? 34'h3ffff8000 : \$50 ;
+  assign \$52  = $signed(\$51 [15:0]) > $signed(\$signature__data$61 [47:32]);
+  assign \$53  = fire_chunk * 3'h4;
+  assign \$54  = \$53  + 2'h2;
+  assign \$55  = \$54  < 9'h100;
+  assign spike2 = \$52  & \$55 ;
+  assign \$56  = $signed(\$51 [15:0]) - $signed(\$signature__data$61 [47:32]);
+  assign \$57  = $signed(\$56 ) < $signed(16'h8000);
+  assign \$58  = $signed(\$56 ) > $signed(16'h7fff);
+  assign \$59  = \$58  ? 18'h07fff : { \$56 [16], \$56  };
+  assign \$60  = \$57  ? 18'h38000 : \$59 ;
+  assign \$61  = spike2 ? \$60  : { \$51 [15], \$51 [15], \$51 [15:0] };
+  assign \$63  = $signed(\$61 [15:0]) - $signed(\$62 );
+  assign \$64  = $signed(\$signature__data$56 [63:48]) + $signed(\$signature__data$57 [127:96]);
+  assign total3 = $signed(\$64 ) + $signed(\$signature__data$58 [63:48]);
+  assign \$65  = $signed(total3) < $signed(16'h8000);
+  assign \$66  = $signed(total3) > $signed(16'h7fff);
+  assign \$67  = \$66  ? 34'h000007fff : total3;
+  assign \$68  = \$65  ? 34'h3ffff8000 : \$67 ;
+  assign \$69  = $signed(\$68 [15:0]) > $signed(\$signature__data$61 [63:48]);
+  assign \$70  = fire_chunk * 3'h4;
+  assign \$71  = \$70  + 2'h3;
+  assign \$72  = \$71  < 9'h100;
+  assign spike3 = \$69  & \$72 ;
+  assign \$73  = $signed(\$68 [15:0]) - $signed(\$signature__data$61 [63:48]);
+  assign \$74  = $signed(\$73 ) < $signed(16'h8000);
+  assign \$75  = $signed(\$73 ) > $signed(16'h7fff);
+  assign \$76  = \$75  ? 18'h07fff : { \$73 [16], \$73  };
+  assign \$77  = \$74  ? 18'h38000 : \$76 ;
+  assign \$78  = spike3 ? \$77  : { \$68 [15], \$68 [15], \$68 [15:0] };
+  assign \$80  = $signed(\$78 [15:0]) - $signed(\$79 );
+  assign \$81  = | { spike3, spike2, spike1, spike0 };
+  assign \$83  = cfg_mem == 3'h5;
+  assign \$84  = cfg_write & \$83 ;
+  assign \$85  = $signed(\$signature__data$57 [31:0]) + $signed(\$signature__data$95 [7:0]);
+  assign \$86  = $signed(\$signature__data$57 [63:32]) + $signed(\$signature__data$95 [15:8]);
+  assign \$87  = $signed(\$signature__data$57 [95:64]) + $signed(\$signature__data$95 [23:16]);
+  assign \$88  = $signed(\$signature__data$57 [127:96]) + $signed(\$signature__data$95 [31:24]);
+  assign \$89  = ! fsm_state;
+  assign events__ready = fsm_state == 1'h1;
+  assign \$90  = fsm_state == 2'h2;
+  assign \$91  = fsm_state == 2'h3;
+  assign \$92  = fsm_state == 3'h4;
+  assign \$93  = fsm_state == 3'h5;
+  assign \$94  = ~ spikes__ready;
+  assign \$95  = spikes__valid & \$94 ;
+  assign \$96  = cycles + 1'h1;
   assign \$97  = chunk + 1'h1;
   assign \$98  = chunk == 6'h3f;
-  assign \$99  = level + \$signal ;
-  assign \$100  = \$99  < 3'h4;
-  assign \$101  = chunk + 1'h1;
-  assign \$102  = chunk == 6'h3f;
+  assign \$101  = events__payload * 7'h40;
+  assign \$102  = chunk + 1'h1;
+  assign \$103  = chunk == 6'h3f;
+  assign \$104  = level + \$signal ;
+  assign \$105  = \$104  < 3'h4;
+  assign \$106  = chunk + 1'h1;
+  assign \$107  = chunk == 6'h3f;
   always @(posedge clk)
-    \$signal$85  <= \$104 ;
+    \$signal$90  <= \$109 ;
   always @(posedge clk)
-    \$signal  <= \$105 ;
+    \$signal  <= \$110 ;
   always @(posedge clk)
-    cycles <= \$106 ;
+    stalled <= \$111 ;
   always @(posedge clk)
-    done <= \$107 ;
+    cycles <= \$112 ;
   always @(posedge clk)
-    had_event <= \$108 ;
+    done <= \$113 ;
   always @(posedge clk)
-    fsm_state <= \$109 ;
+    had_event <= \$114 ;
   always @(posedge clk)
-    axon <= \$110 ;
+    error <= \$115 ;
   always @(posedge clk)
-    row_base <= \$111 ;
+    fsm_state <= \$116 ;
   always @(posedge clk)
-    chunk <= \$112 ;
+    chunk <= \$117 ;
   always @(posedge clk)
-    int_chunk <= \$113 ;
+    axon <= \$118 ;
   always @(posedge clk)
-    fire_chunk <= \$114 ;
+    row_base <= \$119 ;
+  always @(posedge clk)
+    int_chunk <= \$120 ;
+  always @(posedge clk)
+    fire_chunk <= \$121 ;
   \neurosim_top.core0.out_fifo  out_fifo (
     .clk(clk),
     .r_data(spikes__payload),
@@ -7422,16 +7598,20 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$11  = 6'h00;
+    \$signature__addr$11  = cfg_addr[5:0];
     if (\$signal ) begin
       \$signature__addr$11  = fire_chunk;
+    end else if (clearing) begin
+      \$signature__addr$11  = chunk;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__data$12  = 64'h0000000000000000;
+    \$signature__data$12  = cfg_data[63:0];
     if (\$signal ) begin
-      \$signature__data$12  = { \$82 [15:0], \$64 [15:0], \$46 [15:0], \$28 [15:0] };
+      \$signature__data$12  = { \$80 [15:0], \$63 [15:0], \$46 [15:0], \$29 [15:0] };
+    end else if (clearing) begin
+      \$signature__data$12  = 64'h0000000000000000;
     end
   end
   always @* begin
@@ -7439,24 +7619,18 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     \$signature__en$13  = \$3 ;
     if (\$signal ) begin
       \$signature__en$13  = 1'h1;
+    end else if (clearing) begin
+      \$signature__en$13  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    cfg_write = 1'h0;
-    casez (fsm_state)
-      3'h0:
-          cfg_write = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    events__ready = 1'h0;
+    clearing = 1'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          events__ready = 1'h1;
+      3'h2:
+          clearing = 1'h1;
     endcase
   end
   always @* begin
@@ -7465,203 +7639,230 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     casez (fsm_state)
       3'h0:
           /* empty */;
+      3'h2:
+          /* empty */;
       3'h1:
-          if (events__valid) begin
+          if (\$9 ) begin
+          end else if (events__valid) begin
             count = 1'h1;
           end else if (eos) begin
             count = had_event;
           end
-      3'h2:
-          count = 1'h1;
       3'h3:
-          if (\$10 ) begin
+          count = 1'h1;
+      3'h4:
+          if (\$12 ) begin
             count = 1'h1;
           end
-      3'h4:
+      3'h5:
           count = 1'h1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$39  = 1'h1;
+    \$signature__en$38  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$signature__en$39  = 1'h1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$40  = 12'h000;
-    casez (fsm_state)
-      3'h0:
           /* empty */;
       3'h1:
           /* empty */;
-      3'h2:
-          \$signature__addr$40  = \$8 [11:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$43  = 1'h1;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          \$signature__en$43  = 1'h1;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$43  = 1'h1;
+          \$signature__en$38  = 1'h1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$signature__addr$39  = 12'h000;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          \$signature__addr$39  = \$10 [11:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$signature__en$42  = 1'h1;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          \$signature__en$42  = 1'h1;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$42  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$44  = 6'h00;
+    \$signature__addr$43  = 6'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
+      3'h2:
+          /* empty */;
       3'h1:
           /* empty */;
-      3'h2:
-          \$signature__addr$44  = chunk;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$44  = chunk;
+          \$signature__addr$43  = chunk;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$43  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$46  = 1'h1;
+    \$signature__en$45  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$46  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$45  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$47  = 6'h00;
+    \$signature__addr$46  = 6'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$47  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$46  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$48  = 1'h1;
+    \$signature__en$47  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$48  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$47  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$49  = 6'h00;
+    \$signature__addr$48  = 6'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$49  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$48  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$50  = 1'h1;
+    \$signature__en$49  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$50  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$49  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$51  = 6'h00;
+    \$signature__addr$50  = 6'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$51  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$50  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$52  = 1'h1;
+    \$signature__en$51  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$52  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$51  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$53  = 6'h00;
+    \$signature__addr$52  = 6'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$53  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$52  = chunk;
           end
     endcase
   end
@@ -7676,305 +7877,361 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     w_en = 1'h0;
     if (\$signal ) begin
-      w_en = \$83 ;
+      w_en = \$81 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$86  = 1'h0;
-    if (\$signal$85 ) begin
-      \$signature__en$86  = 1'h1;
-    end else if (\$signal ) begin
-      \$signature__en$86  = 1'h1;
-    end else if (\$85 ) begin
-      \$signature__en$86  = 1'h1;
+    \$signature__en$91  = 1'h0;
+    if (\$signal$90 ) begin
+      \$signature__en$91  = 1'h1;
+    end else if (\$82 ) begin
+      \$signature__en$91  = 1'h1;
+    end else if (clearing) begin
+      \$signature__en$91  = 1'h1;
+    end else if (\$84 ) begin
+      \$signature__en$91  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$87  = 6'h00;
-    if (\$signal$85 ) begin
-      \$signature__addr$87  = int_chunk;
-    end else if (\$signal ) begin
-      \$signature__addr$87  = fire_chunk;
-    end else if (\$85 ) begin
-      \$signature__addr$87  = 6'h00;
+    \$signature__addr$92  = 6'h00;
+    if (\$signal$90 ) begin
+      \$signature__addr$92  = int_chunk;
+    end else if (\$82 ) begin
+      \$signature__addr$92  = fire_chunk;
+    end else if (clearing) begin
+      \$signature__addr$92  = chunk;
+    end else if (\$84 ) begin
+      \$signature__addr$92  = cfg_addr[5:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__data$89  = 128'h00000000000000000000000000000000;
-    if (\$signal$85 ) begin
-      \$signature__data$89  = { \$89 [31:0], \$88 [31:0], \$87 [31:0], \$86 [31:0] };
-    end else if (\$signal ) begin
-      \$signature__data$89  = 128'h00000000000000000000000000000000;
-    end else if (\$85 ) begin
-      \$signature__data$89  = 128'h00000000000000000000000000000000;
+    \$signature__data$94  = 128'h00000000000000000000000000000000;
+    if (\$signal$90 ) begin
+      \$signature__data$94  = { \$88 [31:0], \$87 [31:0], \$86 [31:0], \$85 [31:0] };
+    end else if (\$82 ) begin
+      \$signature__data$94  = 128'h00000000000000000000000000000000;
+    end else if (clearing) begin
+      \$signature__data$94  = 128'h00000000000000000000000000000000;
+    end else if (\$84 ) begin
+      \$signature__data$94  = cfg_data;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$104  = 1'h0;
+    \$109  = 1'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$104  = 1'h1;
-    endcase
-    if (rst) begin
-      \$104  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$105  = 1'h0;
-    casez (fsm_state)
-      3'h0:
           /* empty */;
       3'h1:
-          /* empty */;
-      3'h2:
           /* empty */;
       3'h3:
-          if (\$100 ) begin
-            \$105  = 1'h1;
-          end
+          \$109  = 1'h1;
     endcase
     if (rst) begin
-      \$105  = 1'h0;
+      \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$106  = cycles;
-    if (count) begin
-      \$106  = \$95 [31:0];
-    end
+    \$110  = 1'h0;
     casez (fsm_state)
       3'h0:
-          if (start) begin
-            \$106  = 32'd0;
-          end
-    endcase
-    if (rst) begin
-      \$106  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$107  = done;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$107  = 1'h0;
-          end
-      3'h1:
           /* empty */;
       3'h2:
+          /* empty */;
+      3'h1:
           /* empty */;
       3'h3:
           /* empty */;
       3'h4:
-          \$107  = 1'h1;
+          if (\$105 ) begin
+            \$110  = 1'h1;
+          end
     endcase
     if (rst) begin
-      \$107  = 1'h0;
+      \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$108  = had_event;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$108  = 1'h0;
-          end
-      3'h1:
-          if (events__valid) begin
-            \$108  = 1'h1;
-          end
-    endcase
+    \$111  = \$95 ;
     if (rst) begin
-      \$108  = 1'h0;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$109  = fsm_state;
+    \$112  = cycles;
+    if (count) begin
+      \$112  = \$96 [31:0];
+    end
     casez (fsm_state)
       3'h0:
           if (start) begin
-            \$109  = 3'h1;
+            \$112  = 32'd0;
           end
-      3'h1:
-          if (events__valid) begin
-            \$109  = 3'h2;
-          end else if (eos) begin
-            \$109  = 3'h3;
+    endcase
+    if (rst) begin
+      \$112  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$113  = done;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$113  = 1'h0;
+          end else if (clear) begin
+            \$113  = 1'h0;
           end
       3'h2:
           if (\$98 ) begin
-            \$109  = 3'h1;
+            \$113  = 1'h1;
+          end
+      3'h1:
+          /* empty */;
+      3'h3:
+          /* empty */;
+      3'h4:
+          /* empty */;
+      3'h5:
+          \$113  = 1'h1;
+    endcase
+    if (rst) begin
+      \$113  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$114  = had_event;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$114  = 1'h0;
+          end
+      3'h2:
+          /* empty */;
+      3'h1:
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$114  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$114  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$115  = error;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$115  = 1'h0;
+          end
+      3'h2:
+          /* empty */;
+      3'h1:
+          if (\$100 ) begin
+            \$115  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$116  = fsm_state;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$116  = 3'h1;
+          end else if (clear) begin
+            \$116  = 3'h2;
+          end
+      3'h2:
+          if (\$98 ) begin
+            \$116  = 3'h0;
+          end
+      3'h1:
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$116  = 3'h3;
+          end else if (eos) begin
+            \$116  = 3'h4;
           end
       3'h3:
-          if (\$100 ) begin
-            if (\$102 ) begin
-              \$109  = 3'h4;
-            end
+          if (\$103 ) begin
+            \$116  = 3'h1;
           end
       3'h4:
-          \$109  = 3'h0;
-    endcase
-    if (rst) begin
-      \$109  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$110  = axon;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          if (events__valid) begin
-            \$110  = events__payload;
+          if (\$105 ) begin
+            if (\$107 ) begin
+              \$116  = 3'h5;
+            end
           end
+      3'h5:
+          \$116  = 3'h0;
     endcase
     if (rst) begin
-      \$110  = 6'h00;
+      \$116  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$111  = row_base;
+    \$117  = chunk;
     casez (fsm_state)
       3'h0:
-          /* empty */;
-      3'h1:
-          if (events__valid) begin
-            \$111  = \$96 [11:0];
+          if (start) begin
+          end else if (clear) begin
+            \$117  = 6'h00;
           end
-    endcase
-    if (rst) begin
-      \$111  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$112  = chunk;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
+      3'h2:
+          \$117  = \$97 [5:0];
       3'h1:
-          if (events__valid) begin
-            \$112  = 6'h00;
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$117  = 6'h00;
           end else if (eos) begin
-            \$112  = 6'h00;
+            \$117  = 6'h00;
           end
-      3'h2:
-          \$112  = \$97 [5:0];
       3'h3:
-          if (\$100 ) begin
-            \$112  = \$101 [5:0];
+          \$117  = \$102 [5:0];
+      3'h4:
+          if (\$105 ) begin
+            \$117  = \$106 [5:0];
           end
     endcase
     if (rst) begin
-      \$112  = 6'h00;
+      \$117  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$113  = int_chunk;
+    \$118  = axon;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$113  = chunk;
+          /* empty */;
+      3'h1:
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$118  = events__payload;
+          end
     endcase
     if (rst) begin
-      \$113  = 6'h00;
+      \$118  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$114  = fire_chunk;
+    \$119  = row_base;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
-      3'h3:
+      3'h1:
           if (\$100 ) begin
-            \$114  = chunk;
+          end else if (events__valid) begin
+            \$119  = \$101 [11:0];
           end
     endcase
     if (rst) begin
-      \$114  = 6'h00;
+      \$119  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$120  = int_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          \$120  = chunk;
+    endcase
+    if (rst) begin
+      \$120  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$121  = fire_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          /* empty */;
+      3'h4:
+          if (\$105 ) begin
+            \$121  = chunk;
+          end
+    endcase
+    if (rst) begin
+      \$121  = 6'h00;
     end
   end
   assign dbg_addr = dbg_rd__addr;
   assign dbg_rd__data = dbg_v;
-  assign \$signature__addr  = 12'h000;
-  assign cfg_addr = 12'h000;
-  assign \$signature__data  = 32'd0;
-  assign cfg_data = 128'h00000000000000000000000000000000;
-  assign cfg_mem = 3'h0;
-  assign \$signature__addr$14  = 6'h00;
-  assign \$signature__data$15  = 64'h0000000000000000;
-  assign \$signature__addr$17  = 6'h00;
-  assign \$signature__data$18  = 64'h0000000000000000;
-  assign \$signature__addr$20  = 6'h00;
-  assign \$signature__data$21  = 64'h0000000000000000;
+  assign \$signature__addr  = cfg_addr;
+  assign \$signature__data  = cfg_data[31:0];
+  assign \$signature__addr$14  = cfg_addr[5:0];
+  assign \$signature__data$15  = cfg_data[63:0];
+  assign \$signature__addr$17  = cfg_addr[5:0];
+  assign \$signature__data$18  = cfg_data[63:0];
+  assign \$signature__addr$20  = cfg_addr[5:0];
+  assign \$signature__data$21  = cfg_data[63:0];
   assign r_data = spikes__payload;
   assign r_rdy = spikes__valid;
-  assign spikes__ready = r_en;
-  assign cfg_en = 1'h0;
-  assign total0 = { \$12 [33], \$12  };
-  assign vs0 = \$16 [15:0];
-  assign diff0 = { \$21 [16], \$21  };
-  assign after0 = \$26 [15:0];
-  assign leaked0 = \$28 [15:0];
-  assign total1 = { \$30 [33], \$30  };
+  assign vs0 = \$17 [15:0];
+  assign pre0 = \$17 [15:0];
+  assign diff0 = { \$22 [16], \$22  };
+  assign after0 = \$27 [15:0];
+  assign leaked0 = \$29 [15:0];
   assign vs1 = \$34 [15:0];
+  assign pre1 = \$34 [15:0];
   assign diff1 = { \$39 [16], \$39  };
   assign after1 = \$44 [15:0];
   assign leaked1 = \$46 [15:0];
-  assign total2 = { \$48 [33], \$48  };
-  assign vs2 = \$52 [15:0];
-  assign diff2 = { \$57 [16], \$57  };
-  assign after2 = \$62 [15:0];
-  assign leaked2 = \$64 [15:0];
-  assign total3 = { \$66 [33], \$66  };
-  assign vs3 = \$70 [15:0];
-  assign diff3 = { \$75 [16], \$75  };
-  assign after3 = \$80 [15:0];
-  assign leaked3 = \$82 [15:0];
-  assign \$1  = 1'h1;
-  assign \$signature__en  = cfg_write;
-  assign \$2  = 1'h0;
-  assign \$3  = 1'h0;
-  assign \$4  = 1'h0;
-  assign \$signature__en$16  = 1'h0;
-  assign \$5  = 1'h0;
-  assign \$signature__en$19  = 1'h0;
-  assign \$6  = 1'h0;
-  assign \$signature__en$22  = 1'h0;
-  assign \$27  = { \$26 [15], \$26 [15], \$26 [15], \$26 [15:3] };
+  assign vs2 = \$51 [15:0];
+  assign pre2 = \$51 [15:0];
+  assign diff2 = { \$56 [16], \$56  };
+  assign after2 = \$61 [15:0];
+  assign leaked2 = \$63 [15:0];
+  assign vs3 = \$68 [15:0];
+  assign pre3 = \$68 [15:0];
+  assign diff3 = { \$73 [16], \$73  };
+  assign after3 = \$78 [15:0];
+  assign leaked3 = \$80 [15:0];
+  assign \$8  = 1'h0;
+  assign \$9  = 1'h0;
+  assign \$28  = { \$27 [15], \$27 [15], \$27 [15], \$27 [15:3] };
   assign \$45  = { \$44 [15], \$44 [15], \$44 [15], \$44 [15:3] };
-  assign \$63  = { \$62 [15], \$62 [15], \$62 [15], \$62 [15:3] };
-  assign \$81  = { \$80 [15], \$80 [15], \$80 [15], \$80 [15:3] };
-  assign \$84  = 1'h0;
-  assign \$85  = 1'h0;
+  assign \$62  = { \$61 [15], \$61 [15], \$61 [15], \$61 [15:3] };
+  assign \$79  = { \$78 [15], \$78 [15], \$78 [15], \$78 [15:3] };
+  assign \$82  = \$signal ;
+  assign \$99  = 1'h0;
+  assign \$100  = 1'h0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.core0.out_fifo (rst, w_level, r_data, r_en, w_port__data, w_en, r_rdy, clk);
+module \neurosim_top.core0.out_fifo (rst, r_en, w_level, r_data, w_port__data, w_en, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -8153,51 +8410,58 @@ module \neurosim_top.core0.out_fifo (rst, w_level, r_data, r_en, w_port__data, w
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__payload, events__payload, r_en, events__ready, cycles, spikes__valid, events__valid, start);
+module \neurosim_top.core1 (clear, cfg_mem, cfg_addr, cfg_data, dbg_rd__addr, clk, rst, cfg_en, eos, idle, events__ready, dbg_v, spikes__payload, events__payload, spikes__ready, cycles, error, spikes__valid, events__valid, start);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
-  wire \$10 ;
+  wire [12:0] \$10 ;
   wire \$100 ;
-  wire [6:0] \$101 ;
-  wire \$102 ;
-  wire [63:0] \$103 ;
-  reg \$104 ;
-  reg \$105 ;
-  reg [31:0] \$106 ;
-  reg \$107 ;
-  reg \$108 ;
-  reg [2:0] \$109 ;
-  wire [32:0] \$11 ;
-  reg [5:0] \$110 ;
-  reg [11:0] \$111 ;
-  reg [5:0] \$112 ;
-  reg [5:0] \$113 ;
-  reg [5:0] \$114 ;
-  wire [33:0] \$12 ;
-  wire \$13 ;
+  wire [12:0] \$101 ;
+  wire [6:0] \$102 ;
+  wire \$103 ;
+  wire [3:0] \$104 ;
+  wire \$105 ;
+  wire [6:0] \$106 ;
+  wire \$107 ;
+  wire [63:0] \$108 ;
+  reg \$109 ;
+  wire [3:0] \$11 ;
+  reg \$110 ;
+  reg \$111 ;
+  reg [31:0] \$112 ;
+  reg \$113 ;
+  reg \$114 ;
+  reg \$115 ;
+  reg [2:0] \$116 ;
+  reg [5:0] \$117 ;
+  reg [5:0] \$118 ;
+  reg [11:0] \$119 ;
+  wire \$12 ;
+  reg [5:0] \$120 ;
+  reg [5:0] \$121 ;
+  wire [32:0] \$13 ;
   wire \$14 ;
-  wire [34:0] \$15 ;
-  wire [34:0] \$16 ;
-  wire \$17 ;
-  wire [8:0] \$18 ;
-  wire [9:0] \$19 ;
+  wire \$15 ;
+  wire [33:0] \$16 ;
+  wire [33:0] \$17 ;
+  wire \$18 ;
+  wire [8:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire [16:0] \$21 ;
-  wire \$22 ;
+  wire [9:0] \$20 ;
+  wire \$21 ;
+  wire [16:0] \$22 ;
   wire \$23 ;
-  wire [17:0] \$24 ;
+  wire \$24 ;
   wire [17:0] \$25 ;
   wire [17:0] \$26 ;
-  wire [15:0] \$27 ;
-  wire [16:0] \$28 ;
-  wire [32:0] \$29 ;
+  wire [17:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [16:0] \$29 ;
   wire \$3 ;
-  wire [33:0] \$30 ;
+  wire [32:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [34:0] \$33 ;
-  wire [34:0] \$34 ;
+  wire [33:0] \$33 ;
+  wire [33:0] \$34 ;
   wire \$35 ;
   wire [8:0] \$36 ;
   wire [9:0] \$37 ;
@@ -8212,111 +8476,118 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   wire [15:0] \$45 ;
   wire [16:0] \$46 ;
   wire [32:0] \$47 ;
-  wire [33:0] \$48 ;
+  wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire [34:0] \$51 ;
-  wire [34:0] \$52 ;
-  wire \$53 ;
-  wire [8:0] \$54 ;
-  wire [9:0] \$55 ;
-  wire \$56 ;
-  wire [16:0] \$57 ;
+  wire [33:0] \$50 ;
+  wire [33:0] \$51 ;
+  wire \$52 ;
+  wire [8:0] \$53 ;
+  wire [9:0] \$54 ;
+  wire \$55 ;
+  wire [16:0] \$56 ;
+  wire \$57 ;
   wire \$58 ;
-  wire \$59 ;
+  wire [17:0] \$59 ;
   wire \$6 ;
   wire [17:0] \$60 ;
   wire [17:0] \$61 ;
-  wire [17:0] \$62 ;
-  wire [15:0] \$63 ;
-  wire [16:0] \$64 ;
-  wire [32:0] \$65 ;
-  wire [33:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire [34:0] \$69 ;
+  wire [15:0] \$62 ;
+  wire [16:0] \$63 ;
+  wire [32:0] \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [33:0] \$67 ;
+  wire [33:0] \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [34:0] \$70 ;
-  wire \$71 ;
-  wire [8:0] \$72 ;
-  wire [9:0] \$73 ;
+  wire [8:0] \$70 ;
+  wire [9:0] \$71 ;
+  wire \$72 ;
+  wire [16:0] \$73 ;
   wire \$74 ;
-  wire [16:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
+  wire \$75 ;
+  wire [17:0] \$76 ;
+  wire [17:0] \$77 ;
   wire [17:0] \$78 ;
-  wire [17:0] \$79 ;
-  wire [12:0] \$8 ;
-  wire [17:0] \$80 ;
-  wire [15:0] \$81 ;
-  wire [16:0] \$82 ;
+  wire [15:0] \$79 ;
+  wire \$8 ;
+  wire [16:0] \$80 ;
+  wire \$81 ;
+  wire \$82 ;
   wire \$83 ;
   wire \$84 ;
-  wire \$85 ;
+  wire [32:0] \$85 ;
   wire [32:0] \$86 ;
   wire [32:0] \$87 ;
   wire [32:0] \$88 ;
-  wire [32:0] \$89 ;
-  wire [3:0] \$9 ;
+  wire \$89 ;
+  wire \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
   wire \$94 ;
-  wire [32:0] \$95 ;
-  wire [12:0] \$96 ;
+  wire \$95 ;
+  wire [32:0] \$96 ;
   wire [6:0] \$97 ;
   wire \$98 ;
-  wire [3:0] \$99 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$85  = 1'h0;
+  reg \$signal$90  = 1'h0;
   wire [11:0] \$signature__addr ;
   reg [5:0] \$signature__addr$11 ;
   wire [5:0] \$signature__addr$14 ;
   wire [5:0] \$signature__addr$17 ;
   wire [5:0] \$signature__addr$20 ;
-  reg [11:0] \$signature__addr$40 ;
-  reg [5:0] \$signature__addr$44 ;
-  reg [5:0] \$signature__addr$47 ;
-  reg [5:0] \$signature__addr$49 ;
-  reg [5:0] \$signature__addr$51 ;
-  reg [5:0] \$signature__addr$53 ;
-  reg [5:0] \$signature__addr$87 ;
+  reg [11:0] \$signature__addr$39 ;
+  reg [5:0] \$signature__addr$43 ;
+  reg [5:0] \$signature__addr$46 ;
+  reg [5:0] \$signature__addr$48 ;
+  reg [5:0] \$signature__addr$50 ;
+  reg [5:0] \$signature__addr$52 ;
+  reg [5:0] \$signature__addr$92 ;
   wire [31:0] \$signature__data ;
   reg [63:0] \$signature__data$12 ;
   wire [63:0] \$signature__data$15 ;
   wire [63:0] \$signature__data$18 ;
   wire [63:0] \$signature__data$21 ;
-  wire [63:0] \$signature__data$55 ;
-  wire [127:0] \$signature__data$56 ;
-  wire [63:0] \$signature__data$57 ;
-  wire [63:0] \$signature__data$60 ;
-  reg [127:0] \$signature__data$89 ;
-  wire [31:0] \$signature__data$90 ;
+  wire [63:0] \$signature__data$56 ;
+  wire [127:0] \$signature__data$57 ;
+  wire [63:0] \$signature__data$58 ;
+  wire [63:0] \$signature__data$61 ;
+  reg [127:0] \$signature__data$94 ;
+  wire [31:0] \$signature__data$95 ;
   wire \$signature__en ;
   reg \$signature__en$13 ;
   wire \$signature__en$16 ;
   wire \$signature__en$19 ;
   wire \$signature__en$22 ;
-  reg \$signature__en$39 ;
-  reg \$signature__en$43 ;
-  reg \$signature__en$46 ;
-  reg \$signature__en$48 ;
-  reg \$signature__en$50 ;
-  reg \$signature__en$52 ;
-  reg \$signature__en$86 ;
+  reg \$signature__en$38 ;
+  reg \$signature__en$42 ;
+  reg \$signature__en$45 ;
+  reg \$signature__en$47 ;
+  reg \$signature__en$49 ;
+  reg \$signature__en$51 ;
+  reg \$signature__en$91 ;
   wire [15:0] after0;
   wire [15:0] after1;
   wire [15:0] after2;
   wire [15:0] after3;
   reg [5:0] axon = 6'h00;
+  input [11:0] cfg_addr;
   wire [11:0] cfg_addr;
+  input [127:0] cfg_data;
   wire [127:0] cfg_data;
+  input cfg_en;
   wire cfg_en;
+  input [2:0] cfg_mem;
   wire [2:0] cfg_mem;
-  reg cfg_write;
+  wire cfg_write;
   reg [5:0] chunk = 6'h00;
+  input clear;
+  wire clear;
+  reg clearing;
   input clk;
   wire clk;
   reg count;
@@ -8335,10 +8606,12 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   reg done = 1'h0;
   input eos;
   wire eos;
+  output error;
+  reg error = 1'h0;
   input [5:0] events__payload;
   wire [5:0] events__payload;
   output events__ready;
-  reg events__ready;
+  wire events__ready;
   input events__valid;
   wire events__valid;
   reg [5:0] fire_chunk = 6'h00;
@@ -8352,8 +8625,11 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   wire [15:0] leaked2;
   wire [15:0] leaked3;
   wire [2:0] level;
+  wire [15:0] pre0;
+  wire [15:0] pre1;
+  wire [15:0] pre2;
+  wire [15:0] pre3;
   wire [9:0] r_data;
-  input r_en;
   wire r_en;
   wire r_rdy;
   reg [11:0] row_base = 12'h000;
@@ -8365,15 +8641,17 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   wire spike3;
   output [9:0] spikes__payload;
   wire [9:0] spikes__payload;
+  input spikes__ready;
   wire spikes__ready;
   output spikes__valid;
   wire spikes__valid;
+  reg stalled = 1'h0;
   input start;
   wire start;
-  wire [34:0] total0;
-  wire [34:0] total1;
-  wire [34:0] total2;
-  wire [34:0] total3;
+  wire [33:0] total0;
+  wire [33:0] total1;
+  wire [33:0] total2;
+  wire [33:0] total3;
   wire [15:0] vs0;
   wire [15:0] vs1;
   wire [15:0] vs2;
@@ -8448,16 +8726,16 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     acc[63] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$86 )
-      acc[\$signature__addr$87 ] <= \$signature__data$89 ;
+    if (\$signature__en$91 )
+      acc[\$signature__addr$92 ] <= \$signature__data$94 ;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
-    if (\$signature__en$43 ) begin
-      _0_ <= acc[\$signature__addr$44 ];
+    if (\$signature__en$42 ) begin
+      _0_ <= acc[\$signature__addr$43 ];
     end
   end
-  assign \$signature__data$56  = _0_;
+  assign \$signature__data$57  = _0_;
   reg [63:0] bias [63:0];
   initial begin
     bias[0] = 64'h0012001200120012;
@@ -8526,14 +8804,16 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     bias[63] = 64'hfff1fff1fff1fff1;
   end
   always @(posedge clk) begin
+    if (\$signature__en$16 )
+      bias[cfg_addr[5:0]] <= cfg_data[63:0];
   end
   reg [63:0] _1_;
   always @(posedge clk) begin
-    if (\$signature__en$48 ) begin
-      _1_ <= bias[\$signature__addr$49 ];
+    if (\$signature__en$47 ) begin
+      _1_ <= bias[\$signature__addr$48 ];
     end
   end
-  assign \$signature__data$57  = _1_;
+  assign \$signature__data$58  = _1_;
   reg [63:0] threshold [63:0];
   initial begin
     threshold[0] = 64'h0097009700970097;
@@ -8602,14 +8882,16 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     threshold[63] = 64'h0097009700970097;
   end
   always @(posedge clk) begin
+    if (\$signature__en$19 )
+      threshold[cfg_addr[5:0]] <= cfg_data[63:0];
   end
   reg [63:0] _2_;
   always @(posedge clk) begin
-    if (\$signature__en$50 ) begin
-      _2_ <= threshold[\$signature__addr$51 ];
+    if (\$signature__en$49 ) begin
+      _2_ <= threshold[\$signature__addr$50 ];
     end
   end
-  assign \$signature__data$60  = _2_;
+  assign \$signature__data$61  = _2_;
   reg [63:0] v [63:0];
   initial begin
     v[0] = 64'h0000000000000000;
@@ -8685,12 +8967,12 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   reg [63:0] _4_;
   always @(posedge clk) begin
     _3_ <= v[dbg_rd__addr];
-    if (\$signature__en$46 ) begin
-      _4_ <= v[\$signature__addr$47 ];
+    if (\$signature__en$45 ) begin
+      _4_ <= v[\$signature__addr$46 ];
     end
   end
   assign dbg_v = _3_;
-  assign \$signature__data$55  = _4_;
+  assign \$signature__data$56  = _4_;
   reg [63:0] v_reset [63:0];
   initial begin
     v_reset[0] = 64'h0000000000000000;
@@ -8759,14 +9041,16 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     v_reset[63] = 64'h0000000000000000;
   end
   always @(posedge clk) begin
+    if (\$signature__en$22 )
+      v_reset[cfg_addr[5:0]] <= cfg_data[63:0];
   end
   reg [63:0] _5_;
   always @(posedge clk) begin
-    if (\$signature__en$52 ) begin
-      _5_ <= v_reset[\$signature__addr$53 ];
+    if (\$signature__en$51 ) begin
+      _5_ <= v_reset[\$signature__addr$52 ];
     end
   end
-  assign \$103  = _5_;
+  assign \$108  = _5_;
   reg [31:0] weights [4095:0];
   initial begin
     weights[0] = 32'd16162;
@@ -12868,132 +13152,155 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   end
   always @(posedge clk) begin
     if (\$signature__en )
-      weights[12'h000] <= 32'd0;
+      weights[cfg_addr] <= cfg_data[31:0];
   end
   reg [31:0] _6_;
   always @(posedge clk) begin
-    if (\$signature__en$39 ) begin
-      _6_ <= weights[\$signature__addr$40 ];
+    if (\$signature__en$38 ) begin
+      _6_ <= weights[\$signature__addr$39 ];
     end
   end
-  assign \$signature__data$90  = _6_;
+  assign \$signature__data$95  = _6_;
+  assign \$1  = ! cfg_mem;
+  assign \$signature__en  = cfg_write & \$1 ;
+  assign \$2  = cfg_mem == 1'h1;
+  assign \$3  = cfg_write & \$2 ;
+  assign \$4  = cfg_mem == 2'h2;
+  assign \$signature__en$16  = cfg_write & \$4 ;
+  assign \$5  = cfg_mem == 2'h3;
+  assign \$signature__en$19  = cfg_write & \$5 ;
+  assign \$6  = cfg_mem == 3'h4;
+  assign \$signature__en$22  = cfg_write & \$6 ;
+  assign r_en = spikes__ready & spikes__valid;
   assign \$7  = ! level;
   assign idle = done & \$7 ;
-  assign \$8  = row_base + chunk;
-  assign \$9  = level + \$signal ;
-  assign \$10  = \$9  < 3'h4;
-  assign \$11  = $signed(\$signature__data$55 [15:0]) + $signed(\$signature__data$56 [31:0]);
-  assign \$12  = $signed(\$11 ) + $signed(\$signature__data$57 [15:0]);
-  assign \$13  = $signed(\$12 ) < $signed(16'h8000);
-  assign \$14  = $signed(\$12 ) > $signed(16'h7fff);
-  assign \$15  = \$14  ? 35'h000007fff : { \$12 [33], \$12  };
-  assign \$16  = \$13  ? 35'h7ffff8000 : \$15 ;
-  assign \$17  = $signed(\$16 [15:0]) > $signed(\$signature__data$60 [15:0]);
-  assign \$18  = fire_chunk * 3'h4;
-  assign \$19  = \$18  + 1'h0;
-  assign \$20  = \$19  < 9'h100;
-  assign spike0 = \$17  & \$20 ;
-  assign \$21  = $signed(\$16 [15:0]) - $signed(\$signature__data$60 [15:0]);
-  assign \$22  = $signed(\$21 ) < $signed(16'h8000);
-  assign \$23  = $signed(\$21 ) > $signed(16'h7fff);
-  assign \$24  = \$23  ? 18'h07fff : { \$21 [16], \$21  };
-  assign \$25  = \$22  ? 18'h38000 : \$24 ;
-  assign \$26  = spike0 ? \$25  : { \$16 [15], \$16 [15], \$16 [15:0] };
-  assign \$28  = $signed(\$26 [15:0]) - $signed(\$27 );
-  assign \$29  = $signed(\$signature__data$55 [31:16]) + $signed(\$signature__data$56 [63:32]);
-  assign \$30  = $signed(\$29 ) + $signed(\$signature__data$57 [31:16]);
-  assign \$31  = $signed(\$30 ) < $signed(16'h8000);
-  assign \$32  = $signed(\$30 ) > $signed(16'h7fff);
-  assign \$33  = \$32  ? 35'h000007fff : { \$30 [33], \$30  };
-  assign \$34  = \$31  ? 35'h7ffff8000 : \$33 ;
-  assign \$35  = $signed(\$34 [15:0]) > $signed(\$signature__data$60 [31:16]);
+  assign \$10  = row_base + chunk;
+  assign \$11  = level + \$signal ;
+  assign \$12  = \$11  < 3'h4;
+  assign cfg_write = cfg_en & \$89 ;
+  assign \$13  = $signed(\$signature__data$56 [15:0]) + $signed(\$signature__data$57 [31:0]);
+  assign total0 = $signed(\$13 ) + $signed(\$signature__data$58 [15:0]);
+  assign \$14  = $signed(total0) < $signed(16'h8000);
+  assign \$15  = $signed(total0) > $signed(16'h7fff);
+  assign \$16  = \$15  ? 34'h000007fff : total0;
+  assign \$17  = \$14  ? 34'h3ffff8000 : \$16 ;
+  assign \$18  = $signed(\$17 [15:0]) > $signed(\$signature__data$61 [15:0]);
+  assign \$19  = fire_chunk * 3'h4;
+  assign \$20  = \$19  + 1'h0;
+  assign \$21  = \$20  < 9'h100;
+  assign spike0 = \$18  & \$21 ;
+  assign \$22  = $signed(\$17 [15:0]) - $signed(\$signature__data$61 [15:0]);
+  assign \$23  = $signed(\$22 ) < $signed(16'h8000);
+  assign \$24  = $signed(\$22 ) > $signed(16'h7fff);
+  assign \$25  = \$24  ? 18'h07fff : { \$22 [16], \$22  };
+  assign \$26  = \$23  ? 18'h38000 : \$25 ;
+  assign \$27  = spike0 ? \$26  : { \$17 [15], \$17 [15], \$17 [15:0] };
+  assign \$29  = $signed(\$27 [15:0]) - $signed(\$28 );
+  assign \$30  = $signed(\$signature__data$56 [31:16]) + $signed(\$signature__data$57 [63:32]);
+  assign total1 = $signed(\$30 ) + $signed(\$signature__data$58 [31:16]);
+  assign \$31  = $signed(total1) < $signed(16'h8000);
+  assign \$32  = $signed(total1) > $signed(16'h7fff);
+  assign \$33  = \$32  ? 34'h000007fff : total1;
+  assign \$34  = \$31  ? 34'h3ffff8000 : \$33 ;
+  assign \$35  = $signed(\$34 [15:0]) > $signed(\$signature__data$61 [31:16]);
   assign \$36  = fire_chunk * 3'h4;
   assign \$37  = \$36  + 1'h1;
   assign \$38  = \$37  < 9'h100;
   assign spike1 = \$35  & \$38 ;
-  assign \$39  = $signed(\$34 [15:0]) - $signed(\$signature__data$60 [31:16]);
+  assign \$39  = $signed(\$34 [15:0]) - $signed(\$signature__data$61 [31:16]);
   assign \$40  = $signed(\$39 ) < $signed(16'h8000);
   assign \$41  = $signed(\$39 ) > $signed(16'h7fff);
   assign \$42  = \$41  ? 18'h07fff : { \$39 [16], \$39  };
   assign \$43  = \$40  ? 18'h38000 : \$42 ;
   assign \$44  = spike1 ? \$43  : { \$34 [15], \$34 [15], \$34 [15:0] };
   assign \$46  = $signed(\$44 [15:0]) - $signed(\$45 );
-  assign \$47  = $signed(\$signature__data$55 [47:32]) + $signed(\$signature__data$56 [95:64]);
-  assign \$48  = $signed(\$47 ) + $signed(\$signature__data$57 [47:32]);
-  assign \$49  = $signed(\$48 ) < $signed(16'h8000);
-  assign \$50  = $signed(\$48 ) > $signed(16'h7fff);
-  assign \$51  = \$50  ? 35'h000007fff : { \$48 [33], \$48  };
-  assign \$52  = \$49  ? 35'h7ffff8000 : \$51 ;
-  assign \$53  = $signed(\$52 [15:0]) > $signed(\$signature__data$60 [47:32]);
-  assign \$54  = fire_chunk * 3'h4;
-  assign \$55  = \$54  + 2'h2;
-  assign \$56  = \$55  < 9'h100;
-  assign spike2 = \$53  & \$56 ;
-  assign \$57  = $signed(\$52 [15:0]) - $signed(\$signature__data$60 [47:32]);
-  assign \$58  = $signed(\$57 ) < $signed(16'h8000);
-  assign \$59  = $signed(\$57 ) > $signed(16'h7fff);
-  assign \$60  = \$59  ? 18'h07fff : { \$57 [16], \$57  };
-  assign \$61  = \$58  ? 18'h38000 : \$60 ;
-  assign \$62  = spike2 ? \$61  : { \$52 [15], \$52 [15], \$52 [15:0] };
-  assign \$64  = $signed(\$62 [15:0]) - $signed(\$63 );
-  assign \$65  = $signed(\$signature__data$55 [63:48]) + $signed(\$signature__data$56 [127:96]);
-  assign \$66  = $signed(\$65 ) + $signed(\$signature__data$57 [63:48]);
-  assign \$67  = $signed(\$66 ) < $signed(16'h8000);
-  assign \$68  = $signed(\$66 ) > $signed(16'h7fff);
-  assign \$69  = \$68  ? 35'h000007fff : { \$66 [33], \$66  };
-  assign \$70  = \$67  ? 35'h7ffff8000 : \$69 ;
-  assign \$71  = $signed(\$70 [15:0]) > $signed(\$signature__data$60 [63:48]);
-  assign \$72  = fire_chunk * 3'h4;
-  assign \$73  = \$72  + 2'h3;
-  assign \$74  = \$73  < 9'h100;
-  assign spike3 = \$71  & \$74 ;
-  assign \$75  = $signed(\$70 [15:0]) - $signed(\$signature__data$60 [63:48]);
-  assign \$76  = $signed(\$75 ) < $signed(16'h8000);
-  assign \$77  = $signed(\$75 ) > $signed(16'h7fff);
-  assign \$78  = \$77  ? 18'h07fff : { \$75 [16], \$75  };
-  assign \$79  = \$76  ? 18'h38000 : \$78 ;
-  assign \$80  = spike3 ? \$79  : { \$70 [15], \$70 [15], \$70 [15:0] };
-  assign \$82  = $signed(\$80 [15:0]) - $signed(\$81 );
-  assign \$83  = | { spike3, spike2, spike1, spike0 };
-  assign \$86  = $signed(\$signature__data$56 [31:0]) + $signed(\$signature__data$90 [7:0]);
-  assign \$87  = $signed(\$signature__data$56 [63:32]) + $signed(\$signature__data$90 [15:8]);
-  assign \$88  = $signed(\$signature__data$56 [95:64]) + $signed(\$signature__data$90 [23:16]);
-  assign \$89  = $signed(\$signature__data$56 [127:96]) + $signed(\$signature__data$90 [31:24]);
-  assign \$90  = ! fsm_state;
-  assign \$91  = fsm_state == 1'h1;
-  assign \$92  = fsm_state == 2'h2;
-  assign \$93  = fsm_state == 2'h3;
-  assign \$94  = fsm_state == 3'h4;
-  assign \$95  = cycles + 1'h1;
-  assign \$96  = events__payload * 7'h40;
+  assign \$47  = $signed(\$signature__data$56 [47:32]) + $signed(\$signature__data$57 [95:64]);
+  assign total2 = $signed(\$47 ) + $signed(\$signature__data$58 [47:32]);
+  assign \$48  = $signed(total2) < $signed(16'h8000);
+  assign \$49  = $signed(total2) > $signed(16'h7fff);
+  assign \$50  = \$49  ? 34'h000007fff : total2;
+  assign \$51  = \$48  ? 34'h3ffff8000 : \$50 ;
+  assign \$52  = $signed(\$51 [15:0]) > $signed(\$signature__data$61 [47:32]);
+  assign \$53  = fire_chunk * 3'h4;
+  assign \$54  = \$53  + 2'h2;
+  assign \$55  = \$54  < 9'h100;
+  assign spike2 = \$52  & \$55 ;
+  assign \$56  = $signed(\$51 [15:0]) - $signed(\$signature__data$61 [47:32]);
+  assign \$57  = $signed(\$56 ) < $signed(16'h8000);
+  assign \$58  = $signed(\$56 ) > $signed(16'h7fff);
+  assign \$59  = \$58  ? 18'h07fff : { \$56 [16], \$56  };
+  assign \$60  = \$57  ? 18'h38000 : \$59 ;
+  assign \$61  = spike2 ? \$60  : { \$51 [15], \$51 [15], \$51 [15:0] };
+  assign \$63  = $signed(\$61 [15:0]) - $signed(\$62 );
+  assign \$64  = $signed(\$signature__data$56 [63:48]) + $signed(\$signature__data$57 [127:96]);
+  assign total3 = $signed(\$64 ) + $signed(\$signature__data$58 [63:48]);
+  assign \$65  = $signed(total3) < $signed(16'h8000);
+  assign \$66  = $signed(total3) > $signed(16'h7fff);
+  assign \$67  = \$66  ? 34'h000007fff : total3;
+  assign \$68  = \$65  ? 34'h3ffff8000 : \$67 ;
+  assign \$69  = $signed(\$68 [15:0]) > $signed(\$signature__data$61 [63:48]);
+  assign \$70  = fire_chunk * 3'h4;
+  assign \$71  = \$70  + 2'h3;
+  assign \$72  = \$71  < 9'h100;
+  assign spike3 = \$69  & \$72 ;
+  assign \$73  = $signed(\$68 [15:0]) - $signed(\$signature__data$61 [63:48]);
+  assign \$74  = $signed(\$73 ) < $signed(16'h8000);
+  assign \$75  = $signed(\$73 ) > $signed(16'h7fff);
+  assign \$76  = \$75  ? 18'h07fff : { \$73 [16], \$73  };
+  assign \$77  = \$74  ? 18'h38000 : \$76 ;
+  assign \$78  = spike3 ? \$77  : { \$68 [15], \$68 [15], \$68 [15:0] };
+  assign \$80  = $signed(\$78 [15:0]) - $signed(\$79 );
+  assign \$81  = | { spike3, spike2, spike1, spike0 };
+  assign \$83  = cfg_mem == 3'h5;
+  assign \$84  = cfg_write & \$83 ;
+  assign \$85  = $signed(\$signature__data$57 [31:0]) + $signed(\$signature__data$95 [7:0]);
+  assign \$86  = $signed(\$signature__data$57 [63:32]) + $signed(\$signature__data$95 [15:8]);
+  assign \$87  = $signed(\$signature__data$57 [95:64]) + $signed(\$signature__data$95 [23:16]);
+  assign \$88  = $signed(\$signature__data$57 [127:96]) + $signed(\$signature__data$95 [31:24]);
+  assign \$89  = ! fsm_state;
+  assign events__ready = fsm_state == 1'h1;
+  assign \$90  = fsm_state == 2'h2;
+  assign \$91  = fsm_state == 2'h3;
+  assign \$92  = fsm_state == 3'h4;
+  assign \$93  = fsm_state == 3'h5;
+  assign \$94  = ~ spikes__ready;
+  assign \$95  = spikes__valid & \$94 ;
+  assign \$96  = cycles + 1'h1;
   assign \$97  = chunk + 1'h1;
   assign \$98  = chunk == 6'h3f;
-  assign \$99  = level + \$signal ;
-  assign \$100  = \$99  < 3'h4;
-  assign \$101  = chunk + 1'h1;
-  assign \$102  = chunk == 6'h3f;
+  assign \$101  = events__payload * 7'h40;
+  assign \$102  = chunk + 1'h1;
+  assign \$103  = chunk == 6'h3f;
+  assign \$104  = level + \$signal ;
+  assign \$105  = \$104  < 3'h4;
+  assign \$106  = chunk + 1'h1;
+  assign \$107  = chunk == 6'h3f;
   always @(posedge clk)
-    \$signal$85  <= \$104 ;
+    \$signal$90  <= \$109 ;
   always @(posedge clk)
-    \$signal  <= \$105 ;
+    \$signal  <= \$110 ;
   always @(posedge clk)
-    cycles <= \$106 ;
+    stalled <= \$111 ;
   always @(posedge clk)
-    done <= \$107 ;
+    cycles <= \$112 ;
   always @(posedge clk)
-    had_event <= \$108 ;
+    done <= \$113 ;
   always @(posedge clk)
-    fsm_state <= \$109 ;
+    had_event <= \$114 ;
   always @(posedge clk)
-    axon <= \$110 ;
+    error <= \$115 ;
   always @(posedge clk)
-    row_base <= \$111 ;
+    fsm_state <= \$116 ;
   always @(posedge clk)
-    chunk <= \$112 ;
+    chunk <= \$117 ;
   always @(posedge clk)
-    int_chunk <= \$113 ;
+    axon <= \$118 ;
   always @(posedge clk)
-    fire_chunk <= \$114 ;
+    row_base <= \$119 ;
+  always @(posedge clk)
+    int_chunk <= \$120 ;
+  always @(posedge clk)
+    fire_chunk <= \$121 ;
   \neurosim_top.core1.out_fifo  out_fifo (
     .clk(clk),
     .r_data(spikes__payload),
@@ -13006,16 +13313,20 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$11  = 6'h00;
+    \$signature__addr$11  = cfg_addr[5:0];
     if (\$signal ) begin
       \$signature__addr$11  = fire_chunk;
+    end else if (clearing) begin
+      \$signature__addr$11  = chunk;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__data$12  = 64'h0000000000000000;
+    \$signature__data$12  = cfg_data[63:0];
     if (\$signal ) begin
-      \$signature__data$12  = { \$82 [15:0], \$64 [15:0], \$46 [15:0], \$28 [15:0] };
+      \$signature__data$12  = { \$80 [15:0], \$63 [15:0], \$46 [15:0], \$29 [15:0] };
+    end else if (clearing) begin
+      \$signature__data$12  = 64'h0000000000000000;
     end
   end
   always @* begin
@@ -13023,24 +13334,18 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     \$signature__en$13  = \$3 ;
     if (\$signal ) begin
       \$signature__en$13  = 1'h1;
+    end else if (clearing) begin
+      \$signature__en$13  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    cfg_write = 1'h0;
-    casez (fsm_state)
-      3'h0:
-          cfg_write = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    events__ready = 1'h0;
+    clearing = 1'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          events__ready = 1'h1;
+      3'h2:
+          clearing = 1'h1;
     endcase
   end
   always @* begin
@@ -13049,203 +13354,230 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     casez (fsm_state)
       3'h0:
           /* empty */;
+      3'h2:
+          /* empty */;
       3'h1:
-          if (events__valid) begin
+          if (\$9 ) begin
+          end else if (events__valid) begin
             count = 1'h1;
           end else if (eos) begin
             count = had_event;
           end
-      3'h2:
-          count = 1'h1;
       3'h3:
-          if (\$10 ) begin
+          count = 1'h1;
+      3'h4:
+          if (\$12 ) begin
             count = 1'h1;
           end
-      3'h4:
+      3'h5:
           count = 1'h1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__en$39  = 1'h1;
+    \$signature__en$38  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$signature__en$39  = 1'h1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$40  = 12'h000;
-    casez (fsm_state)
-      3'h0:
           /* empty */;
       3'h1:
           /* empty */;
-      3'h2:
-          \$signature__addr$40  = \$8 [11:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__en$43  = 1'h1;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          \$signature__en$43  = 1'h1;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$43  = 1'h1;
+          \$signature__en$38  = 1'h1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$signature__addr$39  = 12'h000;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          \$signature__addr$39  = \$10 [11:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$signature__en$42  = 1'h1;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          \$signature__en$42  = 1'h1;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$42  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$44  = 6'h00;
+    \$signature__addr$43  = 6'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
+      3'h2:
+          /* empty */;
       3'h1:
           /* empty */;
-      3'h2:
-          \$signature__addr$44  = chunk;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$44  = chunk;
+          \$signature__addr$43  = chunk;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$43  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__en$46  = 1'h1;
+    \$signature__en$45  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$46  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$45  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$47  = 6'h00;
+    \$signature__addr$46  = 6'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$47  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$46  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__en$48  = 1'h1;
+    \$signature__en$47  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$48  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$47  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$49  = 6'h00;
+    \$signature__addr$48  = 6'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$49  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$48  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__en$50  = 1'h1;
+    \$signature__en$49  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$50  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$49  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$51  = 6'h00;
+    \$signature__addr$50  = 6'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$51  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$50  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__en$52  = 1'h1;
+    \$signature__en$51  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$52  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$51  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$53  = 6'h00;
+    \$signature__addr$52  = 6'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$53  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$52  = chunk;
           end
     endcase
   end
@@ -13260,305 +13592,361 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     w_en = 1'h0;
     if (\$signal ) begin
-      w_en = \$83 ;
+      w_en = \$81 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__en$86  = 1'h0;
-    if (\$signal$85 ) begin
-      \$signature__en$86  = 1'h1;
-    end else if (\$signal ) begin
-      \$signature__en$86  = 1'h1;
-    end else if (\$85 ) begin
-      \$signature__en$86  = 1'h1;
+    \$signature__en$91  = 1'h0;
+    if (\$signal$90 ) begin
+      \$signature__en$91  = 1'h1;
+    end else if (\$82 ) begin
+      \$signature__en$91  = 1'h1;
+    end else if (clearing) begin
+      \$signature__en$91  = 1'h1;
+    end else if (\$84 ) begin
+      \$signature__en$91  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$87  = 6'h00;
-    if (\$signal$85 ) begin
-      \$signature__addr$87  = int_chunk;
-    end else if (\$signal ) begin
-      \$signature__addr$87  = fire_chunk;
-    end else if (\$85 ) begin
-      \$signature__addr$87  = 6'h00;
+    \$signature__addr$92  = 6'h00;
+    if (\$signal$90 ) begin
+      \$signature__addr$92  = int_chunk;
+    end else if (\$82 ) begin
+      \$signature__addr$92  = fire_chunk;
+    end else if (clearing) begin
+      \$signature__addr$92  = chunk;
+    end else if (\$84 ) begin
+      \$signature__addr$92  = cfg_addr[5:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__data$89  = 128'h00000000000000000000000000000000;
-    if (\$signal$85 ) begin
-      \$signature__data$89  = { \$89 [31:0], \$88 [31:0], \$87 [31:0], \$86 [31:0] };
-    end else if (\$signal ) begin
-      \$signature__data$89  = 128'h00000000000000000000000000000000;
-    end else if (\$85 ) begin
-      \$signature__data$89  = 128'h00000000000000000000000000000000;
+    \$signature__data$94  = 128'h00000000000000000000000000000000;
+    if (\$signal$90 ) begin
+      \$signature__data$94  = { \$88 [31:0], \$87 [31:0], \$86 [31:0], \$85 [31:0] };
+    end else if (\$82 ) begin
+      \$signature__data$94  = 128'h00000000000000000000000000000000;
+    end else if (clearing) begin
+      \$signature__data$94  = 128'h00000000000000000000000000000000;
+    end else if (\$84 ) begin
+      \$signature__data$94  = cfg_data;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$104  = 1'h0;
+    \$109  = 1'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$104  = 1'h1;
-    endcase
-    if (rst) begin
-      \$104  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$105  = 1'h0;
-    casez (fsm_state)
-      3'h0:
           /* empty */;
       3'h1:
-          /* empty */;
-      3'h2:
           /* empty */;
       3'h3:
-          if (\$100 ) begin
-            \$105  = 1'h1;
-          end
+          \$109  = 1'h1;
     endcase
     if (rst) begin
-      \$105  = 1'h0;
+      \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$106  = cycles;
-    if (count) begin
-      \$106  = \$95 [31:0];
-    end
+    \$110  = 1'h0;
     casez (fsm_state)
       3'h0:
-          if (start) begin
-            \$106  = 32'd0;
-          end
-    endcase
-    if (rst) begin
-      \$106  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$107  = done;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$107  = 1'h0;
-          end
-      3'h1:
           /* empty */;
       3'h2:
+          /* empty */;
+      3'h1:
           /* empty */;
       3'h3:
           /* empty */;
       3'h4:
-          \$107  = 1'h1;
+          if (\$105 ) begin
+            \$110  = 1'h1;
+          end
     endcase
     if (rst) begin
-      \$107  = 1'h0;
+      \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$108  = had_event;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$108  = 1'h0;
-          end
-      3'h1:
-          if (events__valid) begin
-            \$108  = 1'h1;
-          end
-    endcase
+    \$111  = \$95 ;
     if (rst) begin
-      \$108  = 1'h0;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$109  = fsm_state;
+    \$112  = cycles;
+    if (count) begin
+      \$112  = \$96 [31:0];
+    end
     casez (fsm_state)
       3'h0:
           if (start) begin
-            \$109  = 3'h1;
+            \$112  = 32'd0;
           end
-      3'h1:
-          if (events__valid) begin
-            \$109  = 3'h2;
-          end else if (eos) begin
-            \$109  = 3'h3;
+    endcase
+    if (rst) begin
+      \$112  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$113  = done;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$113  = 1'h0;
+          end else if (clear) begin
+            \$113  = 1'h0;
           end
       3'h2:
           if (\$98 ) begin
-            \$109  = 3'h1;
+            \$113  = 1'h1;
+          end
+      3'h1:
+          /* empty */;
+      3'h3:
+          /* empty */;
+      3'h4:
+          /* empty */;
+      3'h5:
+          \$113  = 1'h1;
+    endcase
+    if (rst) begin
+      \$113  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$114  = had_event;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$114  = 1'h0;
+          end
+      3'h2:
+          /* empty */;
+      3'h1:
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$114  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$114  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$115  = error;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$115  = 1'h0;
+          end
+      3'h2:
+          /* empty */;
+      3'h1:
+          if (\$100 ) begin
+            \$115  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$116  = fsm_state;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$116  = 3'h1;
+          end else if (clear) begin
+            \$116  = 3'h2;
+          end
+      3'h2:
+          if (\$98 ) begin
+            \$116  = 3'h0;
+          end
+      3'h1:
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$116  = 3'h3;
+          end else if (eos) begin
+            \$116  = 3'h4;
           end
       3'h3:
-          if (\$100 ) begin
-            if (\$102 ) begin
-              \$109  = 3'h4;
-            end
+          if (\$103 ) begin
+            \$116  = 3'h1;
           end
       3'h4:
-          \$109  = 3'h0;
-    endcase
-    if (rst) begin
-      \$109  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$110  = axon;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          if (events__valid) begin
-            \$110  = events__payload;
+          if (\$105 ) begin
+            if (\$107 ) begin
+              \$116  = 3'h5;
+            end
           end
+      3'h5:
+          \$116  = 3'h0;
     endcase
     if (rst) begin
-      \$110  = 6'h00;
+      \$116  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$111  = row_base;
+    \$117  = chunk;
     casez (fsm_state)
       3'h0:
-          /* empty */;
-      3'h1:
-          if (events__valid) begin
-            \$111  = \$96 [11:0];
+          if (start) begin
+          end else if (clear) begin
+            \$117  = 6'h00;
           end
-    endcase
-    if (rst) begin
-      \$111  = 12'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$112  = chunk;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
+      3'h2:
+          \$117  = \$97 [5:0];
       3'h1:
-          if (events__valid) begin
-            \$112  = 6'h00;
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$117  = 6'h00;
           end else if (eos) begin
-            \$112  = 6'h00;
+            \$117  = 6'h00;
           end
-      3'h2:
-          \$112  = \$97 [5:0];
       3'h3:
-          if (\$100 ) begin
-            \$112  = \$101 [5:0];
+          \$117  = \$102 [5:0];
+      3'h4:
+          if (\$105 ) begin
+            \$117  = \$106 [5:0];
           end
     endcase
     if (rst) begin
-      \$112  = 6'h00;
+      \$117  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$113  = int_chunk;
+    \$118  = axon;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$113  = chunk;
+          /* empty */;
+      3'h1:
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$118  = events__payload;
+          end
     endcase
     if (rst) begin
-      \$113  = 6'h00;
+      \$118  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$114  = fire_chunk;
+    \$119  = row_base;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
-      3'h3:
+      3'h1:
           if (\$100 ) begin
-            \$114  = chunk;
+          end else if (events__valid) begin
+            \$119  = \$101 [11:0];
           end
     endcase
     if (rst) begin
-      \$114  = 6'h00;
+      \$119  = 12'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$120  = int_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          \$120  = chunk;
+    endcase
+    if (rst) begin
+      \$120  = 6'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$121  = fire_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          /* empty */;
+      3'h4:
+          if (\$105 ) begin
+            \$121  = chunk;
+          end
+    endcase
+    if (rst) begin
+      \$121  = 6'h00;
     end
   end
   assign dbg_addr = dbg_rd__addr;
   assign dbg_rd__data = dbg_v;
-  assign \$signature__addr  = 12'h000;
-  assign cfg_addr = 12'h000;
-  assign \$signature__data  = 32'd0;
-  assign cfg_data = 128'h00000000000000000000000000000000;
-  assign cfg_mem = 3'h0;
-  assign \$signature__addr$14  = 6'h00;
-  assign \$signature__data$15  = 64'h0000000000000000;
-  assign \$signature__addr$17  = 6'h00;
-  assign \$signature__data$18  = 64'h0000000000000000;
-  assign \$signature__addr$20  = 6'h00;
-  assign \$signature__data$21  = 64'h0000000000000000;
+  assign \$signature__addr  = cfg_addr;
+  assign \$signature__data  = cfg_data[31:0];
+  assign \$signature__addr$14  = cfg_addr[5:0];
+  assign \$signature__data$15  = cfg_data[63:0];
+  assign \$signature__addr$17  = cfg_addr[5:0];
+  assign \$signature__data$18  = cfg_data[63:0];
+  assign \$signature__addr$20  = cfg_addr[5:0];
+  assign \$signature__data$21  = cfg_data[63:0];
   assign r_data = spikes__payload;
   assign r_rdy = spikes__valid;
-  assign spikes__ready = r_en;
-  assign cfg_en = 1'h0;
-  assign total0 = { \$12 [33], \$12  };
-  assign vs0 = \$16 [15:0];
-  assign diff0 = { \$21 [16], \$21  };
-  assign after0 = \$26 [15:0];
-  assign leaked0 = \$28 [15:0];
-  assign total1 = { \$30 [33], \$30  };
+  assign vs0 = \$17 [15:0];
+  assign pre0 = \$17 [15:0];
+  assign diff0 = { \$22 [16], \$22  };
+  assign after0 = \$27 [15:0];
+  assign leaked0 = \$29 [15:0];
   assign vs1 = \$34 [15:0];
+  assign pre1 = \$34 [15:0];
   assign diff1 = { \$39 [16], \$39  };
   assign after1 = \$44 [15:0];
   assign leaked1 = \$46 [15:0];
-  assign total2 = { \$48 [33], \$48  };
-  assign vs2 = \$52 [15:0];
-  assign diff2 = { \$57 [16], \$57  };
-  assign after2 = \$62 [15:0];
-  assign leaked2 = \$64 [15:0];
-  assign total3 = { \$66 [33], \$66  };
-  assign vs3 = \$70 [15:0];
-  assign diff3 = { \$75 [16], \$75  };
-  assign after3 = \$80 [15:0];
-  assign leaked3 = \$82 [15:0];
-  assign \$1  = 1'h1;
-  assign \$signature__en  = cfg_write;
-  assign \$2  = 1'h0;
-  assign \$3  = 1'h0;
-  assign \$4  = 1'h0;
-  assign \$signature__en$16  = 1'h0;
-  assign \$5  = 1'h0;
-  assign \$signature__en$19  = 1'h0;
-  assign \$6  = 1'h0;
-  assign \$signature__en$22  = 1'h0;
-  assign \$27  = { \$26 [15], \$26 [15], \$26 [15], \$26 [15:3] };
+  assign vs2 = \$51 [15:0];
+  assign pre2 = \$51 [15:0];
+  assign diff2 = { \$56 [16], \$56  };
+  assign after2 = \$61 [15:0];
+  assign leaked2 = \$63 [15:0];
+  assign vs3 = \$68 [15:0];
+  assign pre3 = \$68 [15:0];
+  assign diff3 = { \$73 [16], \$73  };
+  assign after3 = \$78 [15:0];
+  assign leaked3 = \$80 [15:0];
+  assign \$8  = 1'h0;
+  assign \$9  = 1'h0;
+  assign \$28  = { \$27 [15], \$27 [15], \$27 [15], \$27 [15:3] };
   assign \$45  = { \$44 [15], \$44 [15], \$44 [15], \$44 [15:3] };
-  assign \$63  = { \$62 [15], \$62 [15], \$62 [15], \$62 [15:3] };
-  assign \$81  = { \$80 [15], \$80 [15], \$80 [15], \$80 [15:3] };
-  assign \$84  = 1'h0;
-  assign \$85  = 1'h0;
+  assign \$62  = { \$61 [15], \$61 [15], \$61 [15], \$61 [15:3] };
+  assign \$79  = { \$78 [15], \$78 [15], \$78 [15], \$78 [15:3] };
+  assign \$82  = \$signal ;
+  assign \$99  = 1'h0;
+  assign \$100  = 1'h0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.core1.out_fifo (rst, w_level, r_data, r_en, w_port__data, w_en, r_rdy, clk);
+module \neurosim_top.core1.out_fifo (rst, r_en, w_level, r_data, w_port__data, w_en, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -13737,51 +14125,58 @@ module \neurosim_top.core1.out_fifo (rst, w_level, r_data, r_en, w_port__data, w
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__payload, events__payload, r_en, events__ready, cycles, spikes__valid, events__valid, start);
+module \neurosim_top.core2 (clear, cfg_mem, cfg_addr, cfg_data, dbg_rd__addr, clk, rst, cfg_en, eos, idle, events__ready, dbg_v, spikes__payload, events__payload, spikes__ready, cycles, error, spikes__valid, events__valid, start);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire \$1 ;
-  wire \$10 ;
+  wire [11:0] \$10 ;
   wire \$100 ;
-  wire [2:0] \$101 ;
-  wire \$102 ;
-  wire [63:0] \$103 ;
-  reg \$104 ;
-  reg \$105 ;
-  reg [31:0] \$106 ;
-  reg \$107 ;
-  reg \$108 ;
-  reg [2:0] \$109 ;
-  wire [32:0] \$11 ;
-  reg [8:0] \$110 ;
-  reg [10:0] \$111 ;
-  reg [1:0] \$112 ;
-  reg [1:0] \$113 ;
-  reg [1:0] \$114 ;
-  wire [33:0] \$12 ;
-  wire \$13 ;
+  wire [10:0] \$101 ;
+  wire [2:0] \$102 ;
+  wire \$103 ;
+  wire [3:0] \$104 ;
+  wire \$105 ;
+  wire [2:0] \$106 ;
+  wire \$107 ;
+  wire [63:0] \$108 ;
+  reg \$109 ;
+  wire [3:0] \$11 ;
+  reg \$110 ;
+  reg \$111 ;
+  reg [31:0] \$112 ;
+  reg \$113 ;
+  reg \$114 ;
+  reg \$115 ;
+  reg [2:0] \$116 ;
+  reg [1:0] \$117 ;
+  reg [8:0] \$118 ;
+  reg [10:0] \$119 ;
+  wire \$12 ;
+  reg [1:0] \$120 ;
+  reg [1:0] \$121 ;
+  wire [32:0] \$13 ;
   wire \$14 ;
-  wire [34:0] \$15 ;
-  wire [34:0] \$16 ;
-  wire \$17 ;
-  wire [4:0] \$18 ;
-  wire [5:0] \$19 ;
+  wire \$15 ;
+  wire [33:0] \$16 ;
+  wire [33:0] \$17 ;
+  wire \$18 ;
+  wire [4:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire [16:0] \$21 ;
-  wire \$22 ;
+  wire [5:0] \$20 ;
+  wire \$21 ;
+  wire [16:0] \$22 ;
   wire \$23 ;
-  wire [17:0] \$24 ;
+  wire \$24 ;
   wire [17:0] \$25 ;
   wire [17:0] \$26 ;
-  wire [15:0] \$27 ;
-  wire [16:0] \$28 ;
-  wire [32:0] \$29 ;
+  wire [17:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [16:0] \$29 ;
   wire \$3 ;
-  wire [33:0] \$30 ;
+  wire [32:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [34:0] \$33 ;
-  wire [34:0] \$34 ;
+  wire [33:0] \$33 ;
+  wire [33:0] \$34 ;
   wire \$35 ;
   wire [4:0] \$36 ;
   wire [5:0] \$37 ;
@@ -13796,111 +14191,118 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   wire [15:0] \$45 ;
   wire [16:0] \$46 ;
   wire [32:0] \$47 ;
-  wire [33:0] \$48 ;
+  wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire [34:0] \$51 ;
-  wire [34:0] \$52 ;
-  wire \$53 ;
-  wire [4:0] \$54 ;
-  wire [5:0] \$55 ;
-  wire \$56 ;
-  wire [16:0] \$57 ;
+  wire [33:0] \$50 ;
+  wire [33:0] \$51 ;
+  wire \$52 ;
+  wire [4:0] \$53 ;
+  wire [5:0] \$54 ;
+  wire \$55 ;
+  wire [16:0] \$56 ;
+  wire \$57 ;
   wire \$58 ;
-  wire \$59 ;
+  wire [17:0] \$59 ;
   wire \$6 ;
   wire [17:0] \$60 ;
   wire [17:0] \$61 ;
-  wire [17:0] \$62 ;
-  wire [15:0] \$63 ;
-  wire [16:0] \$64 ;
-  wire [32:0] \$65 ;
-  wire [33:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire [34:0] \$69 ;
+  wire [15:0] \$62 ;
+  wire [16:0] \$63 ;
+  wire [32:0] \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [33:0] \$67 ;
+  wire [33:0] \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [34:0] \$70 ;
-  wire \$71 ;
-  wire [4:0] \$72 ;
-  wire [5:0] \$73 ;
+  wire [4:0] \$70 ;
+  wire [5:0] \$71 ;
+  wire \$72 ;
+  wire [16:0] \$73 ;
   wire \$74 ;
-  wire [16:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
+  wire \$75 ;
+  wire [17:0] \$76 ;
+  wire [17:0] \$77 ;
   wire [17:0] \$78 ;
-  wire [17:0] \$79 ;
-  wire [11:0] \$8 ;
-  wire [17:0] \$80 ;
-  wire [15:0] \$81 ;
-  wire [16:0] \$82 ;
+  wire [15:0] \$79 ;
+  wire \$8 ;
+  wire [16:0] \$80 ;
+  wire \$81 ;
+  wire \$82 ;
   wire \$83 ;
   wire \$84 ;
-  wire \$85 ;
+  wire [32:0] \$85 ;
   wire [32:0] \$86 ;
   wire [32:0] \$87 ;
   wire [32:0] \$88 ;
-  wire [32:0] \$89 ;
-  wire [3:0] \$9 ;
+  wire \$89 ;
+  wire \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
   wire \$94 ;
-  wire [32:0] \$95 ;
-  wire [10:0] \$96 ;
+  wire \$95 ;
+  wire [32:0] \$96 ;
   wire [2:0] \$97 ;
   wire \$98 ;
-  wire [3:0] \$99 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$85  = 1'h0;
+  reg \$signal$90  = 1'h0;
   wire [10:0] \$signature__addr ;
   reg [1:0] \$signature__addr$11 ;
   wire [1:0] \$signature__addr$14 ;
   wire [1:0] \$signature__addr$17 ;
   wire [1:0] \$signature__addr$20 ;
-  reg [10:0] \$signature__addr$40 ;
-  reg [1:0] \$signature__addr$44 ;
-  reg [1:0] \$signature__addr$47 ;
-  reg [1:0] \$signature__addr$49 ;
-  reg [1:0] \$signature__addr$51 ;
-  reg [1:0] \$signature__addr$53 ;
-  reg [1:0] \$signature__addr$87 ;
+  reg [10:0] \$signature__addr$39 ;
+  reg [1:0] \$signature__addr$43 ;
+  reg [1:0] \$signature__addr$46 ;
+  reg [1:0] \$signature__addr$48 ;
+  reg [1:0] \$signature__addr$50 ;
+  reg [1:0] \$signature__addr$52 ;
+  reg [1:0] \$signature__addr$92 ;
   wire [31:0] \$signature__data ;
   reg [63:0] \$signature__data$12 ;
   wire [63:0] \$signature__data$15 ;
   wire [63:0] \$signature__data$18 ;
   wire [63:0] \$signature__data$21 ;
-  wire [63:0] \$signature__data$55 ;
-  wire [127:0] \$signature__data$56 ;
-  wire [63:0] \$signature__data$57 ;
-  wire [63:0] \$signature__data$60 ;
-  reg [127:0] \$signature__data$89 ;
-  wire [31:0] \$signature__data$90 ;
+  wire [63:0] \$signature__data$56 ;
+  wire [127:0] \$signature__data$57 ;
+  wire [63:0] \$signature__data$58 ;
+  wire [63:0] \$signature__data$61 ;
+  reg [127:0] \$signature__data$94 ;
+  wire [31:0] \$signature__data$95 ;
   wire \$signature__en ;
   reg \$signature__en$13 ;
   wire \$signature__en$16 ;
   wire \$signature__en$19 ;
   wire \$signature__en$22 ;
-  reg \$signature__en$39 ;
-  reg \$signature__en$43 ;
-  reg \$signature__en$46 ;
-  reg \$signature__en$48 ;
-  reg \$signature__en$50 ;
-  reg \$signature__en$52 ;
-  reg \$signature__en$86 ;
+  reg \$signature__en$38 ;
+  reg \$signature__en$42 ;
+  reg \$signature__en$45 ;
+  reg \$signature__en$47 ;
+  reg \$signature__en$49 ;
+  reg \$signature__en$51 ;
+  reg \$signature__en$91 ;
   wire [15:0] after0;
   wire [15:0] after1;
   wire [15:0] after2;
   wire [15:0] after3;
   reg [8:0] axon = 9'h000;
+  input [10:0] cfg_addr;
   wire [10:0] cfg_addr;
+  input [127:0] cfg_data;
   wire [127:0] cfg_data;
+  input cfg_en;
   wire cfg_en;
+  input [2:0] cfg_mem;
   wire [2:0] cfg_mem;
-  reg cfg_write;
+  wire cfg_write;
   reg [1:0] chunk = 2'h0;
+  input clear;
+  wire clear;
+  reg clearing;
   input clk;
   wire clk;
   reg count;
@@ -13919,10 +14321,12 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   reg done = 1'h0;
   input eos;
   wire eos;
+  output error;
+  reg error = 1'h0;
   input [8:0] events__payload;
   wire [8:0] events__payload;
   output events__ready;
-  reg events__ready;
+  wire events__ready;
   input events__valid;
   wire events__valid;
   reg [1:0] fire_chunk = 2'h0;
@@ -13936,8 +14340,11 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   wire [15:0] leaked2;
   wire [15:0] leaked3;
   wire [2:0] level;
+  wire [15:0] pre0;
+  wire [15:0] pre1;
+  wire [15:0] pre2;
+  wire [15:0] pre3;
   wire [5:0] r_data;
-  input r_en;
   wire r_en;
   wire r_rdy;
   reg [10:0] row_base = 11'h000;
@@ -13949,15 +14356,17 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   wire spike3;
   output [5:0] spikes__payload;
   wire [5:0] spikes__payload;
+  input spikes__ready;
   wire spikes__ready;
   output spikes__valid;
   wire spikes__valid;
+  reg stalled = 1'h0;
   input start;
   wire start;
-  wire [34:0] total0;
-  wire [34:0] total1;
-  wire [34:0] total2;
-  wire [34:0] total3;
+  wire [33:0] total0;
+  wire [33:0] total1;
+  wire [33:0] total2;
+  wire [33:0] total3;
   wire [15:0] vs0;
   wire [15:0] vs1;
   wire [15:0] vs2;
@@ -13971,16 +14380,16 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     acc[2] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$86 )
-      acc[\$signature__addr$87 ] <= \$signature__data$89 ;
+    if (\$signature__en$91 )
+      acc[\$signature__addr$92 ] <= \$signature__data$94 ;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
-    if (\$signature__en$43 ) begin
-      _0_ <= acc[\$signature__addr$44 ];
+    if (\$signature__en$42 ) begin
+      _0_ <= acc[\$signature__addr$43 ];
     end
   end
-  assign \$signature__data$56  = _0_;
+  assign \$signature__data$57  = _0_;
   reg [63:0] bias [2:0];
   initial begin
     bias[0] = 64'h0034fff1003b0038;
@@ -13988,14 +14397,16 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     bias[2] = 64'h000000000030fff2;
   end
   always @(posedge clk) begin
+    if (\$signature__en$16 )
+      bias[cfg_addr[1:0]] <= cfg_data[63:0];
   end
   reg [63:0] _1_;
   always @(posedge clk) begin
-    if (\$signature__en$48 ) begin
-      _1_ <= bias[\$signature__addr$49 ];
+    if (\$signature__en$47 ) begin
+      _1_ <= bias[\$signature__addr$48 ];
     end
   end
-  assign \$signature__data$57  = _1_;
+  assign \$signature__data$58  = _1_;
   reg [63:0] threshold [2:0];
   initial begin
     threshold[0] = 64'h0265026502650265;
@@ -14003,14 +14414,16 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     threshold[2] = 64'h0000000002650265;
   end
   always @(posedge clk) begin
+    if (\$signature__en$19 )
+      threshold[cfg_addr[1:0]] <= cfg_data[63:0];
   end
   reg [63:0] _2_;
   always @(posedge clk) begin
-    if (\$signature__en$50 ) begin
-      _2_ <= threshold[\$signature__addr$51 ];
+    if (\$signature__en$49 ) begin
+      _2_ <= threshold[\$signature__addr$50 ];
     end
   end
-  assign \$signature__data$60  = _2_;
+  assign \$signature__data$61  = _2_;
   reg [63:0] v [2:0];
   initial begin
     v[0] = 64'h0000000000000000;
@@ -14025,12 +14438,12 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   reg [63:0] _4_;
   always @(posedge clk) begin
     _3_ <= v[dbg_rd__addr];
-    if (\$signature__en$46 ) begin
-      _4_ <= v[\$signature__addr$47 ];
+    if (\$signature__en$45 ) begin
+      _4_ <= v[\$signature__addr$46 ];
     end
   end
   assign dbg_v = _3_;
-  assign \$signature__data$55  = _4_;
+  assign \$signature__data$56  = _4_;
   reg [63:0] v_reset [2:0];
   initial begin
     v_reset[0] = 64'h0000000000000000;
@@ -14038,14 +14451,16 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     v_reset[2] = 64'h0000000000000000;
   end
   always @(posedge clk) begin
+    if (\$signature__en$22 )
+      v_reset[cfg_addr[1:0]] <= cfg_data[63:0];
   end
   reg [63:0] _5_;
   always @(posedge clk) begin
-    if (\$signature__en$52 ) begin
-      _5_ <= v_reset[\$signature__addr$53 ];
+    if (\$signature__en$51 ) begin
+      _5_ <= v_reset[\$signature__addr$52 ];
     end
   end
-  assign \$103  = _5_;
+  assign \$108  = _5_;
   reg [31:0] weights [1535:0];
   initial begin
     weights[0] = 32'd303494911;
@@ -15587,132 +16002,155 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   end
   always @(posedge clk) begin
     if (\$signature__en )
-      weights[11'h000] <= 32'd0;
+      weights[cfg_addr] <= cfg_data[31:0];
   end
   reg [31:0] _6_;
   always @(posedge clk) begin
-    if (\$signature__en$39 ) begin
-      _6_ <= weights[\$signature__addr$40 ];
+    if (\$signature__en$38 ) begin
+      _6_ <= weights[\$signature__addr$39 ];
     end
   end
-  assign \$signature__data$90  = _6_;
+  assign \$signature__data$95  = _6_;
+  assign \$1  = ! cfg_mem;
+  assign \$signature__en  = cfg_write & \$1 ;
+  assign \$2  = cfg_mem == 1'h1;
+  assign \$3  = cfg_write & \$2 ;
+  assign \$4  = cfg_mem == 2'h2;
+  assign \$signature__en$16  = cfg_write & \$4 ;
+  assign \$5  = cfg_mem == 2'h3;
+  assign \$signature__en$19  = cfg_write & \$5 ;
+  assign \$6  = cfg_mem == 3'h4;
+  assign \$signature__en$22  = cfg_write & \$6 ;
+  assign r_en = spikes__ready & spikes__valid;
   assign \$7  = ! level;
   assign idle = done & \$7 ;
-  assign \$8  = row_base + chunk;
-  assign \$9  = level + \$signal ;
-  assign \$10  = \$9  < 3'h4;
-  assign \$11  = $signed(\$signature__data$55 [15:0]) + $signed(\$signature__data$56 [31:0]);
-  assign \$12  = $signed(\$11 ) + $signed(\$signature__data$57 [15:0]);
-  assign \$13  = $signed(\$12 ) < $signed(16'h8000);
-  assign \$14  = $signed(\$12 ) > $signed(16'h7fff);
-  assign \$15  = \$14  ? 35'h000007fff : { \$12 [33], \$12  };
-  assign \$16  = \$13  ? 35'h7ffff8000 : \$15 ;
-  assign \$17  = $signed(\$16 [15:0]) > $signed(\$signature__data$60 [15:0]);
-  assign \$18  = fire_chunk * 3'h4;
-  assign \$19  = \$18  + 1'h0;
-  assign \$20  = \$19  < 4'ha;
-  assign spike0 = \$17  & \$20 ;
-  assign \$21  = $signed(\$16 [15:0]) - $signed(\$signature__data$60 [15:0]);
-  assign \$22  = $signed(\$21 ) < $signed(16'h8000);
-  assign \$23  = $signed(\$21 ) > $signed(16'h7fff);
-  assign \$24  = \$23  ? 18'h07fff : { \$21 [16], \$21  };
-  assign \$25  = \$22  ? 18'h38000 : \$24 ;
-  assign \$26  = spike0 ? \$25  : { \$16 [15], \$16 [15], \$16 [15:0] };
-  assign \$28  = $signed(\$26 [15:0]) - $signed(\$27 );
-  assign \$29  = $signed(\$signature__data$55 [31:16]) + $signed(\$signature__data$56 [63:32]);
-  assign \$30  = $signed(\$29 ) + $signed(\$signature__data$57 [31:16]);
-  assign \$31  = $signed(\$30 ) < $signed(16'h8000);
-  assign \$32  = $signed(\$30 ) > $signed(16'h7fff);
-  assign \$33  = \$32  ? 35'h000007fff : { \$30 [33], \$30  };
-  assign \$34  = \$31  ? 35'h7ffff8000 : \$33 ;
-  assign \$35  = $signed(\$34 [15:0]) > $signed(\$signature__data$60 [31:16]);
+  assign \$10  = row_base + chunk;
+  assign \$11  = level + \$signal ;
+  assign \$12  = \$11  < 3'h4;
+  assign cfg_write = cfg_en & \$89 ;
+  assign \$13  = $signed(\$signature__data$56 [15:0]) + $signed(\$signature__data$57 [31:0]);
+  assign total0 = $signed(\$13 ) + $signed(\$signature__data$58 [15:0]);
+  assign \$14  = $signed(total0) < $signed(16'h8000);
+  assign \$15  = $signed(total0) > $signed(16'h7fff);
+  assign \$16  = \$15  ? 34'h000007fff : total0;
+  assign \$17  = \$14  ? 34'h3ffff8000 : \$16 ;
+  assign \$18  = $signed(\$17 [15:0]) > $signed(\$signature__data$61 [15:0]);
+  assign \$19  = fire_chunk * 3'h4;
+  assign \$20  = \$19  + 1'h0;
+  assign \$21  = \$20  < 4'ha;
+  assign spike0 = \$18  & \$21 ;
+  assign \$22  = $signed(\$17 [15:0]) - $signed(\$signature__data$61 [15:0]);
+  assign \$23  = $signed(\$22 ) < $signed(16'h8000);
+  assign \$24  = $signed(\$22 ) > $signed(16'h7fff);
+  assign \$25  = \$24  ? 18'h07fff : { \$22 [16], \$22  };
+  assign \$26  = \$23  ? 18'h38000 : \$25 ;
+  assign \$27  = spike0 ? \$26  : { \$17 [15], \$17 [15], \$17 [15:0] };
+  assign \$29  = $signed(\$27 [15:0]) - $signed(\$28 );
+  assign \$30  = $signed(\$signature__data$56 [31:16]) + $signed(\$signature__data$57 [63:32]);
+  assign total1 = $signed(\$30 ) + $signed(\$signature__data$58 [31:16]);
+  assign \$31  = $signed(total1) < $signed(16'h8000);
+  assign \$32  = $signed(total1) > $signed(16'h7fff);
+  assign \$33  = \$32  ? 34'h000007fff : total1;
+  assign \$34  = \$31  ? 34'h3ffff8000 : \$33 ;
+  assign \$35  = $signed(\$34 [15:0]) > $signed(\$signature__data$61 [31:16]);
   assign \$36  = fire_chunk * 3'h4;
   assign \$37  = \$36  + 1'h1;
   assign \$38  = \$37  < 4'ha;
   assign spike1 = \$35  & \$38 ;
-  assign \$39  = $signed(\$34 [15:0]) - $signed(\$signature__data$60 [31:16]);
+  assign \$39  = $signed(\$34 [15:0]) - $signed(\$signature__data$61 [31:16]);
   assign \$40  = $signed(\$39 ) < $signed(16'h8000);
   assign \$41  = $signed(\$39 ) > $signed(16'h7fff);
   assign \$42  = \$41  ? 18'h07fff : { \$39 [16], \$39  };
   assign \$43  = \$40  ? 18'h38000 : \$42 ;
   assign \$44  = spike1 ? \$43  : { \$34 [15], \$34 [15], \$34 [15:0] };
   assign \$46  = $signed(\$44 [15:0]) - $signed(\$45 );
-  assign \$47  = $signed(\$signature__data$55 [47:32]) + $signed(\$signature__data$56 [95:64]);
-  assign \$48  = $signed(\$47 ) + $signed(\$signature__data$57 [47:32]);
-  assign \$49  = $signed(\$48 ) < $signed(16'h8000);
-  assign \$50  = $signed(\$48 ) > $signed(16'h7fff);
-  assign \$51  = \$50  ? 35'h000007fff : { \$48 [33], \$48  };
-  assign \$52  = \$49  ? 35'h7ffff8000 : \$51 ;
-  assign \$53  = $signed(\$52 [15:0]) > $signed(\$signature__data$60 [47:32]);
-  assign \$54  = fire_chunk * 3'h4;
-  assign \$55  = \$54  + 2'h2;
-  assign \$56  = \$55  < 4'ha;
-  assign spike2 = \$53  & \$56 ;
-  assign \$57  = $signed(\$52 [15:0]) - $signed(\$signature__data$60 [47:32]);
-  assign \$58  = $signed(\$57 ) < $signed(16'h8000);
-  assign \$59  = $signed(\$57 ) > $signed(16'h7fff);
-  assign \$60  = \$59  ? 18'h07fff : { \$57 [16], \$57  };
-  assign \$61  = \$58  ? 18'h38000 : \$60 ;
-  assign \$62  = spike2 ? \$61  : { \$52 [15], \$52 [15], \$52 [15:0] };
-  assign \$64  = $signed(\$62 [15:0]) - $signed(\$63 );
-  assign \$65  = $signed(\$signature__data$55 [63:48]) + $signed(\$signature__data$56 [127:96]);
-  assign \$66  = $signed(\$65 ) + $signed(\$signature__data$57 [63:48]);
-  assign \$67  = $signed(\$66 ) < $signed(16'h8000);
-  assign \$68  = $signed(\$66 ) > $signed(16'h7fff);
-  assign \$69  = \$68  ? 35'h000007fff : { \$66 [33], \$66  };
-  assign \$70  = \$67  ? 35'h7ffff8000 : \$69 ;
-  assign \$71  = $signed(\$70 [15:0]) > $signed(\$signature__data$60 [63:48]);
-  assign \$72  = fire_chunk * 3'h4;
-  assign \$73  = \$72  + 2'h3;
-  assign \$74  = \$73  < 4'ha;
-  assign spike3 = \$71  & \$74 ;
-  assign \$75  = $signed(\$70 [15:0]) - $signed(\$signature__data$60 [63:48]);
-  assign \$76  = $signed(\$75 ) < $signed(16'h8000);
-  assign \$77  = $signed(\$75 ) > $signed(16'h7fff);
-  assign \$78  = \$77  ? 18'h07fff : { \$75 [16], \$75  };
-  assign \$79  = \$76  ? 18'h38000 : \$78 ;
-  assign \$80  = spike3 ? \$79  : { \$70 [15], \$70 [15], \$70 [15:0] };
-  assign \$82  = $signed(\$80 [15:0]) - $signed(\$81 );
-  assign \$83  = | { spike3, spike2, spike1, spike0 };
-  assign \$86  = $signed(\$signature__data$56 [31:0]) + $signed(\$signature__data$90 [7:0]);
-  assign \$87  = $signed(\$signature__data$56 [63:32]) + $signed(\$signature__data$90 [15:8]);
-  assign \$88  = $signed(\$signature__data$56 [95:64]) + $signed(\$signature__data$90 [23:16]);
-  assign \$89  = $signed(\$signature__data$56 [127:96]) + $signed(\$signature__data$90 [31:24]);
-  assign \$90  = ! fsm_state;
-  assign \$91  = fsm_state == 1'h1;
-  assign \$92  = fsm_state == 2'h2;
-  assign \$93  = fsm_state == 2'h3;
-  assign \$94  = fsm_state == 3'h4;
-  assign \$95  = cycles + 1'h1;
-  assign \$96  = events__payload * 2'h3;
+  assign \$47  = $signed(\$signature__data$56 [47:32]) + $signed(\$signature__data$57 [95:64]);
+  assign total2 = $signed(\$47 ) + $signed(\$signature__data$58 [47:32]);
+  assign \$48  = $signed(total2) < $signed(16'h8000);
+  assign \$49  = $signed(total2) > $signed(16'h7fff);
+  assign \$50  = \$49  ? 34'h000007fff : total2;
+  assign \$51  = \$48  ? 34'h3ffff8000 : \$50 ;
+  assign \$52  = $signed(\$51 [15:0]) > $signed(\$signature__data$61 [47:32]);
+  assign \$53  = fire_chunk * 3'h4;
+  assign \$54  = \$53  + 2'h2;
+  assign \$55  = \$54  < 4'ha;
+  assign spike2 = \$52  & \$55 ;
+  assign \$56  = $signed(\$51 [15:0]) - $signed(\$signature__data$61 [47:32]);
+  assign \$57  = $signed(\$56 ) < $signed(16'h8000);
+  assign \$58  = $signed(\$56 ) > $signed(16'h7fff);
+  assign \$59  = \$58  ? 18'h07fff : { \$56 [16], \$56  };
+  assign \$60  = \$57  ? 18'h38000 : \$59 ;
+  assign \$61  = spike2 ? \$60  : { \$51 [15], \$51 [15], \$51 [15:0] };
+  assign \$63  = $signed(\$61 [15:0]) - $signed(\$62 );
+  assign \$64  = $signed(\$signature__data$56 [63:48]) + $signed(\$signature__data$57 [127:96]);
+  assign total3 = $signed(\$64 ) + $signed(\$signature__data$58 [63:48]);
+  assign \$65  = $signed(total3) < $signed(16'h8000);
+  assign \$66  = $signed(total3) > $signed(16'h7fff);
+  assign \$67  = \$66  ? 34'h000007fff : total3;
+  assign \$68  = \$65  ? 34'h3ffff8000 : \$67 ;
+  assign \$69  = $signed(\$68 [15:0]) > $signed(\$signature__data$61 [63:48]);
+  assign \$70  = fire_chunk * 3'h4;
+  assign \$71  = \$70  + 2'h3;
+  assign \$72  = \$71  < 4'ha;
+  assign spike3 = \$69  & \$72 ;
+  assign \$73  = $signed(\$68 [15:0]) - $signed(\$signature__data$61 [63:48]);
+  assign \$74  = $signed(\$73 ) < $signed(16'h8000);
+  assign \$75  = $signed(\$73 ) > $signed(16'h7fff);
+  assign \$76  = \$75  ? 18'h07fff : { \$73 [16], \$73  };
+  assign \$77  = \$74  ? 18'h38000 : \$76 ;
+  assign \$78  = spike3 ? \$77  : { \$68 [15], \$68 [15], \$68 [15:0] };
+  assign \$80  = $signed(\$78 [15:0]) - $signed(\$79 );
+  assign \$81  = | { spike3, spike2, spike1, spike0 };
+  assign \$83  = cfg_mem == 3'h5;
+  assign \$84  = cfg_write & \$83 ;
+  assign \$85  = $signed(\$signature__data$57 [31:0]) + $signed(\$signature__data$95 [7:0]);
+  assign \$86  = $signed(\$signature__data$57 [63:32]) + $signed(\$signature__data$95 [15:8]);
+  assign \$87  = $signed(\$signature__data$57 [95:64]) + $signed(\$signature__data$95 [23:16]);
+  assign \$88  = $signed(\$signature__data$57 [127:96]) + $signed(\$signature__data$95 [31:24]);
+  assign \$89  = ! fsm_state;
+  assign events__ready = fsm_state == 1'h1;
+  assign \$90  = fsm_state == 2'h2;
+  assign \$91  = fsm_state == 2'h3;
+  assign \$92  = fsm_state == 3'h4;
+  assign \$93  = fsm_state == 3'h5;
+  assign \$94  = ~ spikes__ready;
+  assign \$95  = spikes__valid & \$94 ;
+  assign \$96  = cycles + 1'h1;
   assign \$97  = chunk + 1'h1;
   assign \$98  = chunk == 2'h2;
-  assign \$99  = level + \$signal ;
-  assign \$100  = \$99  < 3'h4;
-  assign \$101  = chunk + 1'h1;
-  assign \$102  = chunk == 2'h2;
+  assign \$101  = events__payload * 2'h3;
+  assign \$102  = chunk + 1'h1;
+  assign \$103  = chunk == 2'h2;
+  assign \$104  = level + \$signal ;
+  assign \$105  = \$104  < 3'h4;
+  assign \$106  = chunk + 1'h1;
+  assign \$107  = chunk == 2'h2;
   always @(posedge clk)
-    \$signal$85  <= \$104 ;
+    \$signal$90  <= \$109 ;
   always @(posedge clk)
-    \$signal  <= \$105 ;
+    \$signal  <= \$110 ;
   always @(posedge clk)
-    cycles <= \$106 ;
+    stalled <= \$111 ;
   always @(posedge clk)
-    done <= \$107 ;
+    cycles <= \$112 ;
   always @(posedge clk)
-    had_event <= \$108 ;
+    done <= \$113 ;
   always @(posedge clk)
-    fsm_state <= \$109 ;
+    had_event <= \$114 ;
   always @(posedge clk)
-    axon <= \$110 ;
+    error <= \$115 ;
   always @(posedge clk)
-    row_base <= \$111 ;
+    fsm_state <= \$116 ;
   always @(posedge clk)
-    chunk <= \$112 ;
+    chunk <= \$117 ;
   always @(posedge clk)
-    int_chunk <= \$113 ;
+    axon <= \$118 ;
   always @(posedge clk)
-    fire_chunk <= \$114 ;
+    row_base <= \$119 ;
+  always @(posedge clk)
+    int_chunk <= \$120 ;
+  always @(posedge clk)
+    fire_chunk <= \$121 ;
   \neurosim_top.core2.out_fifo  out_fifo (
     .clk(clk),
     .r_data(spikes__payload),
@@ -15725,16 +16163,20 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__addr$11  = 2'h0;
+    \$signature__addr$11  = cfg_addr[1:0];
     if (\$signal ) begin
       \$signature__addr$11  = fire_chunk;
+    end else if (clearing) begin
+      \$signature__addr$11  = chunk;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__data$12  = 64'h0000000000000000;
+    \$signature__data$12  = cfg_data[63:0];
     if (\$signal ) begin
-      \$signature__data$12  = { \$82 [15:0], \$64 [15:0], \$46 [15:0], \$28 [15:0] };
+      \$signature__data$12  = { \$80 [15:0], \$63 [15:0], \$46 [15:0], \$29 [15:0] };
+    end else if (clearing) begin
+      \$signature__data$12  = 64'h0000000000000000;
     end
   end
   always @* begin
@@ -15742,24 +16184,18 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     \$signature__en$13  = \$3 ;
     if (\$signal ) begin
       \$signature__en$13  = 1'h1;
+    end else if (clearing) begin
+      \$signature__en$13  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    cfg_write = 1'h0;
-    casez (fsm_state)
-      3'h0:
-          cfg_write = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    events__ready = 1'h0;
+    clearing = 1'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          events__ready = 1'h1;
+      3'h2:
+          clearing = 1'h1;
     endcase
   end
   always @* begin
@@ -15768,203 +16204,230 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     casez (fsm_state)
       3'h0:
           /* empty */;
+      3'h2:
+          /* empty */;
       3'h1:
-          if (events__valid) begin
+          if (\$9 ) begin
+          end else if (events__valid) begin
             count = 1'h1;
           end else if (eos) begin
             count = had_event;
           end
-      3'h2:
-          count = 1'h1;
       3'h3:
-          if (\$10 ) begin
+          count = 1'h1;
+      3'h4:
+          if (\$12 ) begin
             count = 1'h1;
           end
-      3'h4:
+      3'h5:
           count = 1'h1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__en$39  = 1'h1;
+    \$signature__en$38  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$signature__en$39  = 1'h1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__addr$40  = 11'h000;
-    casez (fsm_state)
-      3'h0:
           /* empty */;
       3'h1:
           /* empty */;
-      3'h2:
-          \$signature__addr$40  = \$8 [10:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__en$43  = 1'h1;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          \$signature__en$43  = 1'h1;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$43  = 1'h1;
+          \$signature__en$38  = 1'h1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$signature__addr$39  = 11'h000;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          \$signature__addr$39  = \$10 [10:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$signature__en$42  = 1'h1;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          \$signature__en$42  = 1'h1;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$42  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__addr$44  = 2'h0;
+    \$signature__addr$43  = 2'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
+      3'h2:
+          /* empty */;
       3'h1:
           /* empty */;
-      3'h2:
-          \$signature__addr$44  = chunk;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$44  = chunk;
+          \$signature__addr$43  = chunk;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$43  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__en$46  = 1'h1;
+    \$signature__en$45  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$46  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$45  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__addr$47  = 2'h0;
+    \$signature__addr$46  = 2'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$47  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$46  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__en$48  = 1'h1;
+    \$signature__en$47  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$48  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$47  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__addr$49  = 2'h0;
+    \$signature__addr$48  = 2'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$49  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$48  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__en$50  = 1'h1;
+    \$signature__en$49  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$50  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$49  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__addr$51  = 2'h0;
+    \$signature__addr$50  = 2'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$51  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$50  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__en$52  = 1'h1;
+    \$signature__en$51  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$52  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$51  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__addr$53  = 2'h0;
+    \$signature__addr$52  = 2'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$53  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$52  = chunk;
           end
     endcase
   end
@@ -15979,305 +16442,361 @@ module \neurosim_top.core2 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
     w_en = 1'h0;
     if (\$signal ) begin
-      w_en = \$83 ;
+      w_en = \$81 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__en$86  = 1'h0;
-    if (\$signal$85 ) begin
-      \$signature__en$86  = 1'h1;
-    end else if (\$signal ) begin
-      \$signature__en$86  = 1'h1;
-    end else if (\$85 ) begin
-      \$signature__en$86  = 1'h1;
+    \$signature__en$91  = 1'h0;
+    if (\$signal$90 ) begin
+      \$signature__en$91  = 1'h1;
+    end else if (\$82 ) begin
+      \$signature__en$91  = 1'h1;
+    end else if (clearing) begin
+      \$signature__en$91  = 1'h1;
+    end else if (\$84 ) begin
+      \$signature__en$91  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__addr$87  = 2'h0;
-    if (\$signal$85 ) begin
-      \$signature__addr$87  = int_chunk;
-    end else if (\$signal ) begin
-      \$signature__addr$87  = fire_chunk;
-    end else if (\$85 ) begin
-      \$signature__addr$87  = 2'h0;
+    \$signature__addr$92  = 2'h0;
+    if (\$signal$90 ) begin
+      \$signature__addr$92  = int_chunk;
+    end else if (\$82 ) begin
+      \$signature__addr$92  = fire_chunk;
+    end else if (clearing) begin
+      \$signature__addr$92  = chunk;
+    end else if (\$84 ) begin
+      \$signature__addr$92  = cfg_addr[1:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$signature__data$89  = 128'h00000000000000000000000000000000;
-    if (\$signal$85 ) begin
-      \$signature__data$89  = { \$89 [31:0], \$88 [31:0], \$87 [31:0], \$86 [31:0] };
-    end else if (\$signal ) begin
-      \$signature__data$89  = 128'h00000000000000000000000000000000;
-    end else if (\$85 ) begin
-      \$signature__data$89  = 128'h00000000000000000000000000000000;
+    \$signature__data$94  = 128'h00000000000000000000000000000000;
+    if (\$signal$90 ) begin
+      \$signature__data$94  = { \$88 [31:0], \$87 [31:0], \$86 [31:0], \$85 [31:0] };
+    end else if (\$82 ) begin
+      \$signature__data$94  = 128'h00000000000000000000000000000000;
+    end else if (clearing) begin
+      \$signature__data$94  = 128'h00000000000000000000000000000000;
+    end else if (\$84 ) begin
+      \$signature__data$94  = cfg_data;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$104  = 1'h0;
+    \$109  = 1'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$104  = 1'h1;
-    endcase
-    if (rst) begin
-      \$104  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$105  = 1'h0;
-    casez (fsm_state)
-      3'h0:
           /* empty */;
       3'h1:
-          /* empty */;
-      3'h2:
           /* empty */;
       3'h3:
-          if (\$100 ) begin
-            \$105  = 1'h1;
-          end
+          \$109  = 1'h1;
     endcase
     if (rst) begin
-      \$105  = 1'h0;
+      \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$106  = cycles;
-    if (count) begin
-      \$106  = \$95 [31:0];
-    end
+    \$110  = 1'h0;
     casez (fsm_state)
       3'h0:
-          if (start) begin
-            \$106  = 32'd0;
-          end
-    endcase
-    if (rst) begin
-      \$106  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$107  = done;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$107  = 1'h0;
-          end
-      3'h1:
           /* empty */;
       3'h2:
+          /* empty */;
+      3'h1:
           /* empty */;
       3'h3:
           /* empty */;
       3'h4:
-          \$107  = 1'h1;
+          if (\$105 ) begin
+            \$110  = 1'h1;
+          end
     endcase
     if (rst) begin
-      \$107  = 1'h0;
+      \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$108  = had_event;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$108  = 1'h0;
-          end
-      3'h1:
-          if (events__valid) begin
-            \$108  = 1'h1;
-          end
-    endcase
+    \$111  = \$95 ;
     if (rst) begin
-      \$108  = 1'h0;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$109  = fsm_state;
+    \$112  = cycles;
+    if (count) begin
+      \$112  = \$96 [31:0];
+    end
     casez (fsm_state)
       3'h0:
           if (start) begin
-            \$109  = 3'h1;
+            \$112  = 32'd0;
           end
-      3'h1:
-          if (events__valid) begin
-            \$109  = 3'h2;
-          end else if (eos) begin
-            \$109  = 3'h3;
+    endcase
+    if (rst) begin
+      \$112  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$113  = done;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$113  = 1'h0;
+          end else if (clear) begin
+            \$113  = 1'h0;
           end
       3'h2:
           if (\$98 ) begin
-            \$109  = 3'h1;
+            \$113  = 1'h1;
+          end
+      3'h1:
+          /* empty */;
+      3'h3:
+          /* empty */;
+      3'h4:
+          /* empty */;
+      3'h5:
+          \$113  = 1'h1;
+    endcase
+    if (rst) begin
+      \$113  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$114  = had_event;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$114  = 1'h0;
+          end
+      3'h2:
+          /* empty */;
+      3'h1:
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$114  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$114  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$115  = error;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$115  = 1'h0;
+          end
+      3'h2:
+          /* empty */;
+      3'h1:
+          if (\$100 ) begin
+            \$115  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$116  = fsm_state;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$116  = 3'h1;
+          end else if (clear) begin
+            \$116  = 3'h2;
+          end
+      3'h2:
+          if (\$98 ) begin
+            \$116  = 3'h0;
+          end
+      3'h1:
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$116  = 3'h3;
+          end else if (eos) begin
+            \$116  = 3'h4;
           end
       3'h3:
-          if (\$100 ) begin
-            if (\$102 ) begin
-              \$109  = 3'h4;
-            end
+          if (\$103 ) begin
+            \$116  = 3'h1;
           end
       3'h4:
-          \$109  = 3'h0;
-    endcase
-    if (rst) begin
-      \$109  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$110  = axon;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          if (events__valid) begin
-            \$110  = events__payload;
+          if (\$105 ) begin
+            if (\$107 ) begin
+              \$116  = 3'h5;
+            end
           end
+      3'h5:
+          \$116  = 3'h0;
     endcase
     if (rst) begin
-      \$110  = 9'h000;
+      \$116  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$111  = row_base;
+    \$117  = chunk;
     casez (fsm_state)
       3'h0:
-          /* empty */;
-      3'h1:
-          if (events__valid) begin
-            \$111  = \$96 ;
+          if (start) begin
+          end else if (clear) begin
+            \$117  = 2'h0;
           end
-    endcase
-    if (rst) begin
-      \$111  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$112  = chunk;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
+      3'h2:
+          \$117  = \$97 [1:0];
       3'h1:
-          if (events__valid) begin
-            \$112  = 2'h0;
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$117  = 2'h0;
           end else if (eos) begin
-            \$112  = 2'h0;
+            \$117  = 2'h0;
           end
-      3'h2:
-          \$112  = \$97 [1:0];
       3'h3:
-          if (\$100 ) begin
-            \$112  = \$101 [1:0];
+          \$117  = \$102 [1:0];
+      3'h4:
+          if (\$105 ) begin
+            \$117  = \$106 [1:0];
           end
     endcase
     if (rst) begin
-      \$112  = 2'h0;
+      \$117  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$113  = int_chunk;
+    \$118  = axon;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$113  = chunk;
+          /* empty */;
+      3'h1:
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$118  = events__payload;
+          end
     endcase
     if (rst) begin
-      \$113  = 2'h0;
+      \$118  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
-    \$114  = fire_chunk;
+    \$119  = row_base;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
-      3'h3:
+      3'h1:
           if (\$100 ) begin
-            \$114  = chunk;
+          end else if (events__valid) begin
+            \$119  = \$101 ;
           end
     endcase
     if (rst) begin
-      \$114  = 2'h0;
+      \$119  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$120  = int_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          \$120  = chunk;
+    endcase
+    if (rst) begin
+      \$120  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$6 ) begin end
+    \$121  = fire_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          /* empty */;
+      3'h4:
+          if (\$105 ) begin
+            \$121  = chunk;
+          end
+    endcase
+    if (rst) begin
+      \$121  = 2'h0;
     end
   end
   assign dbg_addr = dbg_rd__addr;
   assign dbg_rd__data = dbg_v;
-  assign \$signature__addr  = 11'h000;
-  assign cfg_addr = 11'h000;
-  assign \$signature__data  = 32'd0;
-  assign cfg_data = 128'h00000000000000000000000000000000;
-  assign cfg_mem = 3'h0;
-  assign \$signature__addr$14  = 2'h0;
-  assign \$signature__data$15  = 64'h0000000000000000;
-  assign \$signature__addr$17  = 2'h0;
-  assign \$signature__data$18  = 64'h0000000000000000;
-  assign \$signature__addr$20  = 2'h0;
-  assign \$signature__data$21  = 64'h0000000000000000;
+  assign \$signature__addr  = cfg_addr;
+  assign \$signature__data  = cfg_data[31:0];
+  assign \$signature__addr$14  = cfg_addr[1:0];
+  assign \$signature__data$15  = cfg_data[63:0];
+  assign \$signature__addr$17  = cfg_addr[1:0];
+  assign \$signature__data$18  = cfg_data[63:0];
+  assign \$signature__addr$20  = cfg_addr[1:0];
+  assign \$signature__data$21  = cfg_data[63:0];
   assign r_data = spikes__payload;
   assign r_rdy = spikes__valid;
-  assign spikes__ready = r_en;
-  assign cfg_en = 1'h0;
-  assign total0 = { \$12 [33], \$12  };
-  assign vs0 = \$16 [15:0];
-  assign diff0 = { \$21 [16], \$21  };
-  assign after0 = \$26 [15:0];
-  assign leaked0 = \$28 [15:0];
-  assign total1 = { \$30 [33], \$30  };
+  assign vs0 = \$17 [15:0];
+  assign pre0 = \$17 [15:0];
+  assign diff0 = { \$22 [16], \$22  };
+  assign after0 = \$27 [15:0];
+  assign leaked0 = \$29 [15:0];
   assign vs1 = \$34 [15:0];
+  assign pre1 = \$34 [15:0];
   assign diff1 = { \$39 [16], \$39  };
   assign after1 = \$44 [15:0];
   assign leaked1 = \$46 [15:0];
-  assign total2 = { \$48 [33], \$48  };
-  assign vs2 = \$52 [15:0];
-  assign diff2 = { \$57 [16], \$57  };
-  assign after2 = \$62 [15:0];
-  assign leaked2 = \$64 [15:0];
-  assign total3 = { \$66 [33], \$66  };
-  assign vs3 = \$70 [15:0];
-  assign diff3 = { \$75 [16], \$75  };
-  assign after3 = \$80 [15:0];
-  assign leaked3 = \$82 [15:0];
-  assign \$1  = 1'h1;
-  assign \$signature__en  = cfg_write;
-  assign \$2  = 1'h0;
-  assign \$3  = 1'h0;
-  assign \$4  = 1'h0;
-  assign \$signature__en$16  = 1'h0;
-  assign \$5  = 1'h0;
-  assign \$signature__en$19  = 1'h0;
-  assign \$6  = 1'h0;
-  assign \$signature__en$22  = 1'h0;
-  assign \$27  = { \$26 [15], \$26 [15], \$26 [15], \$26 [15:3] };
+  assign vs2 = \$51 [15:0];
+  assign pre2 = \$51 [15:0];
+  assign diff2 = { \$56 [16], \$56  };
+  assign after2 = \$61 [15:0];
+  assign leaked2 = \$63 [15:0];
+  assign vs3 = \$68 [15:0];
+  assign pre3 = \$68 [15:0];
+  assign diff3 = { \$73 [16], \$73  };
+  assign after3 = \$78 [15:0];
+  assign leaked3 = \$80 [15:0];
+  assign \$8  = 1'h0;
+  assign \$9  = 1'h0;
+  assign \$28  = { \$27 [15], \$27 [15], \$27 [15], \$27 [15:3] };
   assign \$45  = { \$44 [15], \$44 [15], \$44 [15], \$44 [15:3] };
-  assign \$63  = { \$62 [15], \$62 [15], \$62 [15], \$62 [15:3] };
-  assign \$81  = { \$80 [15], \$80 [15], \$80 [15], \$80 [15:3] };
-  assign \$84  = 1'h0;
-  assign \$85  = 1'h0;
+  assign \$62  = { \$61 [15], \$61 [15], \$61 [15], \$61 [15:3] };
+  assign \$79  = { \$78 [15], \$78 [15], \$78 [15], \$78 [15:3] };
+  assign \$82  = \$signal ;
+  assign \$99  = 1'h0;
+  assign \$100  = 1'h0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.core2.out_fifo (rst, w_level, r_data, r_en, w_port__data, w_en, r_rdy, clk);
+module \neurosim_top.core2.out_fifo (rst, r_en, w_level, r_data, w_port__data, w_en, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -16456,7 +16975,7 @@ module \neurosim_top.core2.out_fifo (rst, w_level, r_data, r_en, w_port__data, w
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.queue0 (rst, w_rdy, w_level, r_data, w_port__data, w_en, r_en, r_rdy, clk);
+module \neurosim_top.queue0 (rst, r_en, w_rdy, w_level, r_data, w_port__data, w_en, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -16640,7 +17159,7 @@ module \neurosim_top.queue0 (rst, w_rdy, w_level, r_data, w_port__data, w_en, r_
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.queue1 (rst, w_rdy, w_level, r_data, w_port__data, w_en, r_en, r_rdy, clk);
+module \neurosim_top.queue1 (rst, r_en, w_rdy, w_level, r_data, w_port__data, w_en, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$9  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -16824,7 +17343,7 @@ module \neurosim_top.queue1 (rst, w_rdy, w_level, r_data, w_port__data, w_en, r_
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.queue2 (rst, w_rdy, w_level, r_data, w_port__data, w_en, r_en, r_rdy, clk);
+module \neurosim_top.queue2 (rst, r_en, w_rdy, w_level, r_data, w_port__data, w_en, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$10  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -16989,6 +17508,186 @@ module \neurosim_top.queue2 (rst, w_rdy, w_level, r_data, w_port__data, w_en, r_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$10 ) begin end
+    \$33  = r_rdy;
+    if (\$29 ) begin
+      \$33  = 1'h1;
+    end else if (r_en) begin
+      \$33  = 1'h0;
+    end
+    if (rst) begin
+      \$33  = 1'h0;
+    end
+  end
+  assign level = w_level;
+  assign r_level = w_level;
+  assign produce = w_port__addr;
+  assign w_data = w_port__data;
+  assign consume = r_port__addr;
+  assign r_port__data = r_data;
+endmodule
+
+(* generator = "Amaranth" *)
+module \neurosim_top.tap (rst, r_en, w_rdy, w_level, r_data, w_en, w_port__data, r_rdy, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$11  = 0;
+  wire \$1 ;
+  wire \$10 ;
+  wire [2:0] \$11 ;
+  wire [2:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [2:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire [2:0] \$26 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
+  wire \$3 ;
+  reg [1:0] \$30 ;
+  reg [1:0] \$31 ;
+  reg [1:0] \$32 ;
+  reg \$33 ;
+  wire \$4 ;
+  wire [2:0] \$5 ;
+  wire [2:0] \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
+  input clk;
+  wire clk;
+  (* init = 2'h0 *)
+  wire [1:0] consume;
+  reg [1:0] inner_level = 2'h0;
+  wire inner_r_rdy;
+  wire [2:0] level;
+  (* init = 2'h0 *)
+  wire [1:0] produce;
+  output [11:0] r_data;
+  wire [11:0] r_data;
+  input r_en;
+  wire r_en;
+  wire [2:0] r_level;
+  reg [1:0] r_port__addr = 2'h0;
+  wire [11:0] r_port__data;
+  wire r_port__en;
+  output r_rdy;
+  reg r_rdy = 1'h0;
+  input rst;
+  wire rst;
+  wire [11:0] w_data;
+  input w_en;
+  wire w_en;
+  output [2:0] w_level;
+  wire [2:0] w_level;
+  reg [1:0] w_port__addr = 2'h0;
+  input [11:0] w_port__data;
+  wire [11:0] w_port__data;
+  wire w_port__en;
+  output w_rdy;
+  wire w_rdy;
+  reg [11:0] storage [2:0];
+  initial begin
+    storage[0] = 12'h000;
+    storage[1] = 12'h000;
+    storage[2] = 12'h000;
+  end
+  always @(posedge clk) begin
+    if (w_port__en)
+      storage[w_port__addr] <= w_port__data;
+  end
+  reg [11:0] _0_;
+  always @(posedge clk) begin
+    if (r_port__en) begin
+      _0_ <= storage[r_port__addr];
+    end
+  end
+  assign r_data = _0_;
+  assign w_rdy = inner_level != 2'h3;
+  assign inner_r_rdy = | inner_level;
+  assign w_port__en = w_rdy & w_en;
+  assign \$1  = ~ r_rdy;
+  assign \$2  = \$1  | r_en;
+  assign r_port__en = inner_r_rdy & \$2 ;
+  assign w_level = inner_level + r_rdy;
+  assign \$3  = w_rdy & w_en;
+  assign \$4  = w_port__addr == 2'h2;
+  assign \$5  = w_port__addr + 1'h1;
+  assign \$6  = \$4  ? 3'h0 : \$5 ;
+  assign \$7  = ~ r_rdy;
+  assign \$8  = \$7  | r_en;
+  assign \$9  = inner_r_rdy & \$8 ;
+  assign \$10  = r_port__addr == 2'h2;
+  assign \$11  = r_port__addr + 1'h1;
+  assign \$12  = \$10  ? 3'h0 : \$11 ;
+  assign \$13  = w_rdy & w_en;
+  assign \$14  = ~ r_rdy;
+  assign \$15  = \$14  | r_en;
+  assign \$16  = inner_r_rdy & \$15 ;
+  assign \$17  = ~ \$16 ;
+  assign \$18  = \$13  & \$17 ;
+  assign \$19  = inner_level + 1'h1;
+  assign \$20  = ~ r_rdy;
+  assign \$21  = \$20  | r_en;
+  assign \$22  = inner_r_rdy & \$21 ;
+  assign \$23  = w_rdy & w_en;
+  assign \$24  = ~ \$23 ;
+  assign \$25  = \$22  & \$24 ;
+  assign \$26  = inner_level - 1'h1;
+  assign \$27  = ~ r_rdy;
+  assign \$28  = \$27  | r_en;
+  assign \$29  = inner_r_rdy & \$28 ;
+  always @(posedge clk)
+    w_port__addr <= \$30 ;
+  always @(posedge clk)
+    r_port__addr <= \$31 ;
+  always @(posedge clk)
+    inner_level <= \$32 ;
+  always @(posedge clk)
+    r_rdy <= \$33 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$30  = w_port__addr;
+    if (\$3 ) begin
+      \$30  = \$6 [1:0];
+    end
+    if (rst) begin
+      \$30  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$31  = r_port__addr;
+    if (\$9 ) begin
+      \$31  = \$12 [1:0];
+    end
+    if (rst) begin
+      \$31  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
+    \$32  = inner_level;
+    if (\$18 ) begin
+      \$32  = \$19 [1:0];
+    end
+    if (\$25 ) begin
+      \$32  = \$26 [1:0];
+    end
+    if (rst) begin
+      \$32  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$11 ) begin end
     \$33  = r_rdy;
     if (\$29 ) begin
       \$33  = 1'h1;

@@ -2,51 +2,59 @@
 
 (* top =  1  *)
 (* generator = "Amaranth" *)
-module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, cfg_addr, cfg_data, dbg_addr, clk, rst, events__ready, done, idle, cycles, spikes__payload, spikes__valid, dbg_v, events__payload);
+module neurosim_core(events__valid, eos, start, clear, spikes__ready, cfg_en, cfg_mem, cfg_addr, cfg_data, dbg_addr, clk, rst, events__ready, done, idle, error, cycles, spikes__payload, spikes__valid, dbg_v, events__payload
+);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
-  wire \$10 ;
+  wire [11:0] \$10 ;
   wire \$100 ;
-  wire [5:0] \$101 ;
-  wire \$102 ;
-  wire [63:0] \$103 ;
-  reg \$104 ;
-  reg \$105 ;
-  reg [31:0] \$106 ;
-  reg \$107 ;
-  reg \$108 ;
-  reg [2:0] \$109 ;
-  wire [32:0] \$11 ;
-  reg [5:0] \$110 ;
-  reg [10:0] \$111 ;
-  reg [4:0] \$112 ;
-  reg [4:0] \$113 ;
-  reg [4:0] \$114 ;
-  wire [33:0] \$12 ;
-  wire \$13 ;
+  wire [11:0] \$101 ;
+  wire [5:0] \$102 ;
+  wire \$103 ;
+  wire [3:0] \$104 ;
+  wire \$105 ;
+  wire [5:0] \$106 ;
+  wire \$107 ;
+  wire [63:0] \$108 ;
+  reg \$109 ;
+  wire [3:0] \$11 ;
+  reg \$110 ;
+  reg \$111 ;
+  reg [31:0] \$112 ;
+  reg \$113 ;
+  reg \$114 ;
+  reg \$115 ;
+  reg [2:0] \$116 ;
+  reg [4:0] \$117 ;
+  reg [5:0] \$118 ;
+  reg [10:0] \$119 ;
+  wire \$12 ;
+  reg [4:0] \$120 ;
+  reg [4:0] \$121 ;
+  wire [32:0] \$13 ;
   wire \$14 ;
-  wire [34:0] \$15 ;
-  wire [34:0] \$16 ;
-  wire \$17 ;
-  wire [7:0] \$18 ;
-  wire [8:0] \$19 ;
+  wire \$15 ;
+  wire [33:0] \$16 ;
+  wire [33:0] \$17 ;
+  wire \$18 ;
+  wire [7:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire [16:0] \$21 ;
-  wire \$22 ;
+  wire [8:0] \$20 ;
+  wire \$21 ;
+  wire [16:0] \$22 ;
   wire \$23 ;
-  wire [17:0] \$24 ;
+  wire \$24 ;
   wire [17:0] \$25 ;
   wire [17:0] \$26 ;
-  wire [15:0] \$27 ;
-  wire [16:0] \$28 ;
-  wire [32:0] \$29 ;
+  wire [17:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [16:0] \$29 ;
   wire \$3 ;
-  wire [33:0] \$30 ;
+  wire [32:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [34:0] \$33 ;
-  wire [34:0] \$34 ;
+  wire [33:0] \$33 ;
+  wire [33:0] \$34 ;
   wire \$35 ;
   wire [7:0] \$36 ;
   wire [8:0] \$37 ;
@@ -61,100 +69,100 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   wire [15:0] \$45 ;
   wire [16:0] \$46 ;
   wire [32:0] \$47 ;
-  wire [33:0] \$48 ;
+  wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire [34:0] \$51 ;
-  wire [34:0] \$52 ;
-  wire \$53 ;
-  wire [7:0] \$54 ;
-  wire [8:0] \$55 ;
-  wire \$56 ;
-  wire [16:0] \$57 ;
+  wire [33:0] \$50 ;
+  wire [33:0] \$51 ;
+  wire \$52 ;
+  wire [7:0] \$53 ;
+  wire [8:0] \$54 ;
+  wire \$55 ;
+  wire [16:0] \$56 ;
+  wire \$57 ;
   wire \$58 ;
-  wire \$59 ;
+  wire [17:0] \$59 ;
   wire \$6 ;
   wire [17:0] \$60 ;
   wire [17:0] \$61 ;
-  wire [17:0] \$62 ;
-  wire [15:0] \$63 ;
-  wire [16:0] \$64 ;
-  wire [32:0] \$65 ;
-  wire [33:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire [34:0] \$69 ;
+  wire [15:0] \$62 ;
+  wire [16:0] \$63 ;
+  wire [32:0] \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [33:0] \$67 ;
+  wire [33:0] \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [34:0] \$70 ;
-  wire \$71 ;
-  wire [7:0] \$72 ;
-  wire [8:0] \$73 ;
+  wire [7:0] \$70 ;
+  wire [8:0] \$71 ;
+  wire \$72 ;
+  wire [16:0] \$73 ;
   wire \$74 ;
-  wire [16:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
+  wire \$75 ;
+  wire [17:0] \$76 ;
+  wire [17:0] \$77 ;
   wire [17:0] \$78 ;
-  wire [17:0] \$79 ;
-  wire [11:0] \$8 ;
-  wire [17:0] \$80 ;
-  wire [15:0] \$81 ;
-  wire [16:0] \$82 ;
+  wire [15:0] \$79 ;
+  wire \$8 ;
+  wire [16:0] \$80 ;
+  wire \$81 ;
+  wire \$82 ;
   wire \$83 ;
   wire \$84 ;
-  wire \$85 ;
+  wire [32:0] \$85 ;
   wire [32:0] \$86 ;
   wire [32:0] \$87 ;
   wire [32:0] \$88 ;
-  wire [32:0] \$89 ;
-  wire [3:0] \$9 ;
+  wire \$89 ;
+  wire \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
   wire \$94 ;
-  wire [32:0] \$95 ;
-  wire [11:0] \$96 ;
+  wire \$95 ;
+  wire [32:0] \$96 ;
   wire [5:0] \$97 ;
   wire \$98 ;
-  wire [3:0] \$99 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$90  = 1'h0;
+  reg \$signal$97  = 1'h0;
   wire [10:0] \$signature__addr ;
-  reg [4:0] \$signature__addr$25 ;
-  wire [4:0] \$signature__addr$28 ;
-  wire [4:0] \$signature__addr$31 ;
-  wire [4:0] \$signature__addr$34 ;
-  reg [10:0] \$signature__addr$45 ;
-  reg [4:0] \$signature__addr$49 ;
+  reg [4:0] \$signature__addr$27 ;
+  wire [4:0] \$signature__addr$30 ;
+  wire [4:0] \$signature__addr$33 ;
+  wire [4:0] \$signature__addr$36 ;
+  reg [10:0] \$signature__addr$48 ;
   reg [4:0] \$signature__addr$52 ;
-  reg [4:0] \$signature__addr$54 ;
-  reg [4:0] \$signature__addr$56 ;
-  reg [4:0] \$signature__addr$58 ;
-  reg [4:0] \$signature__addr$92 ;
+  reg [4:0] \$signature__addr$55 ;
+  reg [4:0] \$signature__addr$57 ;
+  reg [4:0] \$signature__addr$59 ;
+  reg [4:0] \$signature__addr$61 ;
+  reg [4:0] \$signature__addr$99 ;
   wire [31:0] \$signature__data ;
-  reg [63:0] \$signature__data$26 ;
-  wire [63:0] \$signature__data$29 ;
-  wire [63:0] \$signature__data$32 ;
-  wire [63:0] \$signature__data$35 ;
-  wire [63:0] \$signature__data$60 ;
-  wire [127:0] \$signature__data$61 ;
-  wire [63:0] \$signature__data$62 ;
+  reg [127:0] \$signature__data$101 ;
+  wire [31:0] \$signature__data$102 ;
+  reg [63:0] \$signature__data$28 ;
+  wire [63:0] \$signature__data$31 ;
+  wire [63:0] \$signature__data$34 ;
+  wire [63:0] \$signature__data$37 ;
+  wire [63:0] \$signature__data$63 ;
+  wire [127:0] \$signature__data$64 ;
   wire [63:0] \$signature__data$65 ;
-  reg [127:0] \$signature__data$94 ;
-  wire [31:0] \$signature__data$95 ;
+  wire [63:0] \$signature__data$68 ;
   wire \$signature__en ;
-  reg \$signature__en$27 ;
-  wire \$signature__en$30 ;
-  wire \$signature__en$33 ;
-  wire \$signature__en$36 ;
-  reg \$signature__en$44 ;
-  reg \$signature__en$48 ;
+  reg \$signature__en$29 ;
+  wire \$signature__en$32 ;
+  wire \$signature__en$35 ;
+  wire \$signature__en$38 ;
+  reg \$signature__en$47 ;
   reg \$signature__en$51 ;
-  reg \$signature__en$53 ;
-  reg \$signature__en$55 ;
-  reg \$signature__en$57 ;
-  reg \$signature__en$91 ;
+  reg \$signature__en$54 ;
+  reg \$signature__en$56 ;
+  reg \$signature__en$58 ;
+  reg \$signature__en$60 ;
+  reg \$signature__en$98 ;
   wire [15:0] after0;
   wire [15:0] after1;
   wire [15:0] after2;
@@ -168,8 +176,11 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   wire cfg_en;
   input [2:0] cfg_mem;
   wire [2:0] cfg_mem;
-  reg cfg_write;
+  wire cfg_write;
   reg [4:0] chunk = 5'h00;
+  input clear;
+  wire clear;
+  reg clearing;
   input clk;
   wire clk;
   reg count;
@@ -189,10 +200,12 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   reg done = 1'h0;
   input eos;
   wire eos;
+  output error;
+  reg error = 1'h0;
   input [5:0] events__payload;
   wire [5:0] events__payload;
   output events__ready;
-  reg events__ready;
+  wire events__ready;
   input events__valid;
   wire events__valid;
   reg [4:0] fire_chunk = 5'h00;
@@ -206,6 +219,10 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   wire [15:0] leaked2;
   wire [15:0] leaked3;
   wire [2:0] level;
+  wire [15:0] pre0;
+  wire [15:0] pre1;
+  wire [15:0] pre2;
+  wire [15:0] pre3;
   wire [8:0] r_data;
   wire r_en;
   wire r_rdy;
@@ -222,12 +239,13 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   wire spikes__ready;
   output spikes__valid;
   wire spikes__valid;
+  reg stalled = 1'h0;
   input start;
   wire start;
-  wire [34:0] total0;
-  wire [34:0] total1;
-  wire [34:0] total2;
-  wire [34:0] total3;
+  wire [33:0] total0;
+  wire [33:0] total1;
+  wire [33:0] total2;
+  wire [33:0] total3;
   wire [15:0] vs0;
   wire [15:0] vs1;
   wire [15:0] vs2;
@@ -270,16 +288,16 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     acc[31] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$91 )
-      acc[\$signature__addr$92 ] <= \$signature__data$94 ;
+    if (\$signature__en$98 )
+      acc[\$signature__addr$99 ] <= \$signature__data$101 ;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
-    if (\$signature__en$48 ) begin
-      _0_ <= acc[\$signature__addr$49 ];
+    if (\$signature__en$51 ) begin
+      _0_ <= acc[\$signature__addr$52 ];
     end
   end
-  assign \$signature__data$61  = _0_;
+  assign \$signature__data$64  = _0_;
   reg [63:0] bias [31:0];
   initial begin
     bias[0] = 64'hfff2000e00160008;
@@ -316,16 +334,16 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     bias[31] = 64'hfff6001b0008000f;
   end
   always @(posedge clk) begin
-    if (\$signature__en$30 )
+    if (\$signature__en$32 )
       bias[cfg_addr[4:0]] <= cfg_data[63:0];
   end
   reg [63:0] _1_;
   always @(posedge clk) begin
-    if (\$signature__en$53 ) begin
-      _1_ <= bias[\$signature__addr$54 ];
+    if (\$signature__en$56 ) begin
+      _1_ <= bias[\$signature__addr$57 ];
     end
   end
-  assign \$signature__data$62  = _1_;
+  assign \$signature__data$65  = _1_;
   reg [63:0] threshold [31:0];
   initial begin
     threshold[0] = 64'h00ce00ce00ce00ce;
@@ -362,16 +380,16 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     threshold[31] = 64'h00ce00ce00ce00ce;
   end
   always @(posedge clk) begin
-    if (\$signature__en$33 )
+    if (\$signature__en$35 )
       threshold[cfg_addr[4:0]] <= cfg_data[63:0];
   end
   reg [63:0] _2_;
   always @(posedge clk) begin
-    if (\$signature__en$55 ) begin
-      _2_ <= threshold[\$signature__addr$56 ];
+    if (\$signature__en$58 ) begin
+      _2_ <= threshold[\$signature__addr$59 ];
     end
   end
-  assign \$signature__data$65  = _2_;
+  assign \$signature__data$68  = _2_;
   reg [63:0] v [31:0];
   initial begin
     v[0] = 64'h0000000000000000;
@@ -408,19 +426,19 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     v[31] = 64'h0000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$27 )
-      v[\$signature__addr$25 ] <= \$signature__data$26 ;
+    if (\$signature__en$29 )
+      v[\$signature__addr$27 ] <= \$signature__data$28 ;
   end
   reg [63:0] _3_;
   reg [63:0] _4_;
   always @(posedge clk) begin
     _3_ <= v[dbg_addr];
-    if (\$signature__en$51 ) begin
-      _4_ <= v[\$signature__addr$52 ];
+    if (\$signature__en$54 ) begin
+      _4_ <= v[\$signature__addr$55 ];
     end
   end
   assign dbg_v = _3_;
-  assign \$signature__data$60  = _4_;
+  assign \$signature__data$63  = _4_;
   reg [63:0] v_reset [31:0];
   initial begin
     v_reset[0] = 64'h0000000000000000;
@@ -457,16 +475,16 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     v_reset[31] = 64'h0000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$36 )
+    if (\$signature__en$38 )
       v_reset[cfg_addr[4:0]] <= cfg_data[63:0];
   end
   reg [63:0] _5_;
   always @(posedge clk) begin
-    if (\$signature__en$57 ) begin
-      _5_ <= v_reset[\$signature__addr$58 ];
+    if (\$signature__en$60 ) begin
+      _5_ <= v_reset[\$signature__addr$61 ];
     end
   end
-  assign \$103  = _5_;
+  assign \$108  = _5_;
   reg [31:0] weights [2047:0];
   initial begin
     weights[0] = 32'd3992980992;
@@ -2524,144 +2542,155 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   end
   reg [31:0] _6_;
   always @(posedge clk) begin
-    if (\$signature__en$44 ) begin
-      _6_ <= weights[\$signature__addr$45 ];
+    if (\$signature__en$47 ) begin
+      _6_ <= weights[\$signature__addr$48 ];
     end
   end
-  assign \$signature__data$95  = _6_;
+  assign \$signature__data$102  = _6_;
   assign \$1  = ! cfg_mem;
   assign \$signature__en  = cfg_write & \$1 ;
   assign \$2  = cfg_mem == 1'h1;
   assign \$3  = cfg_write & \$2 ;
   assign \$4  = cfg_mem == 2'h2;
-  assign \$signature__en$30  = cfg_write & \$4 ;
+  assign \$signature__en$32  = cfg_write & \$4 ;
   assign \$5  = cfg_mem == 2'h3;
-  assign \$signature__en$33  = cfg_write & \$5 ;
+  assign \$signature__en$35  = cfg_write & \$5 ;
   assign \$6  = cfg_mem == 3'h4;
-  assign \$signature__en$36  = cfg_write & \$6 ;
+  assign \$signature__en$38  = cfg_write & \$6 ;
+  assign r_en = spikes__ready & spikes__valid;
   assign \$7  = ! level;
   assign idle = done & \$7 ;
-  assign \$8  = row_base + chunk;
-  assign \$9  = level + \$signal ;
-  assign \$10  = \$9  < 3'h4;
-  assign \$11  = $signed(\$signature__data$60 [15:0]) + $signed(\$signature__data$61 [31:0]);
-  assign \$12  = $signed(\$11 ) + $signed(\$signature__data$62 [15:0]);
-  assign \$13  = $signed(\$12 ) < $signed(16'h8000);
-  assign \$14  = $signed(\$12 ) > $signed(16'h7fff);
-  assign \$15  = \$14  ? 35'h000007fff : { \$12 [33], \$12  };
-  assign \$16  = \$13  ? 35'h7ffff8000 : \$15 ;
-  assign \$17  = $signed(\$16 [15:0]) > $signed(\$signature__data$65 [15:0]);
-  assign \$18  = fire_chunk * 3'h4;
-  assign \$19  = \$18  + 1'h0;
-  assign \$20  = \$19  < 8'h80;
-  assign spike0 = \$17  & \$20 ;
-  assign \$21  = $signed(\$16 [15:0]) - $signed(\$signature__data$65 [15:0]);
-  assign \$22  = $signed(\$21 ) < $signed(16'h8000);
-  assign \$23  = $signed(\$21 ) > $signed(16'h7fff);
-  assign \$24  = \$23  ? 18'h07fff : { \$21 [16], \$21  };
-  assign \$25  = \$22  ? 18'h38000 : \$24 ;
-  assign \$26  = spike0 ? \$25  : { \$16 [15], \$16 [15], \$16 [15:0] };
-  assign \$28  = $signed(\$26 [15:0]) - $signed(\$27 );
-  assign \$29  = $signed(\$signature__data$60 [31:16]) + $signed(\$signature__data$61 [63:32]);
-  assign \$30  = $signed(\$29 ) + $signed(\$signature__data$62 [31:16]);
-  assign \$31  = $signed(\$30 ) < $signed(16'h8000);
-  assign \$32  = $signed(\$30 ) > $signed(16'h7fff);
-  assign \$33  = \$32  ? 35'h000007fff : { \$30 [33], \$30  };
-  assign \$34  = \$31  ? 35'h7ffff8000 : \$33 ;
-  assign \$35  = $signed(\$34 [15:0]) > $signed(\$signature__data$65 [31:16]);
+  assign \$10  = row_base + chunk;
+  assign \$11  = level + \$signal ;
+  assign \$12  = \$11  < 3'h4;
+  assign cfg_write = cfg_en & \$89 ;
+  assign \$13  = $signed(\$signature__data$63 [15:0]) + $signed(\$signature__data$64 [31:0]);
+  assign total0 = $signed(\$13 ) + $signed(\$signature__data$65 [15:0]);
+  assign \$14  = $signed(total0) < $signed(16'h8000);
+  assign \$15  = $signed(total0) > $signed(16'h7fff);
+  assign \$16  = \$15  ? 34'h000007fff : total0;
+  assign \$17  = \$14  ? 34'h3ffff8000 : \$16 ;
+  assign \$18  = $signed(\$17 [15:0]) > $signed(\$signature__data$68 [15:0]);
+  assign \$19  = fire_chunk * 3'h4;
+  assign \$20  = \$19  + 1'h0;
+  assign \$21  = \$20  < 8'h80;
+  assign spike0 = \$18  & \$21 ;
+  assign \$22  = $signed(\$17 [15:0]) - $signed(\$signature__data$68 [15:0]);
+  assign \$23  = $signed(\$22 ) < $signed(16'h8000);
+  assign \$24  = $signed(\$22 ) > $signed(16'h7fff);
+  assign \$25  = \$24  ? 18'h07fff : { \$22 [16], \$22  };
+  assign \$26  = \$23  ? 18'h38000 : \$25 ;
+  assign \$27  = spike0 ? \$26  : { \$17 [15], \$17 [15], \$17 [15:0] };
+  assign \$29  = $signed(\$27 [15:0]) - $signed(\$28 );
+  assign \$30  = $signed(\$signature__data$63 [31:16]) + $signed(\$signature__data$64 [63:32]);
+  assign total1 = $signed(\$30 ) + $signed(\$signature__data$65 [31:16]);
+  assign \$31  = $signed(total1) < $signed(16'h8000);
+  assign \$32  = $signed(total1) > $signed(16'h7fff);
+  assign \$33  = \$32  ? 34'h000007fff : total1;
+  assign \$34  = \$31  ? 34'h3ffff8000 : \$33 ;
+  assign \$35  = $signed(\$34 [15:0]) > $signed(\$signature__data$68 [31:16]);
   assign \$36  = fire_chunk * 3'h4;
   assign \$37  = \$36  + 1'h1;
   assign \$38  = \$37  < 8'h80;
   assign spike1 = \$35  & \$38 ;
-  assign \$39  = $signed(\$34 [15:0]) - $signed(\$signature__data$65 [31:16]);
+  assign \$39  = $signed(\$34 [15:0]) - $signed(\$signature__data$68 [31:16]);
   assign \$40  = $signed(\$39 ) < $signed(16'h8000);
   assign \$41  = $signed(\$39 ) > $signed(16'h7fff);
   assign \$42  = \$41  ? 18'h07fff : { \$39 [16], \$39  };
   assign \$43  = \$40  ? 18'h38000 : \$42 ;
   assign \$44  = spike1 ? \$43  : { \$34 [15], \$34 [15], \$34 [15:0] };
   assign \$46  = $signed(\$44 [15:0]) - $signed(\$45 );
-  assign \$47  = $signed(\$signature__data$60 [47:32]) + $signed(\$signature__data$61 [95:64]);
-  assign \$48  = $signed(\$47 ) + $signed(\$signature__data$62 [47:32]);
-  assign \$49  = $signed(\$48 ) < $signed(16'h8000);
-  assign \$50  = $signed(\$48 ) > $signed(16'h7fff);
-  assign \$51  = \$50  ? 35'h000007fff : { \$48 [33], \$48  };
-  assign \$52  = \$49  ? 35'h7ffff8000 : \$51 ;
-  assign \$53  = $signed(\$52 [15:0]) > $signed(\$signature__data$65 [47:32]);
-  assign \$54  = fire_chunk * 3'h4;
-  assign \$55  = \$54  + 2'h2;
-  assign \$56  = \$55  < 8'h80;
-  assign spike2 = \$53  & \$56 ;
-  assign \$57  = $signed(\$52 [15:0]) - $signed(\$signature__data$65 [47:32]);
-  assign \$58  = $signed(\$57 ) < $signed(16'h8000);
-  assign \$59  = $signed(\$57 ) > $signed(16'h7fff);
-  assign \$60  = \$59  ? 18'h07fff : { \$57 [16], \$57  };
-  assign \$61  = \$58  ? 18'h38000 : \$60 ;
-  assign \$62  = spike2 ? \$61  : { \$52 [15], \$52 [15], \$52 [15:0] };
-  assign \$64  = $signed(\$62 [15:0]) - $signed(\$63 );
-  assign \$65  = $signed(\$signature__data$60 [63:48]) + $signed(\$signature__data$61 [127:96]);
-  assign \$66  = $signed(\$65 ) + $signed(\$signature__data$62 [63:48]);
-  assign \$67  = $signed(\$66 ) < $signed(16'h8000);
-  assign \$68  = $signed(\$66 ) > $signed(16'h7fff);
-  assign \$69  = \$68  ? 35'h000007fff : { \$66 [33], \$66  };
-  assign \$70  = \$67  ? 35'h7ffff8000 : \$69 ;
-  assign \$71  = $signed(\$70 [15:0]) > $signed(\$signature__data$65 [63:48]);
-  assign \$72  = fire_chunk * 3'h4;
-  assign \$73  = \$72  + 2'h3;
-  assign \$74  = \$73  < 8'h80;
-  assign spike3 = \$71  & \$74 ;
-  assign \$75  = $signed(\$70 [15:0]) - $signed(\$signature__data$65 [63:48]);
-  assign \$76  = $signed(\$75 ) < $signed(16'h8000);
-  assign \$77  = $signed(\$75 ) > $signed(16'h7fff);
-  assign \$78  = \$77  ? 18'h07fff : { \$75 [16], \$75  };
-  assign \$79  = \$76  ? 18'h38000 : \$78 ;
-  assign \$80  = spike3 ? \$79  : { \$70 [15], \$70 [15], \$70 [15:0] };
-  assign \$82  = $signed(\$80 [15:0]) - $signed(\$81 );
-  assign \$83  = | { spike3, spike2, spike1, spike0 };
-  assign \$84  = cfg_mem == 3'h5;
-  assign \$85  = cfg_write & \$84 ;
-  assign \$86  = $signed(\$signature__data$61 [31:0]) + $signed(\$signature__data$95 [7:0]);
-  assign \$87  = $signed(\$signature__data$61 [63:32]) + $signed(\$signature__data$95 [15:8]);
-  assign \$88  = $signed(\$signature__data$61 [95:64]) + $signed(\$signature__data$95 [23:16]);
-  assign \$89  = $signed(\$signature__data$61 [127:96]) + $signed(\$signature__data$95 [31:24]);
-  assign \$90  = ! fsm_state;
-  assign \$91  = fsm_state == 1'h1;
-  assign \$92  = fsm_state == 2'h2;
-  assign \$93  = fsm_state == 2'h3;
-  assign \$94  = fsm_state == 3'h4;
-  assign \$95  = cycles + 1'h1;
-  assign \$96  = events__payload * 6'h20;
+  assign \$47  = $signed(\$signature__data$63 [47:32]) + $signed(\$signature__data$64 [95:64]);
+  assign total2 = $signed(\$47 ) + $signed(\$signature__data$65 [47:32]);
+  assign \$48  = $signed(total2) < $signed(16'h8000);
+  assign \$49  = $signed(total2) > $signed(16'h7fff);
+  assign \$50  = \$49  ? 34'h000007fff : total2;
+  assign \$51  = \$48  ? 34'h3ffff8000 : \$50 ;
+  assign \$52  = $signed(\$51 [15:0]) > $signed(\$signature__data$68 [47:32]);
+  assign \$53  = fire_chunk * 3'h4;
+  assign \$54  = \$53  + 2'h2;
+  assign \$55  = \$54  < 8'h80;
+  assign spike2 = \$52  & \$55 ;
+  assign \$56  = $signed(\$51 [15:0]) - $signed(\$signature__data$68 [47:32]);
+  assign \$57  = $signed(\$56 ) < $signed(16'h8000);
+  assign \$58  = $signed(\$56 ) > $signed(16'h7fff);
+  assign \$59  = \$58  ? 18'h07fff : { \$56 [16], \$56  };
+  assign \$60  = \$57  ? 18'h38000 : \$59 ;
+  assign \$61  = spike2 ? \$60  : { \$51 [15], \$51 [15], \$51 [15:0] };
+  assign \$63  = $signed(\$61 [15:0]) - $signed(\$62 );
+  assign \$64  = $signed(\$signature__data$63 [63:48]) + $signed(\$signature__data$64 [127:96]);
+  assign total3 = $signed(\$64 ) + $signed(\$signature__data$65 [63:48]);
+  assign \$65  = $signed(total3) < $signed(16'h8000);
+  assign \$66  = $signed(total3) > $signed(16'h7fff);
+  assign \$67  = \$66  ? 34'h000007fff : total3;
+  assign \$68  = \$65  ? 34'h3ffff8000 : \$67 ;
+  assign \$69  = $signed(\$68 [15:0]) > $signed(\$signature__data$68 [63:48]);
+  assign \$70  = fire_chunk * 3'h4;
+  assign \$71  = \$70  + 2'h3;
+  assign \$72  = \$71  < 8'h80;
+  assign spike3 = \$69  & \$72 ;
+  assign \$73  = $signed(\$68 [15:0]) - $signed(\$signature__data$68 [63:48]);
+  assign \$74  = $signed(\$73 ) < $signed(16'h8000);
+  assign \$75  = $signed(\$73 ) > $signed(16'h7fff);
+  assign \$76  = \$75  ? 18'h07fff : { \$73 [16], \$73  };
+  assign \$77  = \$74  ? 18'h38000 : \$76 ;
+  assign \$78  = spike3 ? \$77  : { \$68 [15], \$68 [15], \$68 [15:0] };
+  assign \$80  = $signed(\$78 [15:0]) - $signed(\$79 );
+  assign \$81  = | { spike3, spike2, spike1, spike0 };
+  assign \$83  = cfg_mem == 3'h5;
+  assign \$84  = cfg_write & \$83 ;
+  assign \$85  = $signed(\$signature__data$64 [31:0]) + $signed(\$signature__data$102 [7:0]);
+  assign \$86  = $signed(\$signature__data$64 [63:32]) + $signed(\$signature__data$102 [15:8]);
+  assign \$87  = $signed(\$signature__data$64 [95:64]) + $signed(\$signature__data$102 [23:16]);
+  assign \$88  = $signed(\$signature__data$64 [127:96]) + $signed(\$signature__data$102 [31:24]);
+  assign \$89  = ! fsm_state;
+  assign events__ready = fsm_state == 1'h1;
+  assign \$90  = fsm_state == 2'h2;
+  assign \$91  = fsm_state == 2'h3;
+  assign \$92  = fsm_state == 3'h4;
+  assign \$93  = fsm_state == 3'h5;
+  assign \$94  = ~ spikes__ready;
+  assign \$95  = spikes__valid & \$94 ;
+  assign \$96  = cycles + 1'h1;
   assign \$97  = chunk + 1'h1;
   assign \$98  = chunk == 5'h1f;
-  assign \$99  = level + \$signal ;
-  assign \$100  = \$99  < 3'h4;
-  assign \$101  = chunk + 1'h1;
-  assign \$102  = chunk == 5'h1f;
+  assign \$101  = events__payload * 6'h20;
+  assign \$102  = chunk + 1'h1;
+  assign \$103  = chunk == 5'h1f;
+  assign \$104  = level + \$signal ;
+  assign \$105  = \$104  < 3'h4;
+  assign \$106  = chunk + 1'h1;
+  assign \$107  = chunk == 5'h1f;
   always @(posedge clk)
-    \$signal$90  <= \$104 ;
+    \$signal$97  <= \$109 ;
   always @(posedge clk)
-    \$signal  <= \$105 ;
+    \$signal  <= \$110 ;
   always @(posedge clk)
-    cycles <= \$106 ;
+    stalled <= \$111 ;
   always @(posedge clk)
-    done <= \$107 ;
+    cycles <= \$112 ;
   always @(posedge clk)
-    had_event <= \$108 ;
+    done <= \$113 ;
   always @(posedge clk)
-    fsm_state <= \$109 ;
+    had_event <= \$114 ;
   always @(posedge clk)
-    axon <= \$110 ;
+    error <= \$115 ;
   always @(posedge clk)
-    row_base <= \$111 ;
+    fsm_state <= \$116 ;
   always @(posedge clk)
-    chunk <= \$112 ;
+    chunk <= \$117 ;
   always @(posedge clk)
-    int_chunk <= \$113 ;
+    axon <= \$118 ;
   always @(posedge clk)
-    fire_chunk <= \$114 ;
+    row_base <= \$119 ;
+  always @(posedge clk)
+    int_chunk <= \$120 ;
+  always @(posedge clk)
+    fire_chunk <= \$121 ;
   \neurosim_core.out_fifo  out_fifo (
     .clk(clk),
     .r_data(spikes__payload),
-    .r_en(spikes__ready),
+    .r_en(r_en),
     .r_rdy(spikes__valid),
     .rst(rst),
     .w_en(w_en),
@@ -2670,41 +2699,39 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$25  = cfg_addr[4:0];
+    \$signature__addr$27  = cfg_addr[4:0];
     if (\$signal ) begin
-      \$signature__addr$25  = fire_chunk;
+      \$signature__addr$27  = fire_chunk;
+    end else if (clearing) begin
+      \$signature__addr$27  = chunk;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__data$26  = cfg_data[63:0];
+    \$signature__data$28  = cfg_data[63:0];
     if (\$signal ) begin
-      \$signature__data$26  = { \$82 [15:0], \$64 [15:0], \$46 [15:0], \$28 [15:0] };
+      \$signature__data$28  = { \$80 [15:0], \$63 [15:0], \$46 [15:0], \$29 [15:0] };
+    end else if (clearing) begin
+      \$signature__data$28  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$27  = \$3 ;
+    \$signature__en$29  = \$3 ;
     if (\$signal ) begin
-      \$signature__en$27  = 1'h1;
+      \$signature__en$29  = 1'h1;
+    end else if (clearing) begin
+      \$signature__en$29  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    cfg_write = 1'h0;
-    casez (fsm_state)
-      3'h0:
-          cfg_write = cfg_en;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    events__ready = 1'h0;
+    clearing = 1'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          events__ready = 1'h1;
+      3'h2:
+          clearing = 1'h1;
     endcase
   end
   always @* begin
@@ -2713,76 +2740,51 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     casez (fsm_state)
       3'h0:
           /* empty */;
+      3'h2:
+          /* empty */;
       3'h1:
-          if (events__valid) begin
+          if (\$9 ) begin
+          end else if (events__valid) begin
             count = 1'h1;
           end else if (eos) begin
             count = had_event;
           end
-      3'h2:
-          count = 1'h1;
       3'h3:
-          if (\$10 ) begin
+          count = 1'h1;
+      3'h4:
+          if (\$12 ) begin
             count = 1'h1;
           end
-      3'h4:
+      3'h5:
           count = 1'h1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$44  = 1'h1;
+    \$signature__en$47  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$signature__en$44  = 1'h1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$45  = 11'h000;
-    casez (fsm_state)
-      3'h0:
           /* empty */;
       3'h1:
           /* empty */;
-      3'h2:
-          \$signature__addr$45  = \$8 [10:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$48  = 1'h1;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          \$signature__en$48  = 1'h1;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$48  = 1'h1;
-          end
+          \$signature__en$47  = 1'h1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$49  = 5'h00;
+    \$signature__addr$48  = 11'h000;
     casez (fsm_state)
       3'h0:
           /* empty */;
+      3'h2:
+          /* empty */;
       3'h1:
           /* empty */;
-      3'h2:
-          \$signature__addr$49  = chunk;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$49  = chunk;
-          end
+          \$signature__addr$48  = \$10 [10:0];
     endcase
   end
   always @* begin
@@ -2791,12 +2793,14 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
+          \$signature__en$51  = 1'h1;
+      3'h4:
+          if (\$12 ) begin
             \$signature__en$51  = 1'h1;
           end
     endcase
@@ -2807,109 +2811,159 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
+          \$signature__addr$52  = chunk;
+      3'h4:
+          if (\$12 ) begin
             \$signature__addr$52  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$53  = 1'h1;
+    \$signature__en$54  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$53  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$54  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$54  = 5'h00;
+    \$signature__addr$55  = 5'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$54  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$55  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$55  = 1'h1;
+    \$signature__en$56  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$55  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$56  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$56  = 5'h00;
+    \$signature__addr$57  = 5'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$56  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$57  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$57  = 1'h1;
+    \$signature__en$58  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$57  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$58  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$58  = 5'h00;
+    \$signature__addr$59  = 5'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
+      3'h2:
+          /* empty */;
       3'h1:
+          /* empty */;
+      3'h3:
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$59  = chunk;
+          end
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$signature__en$60  = 1'h1;
+    casez (fsm_state)
+      3'h0:
           /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$58  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$60  = 1'h1;
+          end
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$signature__addr$61  = 5'h00;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$61  = chunk;
           end
     endcase
   end
@@ -2924,289 +2978,361 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w_en = 1'h0;
     if (\$signal ) begin
-      w_en = \$83 ;
+      w_en = \$81 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$91  = 1'h0;
-    if (\$signal$90 ) begin
-      \$signature__en$91  = 1'h1;
-    end else if (\$signal ) begin
-      \$signature__en$91  = 1'h1;
-    end else if (\$85 ) begin
-      \$signature__en$91  = 1'h1;
+    \$signature__en$98  = 1'h0;
+    if (\$signal$97 ) begin
+      \$signature__en$98  = 1'h1;
+    end else if (\$82 ) begin
+      \$signature__en$98  = 1'h1;
+    end else if (clearing) begin
+      \$signature__en$98  = 1'h1;
+    end else if (\$84 ) begin
+      \$signature__en$98  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$92  = 5'h00;
-    if (\$signal$90 ) begin
-      \$signature__addr$92  = int_chunk;
-    end else if (\$signal ) begin
-      \$signature__addr$92  = fire_chunk;
-    end else if (\$85 ) begin
-      \$signature__addr$92  = cfg_addr[4:0];
+    \$signature__addr$99  = 5'h00;
+    if (\$signal$97 ) begin
+      \$signature__addr$99  = int_chunk;
+    end else if (\$82 ) begin
+      \$signature__addr$99  = fire_chunk;
+    end else if (clearing) begin
+      \$signature__addr$99  = chunk;
+    end else if (\$84 ) begin
+      \$signature__addr$99  = cfg_addr[4:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__data$94  = 128'h00000000000000000000000000000000;
-    if (\$signal$90 ) begin
-      \$signature__data$94  = { \$89 [31:0], \$88 [31:0], \$87 [31:0], \$86 [31:0] };
-    end else if (\$signal ) begin
-      \$signature__data$94  = 128'h00000000000000000000000000000000;
-    end else if (\$85 ) begin
-      \$signature__data$94  = cfg_data;
+    \$signature__data$101  = 128'h00000000000000000000000000000000;
+    if (\$signal$97 ) begin
+      \$signature__data$101  = { \$88 [31:0], \$87 [31:0], \$86 [31:0], \$85 [31:0] };
+    end else if (\$82 ) begin
+      \$signature__data$101  = 128'h00000000000000000000000000000000;
+    end else if (clearing) begin
+      \$signature__data$101  = 128'h00000000000000000000000000000000;
+    end else if (\$84 ) begin
+      \$signature__data$101  = cfg_data;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = 1'h0;
+    \$109  = 1'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$104  = 1'h1;
-    endcase
-    if (rst) begin
-      \$104  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = 1'h0;
-    casez (fsm_state)
-      3'h0:
           /* empty */;
       3'h1:
-          /* empty */;
-      3'h2:
           /* empty */;
       3'h3:
-          if (\$100 ) begin
-            \$105  = 1'h1;
-          end
+          \$109  = 1'h1;
     endcase
     if (rst) begin
-      \$105  = 1'h0;
+      \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = cycles;
-    if (count) begin
-      \$106  = \$95 [31:0];
-    end
+    \$110  = 1'h0;
     casez (fsm_state)
       3'h0:
-          if (start) begin
-            \$106  = 32'd0;
-          end
-    endcase
-    if (rst) begin
-      \$106  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = done;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$107  = 1'h0;
-          end
-      3'h1:
           /* empty */;
       3'h2:
+          /* empty */;
+      3'h1:
           /* empty */;
       3'h3:
           /* empty */;
       3'h4:
-          \$107  = 1'h1;
+          if (\$105 ) begin
+            \$110  = 1'h1;
+          end
     endcase
     if (rst) begin
-      \$107  = 1'h0;
+      \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = had_event;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$108  = 1'h0;
-          end
-      3'h1:
-          if (events__valid) begin
-            \$108  = 1'h1;
-          end
-    endcase
+    \$111  = \$95 ;
     if (rst) begin
-      \$108  = 1'h0;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = fsm_state;
+    \$112  = cycles;
+    if (count) begin
+      \$112  = \$96 [31:0];
+    end
     casez (fsm_state)
       3'h0:
           if (start) begin
-            \$109  = 3'h1;
+            \$112  = 32'd0;
           end
-      3'h1:
-          if (events__valid) begin
-            \$109  = 3'h2;
-          end else if (eos) begin
-            \$109  = 3'h3;
+    endcase
+    if (rst) begin
+      \$112  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$113  = done;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$113  = 1'h0;
+          end else if (clear) begin
+            \$113  = 1'h0;
           end
       3'h2:
           if (\$98 ) begin
-            \$109  = 3'h1;
+            \$113  = 1'h1;
+          end
+      3'h1:
+          /* empty */;
+      3'h3:
+          /* empty */;
+      3'h4:
+          /* empty */;
+      3'h5:
+          \$113  = 1'h1;
+    endcase
+    if (rst) begin
+      \$113  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$114  = had_event;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$114  = 1'h0;
+          end
+      3'h2:
+          /* empty */;
+      3'h1:
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$114  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$114  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$115  = error;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$115  = 1'h0;
+          end
+      3'h2:
+          /* empty */;
+      3'h1:
+          if (\$100 ) begin
+            \$115  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$116  = fsm_state;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$116  = 3'h1;
+          end else if (clear) begin
+            \$116  = 3'h2;
+          end
+      3'h2:
+          if (\$98 ) begin
+            \$116  = 3'h0;
+          end
+      3'h1:
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$116  = 3'h3;
+          end else if (eos) begin
+            \$116  = 3'h4;
           end
       3'h3:
-          if (\$100 ) begin
-            if (\$102 ) begin
-              \$109  = 3'h4;
-            end
+          if (\$103 ) begin
+            \$116  = 3'h1;
           end
       3'h4:
-          \$109  = 3'h0;
-    endcase
-    if (rst) begin
-      \$109  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = axon;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          if (events__valid) begin
-            \$110  = events__payload;
+          if (\$105 ) begin
+            if (\$107 ) begin
+              \$116  = 3'h5;
+            end
           end
+      3'h5:
+          \$116  = 3'h0;
     endcase
     if (rst) begin
-      \$110  = 6'h00;
+      \$116  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = row_base;
+    \$117  = chunk;
     casez (fsm_state)
       3'h0:
-          /* empty */;
-      3'h1:
-          if (events__valid) begin
-            \$111  = \$96 [10:0];
+          if (start) begin
+          end else if (clear) begin
+            \$117  = 5'h00;
           end
-    endcase
-    if (rst) begin
-      \$111  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = chunk;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
+      3'h2:
+          \$117  = \$97 [4:0];
       3'h1:
-          if (events__valid) begin
-            \$112  = 5'h00;
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$117  = 5'h00;
           end else if (eos) begin
-            \$112  = 5'h00;
+            \$117  = 5'h00;
           end
-      3'h2:
-          \$112  = \$97 [4:0];
       3'h3:
-          if (\$100 ) begin
-            \$112  = \$101 [4:0];
+          \$117  = \$102 [4:0];
+      3'h4:
+          if (\$105 ) begin
+            \$117  = \$106 [4:0];
           end
     endcase
     if (rst) begin
-      \$112  = 5'h00;
+      \$117  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = int_chunk;
+    \$118  = axon;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$113  = chunk;
+          /* empty */;
+      3'h1:
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$118  = events__payload;
+          end
     endcase
     if (rst) begin
-      \$113  = 5'h00;
+      \$118  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = fire_chunk;
+    \$119  = row_base;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
-      3'h3:
+      3'h1:
           if (\$100 ) begin
-            \$114  = chunk;
+          end else if (events__valid) begin
+            \$119  = \$101 [10:0];
           end
     endcase
     if (rst) begin
-      \$114  = 5'h00;
+      \$119  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$120  = int_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          \$120  = chunk;
+    endcase
+    if (rst) begin
+      \$120  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$121  = fire_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          /* empty */;
+      3'h4:
+          if (\$105 ) begin
+            \$121  = chunk;
+          end
+    endcase
+    if (rst) begin
+      \$121  = 5'h00;
     end
   end
   assign dbg_rd__addr = dbg_addr;
   assign dbg_rd__data = dbg_v;
   assign \$signature__addr  = cfg_addr;
   assign \$signature__data  = cfg_data[31:0];
-  assign \$signature__addr$28  = cfg_addr[4:0];
-  assign \$signature__data$29  = cfg_data[63:0];
-  assign \$signature__addr$31  = cfg_addr[4:0];
-  assign \$signature__data$32  = cfg_data[63:0];
-  assign \$signature__addr$34  = cfg_addr[4:0];
-  assign \$signature__data$35  = cfg_data[63:0];
+  assign \$signature__addr$30  = cfg_addr[4:0];
+  assign \$signature__data$31  = cfg_data[63:0];
+  assign \$signature__addr$33  = cfg_addr[4:0];
+  assign \$signature__data$34  = cfg_data[63:0];
+  assign \$signature__addr$36  = cfg_addr[4:0];
+  assign \$signature__data$37  = cfg_data[63:0];
   assign r_data = spikes__payload;
   assign r_rdy = spikes__valid;
-  assign r_en = spikes__ready;
-  assign total0 = { \$12 [33], \$12  };
-  assign vs0 = \$16 [15:0];
-  assign diff0 = { \$21 [16], \$21  };
-  assign after0 = \$26 [15:0];
-  assign leaked0 = \$28 [15:0];
-  assign total1 = { \$30 [33], \$30  };
+  assign vs0 = \$17 [15:0];
+  assign pre0 = \$17 [15:0];
+  assign diff0 = { \$22 [16], \$22  };
+  assign after0 = \$27 [15:0];
+  assign leaked0 = \$29 [15:0];
   assign vs1 = \$34 [15:0];
+  assign pre1 = \$34 [15:0];
   assign diff1 = { \$39 [16], \$39  };
   assign after1 = \$44 [15:0];
   assign leaked1 = \$46 [15:0];
-  assign total2 = { \$48 [33], \$48  };
-  assign vs2 = \$52 [15:0];
-  assign diff2 = { \$57 [16], \$57  };
-  assign after2 = \$62 [15:0];
-  assign leaked2 = \$64 [15:0];
-  assign total3 = { \$66 [33], \$66  };
-  assign vs3 = \$70 [15:0];
-  assign diff3 = { \$75 [16], \$75  };
-  assign after3 = \$80 [15:0];
-  assign leaked3 = \$82 [15:0];
-  assign \$27  = { \$26 [15], \$26 [15], \$26 [15], \$26 [15:3] };
+  assign vs2 = \$51 [15:0];
+  assign pre2 = \$51 [15:0];
+  assign diff2 = { \$56 [16], \$56  };
+  assign after2 = \$61 [15:0];
+  assign leaked2 = \$63 [15:0];
+  assign vs3 = \$68 [15:0];
+  assign pre3 = \$68 [15:0];
+  assign diff3 = { \$73 [16], \$73  };
+  assign after3 = \$78 [15:0];
+  assign leaked3 = \$80 [15:0];
+  assign \$8  = 1'h0;
+  assign \$9  = 1'h0;
+  assign \$28  = { \$27 [15], \$27 [15], \$27 [15], \$27 [15:3] };
   assign \$45  = { \$44 [15], \$44 [15], \$44 [15], \$44 [15:3] };
-  assign \$63  = { \$62 [15], \$62 [15], \$62 [15], \$62 [15:3] };
-  assign \$81  = { \$80 [15], \$80 [15], \$80 [15], \$80 [15:3] };
+  assign \$62  = { \$61 [15], \$61 [15], \$61 [15], \$61 [15:3] };
+  assign \$79  = { \$78 [15], \$78 [15], \$78 [15], \$78 [15:3] };
+  assign \$82  = \$signal ;
+  assign \$99  = 1'h0;
+  assign \$100  = 1'h0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_core.out_fifo (clk, rst, w_level, r_data, w_port__data, w_en, r_rdy, r_en);
+module \neurosim_core.out_fifo (rst, r_en, w_level, r_data, w_port__data, w_en, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   wire \$10 ;

@@ -2,71 +2,81 @@
 
 (* top =  1  *)
 (* generator = "Amaranth" *)
-module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, cfg_addr, cfg_data, dbg_addr, clk, rst, events__ready, done, idle, cycles, spikes__payload, spikes__valid, dbg_v, events__payload);
+module neurosim_core(events__valid, eos, start, clear, spikes__ready, cfg_en, cfg_mem, cfg_addr, cfg_data, dbg_addr, clk, rst, events__ready, done, idle, error, cycles, spikes__payload, spikes__valid, dbg_v, events__payload
+);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
-  wire [2:0] \$101 ;
+  wire \$101 ;
   wire \$102 ;
-  wire [63:0] \$103 ;
-  reg \$104 ;
-  reg \$105 ;
-  reg [31:0] \$106 ;
-  reg \$107 ;
-  reg \$108 ;
-  reg [2:0] \$109 ;
-  wire [32:0] \$11 ;
-  reg [6:0] \$110 ;
-  reg [8:0] \$111 ;
-  reg [1:0] \$112 ;
-  reg [1:0] \$113 ;
-  reg [1:0] \$114 ;
-  wire [33:0] \$12 ;
+  wire [8:0] \$103 ;
+  wire [2:0] \$104 ;
+  wire \$105 ;
+  wire [3:0] \$106 ;
+  wire \$107 ;
+  wire [2:0] \$108 ;
+  wire \$109 ;
+  wire [9:0] \$11 ;
+  wire [63:0] \$110 ;
+  reg \$111 ;
+  reg \$112 ;
+  reg \$113 ;
+  reg [31:0] \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg \$117 ;
+  reg [2:0] \$118 ;
+  reg [1:0] \$119 ;
+  wire [3:0] \$12 ;
+  reg [6:0] \$120 ;
+  reg [8:0] \$121 ;
+  reg [1:0] \$122 ;
+  reg [1:0] \$123 ;
   wire \$13 ;
-  wire \$14 ;
-  wire [34:0] \$15 ;
-  wire [34:0] \$16 ;
-  wire \$17 ;
-  wire [4:0] \$18 ;
-  wire [5:0] \$19 ;
+  wire [32:0] \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire [33:0] \$17 ;
+  wire [33:0] \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire [16:0] \$21 ;
+  wire [4:0] \$20 ;
+  wire [5:0] \$21 ;
   wire \$22 ;
-  wire \$23 ;
-  wire [17:0] \$24 ;
-  wire [17:0] \$25 ;
+  wire [16:0] \$23 ;
+  wire \$24 ;
+  wire \$25 ;
   wire [17:0] \$26 ;
-  wire [15:0] \$27 ;
-  wire [16:0] \$28 ;
-  wire [32:0] \$29 ;
+  wire [17:0] \$27 ;
+  wire [17:0] \$28 ;
+  wire [15:0] \$29 ;
   wire \$3 ;
-  wire [33:0] \$30 ;
-  wire \$31 ;
+  wire [16:0] \$30 ;
+  wire [32:0] \$31 ;
   wire \$32 ;
-  wire [34:0] \$33 ;
-  wire [34:0] \$34 ;
-  wire \$35 ;
-  wire [4:0] \$36 ;
-  wire [5:0] \$37 ;
-  wire \$38 ;
-  wire [16:0] \$39 ;
+  wire \$33 ;
+  wire [33:0] \$34 ;
+  wire [33:0] \$35 ;
+  wire \$36 ;
+  wire [4:0] \$37 ;
+  wire [5:0] \$38 ;
+  wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
+  wire [16:0] \$40 ;
   wire \$41 ;
-  wire [17:0] \$42 ;
+  wire \$42 ;
   wire [17:0] \$43 ;
   wire [17:0] \$44 ;
-  wire [15:0] \$45 ;
-  wire [16:0] \$46 ;
-  wire [32:0] \$47 ;
-  wire [33:0] \$48 ;
+  wire [17:0] \$45 ;
+  wire [15:0] \$46 ;
+  wire [16:0] \$47 ;
+  wire [32:0] \$48 ;
   wire \$49 ;
   wire \$5 ;
   wire \$50 ;
-  wire [34:0] \$51 ;
-  wire [34:0] \$52 ;
+  wire [33:0] \$51 ;
+  wire [33:0] \$52 ;
   wire \$53 ;
   wire [4:0] \$54 ;
   wire [5:0] \$55 ;
@@ -81,25 +91,25 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   wire [15:0] \$63 ;
   wire [16:0] \$64 ;
   wire [32:0] \$65 ;
-  wire [33:0] \$66 ;
+  wire \$66 ;
   wire \$67 ;
-  wire \$68 ;
-  wire [34:0] \$69 ;
+  wire [33:0] \$68 ;
+  wire [33:0] \$69 ;
   wire \$7 ;
-  wire [34:0] \$70 ;
-  wire \$71 ;
-  wire [4:0] \$72 ;
-  wire [5:0] \$73 ;
-  wire \$74 ;
-  wire [16:0] \$75 ;
+  wire \$70 ;
+  wire [4:0] \$71 ;
+  wire [5:0] \$72 ;
+  wire \$73 ;
+  wire [16:0] \$74 ;
+  wire \$75 ;
   wire \$76 ;
-  wire \$77 ;
+  wire [17:0] \$77 ;
   wire [17:0] \$78 ;
   wire [17:0] \$79 ;
-  wire [9:0] \$8 ;
-  wire [17:0] \$80 ;
-  wire [15:0] \$81 ;
-  wire [16:0] \$82 ;
+  wire \$8 ;
+  wire [15:0] \$80 ;
+  wire [16:0] \$81 ;
+  wire \$82 ;
   wire \$83 ;
   wire \$84 ;
   wire \$85 ;
@@ -107,54 +117,54 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   wire [32:0] \$87 ;
   wire [32:0] \$88 ;
   wire [32:0] \$89 ;
-  wire [3:0] \$9 ;
+  wire \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
   wire \$94 ;
-  wire [32:0] \$95 ;
-  wire [8:0] \$96 ;
-  wire [2:0] \$97 ;
-  wire \$98 ;
-  wire [3:0] \$99 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire [32:0] \$97 ;
+  wire [2:0] \$98 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$90  = 1'h0;
+  reg \$signal$97  = 1'h0;
   wire [8:0] \$signature__addr ;
-  reg [1:0] \$signature__addr$25 ;
-  wire [1:0] \$signature__addr$28 ;
-  wire [1:0] \$signature__addr$31 ;
-  wire [1:0] \$signature__addr$34 ;
-  reg [8:0] \$signature__addr$45 ;
-  reg [1:0] \$signature__addr$49 ;
+  reg [1:0] \$signature__addr$27 ;
+  wire [1:0] \$signature__addr$30 ;
+  wire [1:0] \$signature__addr$33 ;
+  wire [1:0] \$signature__addr$36 ;
+  reg [8:0] \$signature__addr$48 ;
   reg [1:0] \$signature__addr$52 ;
-  reg [1:0] \$signature__addr$54 ;
-  reg [1:0] \$signature__addr$56 ;
-  reg [1:0] \$signature__addr$58 ;
-  reg [1:0] \$signature__addr$92 ;
+  reg [1:0] \$signature__addr$55 ;
+  reg [1:0] \$signature__addr$57 ;
+  reg [1:0] \$signature__addr$59 ;
+  reg [1:0] \$signature__addr$61 ;
+  reg [1:0] \$signature__addr$99 ;
   wire [31:0] \$signature__data ;
-  reg [63:0] \$signature__data$26 ;
-  wire [63:0] \$signature__data$29 ;
-  wire [63:0] \$signature__data$32 ;
-  wire [63:0] \$signature__data$35 ;
-  wire [63:0] \$signature__data$60 ;
-  wire [127:0] \$signature__data$61 ;
-  wire [63:0] \$signature__data$62 ;
+  reg [127:0] \$signature__data$101 ;
+  wire [31:0] \$signature__data$102 ;
+  reg [63:0] \$signature__data$28 ;
+  wire [63:0] \$signature__data$31 ;
+  wire [63:0] \$signature__data$34 ;
+  wire [63:0] \$signature__data$37 ;
+  wire [63:0] \$signature__data$63 ;
+  wire [127:0] \$signature__data$64 ;
   wire [63:0] \$signature__data$65 ;
-  reg [127:0] \$signature__data$94 ;
-  wire [31:0] \$signature__data$95 ;
+  wire [63:0] \$signature__data$68 ;
   wire \$signature__en ;
-  reg \$signature__en$27 ;
-  wire \$signature__en$30 ;
-  wire \$signature__en$33 ;
-  wire \$signature__en$36 ;
-  reg \$signature__en$44 ;
-  reg \$signature__en$48 ;
+  reg \$signature__en$29 ;
+  wire \$signature__en$32 ;
+  wire \$signature__en$35 ;
+  wire \$signature__en$38 ;
+  reg \$signature__en$47 ;
   reg \$signature__en$51 ;
-  reg \$signature__en$53 ;
-  reg \$signature__en$55 ;
-  reg \$signature__en$57 ;
-  reg \$signature__en$91 ;
+  reg \$signature__en$54 ;
+  reg \$signature__en$56 ;
+  reg \$signature__en$58 ;
+  reg \$signature__en$60 ;
+  reg \$signature__en$98 ;
   wire [15:0] after0;
   wire [15:0] after1;
   wire [15:0] after2;
@@ -168,8 +178,11 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   wire cfg_en;
   input [2:0] cfg_mem;
   wire [2:0] cfg_mem;
-  reg cfg_write;
+  wire cfg_write;
   reg [1:0] chunk = 2'h0;
+  input clear;
+  wire clear;
+  reg clearing;
   input clk;
   wire clk;
   reg count;
@@ -189,10 +202,12 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   reg done = 1'h0;
   input eos;
   wire eos;
+  output error;
+  reg error = 1'h0;
   input [6:0] events__payload;
   wire [6:0] events__payload;
   output events__ready;
-  reg events__ready;
+  wire events__ready;
   input events__valid;
   wire events__valid;
   reg [1:0] fire_chunk = 2'h0;
@@ -206,6 +221,10 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   wire [15:0] leaked2;
   wire [15:0] leaked3;
   wire [2:0] level;
+  wire [15:0] pre0;
+  wire [15:0] pre1;
+  wire [15:0] pre2;
+  wire [15:0] pre3;
   wire [5:0] r_data;
   wire r_en;
   wire r_rdy;
@@ -222,12 +241,13 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   wire spikes__ready;
   output spikes__valid;
   wire spikes__valid;
+  reg stalled = 1'h0;
   input start;
   wire start;
-  wire [34:0] total0;
-  wire [34:0] total1;
-  wire [34:0] total2;
-  wire [34:0] total3;
+  wire [33:0] total0;
+  wire [33:0] total1;
+  wire [33:0] total2;
+  wire [33:0] total3;
   wire [15:0] vs0;
   wire [15:0] vs1;
   wire [15:0] vs2;
@@ -241,16 +261,16 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     acc[2] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$91 )
-      acc[\$signature__addr$92 ] <= \$signature__data$94 ;
+    if (\$signature__en$98 )
+      acc[\$signature__addr$99 ] <= \$signature__data$101 ;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
-    if (\$signature__en$48 ) begin
-      _0_ <= acc[\$signature__addr$49 ];
+    if (\$signature__en$51 ) begin
+      _0_ <= acc[\$signature__addr$52 ];
     end
   end
-  assign \$signature__data$61  = _0_;
+  assign \$signature__data$64  = _0_;
   reg [63:0] bias [2:0];
   initial begin
     bias[0] = 64'h001afffdfff60017;
@@ -258,16 +278,16 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     bias[2] = 64'h00000000fff9000d;
   end
   always @(posedge clk) begin
-    if (\$signature__en$30 )
+    if (\$signature__en$32 )
       bias[cfg_addr[1:0]] <= cfg_data[63:0];
   end
   reg [63:0] _1_;
   always @(posedge clk) begin
-    if (\$signature__en$53 ) begin
-      _1_ <= bias[\$signature__addr$54 ];
+    if (\$signature__en$56 ) begin
+      _1_ <= bias[\$signature__addr$57 ];
     end
   end
-  assign \$signature__data$62  = _1_;
+  assign \$signature__data$65  = _1_;
   reg [63:0] threshold [2:0];
   initial begin
     threshold[0] = 64'h00d400d400d400d4;
@@ -275,16 +295,16 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     threshold[2] = 64'h0000000000d400d4;
   end
   always @(posedge clk) begin
-    if (\$signature__en$33 )
+    if (\$signature__en$35 )
       threshold[cfg_addr[1:0]] <= cfg_data[63:0];
   end
   reg [63:0] _2_;
   always @(posedge clk) begin
-    if (\$signature__en$55 ) begin
-      _2_ <= threshold[\$signature__addr$56 ];
+    if (\$signature__en$58 ) begin
+      _2_ <= threshold[\$signature__addr$59 ];
     end
   end
-  assign \$signature__data$65  = _2_;
+  assign \$signature__data$68  = _2_;
   reg [63:0] v [2:0];
   initial begin
     v[0] = 64'h0000000000000000;
@@ -292,19 +312,19 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     v[2] = 64'h0000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$27 )
-      v[\$signature__addr$25 ] <= \$signature__data$26 ;
+    if (\$signature__en$29 )
+      v[\$signature__addr$27 ] <= \$signature__data$28 ;
   end
   reg [63:0] _3_;
   reg [63:0] _4_;
   always @(posedge clk) begin
     _3_ <= v[dbg_addr];
-    if (\$signature__en$51 ) begin
-      _4_ <= v[\$signature__addr$52 ];
+    if (\$signature__en$54 ) begin
+      _4_ <= v[\$signature__addr$55 ];
     end
   end
   assign dbg_v = _3_;
-  assign \$signature__data$60  = _4_;
+  assign \$signature__data$63  = _4_;
   reg [63:0] v_reset [2:0];
   initial begin
     v_reset[0] = 64'h0000000000000000;
@@ -312,16 +332,16 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     v_reset[2] = 64'h0000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$36 )
+    if (\$signature__en$38 )
       v_reset[cfg_addr[1:0]] <= cfg_data[63:0];
   end
   reg [63:0] _5_;
   always @(posedge clk) begin
-    if (\$signature__en$57 ) begin
-      _5_ <= v_reset[\$signature__addr$58 ];
+    if (\$signature__en$60 ) begin
+      _5_ <= v_reset[\$signature__addr$61 ];
     end
   end
-  assign \$103  = _5_;
+  assign \$110  = _5_;
   reg [31:0] weights [377:0];
   initial begin
     weights[0] = 32'd16252975;
@@ -709,144 +729,161 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   end
   reg [31:0] _6_;
   always @(posedge clk) begin
-    if (\$signature__en$44 ) begin
-      _6_ <= weights[\$signature__addr$45 ];
+    if (\$signature__en$47 ) begin
+      _6_ <= weights[\$signature__addr$48 ];
     end
   end
-  assign \$signature__data$95  = _6_;
+  assign \$signature__data$102  = _6_;
   assign \$1  = ! cfg_mem;
   assign \$signature__en  = cfg_write & \$1 ;
   assign \$2  = cfg_mem == 1'h1;
   assign \$3  = cfg_write & \$2 ;
   assign \$4  = cfg_mem == 2'h2;
-  assign \$signature__en$30  = cfg_write & \$4 ;
+  assign \$signature__en$32  = cfg_write & \$4 ;
   assign \$5  = cfg_mem == 2'h3;
-  assign \$signature__en$33  = cfg_write & \$5 ;
+  assign \$signature__en$35  = cfg_write & \$5 ;
   assign \$6  = cfg_mem == 3'h4;
-  assign \$signature__en$36  = cfg_write & \$6 ;
+  assign \$signature__en$38  = cfg_write & \$6 ;
+  assign r_en = spikes__ready & spikes__valid;
   assign \$7  = ! level;
   assign idle = done & \$7 ;
-  assign \$8  = row_base + chunk;
-  assign \$9  = level + \$signal ;
-  assign \$10  = \$9  < 3'h4;
-  assign \$11  = $signed(\$signature__data$60 [15:0]) + $signed(\$signature__data$61 [31:0]);
-  assign \$12  = $signed(\$11 ) + $signed(\$signature__data$62 [15:0]);
-  assign \$13  = $signed(\$12 ) < $signed(16'h8000);
-  assign \$14  = $signed(\$12 ) > $signed(16'h7fff);
-  assign \$15  = \$14  ? 35'h000007fff : { \$12 [33], \$12  };
-  assign \$16  = \$13  ? 35'h7ffff8000 : \$15 ;
-  assign \$17  = $signed(\$16 [15:0]) > $signed(\$signature__data$65 [15:0]);
-  assign \$18  = fire_chunk * 3'h4;
-  assign \$19  = \$18  + 1'h0;
-  assign \$20  = \$19  < 4'ha;
-  assign spike0 = \$17  & \$20 ;
-  assign \$21  = $signed(\$16 [15:0]) - $signed(\$signature__data$65 [15:0]);
-  assign \$22  = $signed(\$21 ) < $signed(16'h8000);
-  assign \$23  = $signed(\$21 ) > $signed(16'h7fff);
-  assign \$24  = \$23  ? 18'h07fff : { \$21 [16], \$21  };
-  assign \$25  = \$22  ? 18'h38000 : \$24 ;
-  assign \$26  = spike0 ? \$25  : { \$16 [15], \$16 [15], \$16 [15:0] };
-  assign \$28  = $signed(\$26 [15:0]) - $signed(\$27 );
-  assign \$29  = $signed(\$signature__data$60 [31:16]) + $signed(\$signature__data$61 [63:32]);
-  assign \$30  = $signed(\$29 ) + $signed(\$signature__data$62 [31:16]);
-  assign \$31  = $signed(\$30 ) < $signed(16'h8000);
-  assign \$32  = $signed(\$30 ) > $signed(16'h7fff);
-  assign \$33  = \$32  ? 35'h000007fff : { \$30 [33], \$30  };
-  assign \$34  = \$31  ? 35'h7ffff8000 : \$33 ;
-  assign \$35  = $signed(\$34 [15:0]) > $signed(\$signature__data$65 [31:16]);
-  assign \$36  = fire_chunk * 3'h4;
-  assign \$37  = \$36  + 1'h1;
-  assign \$38  = \$37  < 4'ha;
-  assign spike1 = \$35  & \$38 ;
-  assign \$39  = $signed(\$34 [15:0]) - $signed(\$signature__data$65 [31:16]);
-  assign \$40  = $signed(\$39 ) < $signed(16'h8000);
-  assign \$41  = $signed(\$39 ) > $signed(16'h7fff);
-  assign \$42  = \$41  ? 18'h07fff : { \$39 [16], \$39  };
-  assign \$43  = \$40  ? 18'h38000 : \$42 ;
-  assign \$44  = spike1 ? \$43  : { \$34 [15], \$34 [15], \$34 [15:0] };
-  assign \$46  = $signed(\$44 [15:0]) - $signed(\$45 );
-  assign \$47  = $signed(\$signature__data$60 [47:32]) + $signed(\$signature__data$61 [95:64]);
-  assign \$48  = $signed(\$47 ) + $signed(\$signature__data$62 [47:32]);
-  assign \$49  = $signed(\$48 ) < $signed(16'h8000);
-  assign \$50  = $signed(\$48 ) > $signed(16'h7fff);
-  assign \$51  = \$50  ? 35'h000007fff : { \$48 [33], \$48  };
-  assign \$52  = \$49  ? 35'h7ffff8000 : \$51 ;
-  assign \$53  = $signed(\$52 [15:0]) > $signed(\$signature__data$65 [47:32]);
+  assign \$8  = events__payload < 7'h7e;
+  assign \$9  = ~ \$8 ;
+  assign \$10  = events__valid & \$9 ;
+  assign \$11  = row_base + chunk;
+  assign \$12  = level + \$signal ;
+  assign \$13  = \$12  < 3'h4;
+  assign cfg_write = cfg_en & \$90 ;
+  assign \$14  = $signed(\$signature__data$63 [15:0]) + $signed(\$signature__data$64 [31:0]);
+  assign total0 = $signed(\$14 ) + $signed(\$signature__data$65 [15:0]);
+  assign \$15  = $signed(total0) < $signed(16'h8000);
+  assign \$16  = $signed(total0) > $signed(16'h7fff);
+  assign \$17  = \$16  ? 34'h000007fff : total0;
+  assign \$18  = \$15  ? 34'h3ffff8000 : \$17 ;
+  assign \$19  = $signed(\$18 [15:0]) > $signed(\$signature__data$68 [15:0]);
+  assign \$20  = fire_chunk * 3'h4;
+  assign \$21  = \$20  + 1'h0;
+  assign \$22  = \$21  < 4'ha;
+  assign spike0 = \$19  & \$22 ;
+  assign \$23  = $signed(\$18 [15:0]) - $signed(\$signature__data$68 [15:0]);
+  assign \$24  = $signed(\$23 ) < $signed(16'h8000);
+  assign \$25  = $signed(\$23 ) > $signed(16'h7fff);
+  assign \$26  = \$25  ? 18'h07fff : { \$23 [16], \$23  };
+  assign \$27  = \$24  ? 18'h38000 : \$26 ;
+  assign \$28  = spike0 ? \$27  : { \$18 [15], \$18 [15], \$18 [15:0] };
+  assign \$30  = $signed(\$28 [15:0]) - $signed(\$29 );
+  assign \$31  = $signed(\$signature__data$63 [31:16]) + $signed(\$signature__data$64 [63:32]);
+  assign total1 = $signed(\$31 ) + $signed(\$signature__data$65 [31:16]);
+  assign \$32  = $signed(total1) < $signed(16'h8000);
+  assign \$33  = $signed(total1) > $signed(16'h7fff);
+  assign \$34  = \$33  ? 34'h000007fff : total1;
+  assign \$35  = \$32  ? 34'h3ffff8000 : \$34 ;
+  assign \$36  = $signed(\$35 [15:0]) > $signed(\$signature__data$68 [31:16]);
+  assign \$37  = fire_chunk * 3'h4;
+  assign \$38  = \$37  + 1'h1;
+  assign \$39  = \$38  < 4'ha;
+  assign spike1 = \$36  & \$39 ;
+  assign \$40  = $signed(\$35 [15:0]) - $signed(\$signature__data$68 [31:16]);
+  assign \$41  = $signed(\$40 ) < $signed(16'h8000);
+  assign \$42  = $signed(\$40 ) > $signed(16'h7fff);
+  assign \$43  = \$42  ? 18'h07fff : { \$40 [16], \$40  };
+  assign \$44  = \$41  ? 18'h38000 : \$43 ;
+  assign \$45  = spike1 ? \$44  : { \$35 [15], \$35 [15], \$35 [15:0] };
+  assign \$47  = $signed(\$45 [15:0]) - $signed(\$46 );
+  assign \$48  = $signed(\$signature__data$63 [47:32]) + $signed(\$signature__data$64 [95:64]);
+  assign total2 = $signed(\$48 ) + $signed(\$signature__data$65 [47:32]);
+  assign \$49  = $signed(total2) < $signed(16'h8000);
+  assign \$50  = $signed(total2) > $signed(16'h7fff);
+  assign \$51  = \$50  ? 34'h000007fff : total2;
+  assign \$52  = \$49  ? 34'h3ffff8000 : \$51 ;
+  assign \$53  = $signed(\$52 [15:0]) > $signed(\$signature__data$68 [47:32]);
   assign \$54  = fire_chunk * 3'h4;
   assign \$55  = \$54  + 2'h2;
   assign \$56  = \$55  < 4'ha;
   assign spike2 = \$53  & \$56 ;
-  assign \$57  = $signed(\$52 [15:0]) - $signed(\$signature__data$65 [47:32]);
+  assign \$57  = $signed(\$52 [15:0]) - $signed(\$signature__data$68 [47:32]);
   assign \$58  = $signed(\$57 ) < $signed(16'h8000);
   assign \$59  = $signed(\$57 ) > $signed(16'h7fff);
   assign \$60  = \$59  ? 18'h07fff : { \$57 [16], \$57  };
   assign \$61  = \$58  ? 18'h38000 : \$60 ;
   assign \$62  = spike2 ? \$61  : { \$52 [15], \$52 [15], \$52 [15:0] };
   assign \$64  = $signed(\$62 [15:0]) - $signed(\$63 );
-  assign \$65  = $signed(\$signature__data$60 [63:48]) + $signed(\$signature__data$61 [127:96]);
-  assign \$66  = $signed(\$65 ) + $signed(\$signature__data$62 [63:48]);
-  assign \$67  = $signed(\$66 ) < $signed(16'h8000);
-  assign \$68  = $signed(\$66 ) > $signed(16'h7fff);
-  assign \$69  = \$68  ? 35'h000007fff : { \$66 [33], \$66  };
-  assign \$70  = \$67  ? 35'h7ffff8000 : \$69 ;
-  assign \$71  = $signed(\$70 [15:0]) > $signed(\$signature__data$65 [63:48]);
-  assign \$72  = fire_chunk * 3'h4;
-  assign \$73  = \$72  + 2'h3;
-  assign \$74  = \$73  < 4'ha;
-  assign spike3 = \$71  & \$74 ;
-  assign \$75  = $signed(\$70 [15:0]) - $signed(\$signature__data$65 [63:48]);
-  assign \$76  = $signed(\$75 ) < $signed(16'h8000);
-  assign \$77  = $signed(\$75 ) > $signed(16'h7fff);
-  assign \$78  = \$77  ? 18'h07fff : { \$75 [16], \$75  };
-  assign \$79  = \$76  ? 18'h38000 : \$78 ;
-  assign \$80  = spike3 ? \$79  : { \$70 [15], \$70 [15], \$70 [15:0] };
-  assign \$82  = $signed(\$80 [15:0]) - $signed(\$81 );
-  assign \$83  = | { spike3, spike2, spike1, spike0 };
+  assign \$65  = $signed(\$signature__data$63 [63:48]) + $signed(\$signature__data$64 [127:96]);
+  assign total3 = $signed(\$65 ) + $signed(\$signature__data$65 [63:48]);
+  assign \$66  = $signed(total3) < $signed(16'h8000);
+  assign \$67  = $signed(total3) > $signed(16'h7fff);
+  assign \$68  = \$67  ? 34'h000007fff : total3;
+  assign \$69  = \$66  ? 34'h3ffff8000 : \$68 ;
+  assign \$70  = $signed(\$69 [15:0]) > $signed(\$signature__data$68 [63:48]);
+  assign \$71  = fire_chunk * 3'h4;
+  assign \$72  = \$71  + 2'h3;
+  assign \$73  = \$72  < 4'ha;
+  assign spike3 = \$70  & \$73 ;
+  assign \$74  = $signed(\$69 [15:0]) - $signed(\$signature__data$68 [63:48]);
+  assign \$75  = $signed(\$74 ) < $signed(16'h8000);
+  assign \$76  = $signed(\$74 ) > $signed(16'h7fff);
+  assign \$77  = \$76  ? 18'h07fff : { \$74 [16], \$74  };
+  assign \$78  = \$75  ? 18'h38000 : \$77 ;
+  assign \$79  = spike3 ? \$78  : { \$69 [15], \$69 [15], \$69 [15:0] };
+  assign \$81  = $signed(\$79 [15:0]) - $signed(\$80 );
+  assign \$82  = | { spike3, spike2, spike1, spike0 };
   assign \$84  = cfg_mem == 3'h5;
   assign \$85  = cfg_write & \$84 ;
-  assign \$86  = $signed(\$signature__data$61 [31:0]) + $signed(\$signature__data$95 [7:0]);
-  assign \$87  = $signed(\$signature__data$61 [63:32]) + $signed(\$signature__data$95 [15:8]);
-  assign \$88  = $signed(\$signature__data$61 [95:64]) + $signed(\$signature__data$95 [23:16]);
-  assign \$89  = $signed(\$signature__data$61 [127:96]) + $signed(\$signature__data$95 [31:24]);
+  assign \$86  = $signed(\$signature__data$64 [31:0]) + $signed(\$signature__data$102 [7:0]);
+  assign \$87  = $signed(\$signature__data$64 [63:32]) + $signed(\$signature__data$102 [15:8]);
+  assign \$88  = $signed(\$signature__data$64 [95:64]) + $signed(\$signature__data$102 [23:16]);
+  assign \$89  = $signed(\$signature__data$64 [127:96]) + $signed(\$signature__data$102 [31:24]);
   assign \$90  = ! fsm_state;
-  assign \$91  = fsm_state == 1'h1;
-  assign \$92  = fsm_state == 2'h2;
-  assign \$93  = fsm_state == 2'h3;
-  assign \$94  = fsm_state == 3'h4;
-  assign \$95  = cycles + 1'h1;
-  assign \$96  = events__payload * 2'h3;
-  assign \$97  = chunk + 1'h1;
-  assign \$98  = chunk == 2'h2;
-  assign \$99  = level + \$signal ;
-  assign \$100  = \$99  < 3'h4;
-  assign \$101  = chunk + 1'h1;
-  assign \$102  = chunk == 2'h2;
+  assign events__ready = fsm_state == 1'h1;
+  assign \$91  = fsm_state == 2'h2;
+  assign \$92  = fsm_state == 2'h3;
+  assign \$93  = fsm_state == 3'h4;
+  assign \$94  = fsm_state == 3'h5;
+  assign \$95  = ~ spikes__ready;
+  assign \$96  = spikes__valid & \$95 ;
+  assign \$97  = cycles + 1'h1;
+  assign \$98  = chunk + 1'h1;
+  assign \$99  = chunk == 2'h2;
+  assign \$100  = events__payload < 7'h7e;
+  assign \$101  = ~ \$100 ;
+  assign \$102  = events__valid & \$101 ;
+  assign \$103  = events__payload * 2'h3;
+  assign \$104  = chunk + 1'h1;
+  assign \$105  = chunk == 2'h2;
+  assign \$106  = level + \$signal ;
+  assign \$107  = \$106  < 3'h4;
+  assign \$108  = chunk + 1'h1;
+  assign \$109  = chunk == 2'h2;
   always @(posedge clk)
-    \$signal$90  <= \$104 ;
+    \$signal$97  <= \$111 ;
   always @(posedge clk)
-    \$signal  <= \$105 ;
+    \$signal  <= \$112 ;
   always @(posedge clk)
-    cycles <= \$106 ;
+    stalled <= \$113 ;
   always @(posedge clk)
-    done <= \$107 ;
+    cycles <= \$114 ;
   always @(posedge clk)
-    had_event <= \$108 ;
+    done <= \$115 ;
   always @(posedge clk)
-    fsm_state <= \$109 ;
+    had_event <= \$116 ;
   always @(posedge clk)
-    axon <= \$110 ;
+    error <= \$117 ;
   always @(posedge clk)
-    row_base <= \$111 ;
+    fsm_state <= \$118 ;
   always @(posedge clk)
-    chunk <= \$112 ;
+    chunk <= \$119 ;
   always @(posedge clk)
-    int_chunk <= \$113 ;
+    axon <= \$120 ;
   always @(posedge clk)
-    fire_chunk <= \$114 ;
+    row_base <= \$121 ;
+  always @(posedge clk)
+    int_chunk <= \$122 ;
+  always @(posedge clk)
+    fire_chunk <= \$123 ;
   \neurosim_core.out_fifo  out_fifo (
     .clk(clk),
     .r_data(spikes__payload),
-    .r_en(spikes__ready),
+    .r_en(r_en),
     .r_rdy(spikes__valid),
     .rst(rst),
     .w_en(w_en),
@@ -855,41 +892,39 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$25  = cfg_addr[1:0];
+    \$signature__addr$27  = cfg_addr[1:0];
     if (\$signal ) begin
-      \$signature__addr$25  = fire_chunk;
+      \$signature__addr$27  = fire_chunk;
+    end else if (clearing) begin
+      \$signature__addr$27  = chunk;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__data$26  = cfg_data[63:0];
+    \$signature__data$28  = cfg_data[63:0];
     if (\$signal ) begin
-      \$signature__data$26  = { \$82 [15:0], \$64 [15:0], \$46 [15:0], \$28 [15:0] };
+      \$signature__data$28  = { \$81 [15:0], \$64 [15:0], \$47 [15:0], \$30 [15:0] };
+    end else if (clearing) begin
+      \$signature__data$28  = 64'h0000000000000000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$27  = \$3 ;
+    \$signature__en$29  = \$3 ;
     if (\$signal ) begin
-      \$signature__en$27  = 1'h1;
+      \$signature__en$29  = 1'h1;
+    end else if (clearing) begin
+      \$signature__en$29  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    cfg_write = 1'h0;
-    casez (fsm_state)
-      3'h0:
-          cfg_write = cfg_en;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    events__ready = 1'h0;
+    clearing = 1'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          events__ready = 1'h1;
+      3'h2:
+          clearing = 1'h1;
     endcase
   end
   always @* begin
@@ -898,76 +933,51 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     casez (fsm_state)
       3'h0:
           /* empty */;
+      3'h2:
+          /* empty */;
       3'h1:
-          if (events__valid) begin
+          if (\$10 ) begin
+          end else if (events__valid) begin
             count = 1'h1;
           end else if (eos) begin
             count = had_event;
           end
-      3'h2:
-          count = 1'h1;
       3'h3:
-          if (\$10 ) begin
+          count = 1'h1;
+      3'h4:
+          if (\$13 ) begin
             count = 1'h1;
           end
-      3'h4:
+      3'h5:
           count = 1'h1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$44  = 1'h1;
+    \$signature__en$47  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$signature__en$44  = 1'h1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$45  = 9'h000;
-    casez (fsm_state)
-      3'h0:
           /* empty */;
       3'h1:
           /* empty */;
-      3'h2:
-          \$signature__addr$45  = \$8 [8:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$48  = 1'h1;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          \$signature__en$48  = 1'h1;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$48  = 1'h1;
-          end
+          \$signature__en$47  = 1'h1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$49  = 2'h0;
+    \$signature__addr$48  = 9'h000;
     casez (fsm_state)
       3'h0:
           /* empty */;
+      3'h2:
+          /* empty */;
       3'h1:
           /* empty */;
-      3'h2:
-          \$signature__addr$49  = chunk;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$49  = chunk;
-          end
+          \$signature__addr$48  = \$11 [8:0];
     endcase
   end
   always @* begin
@@ -976,12 +986,14 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
+          \$signature__en$51  = 1'h1;
+      3'h4:
+          if (\$13 ) begin
             \$signature__en$51  = 1'h1;
           end
     endcase
@@ -992,109 +1004,159 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
+          \$signature__addr$52  = chunk;
+      3'h4:
+          if (\$13 ) begin
             \$signature__addr$52  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$53  = 1'h1;
+    \$signature__en$54  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$53  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$13 ) begin
+            \$signature__en$54  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$54  = 2'h0;
+    \$signature__addr$55  = 2'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$54  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$13 ) begin
+            \$signature__addr$55  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$55  = 1'h1;
+    \$signature__en$56  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$55  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$13 ) begin
+            \$signature__en$56  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$56  = 2'h0;
+    \$signature__addr$57  = 2'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$56  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$13 ) begin
+            \$signature__addr$57  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$57  = 1'h1;
+    \$signature__en$58  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$57  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$13 ) begin
+            \$signature__en$58  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$58  = 2'h0;
+    \$signature__addr$59  = 2'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
+      3'h2:
+          /* empty */;
       3'h1:
+          /* empty */;
+      3'h3:
+          /* empty */;
+      3'h4:
+          if (\$13 ) begin
+            \$signature__addr$59  = chunk;
+          end
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$signature__en$60  = 1'h1;
+    casez (fsm_state)
+      3'h0:
           /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$58  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$13 ) begin
+            \$signature__en$60  = 1'h1;
+          end
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$signature__addr$61  = 2'h0;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          /* empty */;
+      3'h4:
+          if (\$13 ) begin
+            \$signature__addr$61  = chunk;
           end
     endcase
   end
@@ -1109,289 +1171,357 @@ module neurosim_core(events__valid, eos, start, spikes__ready, cfg_en, cfg_mem, 
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     w_en = 1'h0;
     if (\$signal ) begin
-      w_en = \$83 ;
+      w_en = \$82 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__en$91  = 1'h0;
-    if (\$signal$90 ) begin
-      \$signature__en$91  = 1'h1;
-    end else if (\$signal ) begin
-      \$signature__en$91  = 1'h1;
+    \$signature__en$98  = 1'h0;
+    if (\$signal$97 ) begin
+      \$signature__en$98  = 1'h1;
+    end else if (\$83 ) begin
+      \$signature__en$98  = 1'h1;
+    end else if (clearing) begin
+      \$signature__en$98  = 1'h1;
     end else if (\$85 ) begin
-      \$signature__en$91  = 1'h1;
+      \$signature__en$98  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__addr$92  = 2'h0;
-    if (\$signal$90 ) begin
-      \$signature__addr$92  = int_chunk;
-    end else if (\$signal ) begin
-      \$signature__addr$92  = fire_chunk;
+    \$signature__addr$99  = 2'h0;
+    if (\$signal$97 ) begin
+      \$signature__addr$99  = int_chunk;
+    end else if (\$83 ) begin
+      \$signature__addr$99  = fire_chunk;
+    end else if (clearing) begin
+      \$signature__addr$99  = chunk;
     end else if (\$85 ) begin
-      \$signature__addr$92  = cfg_addr[1:0];
+      \$signature__addr$99  = cfg_addr[1:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$signature__data$94  = 128'h00000000000000000000000000000000;
-    if (\$signal$90 ) begin
-      \$signature__data$94  = { \$89 [31:0], \$88 [31:0], \$87 [31:0], \$86 [31:0] };
-    end else if (\$signal ) begin
-      \$signature__data$94  = 128'h00000000000000000000000000000000;
+    \$signature__data$101  = 128'h00000000000000000000000000000000;
+    if (\$signal$97 ) begin
+      \$signature__data$101  = { \$89 [31:0], \$88 [31:0], \$87 [31:0], \$86 [31:0] };
+    end else if (\$83 ) begin
+      \$signature__data$101  = 128'h00000000000000000000000000000000;
+    end else if (clearing) begin
+      \$signature__data$101  = 128'h00000000000000000000000000000000;
     end else if (\$85 ) begin
-      \$signature__data$94  = cfg_data;
+      \$signature__data$101  = cfg_data;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$104  = 1'h0;
+    \$111  = 1'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$104  = 1'h1;
-    endcase
-    if (rst) begin
-      \$104  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$105  = 1'h0;
-    casez (fsm_state)
-      3'h0:
           /* empty */;
       3'h1:
-          /* empty */;
-      3'h2:
           /* empty */;
       3'h3:
-          if (\$100 ) begin
-            \$105  = 1'h1;
-          end
+          \$111  = 1'h1;
     endcase
     if (rst) begin
-      \$105  = 1'h0;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$106  = cycles;
-    if (count) begin
-      \$106  = \$95 [31:0];
-    end
+    \$112  = 1'h0;
     casez (fsm_state)
       3'h0:
-          if (start) begin
-            \$106  = 32'd0;
-          end
-    endcase
-    if (rst) begin
-      \$106  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$107  = done;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$107  = 1'h0;
-          end
-      3'h1:
           /* empty */;
       3'h2:
+          /* empty */;
+      3'h1:
           /* empty */;
       3'h3:
           /* empty */;
       3'h4:
-          \$107  = 1'h1;
+          if (\$107 ) begin
+            \$112  = 1'h1;
+          end
     endcase
     if (rst) begin
-      \$107  = 1'h0;
+      \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$108  = had_event;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$108  = 1'h0;
-          end
-      3'h1:
-          if (events__valid) begin
-            \$108  = 1'h1;
-          end
-    endcase
+    \$113  = \$96 ;
     if (rst) begin
-      \$108  = 1'h0;
+      \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$109  = fsm_state;
+    \$114  = cycles;
+    if (count) begin
+      \$114  = \$97 [31:0];
+    end
     casez (fsm_state)
       3'h0:
           if (start) begin
-            \$109  = 3'h1;
+            \$114  = 32'd0;
           end
-      3'h1:
-          if (events__valid) begin
-            \$109  = 3'h2;
-          end else if (eos) begin
-            \$109  = 3'h3;
+    endcase
+    if (rst) begin
+      \$114  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$115  = done;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$115  = 1'h0;
+          end else if (clear) begin
+            \$115  = 1'h0;
           end
       3'h2:
-          if (\$98 ) begin
-            \$109  = 3'h1;
+          if (\$99 ) begin
+            \$115  = 1'h1;
+          end
+      3'h1:
+          /* empty */;
+      3'h3:
+          /* empty */;
+      3'h4:
+          /* empty */;
+      3'h5:
+          \$115  = 1'h1;
+    endcase
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$116  = had_event;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$116  = 1'h0;
+          end
+      3'h2:
+          /* empty */;
+      3'h1:
+          if (\$102 ) begin
+          end else if (events__valid) begin
+            \$116  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$116  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$117  = error;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$117  = 1'h0;
+          end
+      3'h2:
+          /* empty */;
+      3'h1:
+          if (\$102 ) begin
+            \$117  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$118  = fsm_state;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$118  = 3'h1;
+          end else if (clear) begin
+            \$118  = 3'h2;
+          end
+      3'h2:
+          if (\$99 ) begin
+            \$118  = 3'h0;
+          end
+      3'h1:
+          if (\$102 ) begin
+          end else if (events__valid) begin
+            \$118  = 3'h3;
+          end else if (eos) begin
+            \$118  = 3'h4;
           end
       3'h3:
-          if (\$100 ) begin
-            if (\$102 ) begin
-              \$109  = 3'h4;
+          if (\$105 ) begin
+            \$118  = 3'h1;
+          end
+      3'h4:
+          if (\$107 ) begin
+            if (\$109 ) begin
+              \$118  = 3'h5;
             end
           end
-      3'h4:
-          \$109  = 3'h0;
+      3'h5:
+          \$118  = 3'h0;
     endcase
     if (rst) begin
-      \$109  = 3'h0;
+      \$118  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$110  = axon;
+    \$119  = chunk;
     casez (fsm_state)
       3'h0:
-          /* empty */;
-      3'h1:
-          if (events__valid) begin
-            \$110  = events__payload;
+          if (start) begin
+          end else if (clear) begin
+            \$119  = 2'h0;
           end
-    endcase
-    if (rst) begin
-      \$110  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$111  = row_base;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
+      3'h2:
+          \$119  = \$98 [1:0];
       3'h1:
-          if (events__valid) begin
-            \$111  = \$96 ;
-          end
-    endcase
-    if (rst) begin
-      \$111  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$112  = chunk;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          if (events__valid) begin
-            \$112  = 2'h0;
+          if (\$102 ) begin
+          end else if (events__valid) begin
+            \$119  = 2'h0;
           end else if (eos) begin
-            \$112  = 2'h0;
+            \$119  = 2'h0;
           end
-      3'h2:
-          \$112  = \$97 [1:0];
       3'h3:
-          if (\$100 ) begin
-            \$112  = \$101 [1:0];
+          \$119  = \$104 [1:0];
+      3'h4:
+          if (\$107 ) begin
+            \$119  = \$108 [1:0];
           end
     endcase
     if (rst) begin
-      \$112  = 2'h0;
+      \$119  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$113  = int_chunk;
+    \$120  = axon;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$113  = chunk;
+          /* empty */;
+      3'h1:
+          if (\$102 ) begin
+          end else if (events__valid) begin
+            \$120  = events__payload;
+          end
     endcase
     if (rst) begin
-      \$113  = 2'h0;
+      \$120  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$114  = fire_chunk;
+    \$121  = row_base;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
-      3'h3:
-          if (\$100 ) begin
-            \$114  = chunk;
+      3'h1:
+          if (\$102 ) begin
+          end else if (events__valid) begin
+            \$121  = \$103 ;
           end
     endcase
     if (rst) begin
-      \$114  = 2'h0;
+      \$121  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$122  = int_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          \$122  = chunk;
+    endcase
+    if (rst) begin
+      \$122  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$123  = fire_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          /* empty */;
+      3'h4:
+          if (\$107 ) begin
+            \$123  = chunk;
+          end
+    endcase
+    if (rst) begin
+      \$123  = 2'h0;
     end
   end
   assign dbg_rd__addr = dbg_addr;
   assign dbg_rd__data = dbg_v;
   assign \$signature__addr  = cfg_addr;
   assign \$signature__data  = cfg_data[31:0];
-  assign \$signature__addr$28  = cfg_addr[1:0];
-  assign \$signature__data$29  = cfg_data[63:0];
-  assign \$signature__addr$31  = cfg_addr[1:0];
-  assign \$signature__data$32  = cfg_data[63:0];
-  assign \$signature__addr$34  = cfg_addr[1:0];
-  assign \$signature__data$35  = cfg_data[63:0];
+  assign \$signature__addr$30  = cfg_addr[1:0];
+  assign \$signature__data$31  = cfg_data[63:0];
+  assign \$signature__addr$33  = cfg_addr[1:0];
+  assign \$signature__data$34  = cfg_data[63:0];
+  assign \$signature__addr$36  = cfg_addr[1:0];
+  assign \$signature__data$37  = cfg_data[63:0];
   assign r_data = spikes__payload;
   assign r_rdy = spikes__valid;
-  assign r_en = spikes__ready;
-  assign total0 = { \$12 [33], \$12  };
-  assign vs0 = \$16 [15:0];
-  assign diff0 = { \$21 [16], \$21  };
-  assign after0 = \$26 [15:0];
-  assign leaked0 = \$28 [15:0];
-  assign total1 = { \$30 [33], \$30  };
-  assign vs1 = \$34 [15:0];
-  assign diff1 = { \$39 [16], \$39  };
-  assign after1 = \$44 [15:0];
-  assign leaked1 = \$46 [15:0];
-  assign total2 = { \$48 [33], \$48  };
+  assign vs0 = \$18 [15:0];
+  assign pre0 = \$18 [15:0];
+  assign diff0 = { \$23 [16], \$23  };
+  assign after0 = \$28 [15:0];
+  assign leaked0 = \$30 [15:0];
+  assign vs1 = \$35 [15:0];
+  assign pre1 = \$35 [15:0];
+  assign diff1 = { \$40 [16], \$40  };
+  assign after1 = \$45 [15:0];
+  assign leaked1 = \$47 [15:0];
   assign vs2 = \$52 [15:0];
+  assign pre2 = \$52 [15:0];
   assign diff2 = { \$57 [16], \$57  };
   assign after2 = \$62 [15:0];
   assign leaked2 = \$64 [15:0];
-  assign total3 = { \$66 [33], \$66  };
-  assign vs3 = \$70 [15:0];
-  assign diff3 = { \$75 [16], \$75  };
-  assign after3 = \$80 [15:0];
-  assign leaked3 = \$82 [15:0];
-  assign \$27  = { \$26 [15], \$26 [15], \$26 [15], \$26 [15:3] };
-  assign \$45  = { \$44 [15], \$44 [15], \$44 [15], \$44 [15:3] };
+  assign vs3 = \$69 [15:0];
+  assign pre3 = \$69 [15:0];
+  assign diff3 = { \$74 [16], \$74  };
+  assign after3 = \$79 [15:0];
+  assign leaked3 = \$81 [15:0];
+  assign \$29  = { \$28 [15], \$28 [15], \$28 [15], \$28 [15:3] };
+  assign \$46  = { \$45 [15], \$45 [15], \$45 [15], \$45 [15:3] };
   assign \$63  = { \$62 [15], \$62 [15], \$62 [15], \$62 [15:3] };
-  assign \$81  = { \$80 [15], \$80 [15], \$80 [15], \$80 [15:3] };
+  assign \$80  = { \$79 [15], \$79 [15], \$79 [15], \$79 [15:3] };
+  assign \$83  = \$signal ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_core.out_fifo (clk, rst, w_level, r_data, w_port__data, w_en, r_rdy, r_en);
+module \neurosim_core.out_fifo (rst, r_en, w_level, r_data, w_port__data, w_en, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
   wire \$10 ;

@@ -2,7 +2,8 @@
 
 (* top =  1  *)
 (* generator = "Amaranth" *)
-module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr, clk, rst, events__ready, done, core_cycles, spikes__payload, spikes__valid, dbg_v, events__payload);
+module neurosim_top(events__valid, eos, start, clear, spikes__ready, cfg_en, cfg_core, cfg_mem, cfg_addr, cfg_data, dbg_core, dbg_addr, clk, rst, events__ready, done, error, core_cycles, spikes__payload, spikes__valid, dbg_v
+, events__payload);
   reg \$auto$verilog_backend.cc:2355:dump_module$1  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -35,65 +36,96 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   wire \$35 ;
   wire \$36 ;
   wire \$37 ;
-  wire [7:0] \$38 ;
-  wire [8:0] \$39 ;
+  wire \$38 ;
+  wire \$39 ;
   wire \$4 ;
-  wire [9:0] \$40 ;
+  wire \$40 ;
   wire \$41 ;
-  wire [7:0] \$42 ;
-  wire [8:0] \$43 ;
-  wire [9:0] \$44 ;
-  wire [3:0] \$45 ;
-  wire [3:0] \$46 ;
-  wire [8:0] \$47 ;
-  wire \$48 ;
-  wire \$49 ;
+  wire \$42 ;
+  wire \$43 ;
+  wire \$44 ;
+  wire \$45 ;
+  wire \$46 ;
+  wire \$47 ;
+  wire [7:0] \$48 ;
+  wire [8:0] \$49 ;
   wire \$5 ;
   wire [9:0] \$50 ;
   wire \$51 ;
-  wire [9:0] \$52 ;
+  wire [7:0] \$52 ;
   wire [8:0] \$53 ;
-  wire \$54 ;
-  wire \$55 ;
-  wire [9:0] \$56 ;
-  wire \$57 ;
-  wire [9:0] \$58 ;
-  reg \$59 ;
+  wire [9:0] \$54 ;
+  wire [3:0] \$55 ;
+  wire [3:0] \$56 ;
+  wire [8:0] \$57 ;
+  wire \$58 ;
+  wire \$59 ;
   wire \$6 ;
-  reg \$60 ;
-  reg [7:0] \$61 ;
-  reg [3:0] \$62 ;
-  reg \$63 ;
-  reg [3:0] \$64 ;
-  reg [4:0] \$65 ;
-  reg [2:0] \$66 ;
-  reg \$67 ;
-  reg [8:0] \$68 ;
-  reg [9:0] \$69 ;
+  wire [9:0] \$60 ;
+  wire \$61 ;
+  wire [9:0] \$62 ;
+  wire [8:0] \$63 ;
+  wire \$64 ;
+  wire \$65 ;
+  wire [9:0] \$66 ;
+  wire \$67 ;
+  wire [9:0] \$68 ;
+  reg \$69 ;
   wire \$7 ;
+  reg \$70 ;
+  reg \$71 ;
+  reg [7:0] \$72 ;
+  reg [3:0] \$73 ;
+  reg \$74 ;
+  reg [3:0] \$75 ;
+  reg [4:0] \$76 ;
+  reg [2:0] \$77 ;
+  reg \$78 ;
+  reg [8:0] \$79 ;
   wire \$8 ;
+  reg [9:0] \$80 ;
   wire \$9 ;
   reg [7:0] \$signature__addr ;
   wire [10:0] \$signature__data ;
   reg \$signature__en ;
+  input [10:0] cfg_addr;
+  wire [10:0] cfg_addr;
+  wire [10:0] \cfg_addr$28 ;
+  wire [8:0] \cfg_addr$41 ;
+  input cfg_core;
+  wire cfg_core;
+  input [127:0] cfg_data;
+  wire [127:0] cfg_data;
+  wire [127:0] \cfg_data$29 ;
+  wire [127:0] \cfg_data$42 ;
+  input cfg_en;
   wire cfg_en;
-  wire \cfg_en$27 ;
+  wire \cfg_en$26 ;
+  wire \cfg_en$39 ;
+  input [2:0] cfg_mem;
+  wire [2:0] cfg_mem;
+  wire [2:0] \cfg_mem$27 ;
+  wire [2:0] \cfg_mem$40 ;
+  input clear;
+  wire clear;
+  wire \clear$25 ;
+  wire \clear$38 ;
   input clk;
   wire clk;
   output [63:0] core_cycles;
   wire [63:0] core_cycles;
   wire [31:0] cycles;
-  wire [31:0] \cycles$34 ;
+  wire [31:0] \cycles$49 ;
   input [4:0] dbg_addr;
   wire [4:0] dbg_addr;
-  wire [4:0] \dbg_addr$35 ;
-  wire [1:0] \dbg_addr$37 ;
+  wire [4:0] \dbg_addr$53 ;
+  wire [1:0] \dbg_addr$55 ;
   input dbg_core;
   wire dbg_core;
   output [63:0] dbg_v;
   reg [63:0] dbg_v;
-  wire [63:0] \dbg_v$36 ;
-  wire [63:0] \dbg_v$38 ;
+  wire [63:0] \dbg_v$54 ;
+  wire [63:0] \dbg_v$56 ;
   output done;
   wire done;
   wire drained0;
@@ -105,62 +137,74 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   reg e_rd__en;
   input eos;
   wire eos;
-  wire \eos$43 ;
-  wire \eos$47 ;
+  wire \eos$61 ;
+  wire \eos$65 ;
+  output error;
+  wire error;
+  wire \error$70 ;
+  wire \error$71 ;
   input [5:0] events__payload;
   wire [5:0] events__payload;
-  wire [5:0] \events__payload$21 ;
-  wire [6:0] \events__payload$30 ;
+  wire [5:0] \events__payload$32 ;
+  wire [6:0] \events__payload$45 ;
   output events__ready;
-  reg events__ready;
-  wire \events__ready$24 ;
-  wire \events__ready$33 ;
+  wire events__ready;
+  wire \events__ready$35 ;
+  wire \events__ready$48 ;
   input events__valid;
   wire events__valid;
-  wire \events__valid$19 ;
-  wire \events__valid$28 ;
+  wire \events__valid$30 ;
+  wire \events__valid$43 ;
   reg ext_done = 1'h0;
   reg [3:0] fsm_state = 4'h0;
+  reg guard_error = 1'h0;
   wire idle;
-  wire \idle$42 ;
+  wire \idle$60 ;
   reg [2:0] lane = 3'h0;
   wire [3:0] level;
-  wire [3:0] \level$48 ;
+  wire [3:0] \level$66 ;
+  wire [2:0] \level$67 ;
   reg [3:0] mask = 4'h0;
   wire [5:0] r_data;
-  wire [6:0] \r_data$31 ;
+  wire [6:0] \r_data$46 ;
+  wire [9:0] \r_data$51 ;
   wire r_en;
-  wire \r_en$32 ;
+  wire \r_en$47 ;
+  wire \r_en$52 ;
   wire r_rdy;
-  wire \r_rdy$29 ;
-  reg router_idle;
+  wire \r_rdy$44 ;
+  wire \r_rdy$50 ;
+  wire router_idle;
   reg rr = 1'h0;
   input rst;
   wire rst;
   output [9:0] spikes__payload;
-  reg [9:0] spikes__payload;
-  wire [8:0] \spikes__payload$55 ;
-  wire [5:0] \spikes__payload$57 ;
+  wire [9:0] spikes__payload;
+  wire [8:0] \spikes__payload$80 ;
+  wire [5:0] \spikes__payload$82 ;
   input spikes__ready;
   wire spikes__ready;
-  reg \spikes__ready$54 ;
-  reg \spikes__ready$56 ;
+  reg \spikes__ready$77 ;
+  reg \spikes__ready$81 ;
   output spikes__valid;
-  reg spikes__valid;
-  wire \spikes__valid$52 ;
-  wire \spikes__valid$53 ;
+  wire spikes__valid;
+  wire \spikes__valid$75 ;
+  wire \spikes__valid$76 ;
   reg [7:0] src = 8'h00;
   input start;
   wire start;
-  wire \start$17 ;
-  wire \start$26 ;
+  wire \start$24 ;
+  wire \start$37 ;
   reg started = 1'h0;
-  reg [5:0] w_data;
-  reg [6:0] \w_data$66 ;
+  reg [9:0] w_data;
+  reg [5:0] \w_data$89 ;
+  reg [6:0] \w_data$91 ;
   reg w_en;
-  reg \w_en$67 ;
+  reg \w_en$90 ;
+  reg \w_en$92 ;
   wire w_rdy;
-  wire \w_rdy$74 ;
+  wire \w_rdy$98 ;
+  wire \w_rdy$99 ;
   reg [4:0] word_chunk = 5'h00;
   reg word_core = 1'h0;
   reg [7:0] entries [189:0];
@@ -575,136 +619,171 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
     end
   end
   assign \$signature__data  = _1_;
-  assign \$28  = fsm_state == 4'h8;
-  assign \$29  = fsm_state == 4'h9;
-  assign \$30  = ~ events__valid;
-  assign \$31  = \$30  & eos;
-  assign \$32  = ~ start;
-  assign \$33  = \$31  & \$32 ;
-  assign \$34  = \$33  & started;
-  assign \$35  = lane == 3'h4;
-  assign \$36  = mask >> lane;
-  assign \$37  = ! word_core;
-  assign \$38  = word_chunk * 3'h4;
-  assign \$39  = 7'h40 + \$38 ;
-  assign \$40  = \$39  + lane;
-  assign \$42  = word_chunk * 3'h4;
-  assign \$43  = 8'hc0 + \$42 ;
-  assign \$44  = \$43  + lane;
-  assign \$45  = lane + 1'h1;
-  assign \$46  = lane + 1'h1;
-  assign \$47  = \$signature__data [7:0] + \$signature__data [10:8];
-  assign \$48  = e_ptr == e_end;
-  assign \$49  = ! e_rd__data[0];
-  assign \$50  = e_ptr + 1'h1;
-  assign \$52  = e_ptr + 1'h1;
-  assign \$53  = \$signature__data [7:0] + \$signature__data [10:8];
-  assign \$54  = e_ptr == e_end;
-  assign \$55  = ! e_rd__data[0];
-  assign \$56  = e_ptr + 1'h1;
-  assign \$58  = e_ptr + 1'h1;
+  assign \$15  = \$14  & drained1;
+  assign \$16  = \$15  & started;
+  assign \$17  = ~ start;
+  assign \$18  = \$16  & \$17 ;
+  assign \$19  = ~ clear;
+  assign done = \$18  & \$19 ;
+  assign \$20  = guard_error | \error$70 ;
+  assign error = \$20  | \error$71 ;
+  assign \$23  = e_ptr == e_end;
+  assign \$24  = ! e_rd__data[0];
+  assign \$26  = e_ptr == e_end;
+  assign \$27  = ! e_rd__data[0];
+  assign events__ready = ! fsm_state;
+  assign \$29  = fsm_state == 1'h1;
+  assign \$30  = fsm_state == 2'h2;
+  assign \$31  = fsm_state == 2'h3;
+  assign \$32  = fsm_state == 3'h4;
+  assign \$33  = fsm_state == 3'h5;
+  assign \$34  = fsm_state == 3'h6;
+  assign \$35  = fsm_state == 3'h7;
+  assign \$36  = fsm_state == 4'h8;
+  assign \$37  = fsm_state == 4'h9;
+  assign \$38  = ~ events__valid;
+  assign \$39  = \$38  & eos;
+  assign \$40  = ~ start;
+  assign \$41  = \$39  & \$40 ;
+  assign \$42  = \$41  & started;
+  assign \$45  = lane == 3'h4;
+  assign \$46  = mask >> lane;
+  assign \$47  = ! word_core;
+  assign \$48  = word_chunk * 3'h4;
+  assign \$49  = 7'h40 + \$48 ;
+  assign \$50  = \$49  + lane;
+  assign \$52  = word_chunk * 3'h4;
+  assign \$53  = 8'hc0 + \$52 ;
+  assign \$54  = \$53  + lane;
+  assign \$55  = lane + 1'h1;
+  assign \$56  = lane + 1'h1;
+  assign \$57  = \$signature__data [7:0] + \$signature__data [10:8];
+  assign \$58  = e_ptr == e_end;
+  assign \$59  = ! e_rd__data[0];
+  assign \$60  = e_ptr + 1'h1;
+  assign \$62  = e_ptr + 1'h1;
+  assign \$63  = \$signature__data [7:0] + \$signature__data [10:8];
+  assign \$64  = e_ptr == e_end;
+  assign \$65  = ! e_rd__data[0];
+  assign \$66  = e_ptr + 1'h1;
+  assign \$68  = e_ptr + 1'h1;
   always @(posedge clk)
-    ext_done <= \$59 ;
+    ext_done <= \$69 ;
   always @(posedge clk)
-    started <= \$60 ;
+    started <= \$70 ;
   always @(posedge clk)
-    src <= \$61 ;
+    guard_error <= \$71 ;
   always @(posedge clk)
-    fsm_state <= \$62 ;
+    src <= \$72 ;
   always @(posedge clk)
-    word_core <= \$63 ;
+    fsm_state <= \$73 ;
   always @(posedge clk)
-    mask <= \$64 ;
+    word_core <= \$74 ;
   always @(posedge clk)
-    word_chunk <= \$65 ;
+    mask <= \$75 ;
   always @(posedge clk)
-    lane <= \$66 ;
+    word_chunk <= \$76 ;
   always @(posedge clk)
-    rr <= \$67 ;
+    lane <= \$77 ;
   always @(posedge clk)
-    e_ptr <= \$68 ;
+    rr <= \$78 ;
   always @(posedge clk)
-    e_end <= \$69 ;
-  assign \$1  = ! dbg_core;
-  assign \$3  = ! level;
-  assign \$4  = router_idle & \$3 ;
-  assign \$5  = ~ events__valid;
-  assign \$6  = ext_done & \$5 ;
-  assign \eos$43  = \$4  & \$6 ;
-  assign \$7  = ! \level$48 ;
-  assign \$8  = router_idle & \$7 ;
-  assign \eos$47  = \$8  & drained0;
-  assign \$9  = router_idle & ext_done;
-  assign \$10  = \$9  & drained0;
-  assign \$11  = \$10  & drained1;
-  assign \$12  = \$11  & started;
-  assign \$13  = ~ start;
-  assign done = \$12  & \$13 ;
-  assign \$14  = e_ptr == e_end;
-  assign \$15  = ! e_rd__data[0];
-  assign \$17  = e_ptr == e_end;
-  assign \$18  = ! e_rd__data[0];
-  assign \$20  = ! fsm_state;
-  assign \$21  = fsm_state == 1'h1;
-  assign \$22  = fsm_state == 2'h2;
-  assign \$23  = fsm_state == 2'h3;
-  assign \$24  = fsm_state == 3'h4;
-  assign \$25  = fsm_state == 3'h5;
-  assign \$26  = fsm_state == 3'h6;
-  assign \$27  = fsm_state == 3'h7;
+    e_ptr <= \$79 ;
+  always @(posedge clk)
+    e_end <= \$80 ;
+  assign \$1  = ! cfg_core;
+  assign \cfg_en$26  = cfg_en & \$1 ;
+  assign \cfg_en$39  = cfg_en & \$2 ;
+  assign \r_en$52  = spikes__ready & spikes__valid;
+  assign \$3  = ! dbg_core;
+  assign \$5  = ! level;
+  assign \$6  = \$5  & events__ready;
+  assign \$7  = ~ events__valid;
+  assign \$8  = ext_done & \$7 ;
+  assign \eos$61  = \$6  & \$8 ;
+  assign \$9  = ! \level$66 ;
+  assign \$10  = \$9  & events__ready;
+  assign \eos$65  = \$10  & drained0;
+  assign \$11  = events__ready & ext_done;
+  assign \$12  = ! \level$67 ;
+  assign \$13  = \$11  & \$12 ;
+  assign \$14  = \$13  & drained0;
   \neurosim_top.core0  core0 (
+    .cfg_addr(cfg_addr),
+    .cfg_data(cfg_data),
+    .cfg_en(\cfg_en$26 ),
+    .cfg_mem(cfg_mem),
+    .clear(clear),
     .clk(clk),
     .cycles(cycles),
     .dbg_rd__addr(dbg_addr),
-    .dbg_v(\dbg_v$36 ),
-    .eos(\eos$43 ),
-    .events__payload(\events__payload$21 ),
+    .dbg_v(\dbg_v$54 ),
+    .eos(\eos$61 ),
+    .error(\error$70 ),
+    .events__payload(\events__payload$32 ),
     .events__ready(r_en),
-    .events__valid(\events__valid$19 ),
+    .events__valid(\events__valid$30 ),
     .idle(drained0),
-    .r_en(\spikes__ready$54 ),
     .rst(rst),
-    .spikes__payload(\spikes__payload$55 ),
-    .spikes__valid(\spikes__valid$52 ),
+    .spikes__payload(\spikes__payload$80 ),
+    .spikes__ready(\spikes__ready$77 ),
+    .spikes__valid(\spikes__valid$75 ),
     .start(start)
   );
   \neurosim_top.core1  core1 (
+    .cfg_addr(cfg_addr[8:0]),
+    .cfg_data(cfg_data),
+    .cfg_en(\cfg_en$39 ),
+    .cfg_mem(cfg_mem),
+    .clear(clear),
     .clk(clk),
-    .cycles(\cycles$34 ),
+    .cycles(\cycles$49 ),
     .dbg_rd__addr(dbg_addr[1:0]),
-    .dbg_v(\dbg_v$38 ),
-    .eos(\eos$47 ),
-    .events__payload(\events__payload$30 ),
-    .events__ready(\r_en$32 ),
-    .events__valid(\events__valid$28 ),
+    .dbg_v(\dbg_v$56 ),
+    .eos(\eos$65 ),
+    .error(\error$71 ),
+    .events__payload(\events__payload$45 ),
+    .events__ready(\r_en$47 ),
+    .events__valid(\events__valid$43 ),
     .idle(drained1),
-    .r_en(\spikes__ready$56 ),
     .rst(rst),
-    .spikes__payload(\spikes__payload$57 ),
-    .spikes__valid(\spikes__valid$53 ),
+    .spikes__payload(\spikes__payload$82 ),
+    .spikes__ready(\spikes__ready$81 ),
+    .spikes__valid(\spikes__valid$76 ),
     .start(start)
   );
   \neurosim_top.queue0  queue0 (
     .clk(clk),
-    .r_data(\events__payload$21 ),
+    .r_data(\events__payload$32 ),
     .r_en(r_en),
-    .r_rdy(\events__valid$19 ),
+    .r_rdy(\events__valid$30 ),
     .rst(rst),
-    .w_en(w_en),
+    .w_en(\w_en$90 ),
     .w_level(level),
-    .w_port__data(w_data),
-    .w_rdy(w_rdy)
+    .w_port__data(\w_data$89 ),
+    .w_rdy(\w_rdy$98 )
   );
   \neurosim_top.queue1  queue1 (
     .clk(clk),
-    .r_data(\events__payload$30 ),
-    .r_en(\r_en$32 ),
-    .r_rdy(\events__valid$28 ),
+    .r_data(\events__payload$45 ),
+    .r_en(\r_en$47 ),
+    .r_rdy(\events__valid$43 ),
     .rst(rst),
-    .w_en(\w_en$67 ),
-    .w_level(\level$48 ),
-    .w_port__data(\w_data$66 ),
-    .w_rdy(\w_rdy$74 )
+    .w_en(\w_en$92 ),
+    .w_level(\level$66 ),
+    .w_port__data(\w_data$91 ),
+    .w_rdy(\w_rdy$99 )
+  );
+  \neurosim_top.tap  tap (
+    .clk(clk),
+    .r_data(spikes__payload),
+    .r_en(\r_en$52 ),
+    .r_rdy(spikes__valid),
+    .rst(rst),
+    .w_en(w_en),
+    .w_level(\level$67 ),
+    .w_port__data(w_data),
+    .w_rdy(w_rdy)
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
@@ -740,7 +819,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           /* empty */;
       4'h5:
           (* full_case = 32'd1 *)
-          if (\$14 ) begin
+          if (\$23 ) begin
           end else begin
             e_rd__en = 1'h1;
           end
@@ -752,7 +831,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           /* empty */;
       4'h8:
           (* full_case = 32'd1 *)
-          if (\$17 ) begin
+          if (\$26 ) begin
           end else begin
             e_rd__en = 1'h1;
           end
@@ -761,48 +840,31 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
     dbg_v = 64'h0000000000000000;
-    if (\$1 ) begin
-      dbg_v = \dbg_v$36 ;
+    if (\$3 ) begin
+      dbg_v = \dbg_v$54 ;
     end
-    if (\$2 ) begin
-      dbg_v = \dbg_v$38 ;
+    if (\$4 ) begin
+      dbg_v = \dbg_v$56 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    router_idle = 1'h0;
+    \spikes__ready$77  = 1'h0;
     casez (fsm_state)
       4'h0:
-          router_idle = 1'h1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    events__ready = 1'h0;
-    casez (fsm_state)
-      4'h0:
-          if (events__valid) begin
-            events__ready = 1'h1;
-          end
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \spikes__ready$54  = 1'h0;
-    casez (fsm_state)
-      4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
+          if (\$22 ) begin
+          end else if (events__valid) begin
+          end else if (w_rdy) begin
             (* full_case = 32'd1 *)
             casez (rr)
               1'h0:
-                  if (\spikes__valid$52 ) begin
-                    \spikes__ready$54  = 1'h1;
+                  if (\spikes__valid$75 ) begin
+                    \spikes__ready$77  = 1'h1;
                   end
               1'h1:
-                  if (\spikes__valid$53 ) begin
-                  end else if (\spikes__valid$52 ) begin
-                    \spikes__ready$54  = 1'h1;
+                  if (\spikes__valid$76 ) begin
+                  end else if (\spikes__valid$75 ) begin
+                    \spikes__ready$77  = 1'h1;
                   end
             endcase
           end
@@ -810,24 +872,25 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    spikes__valid = 1'h0;
+    w_en = 1'h0;
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
+          if (\$22 ) begin
+          end else if (events__valid) begin
+          end else if (w_rdy) begin
             (* full_case = 32'd1 *)
             casez (rr)
               1'h0:
-                  if (\spikes__valid$52 ) begin
-                    spikes__valid = 1'h1;
-                  end else if (\spikes__valid$53 ) begin
-                    spikes__valid = 1'h1;
+                  if (\spikes__valid$75 ) begin
+                    w_en = 1'h1;
+                  end else if (\spikes__valid$76 ) begin
+                    w_en = 1'h1;
                   end
               1'h1:
-                  if (\spikes__valid$53 ) begin
-                    spikes__valid = 1'h1;
-                  end else if (\spikes__valid$52 ) begin
-                    spikes__valid = 1'h1;
+                  if (\spikes__valid$76 ) begin
+                    w_en = 1'h1;
+                  end else if (\spikes__valid$75 ) begin
+                    w_en = 1'h1;
                   end
             endcase
           end
@@ -835,24 +898,25 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    spikes__payload = 10'h000;
+    w_data = 10'h000;
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
+          if (\$22 ) begin
+          end else if (events__valid) begin
+          end else if (w_rdy) begin
             (* full_case = 32'd1 *)
             casez (rr)
               1'h0:
-                  if (\spikes__valid$52 ) begin
-                    spikes__payload = { 1'h0, \spikes__payload$55  };
-                  end else if (\spikes__valid$53 ) begin
-                    spikes__payload = { 4'h8, \spikes__payload$57  };
+                  if (\spikes__valid$75 ) begin
+                    w_data = { 1'h0, \spikes__payload$80  };
+                  end else if (\spikes__valid$76 ) begin
+                    w_data = { 4'h8, \spikes__payload$82  };
                   end
               1'h1:
-                  if (\spikes__valid$53 ) begin
-                    spikes__payload = { 4'h8, \spikes__payload$57  };
-                  end else if (\spikes__valid$52 ) begin
-                    spikes__payload = { 1'h0, \spikes__payload$55  };
+                  if (\spikes__valid$76 ) begin
+                    w_data = { 4'h8, \spikes__payload$82  };
+                  end else if (\spikes__valid$75 ) begin
+                    w_data = { 1'h0, \spikes__payload$80  };
                   end
             endcase
           end
@@ -860,21 +924,22 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \spikes__ready$56  = 1'h0;
+    \spikes__ready$81  = 1'h0;
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
+          if (\$22 ) begin
+          end else if (events__valid) begin
+          end else if (w_rdy) begin
             (* full_case = 32'd1 *)
             casez (rr)
               1'h0:
-                  if (\spikes__valid$52 ) begin
-                  end else if (\spikes__valid$53 ) begin
-                    \spikes__ready$56  = 1'h1;
+                  if (\spikes__valid$75 ) begin
+                  end else if (\spikes__valid$76 ) begin
+                    \spikes__ready$81  = 1'h1;
                   end
               1'h1:
-                  if (\spikes__valid$53 ) begin
-                    \spikes__ready$56  = 1'h1;
+                  if (\spikes__valid$76 ) begin
+                    \spikes__ready$81  = 1'h1;
                   end
             endcase
           end
@@ -914,7 +979,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           /* empty */;
       4'h5:
           (* full_case = 32'd1 *)
-          if (\$14 ) begin
+          if (\$23 ) begin
           end else begin
             e_rd__addr = e_ptr[7:0];
           end
@@ -926,7 +991,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
           /* empty */;
       4'h8:
           (* full_case = 32'd1 *)
-          if (\$17 ) begin
+          if (\$26 ) begin
           end else begin
             e_rd__addr = e_ptr[7:0];
           end
@@ -934,7 +999,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    w_data = 6'h00;
+    \w_data$89  = 6'h00;
     casez (fsm_state)
       4'h0:
           /* empty */;
@@ -947,8 +1012,8 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$15 ) begin
-            w_data = e_rd__data[6:1];
+          if (\$24 ) begin
+            \w_data$89  = e_rd__data[6:1];
           end
       4'h3:
           /* empty */;
@@ -957,14 +1022,14 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$18 ) begin
-            w_data = e_rd__data[6:1];
+          if (\$27 ) begin
+            \w_data$89  = e_rd__data[6:1];
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    w_en = 1'h0;
+    \w_en$90  = 1'h0;
     casez (fsm_state)
       4'h0:
           /* empty */;
@@ -977,8 +1042,8 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$15 ) begin
-            w_en = 1'h1;
+          if (\$24 ) begin
+            \w_en$90  = 1'h1;
           end
       4'h3:
           /* empty */;
@@ -987,14 +1052,14 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$18 ) begin
-            w_en = 1'h1;
+          if (\$27 ) begin
+            \w_en$90  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_data$66  = 7'h00;
+    \w_data$91  = 7'h00;
     casez (fsm_state)
       4'h0:
           /* empty */;
@@ -1007,8 +1072,8 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$16 ) begin
-            \w_data$66  = e_rd__data[7:1];
+          if (\$25 ) begin
+            \w_data$91  = e_rd__data[7:1];
           end
       4'h3:
           /* empty */;
@@ -1017,14 +1082,14 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$19 ) begin
-            \w_data$66  = e_rd__data[7:1];
+          if (\$28 ) begin
+            \w_data$91  = e_rd__data[7:1];
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \w_en$67  = 1'h0;
+    \w_en$92  = 1'h0;
     casez (fsm_state)
       4'h0:
           /* empty */;
@@ -1037,8 +1102,8 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h5:
           /* empty */;
       4'h6:
-          if (\$16 ) begin
-            \w_en$67  = 1'h1;
+          if (\$25 ) begin
+            \w_en$92  = 1'h1;
           end
       4'h3:
           /* empty */;
@@ -1047,294 +1112,321 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h8:
           /* empty */;
       4'h9:
-          if (\$19 ) begin
-            \w_en$67  = 1'h1;
+          if (\$28 ) begin
+            \w_en$92  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$59  = ext_done;
+    \$69  = ext_done;
     if (start) begin
-      \$59  = 1'h0;
+      \$69  = 1'h0;
+    end else if (clear) begin
+      \$69  = 1'h1;
     end
     casez (fsm_state)
       4'h0:
-          if (\$34 ) begin
-            \$59  = 1'h1;
+          if (\$42 ) begin
+            \$69  = 1'h1;
           end
     endcase
     if (rst) begin
-      \$59  = 1'h0;
+      \$69  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$60  = started;
+    \$70  = started;
     if (start) begin
-      \$60  = 1'h1;
+      \$70  = 1'h1;
+    end else if (clear) begin
+      \$70  = 1'h1;
     end
     if (rst) begin
-      \$60  = 1'h0;
+      \$70  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$61  = src;
+    \$71  = guard_error;
+    if (start) begin
+      \$71  = 1'h0;
+    end
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-            \$61  = { 2'h0, events__payload };
+          if (\$44 ) begin
+            \$71  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$71  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
+    \$72  = src;
+    casez (fsm_state)
+      4'h0:
+          if (\$44 ) begin
+          end else if (events__valid) begin
+            \$72  = { 2'h0, events__payload };
           end
       4'h2:
-          if (\$35 ) begin
-          end else if (\$36 ) begin
-            if (\$37 ) begin
-              \$61  = \$40 [7:0];
+          if (\$45 ) begin
+          end else if (\$46 ) begin
+            if (\$47 ) begin
+              \$72  = \$50 [7:0];
             end
-            if (\$41 ) begin
-              \$61  = \$44 [7:0];
+            if (\$51 ) begin
+              \$72  = \$54 [7:0];
             end
           end
     endcase
     if (rst) begin
-      \$61  = 8'h00;
+      \$72  = 8'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$62  = fsm_state;
+    \$73  = fsm_state;
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-            \$62  = 4'h1;
-          end else if (spikes__ready) begin
+          if (\$44 ) begin
+          end else if (events__valid) begin
+            \$73  = 4'h1;
+          end else if (w_rdy) begin
             (* full_case = 32'd1 *)
             casez (rr)
               1'h0:
-                  if (\spikes__valid$52 ) begin
-                    \$62  = 4'h2;
-                  end else if (\spikes__valid$53 ) begin
-                    \$62  = 4'h2;
+                  if (\spikes__valid$75 ) begin
+                    \$73  = 4'h2;
+                  end else if (\spikes__valid$76 ) begin
+                    \$73  = 4'h2;
                   end
               1'h1:
-                  if (\spikes__valid$53 ) begin
-                    \$62  = 4'h2;
-                  end else if (\spikes__valid$52 ) begin
-                    \$62  = 4'h2;
+                  if (\spikes__valid$76 ) begin
+                    \$73  = 4'h2;
+                  end else if (\spikes__valid$75 ) begin
+                    \$73  = 4'h2;
                   end
             endcase
           end
       4'h2:
-          if (\$35 ) begin
-            \$62  = 4'h0;
-          end else if (\$36 ) begin
-            \$62  = 4'h3;
+          if (\$45 ) begin
+            \$73  = 4'h0;
+          end else if (\$46 ) begin
+            \$73  = 4'h3;
           end
       4'h1:
-          \$62  = 4'h4;
+          \$73  = 4'h4;
       4'h4:
-          \$62  = 4'h5;
+          \$73  = 4'h5;
       4'h5:
           (* full_case = 32'd1 *)
-          if (\$48 ) begin
-            \$62  = 4'h0;
+          if (\$58 ) begin
+            \$73  = 4'h0;
           end else begin
-            \$62  = 4'h6;
+            \$73  = 4'h6;
           end
       4'h6:
         begin
-          if (\$49 ) begin
-            if (w_rdy) begin
-              \$62  = 4'h5;
+          if (\$59 ) begin
+            if (\w_rdy$98 ) begin
+              \$73  = 4'h5;
             end
           end
-          if (\$51 ) begin
-            if (\w_rdy$74 ) begin
-              \$62  = 4'h5;
+          if (\$61 ) begin
+            if (\w_rdy$99 ) begin
+              \$73  = 4'h5;
             end
           end
         end
       4'h3:
-          \$62  = 4'h7;
+          \$73  = 4'h7;
       4'h7:
-          \$62  = 4'h8;
+          \$73  = 4'h8;
       4'h8:
           (* full_case = 32'd1 *)
-          if (\$54 ) begin
-            \$62  = 4'h2;
+          if (\$64 ) begin
+            \$73  = 4'h2;
           end else begin
-            \$62  = 4'h9;
+            \$73  = 4'h9;
           end
       4'h9:
         begin
-          if (\$55 ) begin
-            if (w_rdy) begin
-              \$62  = 4'h8;
+          if (\$65 ) begin
+            if (\w_rdy$98 ) begin
+              \$73  = 4'h8;
             end
           end
-          if (\$57 ) begin
-            if (\w_rdy$74 ) begin
-              \$62  = 4'h8;
+          if (\$67 ) begin
+            if (\w_rdy$99 ) begin
+              \$73  = 4'h8;
             end
           end
         end
     endcase
     if (rst) begin
-      \$62  = 4'h0;
+      \$73  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$63  = word_core;
+    \$74  = word_core;
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
+          if (\$44 ) begin
+          end else if (events__valid) begin
+          end else if (w_rdy) begin
             (* full_case = 32'd1 *)
             casez (rr)
               1'h0:
-                  if (\spikes__valid$52 ) begin
-                    \$63  = 1'h0;
-                  end else if (\spikes__valid$53 ) begin
-                    \$63  = 1'h1;
+                  if (\spikes__valid$75 ) begin
+                    \$74  = 1'h0;
+                  end else if (\spikes__valid$76 ) begin
+                    \$74  = 1'h1;
                   end
               1'h1:
-                  if (\spikes__valid$53 ) begin
-                    \$63  = 1'h1;
-                  end else if (\spikes__valid$52 ) begin
-                    \$63  = 1'h0;
+                  if (\spikes__valid$76 ) begin
+                    \$74  = 1'h1;
+                  end else if (\spikes__valid$75 ) begin
+                    \$74  = 1'h0;
                   end
             endcase
           end
     endcase
     if (rst) begin
-      \$63  = 1'h0;
+      \$74  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$64  = mask;
+    \$75  = mask;
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
+          if (\$44 ) begin
+          end else if (events__valid) begin
+          end else if (w_rdy) begin
             (* full_case = 32'd1 *)
             casez (rr)
               1'h0:
-                  if (\spikes__valid$52 ) begin
-                    \$64  = \spikes__payload$55 [3:0];
-                  end else if (\spikes__valid$53 ) begin
-                    \$64  = \spikes__payload$57 [3:0];
+                  if (\spikes__valid$75 ) begin
+                    \$75  = \spikes__payload$80 [3:0];
+                  end else if (\spikes__valid$76 ) begin
+                    \$75  = \spikes__payload$82 [3:0];
                   end
               1'h1:
-                  if (\spikes__valid$53 ) begin
-                    \$64  = \spikes__payload$57 [3:0];
-                  end else if (\spikes__valid$52 ) begin
-                    \$64  = \spikes__payload$55 [3:0];
+                  if (\spikes__valid$76 ) begin
+                    \$75  = \spikes__payload$82 [3:0];
+                  end else if (\spikes__valid$75 ) begin
+                    \$75  = \spikes__payload$80 [3:0];
                   end
             endcase
           end
     endcase
     if (rst) begin
-      \$64  = 4'h0;
+      \$75  = 4'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$65  = word_chunk;
+    \$76  = word_chunk;
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
+          if (\$44 ) begin
+          end else if (events__valid) begin
+          end else if (w_rdy) begin
             (* full_case = 32'd1 *)
             casez (rr)
               1'h0:
-                  if (\spikes__valid$52 ) begin
-                    \$65  = \spikes__payload$55 [8:4];
-                  end else if (\spikes__valid$53 ) begin
-                    \$65  = { 3'h0, \spikes__payload$57 [5:4] };
+                  if (\spikes__valid$75 ) begin
+                    \$76  = \spikes__payload$80 [8:4];
+                  end else if (\spikes__valid$76 ) begin
+                    \$76  = { 3'h0, \spikes__payload$82 [5:4] };
                   end
               1'h1:
-                  if (\spikes__valid$53 ) begin
-                    \$65  = { 3'h0, \spikes__payload$57 [5:4] };
-                  end else if (\spikes__valid$52 ) begin
-                    \$65  = \spikes__payload$55 [8:4];
+                  if (\spikes__valid$76 ) begin
+                    \$76  = { 3'h0, \spikes__payload$82 [5:4] };
+                  end else if (\spikes__valid$75 ) begin
+                    \$76  = \spikes__payload$80 [8:4];
                   end
             endcase
           end
     endcase
     if (rst) begin
-      \$65  = 5'h00;
+      \$76  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$66  = lane;
+    \$77  = lane;
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
+          if (\$44 ) begin
+          end else if (events__valid) begin
+          end else if (w_rdy) begin
             (* full_case = 32'd1 *)
             casez (rr)
               1'h0:
-                  if (\spikes__valid$52 ) begin
-                    \$66  = 3'h0;
-                  end else if (\spikes__valid$53 ) begin
-                    \$66  = 3'h0;
+                  if (\spikes__valid$75 ) begin
+                    \$77  = 3'h0;
+                  end else if (\spikes__valid$76 ) begin
+                    \$77  = 3'h0;
                   end
               1'h1:
-                  if (\spikes__valid$53 ) begin
-                    \$66  = 3'h0;
-                  end else if (\spikes__valid$52 ) begin
-                    \$66  = 3'h0;
+                  if (\spikes__valid$76 ) begin
+                    \$77  = 3'h0;
+                  end else if (\spikes__valid$75 ) begin
+                    \$77  = 3'h0;
                   end
             endcase
           end
       4'h2:
           (* full_case = 32'd1 *)
-          if (\$35 ) begin
-          end else if (\$36 ) begin
-            \$66  = \$45 [2:0];
+          if (\$45 ) begin
+          end else if (\$46 ) begin
+            \$77  = \$55 [2:0];
           end else begin
-            \$66  = \$46 [2:0];
+            \$77  = \$56 [2:0];
           end
     endcase
     if (rst) begin
-      \$66  = 3'h0;
+      \$77  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$67  = rr;
+    \$78  = rr;
     casez (fsm_state)
       4'h0:
-          if (events__valid) begin
-          end else if (spikes__ready) begin
+          if (\$44 ) begin
+          end else if (events__valid) begin
+          end else if (w_rdy) begin
             (* full_case = 32'd1 *)
             casez (rr)
               1'h0:
-                  if (\spikes__valid$52 ) begin
-                    \$67  = 1'h1;
-                  end else if (\spikes__valid$53 ) begin
-                    \$67  = 1'h1;
+                  if (\spikes__valid$75 ) begin
+                    \$78  = 1'h1;
+                  end else if (\spikes__valid$76 ) begin
+                    \$78  = 1'h1;
                   end
               1'h1:
-                  if (\spikes__valid$53 ) begin
-                    \$67  = 1'h0;
-                  end else if (\spikes__valid$52 ) begin
-                    \$67  = 1'h0;
+                  if (\spikes__valid$76 ) begin
+                    \$78  = 1'h0;
+                  end else if (\spikes__valid$75 ) begin
+                    \$78  = 1'h0;
                   end
             endcase
           end
     endcase
     if (rst) begin
-      \$67  = 1'h0;
+      \$78  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$68  = e_ptr;
+    \$79  = e_ptr;
     casez (fsm_state)
       4'h0:
           /* empty */;
@@ -1343,49 +1435,49 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h1:
           /* empty */;
       4'h4:
-          \$68  = { 1'h0, \$signature__data [7:0] };
+          \$79  = { 1'h0, \$signature__data [7:0] };
       4'h5:
           /* empty */;
       4'h6:
         begin
-          if (\$49 ) begin
-            if (w_rdy) begin
-              \$68  = \$50 [8:0];
+          if (\$59 ) begin
+            if (\w_rdy$98 ) begin
+              \$79  = \$60 [8:0];
             end
           end
-          if (\$51 ) begin
-            if (\w_rdy$74 ) begin
-              \$68  = \$52 [8:0];
+          if (\$61 ) begin
+            if (\w_rdy$99 ) begin
+              \$79  = \$62 [8:0];
             end
           end
         end
       4'h3:
           /* empty */;
       4'h7:
-          \$68  = { 1'h0, \$signature__data [7:0] };
+          \$79  = { 1'h0, \$signature__data [7:0] };
       4'h8:
           /* empty */;
       4'h9:
         begin
-          if (\$55 ) begin
-            if (w_rdy) begin
-              \$68  = \$56 [8:0];
+          if (\$65 ) begin
+            if (\w_rdy$98 ) begin
+              \$79  = \$66 [8:0];
             end
           end
-          if (\$57 ) begin
-            if (\w_rdy$74 ) begin
-              \$68  = \$58 [8:0];
+          if (\$67 ) begin
+            if (\w_rdy$99 ) begin
+              \$79  = \$68 [8:0];
             end
           end
         end
     endcase
     if (rst) begin
-      \$68  = 9'h000;
+      \$79  = 9'h000;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$1 ) begin end
-    \$69  = e_end;
+    \$80  = e_end;
     casez (fsm_state)
       4'h0:
           /* empty */;
@@ -1394,7 +1486,7 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h1:
           /* empty */;
       4'h4:
-          \$69  = { 1'h0, \$47  };
+          \$80  = { 1'h0, \$57  };
       4'h5:
           /* empty */;
       4'h6:
@@ -1402,82 +1494,103 @@ module neurosim_top(events__valid, eos, start, spikes__ready, dbg_core, dbg_addr
       4'h3:
           /* empty */;
       4'h7:
-          \$69  = { 1'h0, \$53  };
+          \$80  = { 1'h0, \$63  };
     endcase
     if (rst) begin
-      \$69  = 10'h000;
+      \$80  = 10'h000;
     end
   end
-  assign \start$17  = start;
-  assign cfg_en = 1'h0;
-  assign r_rdy = \events__valid$19 ;
-  assign r_data = \events__payload$21 ;
-  assign \events__ready$24  = r_en;
-  assign \start$26  = start;
-  assign \cfg_en$27  = 1'h0;
-  assign \r_rdy$29  = \events__valid$28 ;
-  assign \r_data$31  = \events__payload$30 ;
-  assign \events__ready$33  = \r_en$32 ;
-  assign \dbg_addr$35  = dbg_addr;
-  assign \dbg_addr$37  = dbg_addr[1:0];
+  assign \start$24  = start;
+  assign \clear$25  = clear;
+  assign \cfg_mem$27  = cfg_mem;
+  assign \cfg_addr$28  = cfg_addr;
+  assign \cfg_data$29  = cfg_data;
+  assign r_rdy = \events__valid$30 ;
+  assign r_data = \events__payload$32 ;
+  assign \events__ready$35  = r_en;
+  assign \start$37  = start;
+  assign \clear$38  = clear;
+  assign \cfg_mem$40  = cfg_mem;
+  assign \cfg_addr$41  = cfg_addr[8:0];
+  assign \cfg_data$42  = cfg_data;
+  assign \r_rdy$44  = \events__valid$43 ;
+  assign \r_data$46  = \events__payload$45 ;
+  assign \events__ready$48  = \r_en$47 ;
+  assign \r_rdy$50  = spikes__valid;
+  assign \r_data$51  = spikes__payload;
+  assign \dbg_addr$53  = dbg_addr;
+  assign \dbg_addr$55  = dbg_addr[1:0];
   assign idle = drained0;
-  assign \idle$42  = drained1;
-  assign core_cycles[63:32] = \cycles$34 ;
+  assign \idle$60  = drained1;
+  assign router_idle = events__ready;
+  assign core_cycles[63:32] = \cycles$49 ;
   assign core_cycles[31:0] = cycles;
-  assign \$2  = dbg_core;
-  assign \$16  = e_rd__data[0];
-  assign \$19  = e_rd__data[0];
-  assign \$41  = word_core;
-  assign \$51  = e_rd__data[0];
-  assign \$57  = e_rd__data[0];
+  assign \$2  = cfg_core;
+  assign \$4  = dbg_core;
+  assign \$21  = 1'h0;
+  assign \$22  = 1'h0;
+  assign \$25  = e_rd__data[0];
+  assign \$28  = e_rd__data[0];
+  assign \$43  = 1'h0;
+  assign \$44  = 1'h0;
+  assign \$51  = word_core;
+  assign \$61  = e_rd__data[0];
+  assign \$67  = e_rd__data[0];
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__payload, events__payload, r_en, events__ready, cycles, spikes__valid, events__valid, start);
+module \neurosim_top.core0 (clear, cfg_mem, cfg_addr, cfg_data, dbg_rd__addr, clk, rst, cfg_en, eos, idle, events__ready, dbg_v, spikes__payload, events__payload, spikes__ready, cycles, error, spikes__valid, events__valid, start);
   reg \$auto$verilog_backend.cc:2355:dump_module$2  = 0;
   wire \$1 ;
-  wire \$10 ;
+  wire [11:0] \$10 ;
   wire \$100 ;
-  wire [5:0] \$101 ;
-  wire \$102 ;
-  wire [63:0] \$103 ;
-  reg \$104 ;
-  reg \$105 ;
-  reg [31:0] \$106 ;
-  reg \$107 ;
-  reg \$108 ;
-  reg [2:0] \$109 ;
-  wire [32:0] \$11 ;
-  reg [5:0] \$110 ;
-  reg [10:0] \$111 ;
-  reg [4:0] \$112 ;
-  reg [4:0] \$113 ;
-  reg [4:0] \$114 ;
-  wire [33:0] \$12 ;
-  wire \$13 ;
+  wire [11:0] \$101 ;
+  wire [5:0] \$102 ;
+  wire \$103 ;
+  wire [3:0] \$104 ;
+  wire \$105 ;
+  wire [5:0] \$106 ;
+  wire \$107 ;
+  wire [63:0] \$108 ;
+  reg \$109 ;
+  wire [3:0] \$11 ;
+  reg \$110 ;
+  reg \$111 ;
+  reg [31:0] \$112 ;
+  reg \$113 ;
+  reg \$114 ;
+  reg \$115 ;
+  reg [2:0] \$116 ;
+  reg [4:0] \$117 ;
+  reg [5:0] \$118 ;
+  reg [10:0] \$119 ;
+  wire \$12 ;
+  reg [4:0] \$120 ;
+  reg [4:0] \$121 ;
+  wire [32:0] \$13 ;
   wire \$14 ;
-  wire [34:0] \$15 ;
-  wire [34:0] \$16 ;
-  wire \$17 ;
-  wire [7:0] \$18 ;
-  wire [8:0] \$19 ;
+  wire \$15 ;
+  wire [33:0] \$16 ;
+  wire [33:0] \$17 ;
+  wire \$18 ;
+  wire [7:0] \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire [16:0] \$21 ;
-  wire \$22 ;
+  wire [8:0] \$20 ;
+  wire \$21 ;
+  wire [16:0] \$22 ;
   wire \$23 ;
-  wire [17:0] \$24 ;
+  wire \$24 ;
   wire [17:0] \$25 ;
   wire [17:0] \$26 ;
-  wire [15:0] \$27 ;
-  wire [16:0] \$28 ;
-  wire [32:0] \$29 ;
+  wire [17:0] \$27 ;
+  wire [15:0] \$28 ;
+  wire [16:0] \$29 ;
   wire \$3 ;
-  wire [33:0] \$30 ;
+  wire [32:0] \$30 ;
   wire \$31 ;
   wire \$32 ;
-  wire [34:0] \$33 ;
-  wire [34:0] \$34 ;
+  wire [33:0] \$33 ;
+  wire [33:0] \$34 ;
   wire \$35 ;
   wire [7:0] \$36 ;
   wire [8:0] \$37 ;
@@ -1492,111 +1605,118 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   wire [15:0] \$45 ;
   wire [16:0] \$46 ;
   wire [32:0] \$47 ;
-  wire [33:0] \$48 ;
+  wire \$48 ;
   wire \$49 ;
   wire \$5 ;
-  wire \$50 ;
-  wire [34:0] \$51 ;
-  wire [34:0] \$52 ;
-  wire \$53 ;
-  wire [7:0] \$54 ;
-  wire [8:0] \$55 ;
-  wire \$56 ;
-  wire [16:0] \$57 ;
+  wire [33:0] \$50 ;
+  wire [33:0] \$51 ;
+  wire \$52 ;
+  wire [7:0] \$53 ;
+  wire [8:0] \$54 ;
+  wire \$55 ;
+  wire [16:0] \$56 ;
+  wire \$57 ;
   wire \$58 ;
-  wire \$59 ;
+  wire [17:0] \$59 ;
   wire \$6 ;
   wire [17:0] \$60 ;
   wire [17:0] \$61 ;
-  wire [17:0] \$62 ;
-  wire [15:0] \$63 ;
-  wire [16:0] \$64 ;
-  wire [32:0] \$65 ;
-  wire [33:0] \$66 ;
-  wire \$67 ;
-  wire \$68 ;
-  wire [34:0] \$69 ;
+  wire [15:0] \$62 ;
+  wire [16:0] \$63 ;
+  wire [32:0] \$64 ;
+  wire \$65 ;
+  wire \$66 ;
+  wire [33:0] \$67 ;
+  wire [33:0] \$68 ;
+  wire \$69 ;
   wire \$7 ;
-  wire [34:0] \$70 ;
-  wire \$71 ;
-  wire [7:0] \$72 ;
-  wire [8:0] \$73 ;
+  wire [7:0] \$70 ;
+  wire [8:0] \$71 ;
+  wire \$72 ;
+  wire [16:0] \$73 ;
   wire \$74 ;
-  wire [16:0] \$75 ;
-  wire \$76 ;
-  wire \$77 ;
+  wire \$75 ;
+  wire [17:0] \$76 ;
+  wire [17:0] \$77 ;
   wire [17:0] \$78 ;
-  wire [17:0] \$79 ;
-  wire [11:0] \$8 ;
-  wire [17:0] \$80 ;
-  wire [15:0] \$81 ;
-  wire [16:0] \$82 ;
+  wire [15:0] \$79 ;
+  wire \$8 ;
+  wire [16:0] \$80 ;
+  wire \$81 ;
+  wire \$82 ;
   wire \$83 ;
   wire \$84 ;
-  wire \$85 ;
+  wire [32:0] \$85 ;
   wire [32:0] \$86 ;
   wire [32:0] \$87 ;
   wire [32:0] \$88 ;
-  wire [32:0] \$89 ;
-  wire [3:0] \$9 ;
+  wire \$89 ;
+  wire \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
   wire \$94 ;
-  wire [32:0] \$95 ;
-  wire [11:0] \$96 ;
+  wire \$95 ;
+  wire [32:0] \$96 ;
   wire [5:0] \$97 ;
   wire \$98 ;
-  wire [3:0] \$99 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$85  = 1'h0;
+  reg \$signal$90  = 1'h0;
   wire [10:0] \$signature__addr ;
   reg [4:0] \$signature__addr$11 ;
   wire [4:0] \$signature__addr$14 ;
   wire [4:0] \$signature__addr$17 ;
   wire [4:0] \$signature__addr$20 ;
-  reg [10:0] \$signature__addr$40 ;
-  reg [4:0] \$signature__addr$44 ;
-  reg [4:0] \$signature__addr$47 ;
-  reg [4:0] \$signature__addr$49 ;
-  reg [4:0] \$signature__addr$51 ;
-  reg [4:0] \$signature__addr$53 ;
-  reg [4:0] \$signature__addr$87 ;
+  reg [10:0] \$signature__addr$39 ;
+  reg [4:0] \$signature__addr$43 ;
+  reg [4:0] \$signature__addr$46 ;
+  reg [4:0] \$signature__addr$48 ;
+  reg [4:0] \$signature__addr$50 ;
+  reg [4:0] \$signature__addr$52 ;
+  reg [4:0] \$signature__addr$92 ;
   wire [31:0] \$signature__data ;
   reg [63:0] \$signature__data$12 ;
   wire [63:0] \$signature__data$15 ;
   wire [63:0] \$signature__data$18 ;
   wire [63:0] \$signature__data$21 ;
-  wire [63:0] \$signature__data$55 ;
-  wire [127:0] \$signature__data$56 ;
-  wire [63:0] \$signature__data$57 ;
-  wire [63:0] \$signature__data$60 ;
-  reg [127:0] \$signature__data$89 ;
-  wire [31:0] \$signature__data$90 ;
+  wire [63:0] \$signature__data$56 ;
+  wire [127:0] \$signature__data$57 ;
+  wire [63:0] \$signature__data$58 ;
+  wire [63:0] \$signature__data$61 ;
+  reg [127:0] \$signature__data$94 ;
+  wire [31:0] \$signature__data$95 ;
   wire \$signature__en ;
   reg \$signature__en$13 ;
   wire \$signature__en$16 ;
   wire \$signature__en$19 ;
   wire \$signature__en$22 ;
-  reg \$signature__en$39 ;
-  reg \$signature__en$43 ;
-  reg \$signature__en$46 ;
-  reg \$signature__en$48 ;
-  reg \$signature__en$50 ;
-  reg \$signature__en$52 ;
-  reg \$signature__en$86 ;
+  reg \$signature__en$38 ;
+  reg \$signature__en$42 ;
+  reg \$signature__en$45 ;
+  reg \$signature__en$47 ;
+  reg \$signature__en$49 ;
+  reg \$signature__en$51 ;
+  reg \$signature__en$91 ;
   wire [15:0] after0;
   wire [15:0] after1;
   wire [15:0] after2;
   wire [15:0] after3;
   reg [5:0] axon = 6'h00;
+  input [10:0] cfg_addr;
   wire [10:0] cfg_addr;
+  input [127:0] cfg_data;
   wire [127:0] cfg_data;
+  input cfg_en;
   wire cfg_en;
+  input [2:0] cfg_mem;
   wire [2:0] cfg_mem;
-  reg cfg_write;
+  wire cfg_write;
   reg [4:0] chunk = 5'h00;
+  input clear;
+  wire clear;
+  reg clearing;
   input clk;
   wire clk;
   reg count;
@@ -1615,10 +1735,12 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   reg done = 1'h0;
   input eos;
   wire eos;
+  output error;
+  reg error = 1'h0;
   input [5:0] events__payload;
   wire [5:0] events__payload;
   output events__ready;
-  reg events__ready;
+  wire events__ready;
   input events__valid;
   wire events__valid;
   reg [4:0] fire_chunk = 5'h00;
@@ -1632,8 +1754,11 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   wire [15:0] leaked2;
   wire [15:0] leaked3;
   wire [2:0] level;
+  wire [15:0] pre0;
+  wire [15:0] pre1;
+  wire [15:0] pre2;
+  wire [15:0] pre3;
   wire [8:0] r_data;
-  input r_en;
   wire r_en;
   wire r_rdy;
   reg [10:0] row_base = 11'h000;
@@ -1645,15 +1770,17 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   wire spike3;
   output [8:0] spikes__payload;
   wire [8:0] spikes__payload;
+  input spikes__ready;
   wire spikes__ready;
   output spikes__valid;
   wire spikes__valid;
+  reg stalled = 1'h0;
   input start;
   wire start;
-  wire [34:0] total0;
-  wire [34:0] total1;
-  wire [34:0] total2;
-  wire [34:0] total3;
+  wire [33:0] total0;
+  wire [33:0] total1;
+  wire [33:0] total2;
+  wire [33:0] total3;
   wire [15:0] vs0;
   wire [15:0] vs1;
   wire [15:0] vs2;
@@ -1696,16 +1823,16 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     acc[31] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$86 )
-      acc[\$signature__addr$87 ] <= \$signature__data$89 ;
+    if (\$signature__en$91 )
+      acc[\$signature__addr$92 ] <= \$signature__data$94 ;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
-    if (\$signature__en$43 ) begin
-      _0_ <= acc[\$signature__addr$44 ];
+    if (\$signature__en$42 ) begin
+      _0_ <= acc[\$signature__addr$43 ];
     end
   end
-  assign \$signature__data$56  = _0_;
+  assign \$signature__data$57  = _0_;
   reg [63:0] bias [31:0];
   initial begin
     bias[0] = 64'hfff2000e00160008;
@@ -1742,14 +1869,16 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     bias[31] = 64'hfff6001b0008000f;
   end
   always @(posedge clk) begin
+    if (\$signature__en$16 )
+      bias[cfg_addr[4:0]] <= cfg_data[63:0];
   end
   reg [63:0] _1_;
   always @(posedge clk) begin
-    if (\$signature__en$48 ) begin
-      _1_ <= bias[\$signature__addr$49 ];
+    if (\$signature__en$47 ) begin
+      _1_ <= bias[\$signature__addr$48 ];
     end
   end
-  assign \$signature__data$57  = _1_;
+  assign \$signature__data$58  = _1_;
   reg [63:0] threshold [31:0];
   initial begin
     threshold[0] = 64'h00ce00ce00ce00ce;
@@ -1786,14 +1915,16 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     threshold[31] = 64'h00ce00ce00ce00ce;
   end
   always @(posedge clk) begin
+    if (\$signature__en$19 )
+      threshold[cfg_addr[4:0]] <= cfg_data[63:0];
   end
   reg [63:0] _2_;
   always @(posedge clk) begin
-    if (\$signature__en$50 ) begin
-      _2_ <= threshold[\$signature__addr$51 ];
+    if (\$signature__en$49 ) begin
+      _2_ <= threshold[\$signature__addr$50 ];
     end
   end
-  assign \$signature__data$60  = _2_;
+  assign \$signature__data$61  = _2_;
   reg [63:0] v [31:0];
   initial begin
     v[0] = 64'h0000000000000000;
@@ -1837,12 +1968,12 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   reg [63:0] _4_;
   always @(posedge clk) begin
     _3_ <= v[dbg_rd__addr];
-    if (\$signature__en$46 ) begin
-      _4_ <= v[\$signature__addr$47 ];
+    if (\$signature__en$45 ) begin
+      _4_ <= v[\$signature__addr$46 ];
     end
   end
   assign dbg_v = _3_;
-  assign \$signature__data$55  = _4_;
+  assign \$signature__data$56  = _4_;
   reg [63:0] v_reset [31:0];
   initial begin
     v_reset[0] = 64'h0000000000000000;
@@ -1879,14 +2010,16 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     v_reset[31] = 64'h0000000000000000;
   end
   always @(posedge clk) begin
+    if (\$signature__en$22 )
+      v_reset[cfg_addr[4:0]] <= cfg_data[63:0];
   end
   reg [63:0] _5_;
   always @(posedge clk) begin
-    if (\$signature__en$52 ) begin
-      _5_ <= v_reset[\$signature__addr$53 ];
+    if (\$signature__en$51 ) begin
+      _5_ <= v_reset[\$signature__addr$52 ];
     end
   end
-  assign \$103  = _5_;
+  assign \$108  = _5_;
   reg [31:0] weights [2047:0];
   initial begin
     weights[0] = 32'd3992980992;
@@ -3940,132 +4073,155 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   end
   always @(posedge clk) begin
     if (\$signature__en )
-      weights[11'h000] <= 32'd0;
+      weights[cfg_addr] <= cfg_data[31:0];
   end
   reg [31:0] _6_;
   always @(posedge clk) begin
-    if (\$signature__en$39 ) begin
-      _6_ <= weights[\$signature__addr$40 ];
+    if (\$signature__en$38 ) begin
+      _6_ <= weights[\$signature__addr$39 ];
     end
   end
-  assign \$signature__data$90  = _6_;
+  assign \$signature__data$95  = _6_;
+  assign \$1  = ! cfg_mem;
+  assign \$signature__en  = cfg_write & \$1 ;
+  assign \$2  = cfg_mem == 1'h1;
+  assign \$3  = cfg_write & \$2 ;
+  assign \$4  = cfg_mem == 2'h2;
+  assign \$signature__en$16  = cfg_write & \$4 ;
+  assign \$5  = cfg_mem == 2'h3;
+  assign \$signature__en$19  = cfg_write & \$5 ;
+  assign \$6  = cfg_mem == 3'h4;
+  assign \$signature__en$22  = cfg_write & \$6 ;
+  assign r_en = spikes__ready & spikes__valid;
   assign \$7  = ! level;
   assign idle = done & \$7 ;
-  assign \$8  = row_base + chunk;
-  assign \$9  = level + \$signal ;
-  assign \$10  = \$9  < 3'h4;
-  assign \$11  = $signed(\$signature__data$55 [15:0]) + $signed(\$signature__data$56 [31:0]);
-  assign \$12  = $signed(\$11 ) + $signed(\$signature__data$57 [15:0]);
-  assign \$13  = $signed(\$12 ) < $signed(16'h8000);
-  assign \$14  = $signed(\$12 ) > $signed(16'h7fff);
-  assign \$15  = \$14  ? 35'h000007fff : { \$12 [33], \$12  };
-  assign \$16  = \$13  ? 35'h7ffff8000 : \$15 ;
-  assign \$17  = $signed(\$16 [15:0]) > $signed(\$signature__data$60 [15:0]);
-  assign \$18  = fire_chunk * 3'h4;
-  assign \$19  = \$18  + 1'h0;
-  assign \$20  = \$19  < 8'h80;
-  assign spike0 = \$17  & \$20 ;
-  assign \$21  = $signed(\$16 [15:0]) - $signed(\$signature__data$60 [15:0]);
-  assign \$22  = $signed(\$21 ) < $signed(16'h8000);
-  assign \$23  = $signed(\$21 ) > $signed(16'h7fff);
-  assign \$24  = \$23  ? 18'h07fff : { \$21 [16], \$21  };
-  assign \$25  = \$22  ? 18'h38000 : \$24 ;
-  assign \$26  = spike0 ? \$25  : { \$16 [15], \$16 [15], \$16 [15:0] };
-  assign \$28  = $signed(\$26 [15:0]) - $signed(\$27 );
-  assign \$29  = $signed(\$signature__data$55 [31:16]) + $signed(\$signature__data$56 [63:32]);
-  assign \$30  = $signed(\$29 ) + $signed(\$signature__data$57 [31:16]);
-  assign \$31  = $signed(\$30 ) < $signed(16'h8000);
-  assign \$32  = $signed(\$30 ) > $signed(16'h7fff);
-  assign \$33  = \$32  ? 35'h000007fff : { \$30 [33], \$30  };
-  assign \$34  = \$31  ? 35'h7ffff8000 : \$33 ;
-  assign \$35  = $signed(\$34 [15:0]) > $signed(\$signature__data$60 [31:16]);
+  assign \$10  = row_base + chunk;
+  assign \$11  = level + \$signal ;
+  assign \$12  = \$11  < 3'h4;
+  assign cfg_write = cfg_en & \$89 ;
+  assign \$13  = $signed(\$signature__data$56 [15:0]) + $signed(\$signature__data$57 [31:0]);
+  assign total0 = $signed(\$13 ) + $signed(\$signature__data$58 [15:0]);
+  assign \$14  = $signed(total0) < $signed(16'h8000);
+  assign \$15  = $signed(total0) > $signed(16'h7fff);
+  assign \$16  = \$15  ? 34'h000007fff : total0;
+  assign \$17  = \$14  ? 34'h3ffff8000 : \$16 ;
+  assign \$18  = $signed(\$17 [15:0]) > $signed(\$signature__data$61 [15:0]);
+  assign \$19  = fire_chunk * 3'h4;
+  assign \$20  = \$19  + 1'h0;
+  assign \$21  = \$20  < 8'h80;
+  assign spike0 = \$18  & \$21 ;
+  assign \$22  = $signed(\$17 [15:0]) - $signed(\$signature__data$61 [15:0]);
+  assign \$23  = $signed(\$22 ) < $signed(16'h8000);
+  assign \$24  = $signed(\$22 ) > $signed(16'h7fff);
+  assign \$25  = \$24  ? 18'h07fff : { \$22 [16], \$22  };
+  assign \$26  = \$23  ? 18'h38000 : \$25 ;
+  assign \$27  = spike0 ? \$26  : { \$17 [15], \$17 [15], \$17 [15:0] };
+  assign \$29  = $signed(\$27 [15:0]) - $signed(\$28 );
+  assign \$30  = $signed(\$signature__data$56 [31:16]) + $signed(\$signature__data$57 [63:32]);
+  assign total1 = $signed(\$30 ) + $signed(\$signature__data$58 [31:16]);
+  assign \$31  = $signed(total1) < $signed(16'h8000);
+  assign \$32  = $signed(total1) > $signed(16'h7fff);
+  assign \$33  = \$32  ? 34'h000007fff : total1;
+  assign \$34  = \$31  ? 34'h3ffff8000 : \$33 ;
+  assign \$35  = $signed(\$34 [15:0]) > $signed(\$signature__data$61 [31:16]);
   assign \$36  = fire_chunk * 3'h4;
   assign \$37  = \$36  + 1'h1;
   assign \$38  = \$37  < 8'h80;
   assign spike1 = \$35  & \$38 ;
-  assign \$39  = $signed(\$34 [15:0]) - $signed(\$signature__data$60 [31:16]);
+  assign \$39  = $signed(\$34 [15:0]) - $signed(\$signature__data$61 [31:16]);
   assign \$40  = $signed(\$39 ) < $signed(16'h8000);
   assign \$41  = $signed(\$39 ) > $signed(16'h7fff);
   assign \$42  = \$41  ? 18'h07fff : { \$39 [16], \$39  };
   assign \$43  = \$40  ? 18'h38000 : \$42 ;
   assign \$44  = spike1 ? \$43  : { \$34 [15], \$34 [15], \$34 [15:0] };
   assign \$46  = $signed(\$44 [15:0]) - $signed(\$45 );
-  assign \$47  = $signed(\$signature__data$55 [47:32]) + $signed(\$signature__data$56 [95:64]);
-  assign \$48  = $signed(\$47 ) + $signed(\$signature__data$57 [47:32]);
-  assign \$49  = $signed(\$48 ) < $signed(16'h8000);
-  assign \$50  = $signed(\$48 ) > $signed(16'h7fff);
-  assign \$51  = \$50  ? 35'h000007fff : { \$48 [33], \$48  };
-  assign \$52  = \$49  ? 35'h7ffff8000 : \$51 ;
-  assign \$53  = $signed(\$52 [15:0]) > $signed(\$signature__data$60 [47:32]);
-  assign \$54  = fire_chunk * 3'h4;
-  assign \$55  = \$54  + 2'h2;
-  assign \$56  = \$55  < 8'h80;
-  assign spike2 = \$53  & \$56 ;
-  assign \$57  = $signed(\$52 [15:0]) - $signed(\$signature__data$60 [47:32]);
-  assign \$58  = $signed(\$57 ) < $signed(16'h8000);
-  assign \$59  = $signed(\$57 ) > $signed(16'h7fff);
-  assign \$60  = \$59  ? 18'h07fff : { \$57 [16], \$57  };
-  assign \$61  = \$58  ? 18'h38000 : \$60 ;
-  assign \$62  = spike2 ? \$61  : { \$52 [15], \$52 [15], \$52 [15:0] };
-  assign \$64  = $signed(\$62 [15:0]) - $signed(\$63 );
-  assign \$65  = $signed(\$signature__data$55 [63:48]) + $signed(\$signature__data$56 [127:96]);
-  assign \$66  = $signed(\$65 ) + $signed(\$signature__data$57 [63:48]);
-  assign \$67  = $signed(\$66 ) < $signed(16'h8000);
-  assign \$68  = $signed(\$66 ) > $signed(16'h7fff);
-  assign \$69  = \$68  ? 35'h000007fff : { \$66 [33], \$66  };
-  assign \$70  = \$67  ? 35'h7ffff8000 : \$69 ;
-  assign \$71  = $signed(\$70 [15:0]) > $signed(\$signature__data$60 [63:48]);
-  assign \$72  = fire_chunk * 3'h4;
-  assign \$73  = \$72  + 2'h3;
-  assign \$74  = \$73  < 8'h80;
-  assign spike3 = \$71  & \$74 ;
-  assign \$75  = $signed(\$70 [15:0]) - $signed(\$signature__data$60 [63:48]);
-  assign \$76  = $signed(\$75 ) < $signed(16'h8000);
-  assign \$77  = $signed(\$75 ) > $signed(16'h7fff);
-  assign \$78  = \$77  ? 18'h07fff : { \$75 [16], \$75  };
-  assign \$79  = \$76  ? 18'h38000 : \$78 ;
-  assign \$80  = spike3 ? \$79  : { \$70 [15], \$70 [15], \$70 [15:0] };
-  assign \$82  = $signed(\$80 [15:0]) - $signed(\$81 );
-  assign \$83  = | { spike3, spike2, spike1, spike0 };
-  assign \$86  = $signed(\$signature__data$56 [31:0]) + $signed(\$signature__data$90 [7:0]);
-  assign \$87  = $signed(\$signature__data$56 [63:32]) + $signed(\$signature__data$90 [15:8]);
-  assign \$88  = $signed(\$signature__data$56 [95:64]) + $signed(\$signature__data$90 [23:16]);
-  assign \$89  = $signed(\$signature__data$56 [127:96]) + $signed(\$signature__data$90 [31:24]);
-  assign \$90  = ! fsm_state;
-  assign \$91  = fsm_state == 1'h1;
-  assign \$92  = fsm_state == 2'h2;
-  assign \$93  = fsm_state == 2'h3;
-  assign \$94  = fsm_state == 3'h4;
-  assign \$95  = cycles + 1'h1;
-  assign \$96  = events__payload * 6'h20;
+  assign \$47  = $signed(\$signature__data$56 [47:32]) + $signed(\$signature__data$57 [95:64]);
+  assign total2 = $signed(\$47 ) + $signed(\$signature__data$58 [47:32]);
+  assign \$48  = $signed(total2) < $signed(16'h8000);
+  assign \$49  = $signed(total2) > $signed(16'h7fff);
+  assign \$50  = \$49  ? 34'h000007fff : total2;
+  assign \$51  = \$48  ? 34'h3ffff8000 : \$50 ;
+  assign \$52  = $signed(\$51 [15:0]) > $signed(\$signature__data$61 [47:32]);
+  assign \$53  = fire_chunk * 3'h4;
+  assign \$54  = \$53  + 2'h2;
+  assign \$55  = \$54  < 8'h80;
+  assign spike2 = \$52  & \$55 ;
+  assign \$56  = $signed(\$51 [15:0]) - $signed(\$signature__data$61 [47:32]);
+  assign \$57  = $signed(\$56 ) < $signed(16'h8000);
+  assign \$58  = $signed(\$56 ) > $signed(16'h7fff);
+  assign \$59  = \$58  ? 18'h07fff : { \$56 [16], \$56  };
+  assign \$60  = \$57  ? 18'h38000 : \$59 ;
+  assign \$61  = spike2 ? \$60  : { \$51 [15], \$51 [15], \$51 [15:0] };
+  assign \$63  = $signed(\$61 [15:0]) - $signed(\$62 );
+  assign \$64  = $signed(\$signature__data$56 [63:48]) + $signed(\$signature__data$57 [127:96]);
+  assign total3 = $signed(\$64 ) + $signed(\$signature__data$58 [63:48]);
+  assign \$65  = $signed(total3) < $signed(16'h8000);
+  assign \$66  = $signed(total3) > $signed(16'h7fff);
+  assign \$67  = \$66  ? 34'h000007fff : total3;
+  assign \$68  = \$65  ? 34'h3ffff8000 : \$67 ;
+  assign \$69  = $signed(\$68 [15:0]) > $signed(\$signature__data$61 [63:48]);
+  assign \$70  = fire_chunk * 3'h4;
+  assign \$71  = \$70  + 2'h3;
+  assign \$72  = \$71  < 8'h80;
+  assign spike3 = \$69  & \$72 ;
+  assign \$73  = $signed(\$68 [15:0]) - $signed(\$signature__data$61 [63:48]);
+  assign \$74  = $signed(\$73 ) < $signed(16'h8000);
+  assign \$75  = $signed(\$73 ) > $signed(16'h7fff);
+  assign \$76  = \$75  ? 18'h07fff : { \$73 [16], \$73  };
+  assign \$77  = \$74  ? 18'h38000 : \$76 ;
+  assign \$78  = spike3 ? \$77  : { \$68 [15], \$68 [15], \$68 [15:0] };
+  assign \$80  = $signed(\$78 [15:0]) - $signed(\$79 );
+  assign \$81  = | { spike3, spike2, spike1, spike0 };
+  assign \$83  = cfg_mem == 3'h5;
+  assign \$84  = cfg_write & \$83 ;
+  assign \$85  = $signed(\$signature__data$57 [31:0]) + $signed(\$signature__data$95 [7:0]);
+  assign \$86  = $signed(\$signature__data$57 [63:32]) + $signed(\$signature__data$95 [15:8]);
+  assign \$87  = $signed(\$signature__data$57 [95:64]) + $signed(\$signature__data$95 [23:16]);
+  assign \$88  = $signed(\$signature__data$57 [127:96]) + $signed(\$signature__data$95 [31:24]);
+  assign \$89  = ! fsm_state;
+  assign events__ready = fsm_state == 1'h1;
+  assign \$90  = fsm_state == 2'h2;
+  assign \$91  = fsm_state == 2'h3;
+  assign \$92  = fsm_state == 3'h4;
+  assign \$93  = fsm_state == 3'h5;
+  assign \$94  = ~ spikes__ready;
+  assign \$95  = spikes__valid & \$94 ;
+  assign \$96  = cycles + 1'h1;
   assign \$97  = chunk + 1'h1;
   assign \$98  = chunk == 5'h1f;
-  assign \$99  = level + \$signal ;
-  assign \$100  = \$99  < 3'h4;
-  assign \$101  = chunk + 1'h1;
-  assign \$102  = chunk == 5'h1f;
+  assign \$101  = events__payload * 6'h20;
+  assign \$102  = chunk + 1'h1;
+  assign \$103  = chunk == 5'h1f;
+  assign \$104  = level + \$signal ;
+  assign \$105  = \$104  < 3'h4;
+  assign \$106  = chunk + 1'h1;
+  assign \$107  = chunk == 5'h1f;
   always @(posedge clk)
-    \$signal$85  <= \$104 ;
+    \$signal$90  <= \$109 ;
   always @(posedge clk)
-    \$signal  <= \$105 ;
+    \$signal  <= \$110 ;
   always @(posedge clk)
-    cycles <= \$106 ;
+    stalled <= \$111 ;
   always @(posedge clk)
-    done <= \$107 ;
+    cycles <= \$112 ;
   always @(posedge clk)
-    had_event <= \$108 ;
+    done <= \$113 ;
   always @(posedge clk)
-    fsm_state <= \$109 ;
+    had_event <= \$114 ;
   always @(posedge clk)
-    axon <= \$110 ;
+    error <= \$115 ;
   always @(posedge clk)
-    row_base <= \$111 ;
+    fsm_state <= \$116 ;
   always @(posedge clk)
-    chunk <= \$112 ;
+    chunk <= \$117 ;
   always @(posedge clk)
-    int_chunk <= \$113 ;
+    axon <= \$118 ;
   always @(posedge clk)
-    fire_chunk <= \$114 ;
+    row_base <= \$119 ;
+  always @(posedge clk)
+    int_chunk <= \$120 ;
+  always @(posedge clk)
+    fire_chunk <= \$121 ;
   \neurosim_top.core0.out_fifo  out_fifo (
     .clk(clk),
     .r_data(spikes__payload),
@@ -4078,16 +4234,20 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$11  = 5'h00;
+    \$signature__addr$11  = cfg_addr[4:0];
     if (\$signal ) begin
       \$signature__addr$11  = fire_chunk;
+    end else if (clearing) begin
+      \$signature__addr$11  = chunk;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__data$12  = 64'h0000000000000000;
+    \$signature__data$12  = cfg_data[63:0];
     if (\$signal ) begin
-      \$signature__data$12  = { \$82 [15:0], \$64 [15:0], \$46 [15:0], \$28 [15:0] };
+      \$signature__data$12  = { \$80 [15:0], \$63 [15:0], \$46 [15:0], \$29 [15:0] };
+    end else if (clearing) begin
+      \$signature__data$12  = 64'h0000000000000000;
     end
   end
   always @* begin
@@ -4095,24 +4255,18 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     \$signature__en$13  = \$3 ;
     if (\$signal ) begin
       \$signature__en$13  = 1'h1;
+    end else if (clearing) begin
+      \$signature__en$13  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    cfg_write = 1'h0;
-    casez (fsm_state)
-      3'h0:
-          cfg_write = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    events__ready = 1'h0;
+    clearing = 1'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          events__ready = 1'h1;
+      3'h2:
+          clearing = 1'h1;
     endcase
   end
   always @* begin
@@ -4121,203 +4275,230 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     casez (fsm_state)
       3'h0:
           /* empty */;
+      3'h2:
+          /* empty */;
       3'h1:
-          if (events__valid) begin
+          if (\$9 ) begin
+          end else if (events__valid) begin
             count = 1'h1;
           end else if (eos) begin
             count = had_event;
           end
-      3'h2:
-          count = 1'h1;
       3'h3:
-          if (\$10 ) begin
+          count = 1'h1;
+      3'h4:
+          if (\$12 ) begin
             count = 1'h1;
           end
-      3'h4:
+      3'h5:
           count = 1'h1;
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$39  = 1'h1;
+    \$signature__en$38  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$signature__en$39  = 1'h1;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$40  = 11'h000;
-    casez (fsm_state)
-      3'h0:
           /* empty */;
       3'h1:
           /* empty */;
-      3'h2:
-          \$signature__addr$40  = \$8 [10:0];
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$43  = 1'h1;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          /* empty */;
-      3'h2:
-          \$signature__en$43  = 1'h1;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$43  = 1'h1;
+          \$signature__en$38  = 1'h1;
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$signature__addr$39  = 11'h000;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          \$signature__addr$39  = \$10 [10:0];
+    endcase
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$signature__en$42  = 1'h1;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          \$signature__en$42  = 1'h1;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$42  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$44  = 5'h00;
+    \$signature__addr$43  = 5'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
+      3'h2:
+          /* empty */;
       3'h1:
           /* empty */;
-      3'h2:
-          \$signature__addr$44  = chunk;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$44  = chunk;
+          \$signature__addr$43  = chunk;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$43  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$46  = 1'h1;
+    \$signature__en$45  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$46  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$45  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$47  = 5'h00;
+    \$signature__addr$46  = 5'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$47  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$46  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$48  = 1'h1;
+    \$signature__en$47  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$48  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$47  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$49  = 5'h00;
+    \$signature__addr$48  = 5'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$49  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$48  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$50  = 1'h1;
+    \$signature__en$49  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$50  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$49  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$51  = 5'h00;
+    \$signature__addr$50  = 5'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$51  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$50  = chunk;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$52  = 1'h1;
+    \$signature__en$51  = 1'h1;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__en$52  = 1'h1;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__en$51  = 1'h1;
           end
     endcase
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$53  = 5'h00;
+    \$signature__addr$52  = 5'h00;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
-            \$signature__addr$53  = chunk;
+          /* empty */;
+      3'h4:
+          if (\$12 ) begin
+            \$signature__addr$52  = chunk;
           end
     endcase
   end
@@ -4332,305 +4513,361 @@ module \neurosim_top.core0 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
     w_en = 1'h0;
     if (\$signal ) begin
-      w_en = \$83 ;
+      w_en = \$81 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__en$86  = 1'h0;
-    if (\$signal$85 ) begin
-      \$signature__en$86  = 1'h1;
-    end else if (\$signal ) begin
-      \$signature__en$86  = 1'h1;
-    end else if (\$85 ) begin
-      \$signature__en$86  = 1'h1;
+    \$signature__en$91  = 1'h0;
+    if (\$signal$90 ) begin
+      \$signature__en$91  = 1'h1;
+    end else if (\$82 ) begin
+      \$signature__en$91  = 1'h1;
+    end else if (clearing) begin
+      \$signature__en$91  = 1'h1;
+    end else if (\$84 ) begin
+      \$signature__en$91  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__addr$87  = 5'h00;
-    if (\$signal$85 ) begin
-      \$signature__addr$87  = int_chunk;
-    end else if (\$signal ) begin
-      \$signature__addr$87  = fire_chunk;
-    end else if (\$85 ) begin
-      \$signature__addr$87  = 5'h00;
+    \$signature__addr$92  = 5'h00;
+    if (\$signal$90 ) begin
+      \$signature__addr$92  = int_chunk;
+    end else if (\$82 ) begin
+      \$signature__addr$92  = fire_chunk;
+    end else if (clearing) begin
+      \$signature__addr$92  = chunk;
+    end else if (\$84 ) begin
+      \$signature__addr$92  = cfg_addr[4:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$signature__data$89  = 128'h00000000000000000000000000000000;
-    if (\$signal$85 ) begin
-      \$signature__data$89  = { \$89 [31:0], \$88 [31:0], \$87 [31:0], \$86 [31:0] };
-    end else if (\$signal ) begin
-      \$signature__data$89  = 128'h00000000000000000000000000000000;
-    end else if (\$85 ) begin
-      \$signature__data$89  = 128'h00000000000000000000000000000000;
+    \$signature__data$94  = 128'h00000000000000000000000000000000;
+    if (\$signal$90 ) begin
+      \$signature__data$94  = { \$88 [31:0], \$87 [31:0], \$86 [31:0], \$85 [31:0] };
+    end else if (\$82 ) begin
+      \$signature__data$94  = 128'h00000000000000000000000000000000;
+    end else if (clearing) begin
+      \$signature__data$94  = 128'h00000000000000000000000000000000;
+    end else if (\$84 ) begin
+      \$signature__data$94  = cfg_data;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$104  = 1'h0;
+    \$109  = 1'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$104  = 1'h1;
-    endcase
-    if (rst) begin
-      \$104  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$105  = 1'h0;
-    casez (fsm_state)
-      3'h0:
           /* empty */;
       3'h1:
-          /* empty */;
-      3'h2:
           /* empty */;
       3'h3:
-          if (\$100 ) begin
-            \$105  = 1'h1;
-          end
+          \$109  = 1'h1;
     endcase
     if (rst) begin
-      \$105  = 1'h0;
+      \$109  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$106  = cycles;
-    if (count) begin
-      \$106  = \$95 [31:0];
-    end
+    \$110  = 1'h0;
     casez (fsm_state)
       3'h0:
-          if (start) begin
-            \$106  = 32'd0;
-          end
-    endcase
-    if (rst) begin
-      \$106  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$107  = done;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$107  = 1'h0;
-          end
-      3'h1:
           /* empty */;
       3'h2:
+          /* empty */;
+      3'h1:
           /* empty */;
       3'h3:
           /* empty */;
       3'h4:
-          \$107  = 1'h1;
+          if (\$105 ) begin
+            \$110  = 1'h1;
+          end
     endcase
     if (rst) begin
-      \$107  = 1'h0;
+      \$110  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$108  = had_event;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$108  = 1'h0;
-          end
-      3'h1:
-          if (events__valid) begin
-            \$108  = 1'h1;
-          end
-    endcase
+    \$111  = \$95 ;
     if (rst) begin
-      \$108  = 1'h0;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$109  = fsm_state;
+    \$112  = cycles;
+    if (count) begin
+      \$112  = \$96 [31:0];
+    end
     casez (fsm_state)
       3'h0:
           if (start) begin
-            \$109  = 3'h1;
+            \$112  = 32'd0;
           end
-      3'h1:
-          if (events__valid) begin
-            \$109  = 3'h2;
-          end else if (eos) begin
-            \$109  = 3'h3;
+    endcase
+    if (rst) begin
+      \$112  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$113  = done;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$113  = 1'h0;
+          end else if (clear) begin
+            \$113  = 1'h0;
           end
       3'h2:
           if (\$98 ) begin
-            \$109  = 3'h1;
+            \$113  = 1'h1;
+          end
+      3'h1:
+          /* empty */;
+      3'h3:
+          /* empty */;
+      3'h4:
+          /* empty */;
+      3'h5:
+          \$113  = 1'h1;
+    endcase
+    if (rst) begin
+      \$113  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$114  = had_event;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$114  = 1'h0;
+          end
+      3'h2:
+          /* empty */;
+      3'h1:
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$114  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$114  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$115  = error;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$115  = 1'h0;
+          end
+      3'h2:
+          /* empty */;
+      3'h1:
+          if (\$100 ) begin
+            \$115  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$116  = fsm_state;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$116  = 3'h1;
+          end else if (clear) begin
+            \$116  = 3'h2;
+          end
+      3'h2:
+          if (\$98 ) begin
+            \$116  = 3'h0;
+          end
+      3'h1:
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$116  = 3'h3;
+          end else if (eos) begin
+            \$116  = 3'h4;
           end
       3'h3:
-          if (\$100 ) begin
-            if (\$102 ) begin
-              \$109  = 3'h4;
-            end
+          if (\$103 ) begin
+            \$116  = 3'h1;
           end
       3'h4:
-          \$109  = 3'h0;
-    endcase
-    if (rst) begin
-      \$109  = 3'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$110  = axon;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          if (events__valid) begin
-            \$110  = events__payload;
+          if (\$105 ) begin
+            if (\$107 ) begin
+              \$116  = 3'h5;
+            end
           end
+      3'h5:
+          \$116  = 3'h0;
     endcase
     if (rst) begin
-      \$110  = 6'h00;
+      \$116  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$111  = row_base;
+    \$117  = chunk;
     casez (fsm_state)
       3'h0:
-          /* empty */;
-      3'h1:
-          if (events__valid) begin
-            \$111  = \$96 [10:0];
+          if (start) begin
+          end else if (clear) begin
+            \$117  = 5'h00;
           end
-    endcase
-    if (rst) begin
-      \$111  = 11'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$112  = chunk;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
+      3'h2:
+          \$117  = \$97 [4:0];
       3'h1:
-          if (events__valid) begin
-            \$112  = 5'h00;
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$117  = 5'h00;
           end else if (eos) begin
-            \$112  = 5'h00;
+            \$117  = 5'h00;
           end
-      3'h2:
-          \$112  = \$97 [4:0];
       3'h3:
-          if (\$100 ) begin
-            \$112  = \$101 [4:0];
+          \$117  = \$102 [4:0];
+      3'h4:
+          if (\$105 ) begin
+            \$117  = \$106 [4:0];
           end
     endcase
     if (rst) begin
-      \$112  = 5'h00;
+      \$117  = 5'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$113  = int_chunk;
+    \$118  = axon;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$113  = chunk;
+          /* empty */;
+      3'h1:
+          if (\$100 ) begin
+          end else if (events__valid) begin
+            \$118  = events__payload;
+          end
     endcase
     if (rst) begin
-      \$113  = 5'h00;
+      \$118  = 6'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
-    \$114  = fire_chunk;
+    \$119  = row_base;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
-      3'h3:
+      3'h1:
           if (\$100 ) begin
-            \$114  = chunk;
+          end else if (events__valid) begin
+            \$119  = \$101 [10:0];
           end
     endcase
     if (rst) begin
-      \$114  = 5'h00;
+      \$119  = 11'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$120  = int_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          \$120  = chunk;
+    endcase
+    if (rst) begin
+      \$120  = 5'h00;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$2 ) begin end
+    \$121  = fire_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          /* empty */;
+      3'h4:
+          if (\$105 ) begin
+            \$121  = chunk;
+          end
+    endcase
+    if (rst) begin
+      \$121  = 5'h00;
     end
   end
   assign dbg_addr = dbg_rd__addr;
   assign dbg_rd__data = dbg_v;
-  assign \$signature__addr  = 11'h000;
-  assign cfg_addr = 11'h000;
-  assign \$signature__data  = 32'd0;
-  assign cfg_data = 128'h00000000000000000000000000000000;
-  assign cfg_mem = 3'h0;
-  assign \$signature__addr$14  = 5'h00;
-  assign \$signature__data$15  = 64'h0000000000000000;
-  assign \$signature__addr$17  = 5'h00;
-  assign \$signature__data$18  = 64'h0000000000000000;
-  assign \$signature__addr$20  = 5'h00;
-  assign \$signature__data$21  = 64'h0000000000000000;
+  assign \$signature__addr  = cfg_addr;
+  assign \$signature__data  = cfg_data[31:0];
+  assign \$signature__addr$14  = cfg_addr[4:0];
+  assign \$signature__data$15  = cfg_data[63:0];
+  assign \$signature__addr$17  = cfg_addr[4:0];
+  assign \$signature__data$18  = cfg_data[63:0];
+  assign \$signature__addr$20  = cfg_addr[4:0];
+  assign \$signature__data$21  = cfg_data[63:0];
   assign r_data = spikes__payload;
   assign r_rdy = spikes__valid;
-  assign spikes__ready = r_en;
-  assign cfg_en = 1'h0;
-  assign total0 = { \$12 [33], \$12  };
-  assign vs0 = \$16 [15:0];
-  assign diff0 = { \$21 [16], \$21  };
-  assign after0 = \$26 [15:0];
-  assign leaked0 = \$28 [15:0];
-  assign total1 = { \$30 [33], \$30  };
+  assign vs0 = \$17 [15:0];
+  assign pre0 = \$17 [15:0];
+  assign diff0 = { \$22 [16], \$22  };
+  assign after0 = \$27 [15:0];
+  assign leaked0 = \$29 [15:0];
   assign vs1 = \$34 [15:0];
+  assign pre1 = \$34 [15:0];
   assign diff1 = { \$39 [16], \$39  };
   assign after1 = \$44 [15:0];
   assign leaked1 = \$46 [15:0];
-  assign total2 = { \$48 [33], \$48  };
-  assign vs2 = \$52 [15:0];
-  assign diff2 = { \$57 [16], \$57  };
-  assign after2 = \$62 [15:0];
-  assign leaked2 = \$64 [15:0];
-  assign total3 = { \$66 [33], \$66  };
-  assign vs3 = \$70 [15:0];
-  assign diff3 = { \$75 [16], \$75  };
-  assign after3 = \$80 [15:0];
-  assign leaked3 = \$82 [15:0];
-  assign \$1  = 1'h1;
-  assign \$signature__en  = cfg_write;
-  assign \$2  = 1'h0;
-  assign \$3  = 1'h0;
-  assign \$4  = 1'h0;
-  assign \$signature__en$16  = 1'h0;
-  assign \$5  = 1'h0;
-  assign \$signature__en$19  = 1'h0;
-  assign \$6  = 1'h0;
-  assign \$signature__en$22  = 1'h0;
-  assign \$27  = { \$26 [15], \$26 [15], \$26 [15], \$26 [15:3] };
+  assign vs2 = \$51 [15:0];
+  assign pre2 = \$51 [15:0];
+  assign diff2 = { \$56 [16], \$56  };
+  assign after2 = \$61 [15:0];
+  assign leaked2 = \$63 [15:0];
+  assign vs3 = \$68 [15:0];
+  assign pre3 = \$68 [15:0];
+  assign diff3 = { \$73 [16], \$73  };
+  assign after3 = \$78 [15:0];
+  assign leaked3 = \$80 [15:0];
+  assign \$8  = 1'h0;
+  assign \$9  = 1'h0;
+  assign \$28  = { \$27 [15], \$27 [15], \$27 [15], \$27 [15:3] };
   assign \$45  = { \$44 [15], \$44 [15], \$44 [15], \$44 [15:3] };
-  assign \$63  = { \$62 [15], \$62 [15], \$62 [15], \$62 [15:3] };
-  assign \$81  = { \$80 [15], \$80 [15], \$80 [15], \$80 [15:3] };
-  assign \$84  = 1'h0;
-  assign \$85  = 1'h0;
+  assign \$62  = { \$61 [15], \$61 [15], \$61 [15], \$61 [15:3] };
+  assign \$79  = { \$78 [15], \$78 [15], \$78 [15], \$78 [15:3] };
+  assign \$82  = \$signal ;
+  assign \$99  = 1'h0;
+  assign \$100  = 1'h0;
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.core0.out_fifo (rst, w_level, r_data, r_en, w_port__data, w_en, r_rdy, clk);
+module \neurosim_top.core0.out_fifo (rst, r_en, w_level, r_data, w_port__data, w_en, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$3  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -4809,71 +5046,80 @@ module \neurosim_top.core0.out_fifo (rst, w_level, r_data, r_en, w_port__data, w
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__payload, events__payload, r_en, events__ready, cycles, spikes__valid, events__valid, start);
+module \neurosim_top.core1 (clear, cfg_mem, cfg_addr, cfg_data, dbg_rd__addr, clk, rst, cfg_en, eos, idle, events__ready, dbg_v, spikes__payload, events__payload, spikes__ready, cycles, error, spikes__valid, events__valid, start);
   reg \$auto$verilog_backend.cc:2355:dump_module$4  = 0;
   wire \$1 ;
   wire \$10 ;
   wire \$100 ;
-  wire [2:0] \$101 ;
+  wire \$101 ;
   wire \$102 ;
-  wire [63:0] \$103 ;
-  reg \$104 ;
-  reg \$105 ;
-  reg [31:0] \$106 ;
-  reg \$107 ;
-  reg \$108 ;
-  reg [2:0] \$109 ;
-  wire [32:0] \$11 ;
-  reg [6:0] \$110 ;
-  reg [8:0] \$111 ;
-  reg [1:0] \$112 ;
-  reg [1:0] \$113 ;
-  reg [1:0] \$114 ;
-  wire [33:0] \$12 ;
+  wire [8:0] \$103 ;
+  wire [2:0] \$104 ;
+  wire \$105 ;
+  wire [3:0] \$106 ;
+  wire \$107 ;
+  wire [2:0] \$108 ;
+  wire \$109 ;
+  wire [9:0] \$11 ;
+  wire [63:0] \$110 ;
+  reg \$111 ;
+  reg \$112 ;
+  reg \$113 ;
+  reg [31:0] \$114 ;
+  reg \$115 ;
+  reg \$116 ;
+  reg \$117 ;
+  reg [2:0] \$118 ;
+  reg [1:0] \$119 ;
+  wire [3:0] \$12 ;
+  reg [6:0] \$120 ;
+  reg [8:0] \$121 ;
+  reg [1:0] \$122 ;
+  reg [1:0] \$123 ;
   wire \$13 ;
-  wire \$14 ;
-  wire [34:0] \$15 ;
-  wire [34:0] \$16 ;
-  wire \$17 ;
-  wire [4:0] \$18 ;
-  wire [5:0] \$19 ;
+  wire [32:0] \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire [33:0] \$17 ;
+  wire [33:0] \$18 ;
+  wire \$19 ;
   wire \$2 ;
-  wire \$20 ;
-  wire [16:0] \$21 ;
+  wire [4:0] \$20 ;
+  wire [5:0] \$21 ;
   wire \$22 ;
-  wire \$23 ;
-  wire [17:0] \$24 ;
-  wire [17:0] \$25 ;
+  wire [16:0] \$23 ;
+  wire \$24 ;
+  wire \$25 ;
   wire [17:0] \$26 ;
-  wire [15:0] \$27 ;
-  wire [16:0] \$28 ;
-  wire [32:0] \$29 ;
+  wire [17:0] \$27 ;
+  wire [17:0] \$28 ;
+  wire [15:0] \$29 ;
   wire \$3 ;
-  wire [33:0] \$30 ;
-  wire \$31 ;
+  wire [16:0] \$30 ;
+  wire [32:0] \$31 ;
   wire \$32 ;
-  wire [34:0] \$33 ;
-  wire [34:0] \$34 ;
-  wire \$35 ;
-  wire [4:0] \$36 ;
-  wire [5:0] \$37 ;
-  wire \$38 ;
-  wire [16:0] \$39 ;
+  wire \$33 ;
+  wire [33:0] \$34 ;
+  wire [33:0] \$35 ;
+  wire \$36 ;
+  wire [4:0] \$37 ;
+  wire [5:0] \$38 ;
+  wire \$39 ;
   wire \$4 ;
-  wire \$40 ;
+  wire [16:0] \$40 ;
   wire \$41 ;
-  wire [17:0] \$42 ;
+  wire \$42 ;
   wire [17:0] \$43 ;
   wire [17:0] \$44 ;
-  wire [15:0] \$45 ;
-  wire [16:0] \$46 ;
-  wire [32:0] \$47 ;
-  wire [33:0] \$48 ;
+  wire [17:0] \$45 ;
+  wire [15:0] \$46 ;
+  wire [16:0] \$47 ;
+  wire [32:0] \$48 ;
   wire \$49 ;
   wire \$5 ;
   wire \$50 ;
-  wire [34:0] \$51 ;
-  wire [34:0] \$52 ;
+  wire [33:0] \$51 ;
+  wire [33:0] \$52 ;
   wire \$53 ;
   wire [4:0] \$54 ;
   wire [5:0] \$55 ;
@@ -4888,25 +5134,25 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   wire [15:0] \$63 ;
   wire [16:0] \$64 ;
   wire [32:0] \$65 ;
-  wire [33:0] \$66 ;
+  wire \$66 ;
   wire \$67 ;
-  wire \$68 ;
-  wire [34:0] \$69 ;
+  wire [33:0] \$68 ;
+  wire [33:0] \$69 ;
   wire \$7 ;
-  wire [34:0] \$70 ;
-  wire \$71 ;
-  wire [4:0] \$72 ;
-  wire [5:0] \$73 ;
-  wire \$74 ;
-  wire [16:0] \$75 ;
+  wire \$70 ;
+  wire [4:0] \$71 ;
+  wire [5:0] \$72 ;
+  wire \$73 ;
+  wire [16:0] \$74 ;
+  wire \$75 ;
   wire \$76 ;
-  wire \$77 ;
+  wire [17:0] \$77 ;
   wire [17:0] \$78 ;
   wire [17:0] \$79 ;
-  wire [9:0] \$8 ;
-  wire [17:0] \$80 ;
-  wire [15:0] \$81 ;
-  wire [16:0] \$82 ;
+  wire \$8 ;
+  wire [15:0] \$80 ;
+  wire [16:0] \$81 ;
+  wire \$82 ;
   wire \$83 ;
   wire \$84 ;
   wire \$85 ;
@@ -4914,19 +5160,19 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   wire [32:0] \$87 ;
   wire [32:0] \$88 ;
   wire [32:0] \$89 ;
-  wire [3:0] \$9 ;
+  wire \$9 ;
   wire \$90 ;
   wire \$91 ;
   wire \$92 ;
   wire \$93 ;
   wire \$94 ;
-  wire [32:0] \$95 ;
-  wire [8:0] \$96 ;
-  wire [2:0] \$97 ;
-  wire \$98 ;
-  wire [3:0] \$99 ;
+  wire \$95 ;
+  wire \$96 ;
+  wire [32:0] \$97 ;
+  wire [2:0] \$98 ;
+  wire \$99 ;
   reg \$signal  = 1'h0;
-  reg \$signal$85  = 1'h0;
+  reg \$signal$91  = 1'h0;
   wire [8:0] \$signature__addr ;
   reg [1:0] \$signature__addr$11 ;
   wire [1:0] \$signature__addr$14 ;
@@ -4938,18 +5184,18 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   reg [1:0] \$signature__addr$49 ;
   reg [1:0] \$signature__addr$51 ;
   reg [1:0] \$signature__addr$53 ;
-  reg [1:0] \$signature__addr$87 ;
+  reg [1:0] \$signature__addr$93 ;
   wire [31:0] \$signature__data ;
   reg [63:0] \$signature__data$12 ;
   wire [63:0] \$signature__data$15 ;
   wire [63:0] \$signature__data$18 ;
   wire [63:0] \$signature__data$21 ;
-  wire [63:0] \$signature__data$55 ;
-  wire [127:0] \$signature__data$56 ;
   wire [63:0] \$signature__data$57 ;
-  wire [63:0] \$signature__data$60 ;
-  reg [127:0] \$signature__data$89 ;
-  wire [31:0] \$signature__data$90 ;
+  wire [127:0] \$signature__data$58 ;
+  wire [63:0] \$signature__data$59 ;
+  wire [63:0] \$signature__data$62 ;
+  reg [127:0] \$signature__data$95 ;
+  wire [31:0] \$signature__data$96 ;
   wire \$signature__en ;
   reg \$signature__en$13 ;
   wire \$signature__en$16 ;
@@ -4961,18 +5207,25 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   reg \$signature__en$48 ;
   reg \$signature__en$50 ;
   reg \$signature__en$52 ;
-  reg \$signature__en$86 ;
+  reg \$signature__en$92 ;
   wire [15:0] after0;
   wire [15:0] after1;
   wire [15:0] after2;
   wire [15:0] after3;
   reg [6:0] axon = 7'h00;
+  input [8:0] cfg_addr;
   wire [8:0] cfg_addr;
+  input [127:0] cfg_data;
   wire [127:0] cfg_data;
+  input cfg_en;
   wire cfg_en;
+  input [2:0] cfg_mem;
   wire [2:0] cfg_mem;
-  reg cfg_write;
+  wire cfg_write;
   reg [1:0] chunk = 2'h0;
+  input clear;
+  wire clear;
+  reg clearing;
   input clk;
   wire clk;
   reg count;
@@ -4991,10 +5244,12 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   reg done = 1'h0;
   input eos;
   wire eos;
+  output error;
+  reg error = 1'h0;
   input [6:0] events__payload;
   wire [6:0] events__payload;
   output events__ready;
-  reg events__ready;
+  wire events__ready;
   input events__valid;
   wire events__valid;
   reg [1:0] fire_chunk = 2'h0;
@@ -5008,8 +5263,11 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   wire [15:0] leaked2;
   wire [15:0] leaked3;
   wire [2:0] level;
+  wire [15:0] pre0;
+  wire [15:0] pre1;
+  wire [15:0] pre2;
+  wire [15:0] pre3;
   wire [5:0] r_data;
-  input r_en;
   wire r_en;
   wire r_rdy;
   reg [8:0] row_base = 9'h000;
@@ -5021,15 +5279,17 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   wire spike3;
   output [5:0] spikes__payload;
   wire [5:0] spikes__payload;
+  input spikes__ready;
   wire spikes__ready;
   output spikes__valid;
   wire spikes__valid;
+  reg stalled = 1'h0;
   input start;
   wire start;
-  wire [34:0] total0;
-  wire [34:0] total1;
-  wire [34:0] total2;
-  wire [34:0] total3;
+  wire [33:0] total0;
+  wire [33:0] total1;
+  wire [33:0] total2;
+  wire [33:0] total3;
   wire [15:0] vs0;
   wire [15:0] vs1;
   wire [15:0] vs2;
@@ -5043,8 +5303,8 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     acc[2] = 128'h00000000000000000000000000000000;
   end
   always @(posedge clk) begin
-    if (\$signature__en$86 )
-      acc[\$signature__addr$87 ] <= \$signature__data$89 ;
+    if (\$signature__en$92 )
+      acc[\$signature__addr$93 ] <= \$signature__data$95 ;
   end
   reg [127:0] _0_;
   always @(posedge clk) begin
@@ -5052,7 +5312,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
       _0_ <= acc[\$signature__addr$44 ];
     end
   end
-  assign \$signature__data$56  = _0_;
+  assign \$signature__data$58  = _0_;
   reg [63:0] bias [2:0];
   initial begin
     bias[0] = 64'h001afffdfff60017;
@@ -5060,6 +5320,8 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     bias[2] = 64'h00000000fff9000d;
   end
   always @(posedge clk) begin
+    if (\$signature__en$16 )
+      bias[cfg_addr[1:0]] <= cfg_data[63:0];
   end
   reg [63:0] _1_;
   always @(posedge clk) begin
@@ -5067,7 +5329,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
       _1_ <= bias[\$signature__addr$49 ];
     end
   end
-  assign \$signature__data$57  = _1_;
+  assign \$signature__data$59  = _1_;
   reg [63:0] threshold [2:0];
   initial begin
     threshold[0] = 64'h00d400d400d400d4;
@@ -5075,6 +5337,8 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     threshold[2] = 64'h0000000000d400d4;
   end
   always @(posedge clk) begin
+    if (\$signature__en$19 )
+      threshold[cfg_addr[1:0]] <= cfg_data[63:0];
   end
   reg [63:0] _2_;
   always @(posedge clk) begin
@@ -5082,7 +5346,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
       _2_ <= threshold[\$signature__addr$51 ];
     end
   end
-  assign \$signature__data$60  = _2_;
+  assign \$signature__data$62  = _2_;
   reg [63:0] v [2:0];
   initial begin
     v[0] = 64'h0000000000000000;
@@ -5102,7 +5366,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     end
   end
   assign dbg_v = _3_;
-  assign \$signature__data$55  = _4_;
+  assign \$signature__data$57  = _4_;
   reg [63:0] v_reset [2:0];
   initial begin
     v_reset[0] = 64'h0000000000000000;
@@ -5110,6 +5374,8 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     v_reset[2] = 64'h0000000000000000;
   end
   always @(posedge clk) begin
+    if (\$signature__en$22 )
+      v_reset[cfg_addr[1:0]] <= cfg_data[63:0];
   end
   reg [63:0] _5_;
   always @(posedge clk) begin
@@ -5117,7 +5383,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
       _5_ <= v_reset[\$signature__addr$53 ];
     end
   end
-  assign \$103  = _5_;
+  assign \$110  = _5_;
   reg [31:0] weights [377:0];
   initial begin
     weights[0] = 32'd16252975;
@@ -5501,7 +5767,7 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   end
   always @(posedge clk) begin
     if (\$signature__en )
-      weights[9'h000] <= 32'd0;
+      weights[cfg_addr] <= cfg_data[31:0];
   end
   reg [31:0] _6_;
   always @(posedge clk) begin
@@ -5509,124 +5775,153 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
       _6_ <= weights[\$signature__addr$40 ];
     end
   end
-  assign \$signature__data$90  = _6_;
+  assign \$signature__data$96  = _6_;
+  assign \$1  = ! cfg_mem;
+  assign \$signature__en  = cfg_write & \$1 ;
+  assign \$2  = cfg_mem == 1'h1;
+  assign \$3  = cfg_write & \$2 ;
+  assign \$4  = cfg_mem == 2'h2;
+  assign \$signature__en$16  = cfg_write & \$4 ;
+  assign \$5  = cfg_mem == 2'h3;
+  assign \$signature__en$19  = cfg_write & \$5 ;
+  assign \$6  = cfg_mem == 3'h4;
+  assign \$signature__en$22  = cfg_write & \$6 ;
+  assign r_en = spikes__ready & spikes__valid;
   assign \$7  = ! level;
   assign idle = done & \$7 ;
-  assign \$8  = row_base + chunk;
-  assign \$9  = level + \$signal ;
-  assign \$10  = \$9  < 3'h4;
-  assign \$11  = $signed(\$signature__data$55 [15:0]) + $signed(\$signature__data$56 [31:0]);
-  assign \$12  = $signed(\$11 ) + $signed(\$signature__data$57 [15:0]);
-  assign \$13  = $signed(\$12 ) < $signed(16'h8000);
-  assign \$14  = $signed(\$12 ) > $signed(16'h7fff);
-  assign \$15  = \$14  ? 35'h000007fff : { \$12 [33], \$12  };
-  assign \$16  = \$13  ? 35'h7ffff8000 : \$15 ;
-  assign \$17  = $signed(\$16 [15:0]) > $signed(\$signature__data$60 [15:0]);
-  assign \$18  = fire_chunk * 3'h4;
-  assign \$19  = \$18  + 1'h0;
-  assign \$20  = \$19  < 4'ha;
-  assign spike0 = \$17  & \$20 ;
-  assign \$21  = $signed(\$16 [15:0]) - $signed(\$signature__data$60 [15:0]);
-  assign \$22  = $signed(\$21 ) < $signed(16'h8000);
-  assign \$23  = $signed(\$21 ) > $signed(16'h7fff);
-  assign \$24  = \$23  ? 18'h07fff : { \$21 [16], \$21  };
-  assign \$25  = \$22  ? 18'h38000 : \$24 ;
-  assign \$26  = spike0 ? \$25  : { \$16 [15], \$16 [15], \$16 [15:0] };
-  assign \$28  = $signed(\$26 [15:0]) - $signed(\$27 );
-  assign \$29  = $signed(\$signature__data$55 [31:16]) + $signed(\$signature__data$56 [63:32]);
-  assign \$30  = $signed(\$29 ) + $signed(\$signature__data$57 [31:16]);
-  assign \$31  = $signed(\$30 ) < $signed(16'h8000);
-  assign \$32  = $signed(\$30 ) > $signed(16'h7fff);
-  assign \$33  = \$32  ? 35'h000007fff : { \$30 [33], \$30  };
-  assign \$34  = \$31  ? 35'h7ffff8000 : \$33 ;
-  assign \$35  = $signed(\$34 [15:0]) > $signed(\$signature__data$60 [31:16]);
-  assign \$36  = fire_chunk * 3'h4;
-  assign \$37  = \$36  + 1'h1;
-  assign \$38  = \$37  < 4'ha;
-  assign spike1 = \$35  & \$38 ;
-  assign \$39  = $signed(\$34 [15:0]) - $signed(\$signature__data$60 [31:16]);
-  assign \$40  = $signed(\$39 ) < $signed(16'h8000);
-  assign \$41  = $signed(\$39 ) > $signed(16'h7fff);
-  assign \$42  = \$41  ? 18'h07fff : { \$39 [16], \$39  };
-  assign \$43  = \$40  ? 18'h38000 : \$42 ;
-  assign \$44  = spike1 ? \$43  : { \$34 [15], \$34 [15], \$34 [15:0] };
-  assign \$46  = $signed(\$44 [15:0]) - $signed(\$45 );
-  assign \$47  = $signed(\$signature__data$55 [47:32]) + $signed(\$signature__data$56 [95:64]);
-  assign \$48  = $signed(\$47 ) + $signed(\$signature__data$57 [47:32]);
-  assign \$49  = $signed(\$48 ) < $signed(16'h8000);
-  assign \$50  = $signed(\$48 ) > $signed(16'h7fff);
-  assign \$51  = \$50  ? 35'h000007fff : { \$48 [33], \$48  };
-  assign \$52  = \$49  ? 35'h7ffff8000 : \$51 ;
-  assign \$53  = $signed(\$52 [15:0]) > $signed(\$signature__data$60 [47:32]);
+  assign \$8  = events__payload < 7'h7e;
+  assign \$9  = ~ \$8 ;
+  assign \$10  = events__valid & \$9 ;
+  assign \$11  = row_base + chunk;
+  assign \$12  = level + \$signal ;
+  assign \$13  = \$12  < 3'h4;
+  assign cfg_write = cfg_en & \$90 ;
+  assign \$14  = $signed(\$signature__data$57 [15:0]) + $signed(\$signature__data$58 [31:0]);
+  assign total0 = $signed(\$14 ) + $signed(\$signature__data$59 [15:0]);
+  assign \$15  = $signed(total0) < $signed(16'h8000);
+  assign \$16  = $signed(total0) > $signed(16'h7fff);
+  assign \$17  = \$16  ? 34'h000007fff : total0;
+  assign \$18  = \$15  ? 34'h3ffff8000 : \$17 ;
+  assign \$19  = $signed(\$18 [15:0]) > $signed(\$signature__data$62 [15:0]);
+  assign \$20  = fire_chunk * 3'h4;
+  assign \$21  = \$20  + 1'h0;
+  assign \$22  = \$21  < 4'ha;
+  assign spike0 = \$19  & \$22 ;
+  assign \$23  = $signed(\$18 [15:0]) - $signed(\$signature__data$62 [15:0]);
+  assign \$24  = $signed(\$23 ) < $signed(16'h8000);
+  assign \$25  = $signed(\$23 ) > $signed(16'h7fff);
+  assign \$26  = \$25  ? 18'h07fff : { \$23 [16], \$23  };
+  assign \$27  = \$24  ? 18'h38000 : \$26 ;
+  assign \$28  = spike0 ? \$27  : { \$18 [15], \$18 [15], \$18 [15:0] };
+  assign \$30  = $signed(\$28 [15:0]) - $signed(\$29 );
+  assign \$31  = $signed(\$signature__data$57 [31:16]) + $signed(\$signature__data$58 [63:32]);
+  assign total1 = $signed(\$31 ) + $signed(\$signature__data$59 [31:16]);
+  assign \$32  = $signed(total1) < $signed(16'h8000);
+  assign \$33  = $signed(total1) > $signed(16'h7fff);
+  assign \$34  = \$33  ? 34'h000007fff : total1;
+  assign \$35  = \$32  ? 34'h3ffff8000 : \$34 ;
+  assign \$36  = $signed(\$35 [15:0]) > $signed(\$signature__data$62 [31:16]);
+  assign \$37  = fire_chunk * 3'h4;
+  assign \$38  = \$37  + 1'h1;
+  assign \$39  = \$38  < 4'ha;
+  assign spike1 = \$36  & \$39 ;
+  assign \$40  = $signed(\$35 [15:0]) - $signed(\$signature__data$62 [31:16]);
+  assign \$41  = $signed(\$40 ) < $signed(16'h8000);
+  assign \$42  = $signed(\$40 ) > $signed(16'h7fff);
+  assign \$43  = \$42  ? 18'h07fff : { \$40 [16], \$40  };
+  assign \$44  = \$41  ? 18'h38000 : \$43 ;
+  assign \$45  = spike1 ? \$44  : { \$35 [15], \$35 [15], \$35 [15:0] };
+  assign \$47  = $signed(\$45 [15:0]) - $signed(\$46 );
+  assign \$48  = $signed(\$signature__data$57 [47:32]) + $signed(\$signature__data$58 [95:64]);
+  assign total2 = $signed(\$48 ) + $signed(\$signature__data$59 [47:32]);
+  assign \$49  = $signed(total2) < $signed(16'h8000);
+  assign \$50  = $signed(total2) > $signed(16'h7fff);
+  assign \$51  = \$50  ? 34'h000007fff : total2;
+  assign \$52  = \$49  ? 34'h3ffff8000 : \$51 ;
+  assign \$53  = $signed(\$52 [15:0]) > $signed(\$signature__data$62 [47:32]);
   assign \$54  = fire_chunk * 3'h4;
   assign \$55  = \$54  + 2'h2;
   assign \$56  = \$55  < 4'ha;
   assign spike2 = \$53  & \$56 ;
-  assign \$57  = $signed(\$52 [15:0]) - $signed(\$signature__data$60 [47:32]);
+  assign \$57  = $signed(\$52 [15:0]) - $signed(\$signature__data$62 [47:32]);
   assign \$58  = $signed(\$57 ) < $signed(16'h8000);
   assign \$59  = $signed(\$57 ) > $signed(16'h7fff);
   assign \$60  = \$59  ? 18'h07fff : { \$57 [16], \$57  };
   assign \$61  = \$58  ? 18'h38000 : \$60 ;
   assign \$62  = spike2 ? \$61  : { \$52 [15], \$52 [15], \$52 [15:0] };
   assign \$64  = $signed(\$62 [15:0]) - $signed(\$63 );
-  assign \$65  = $signed(\$signature__data$55 [63:48]) + $signed(\$signature__data$56 [127:96]);
-  assign \$66  = $signed(\$65 ) + $signed(\$signature__data$57 [63:48]);
-  assign \$67  = $signed(\$66 ) < $signed(16'h8000);
-  assign \$68  = $signed(\$66 ) > $signed(16'h7fff);
-  assign \$69  = \$68  ? 35'h000007fff : { \$66 [33], \$66  };
-  assign \$70  = \$67  ? 35'h7ffff8000 : \$69 ;
-  assign \$71  = $signed(\$70 [15:0]) > $signed(\$signature__data$60 [63:48]);
-  assign \$72  = fire_chunk * 3'h4;
-  assign \$73  = \$72  + 2'h3;
-  assign \$74  = \$73  < 4'ha;
-  assign spike3 = \$71  & \$74 ;
-  assign \$75  = $signed(\$70 [15:0]) - $signed(\$signature__data$60 [63:48]);
-  assign \$76  = $signed(\$75 ) < $signed(16'h8000);
-  assign \$77  = $signed(\$75 ) > $signed(16'h7fff);
-  assign \$78  = \$77  ? 18'h07fff : { \$75 [16], \$75  };
-  assign \$79  = \$76  ? 18'h38000 : \$78 ;
-  assign \$80  = spike3 ? \$79  : { \$70 [15], \$70 [15], \$70 [15:0] };
-  assign \$82  = $signed(\$80 [15:0]) - $signed(\$81 );
-  assign \$83  = | { spike3, spike2, spike1, spike0 };
-  assign \$86  = $signed(\$signature__data$56 [31:0]) + $signed(\$signature__data$90 [7:0]);
-  assign \$87  = $signed(\$signature__data$56 [63:32]) + $signed(\$signature__data$90 [15:8]);
-  assign \$88  = $signed(\$signature__data$56 [95:64]) + $signed(\$signature__data$90 [23:16]);
-  assign \$89  = $signed(\$signature__data$56 [127:96]) + $signed(\$signature__data$90 [31:24]);
+  assign \$65  = $signed(\$signature__data$57 [63:48]) + $signed(\$signature__data$58 [127:96]);
+  assign total3 = $signed(\$65 ) + $signed(\$signature__data$59 [63:48]);
+  assign \$66  = $signed(total3) < $signed(16'h8000);
+  assign \$67  = $signed(total3) > $signed(16'h7fff);
+  assign \$68  = \$67  ? 34'h000007fff : total3;
+  assign \$69  = \$66  ? 34'h3ffff8000 : \$68 ;
+  assign \$70  = $signed(\$69 [15:0]) > $signed(\$signature__data$62 [63:48]);
+  assign \$71  = fire_chunk * 3'h4;
+  assign \$72  = \$71  + 2'h3;
+  assign \$73  = \$72  < 4'ha;
+  assign spike3 = \$70  & \$73 ;
+  assign \$74  = $signed(\$69 [15:0]) - $signed(\$signature__data$62 [63:48]);
+  assign \$75  = $signed(\$74 ) < $signed(16'h8000);
+  assign \$76  = $signed(\$74 ) > $signed(16'h7fff);
+  assign \$77  = \$76  ? 18'h07fff : { \$74 [16], \$74  };
+  assign \$78  = \$75  ? 18'h38000 : \$77 ;
+  assign \$79  = spike3 ? \$78  : { \$69 [15], \$69 [15], \$69 [15:0] };
+  assign \$81  = $signed(\$79 [15:0]) - $signed(\$80 );
+  assign \$82  = | { spike3, spike2, spike1, spike0 };
+  assign \$84  = cfg_mem == 3'h5;
+  assign \$85  = cfg_write & \$84 ;
+  assign \$86  = $signed(\$signature__data$58 [31:0]) + $signed(\$signature__data$96 [7:0]);
+  assign \$87  = $signed(\$signature__data$58 [63:32]) + $signed(\$signature__data$96 [15:8]);
+  assign \$88  = $signed(\$signature__data$58 [95:64]) + $signed(\$signature__data$96 [23:16]);
+  assign \$89  = $signed(\$signature__data$58 [127:96]) + $signed(\$signature__data$96 [31:24]);
   assign \$90  = ! fsm_state;
-  assign \$91  = fsm_state == 1'h1;
-  assign \$92  = fsm_state == 2'h2;
-  assign \$93  = fsm_state == 2'h3;
-  assign \$94  = fsm_state == 3'h4;
-  assign \$95  = cycles + 1'h1;
-  assign \$96  = events__payload * 2'h3;
-  assign \$97  = chunk + 1'h1;
-  assign \$98  = chunk == 2'h2;
-  assign \$99  = level + \$signal ;
-  assign \$100  = \$99  < 3'h4;
-  assign \$101  = chunk + 1'h1;
-  assign \$102  = chunk == 2'h2;
+  assign events__ready = fsm_state == 1'h1;
+  assign \$91  = fsm_state == 2'h2;
+  assign \$92  = fsm_state == 2'h3;
+  assign \$93  = fsm_state == 3'h4;
+  assign \$94  = fsm_state == 3'h5;
+  assign \$95  = ~ spikes__ready;
+  assign \$96  = spikes__valid & \$95 ;
+  assign \$97  = cycles + 1'h1;
+  assign \$98  = chunk + 1'h1;
+  assign \$99  = chunk == 2'h2;
+  assign \$100  = events__payload < 7'h7e;
+  assign \$101  = ~ \$100 ;
+  assign \$102  = events__valid & \$101 ;
+  assign \$103  = events__payload * 2'h3;
+  assign \$104  = chunk + 1'h1;
+  assign \$105  = chunk == 2'h2;
+  assign \$106  = level + \$signal ;
+  assign \$107  = \$106  < 3'h4;
+  assign \$108  = chunk + 1'h1;
+  assign \$109  = chunk == 2'h2;
   always @(posedge clk)
-    \$signal$85  <= \$104 ;
+    \$signal$91  <= \$111 ;
   always @(posedge clk)
-    \$signal  <= \$105 ;
+    \$signal  <= \$112 ;
   always @(posedge clk)
-    cycles <= \$106 ;
+    stalled <= \$113 ;
   always @(posedge clk)
-    done <= \$107 ;
+    cycles <= \$114 ;
   always @(posedge clk)
-    had_event <= \$108 ;
+    done <= \$115 ;
   always @(posedge clk)
-    fsm_state <= \$109 ;
+    had_event <= \$116 ;
   always @(posedge clk)
-    axon <= \$110 ;
+    error <= \$117 ;
   always @(posedge clk)
-    row_base <= \$111 ;
+    fsm_state <= \$118 ;
   always @(posedge clk)
-    chunk <= \$112 ;
+    chunk <= \$119 ;
   always @(posedge clk)
-    int_chunk <= \$113 ;
+    axon <= \$120 ;
   always @(posedge clk)
-    fire_chunk <= \$114 ;
+    row_base <= \$121 ;
+  always @(posedge clk)
+    int_chunk <= \$122 ;
+  always @(posedge clk)
+    fire_chunk <= \$123 ;
   \neurosim_top.core1.out_fifo  out_fifo (
     .clk(clk),
     .r_data(spikes__payload),
@@ -5639,16 +5934,20 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
   );
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$11  = 2'h0;
+    \$signature__addr$11  = cfg_addr[1:0];
     if (\$signal ) begin
       \$signature__addr$11  = fire_chunk;
+    end else if (clearing) begin
+      \$signature__addr$11  = chunk;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__data$12  = 64'h0000000000000000;
+    \$signature__data$12  = cfg_data[63:0];
     if (\$signal ) begin
-      \$signature__data$12  = { \$82 [15:0], \$64 [15:0], \$46 [15:0], \$28 [15:0] };
+      \$signature__data$12  = { \$81 [15:0], \$64 [15:0], \$47 [15:0], \$30 [15:0] };
+    end else if (clearing) begin
+      \$signature__data$12  = 64'h0000000000000000;
     end
   end
   always @* begin
@@ -5656,24 +5955,18 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     \$signature__en$13  = \$3 ;
     if (\$signal ) begin
       \$signature__en$13  = 1'h1;
+    end else if (clearing) begin
+      \$signature__en$13  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    cfg_write = 1'h0;
-    casez (fsm_state)
-      3'h0:
-          cfg_write = 1'h0;
-    endcase
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    events__ready = 1'h0;
+    clearing = 1'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          events__ready = 1'h1;
+      3'h2:
+          clearing = 1'h1;
     endcase
   end
   always @* begin
@@ -5682,19 +5975,22 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     casez (fsm_state)
       3'h0:
           /* empty */;
+      3'h2:
+          /* empty */;
       3'h1:
-          if (events__valid) begin
+          if (\$10 ) begin
+          end else if (events__valid) begin
             count = 1'h1;
           end else if (eos) begin
             count = had_event;
           end
-      3'h2:
-          count = 1'h1;
       3'h3:
-          if (\$10 ) begin
+          count = 1'h1;
+      3'h4:
+          if (\$13 ) begin
             count = 1'h1;
           end
-      3'h4:
+      3'h5:
           count = 1'h1;
     endcase
   end
@@ -5704,9 +6000,11 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     casez (fsm_state)
       3'h0:
           /* empty */;
+      3'h2:
+          /* empty */;
       3'h1:
           /* empty */;
-      3'h2:
+      3'h3:
           \$signature__en$39  = 1'h1;
     endcase
   end
@@ -5716,10 +6014,12 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     casez (fsm_state)
       3'h0:
           /* empty */;
+      3'h2:
+          /* empty */;
       3'h1:
           /* empty */;
-      3'h2:
-          \$signature__addr$40  = \$8 [8:0];
+      3'h3:
+          \$signature__addr$40  = \$11 [8:0];
     endcase
   end
   always @* begin
@@ -5728,12 +6028,14 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     casez (fsm_state)
       3'h0:
           /* empty */;
+      3'h2:
+          /* empty */;
       3'h1:
           /* empty */;
-      3'h2:
-          \$signature__en$43  = 1'h1;
       3'h3:
-          if (\$10 ) begin
+          \$signature__en$43  = 1'h1;
+      3'h4:
+          if (\$13 ) begin
             \$signature__en$43  = 1'h1;
           end
     endcase
@@ -5744,12 +6046,14 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     casez (fsm_state)
       3'h0:
           /* empty */;
+      3'h2:
+          /* empty */;
       3'h1:
           /* empty */;
-      3'h2:
-          \$signature__addr$44  = chunk;
       3'h3:
-          if (\$10 ) begin
+          \$signature__addr$44  = chunk;
+      3'h4:
+          if (\$13 ) begin
             \$signature__addr$44  = chunk;
           end
     endcase
@@ -5760,12 +6064,14 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
+          /* empty */;
+      3'h4:
+          if (\$13 ) begin
             \$signature__en$46  = 1'h1;
           end
     endcase
@@ -5776,12 +6082,14 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
+          /* empty */;
+      3'h4:
+          if (\$13 ) begin
             \$signature__addr$47  = chunk;
           end
     endcase
@@ -5792,12 +6100,14 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
+          /* empty */;
+      3'h4:
+          if (\$13 ) begin
             \$signature__en$48  = 1'h1;
           end
     endcase
@@ -5808,12 +6118,14 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
+          /* empty */;
+      3'h4:
+          if (\$13 ) begin
             \$signature__addr$49  = chunk;
           end
     endcase
@@ -5824,12 +6136,14 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
+          /* empty */;
+      3'h4:
+          if (\$13 ) begin
             \$signature__en$50  = 1'h1;
           end
     endcase
@@ -5840,12 +6154,14 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
+          /* empty */;
+      3'h4:
+          if (\$13 ) begin
             \$signature__addr$51  = chunk;
           end
     endcase
@@ -5856,12 +6172,14 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
+          /* empty */;
+      3'h4:
+          if (\$13 ) begin
             \$signature__en$52  = 1'h1;
           end
     endcase
@@ -5872,12 +6190,14 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
+      3'h1:
+          /* empty */;
       3'h3:
-          if (\$10 ) begin
+          /* empty */;
+      3'h4:
+          if (\$13 ) begin
             \$signature__addr$53  = chunk;
           end
     endcase
@@ -5893,305 +6213,357 @@ module \neurosim_top.core1 (dbg_rd__addr, clk, rst, eos, idle, dbg_v, spikes__pa
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
     w_en = 1'h0;
     if (\$signal ) begin
-      w_en = \$83 ;
+      w_en = \$82 ;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__en$86  = 1'h0;
-    if (\$signal$85 ) begin
-      \$signature__en$86  = 1'h1;
-    end else if (\$signal ) begin
-      \$signature__en$86  = 1'h1;
+    \$signature__en$92  = 1'h0;
+    if (\$signal$91 ) begin
+      \$signature__en$92  = 1'h1;
+    end else if (\$83 ) begin
+      \$signature__en$92  = 1'h1;
+    end else if (clearing) begin
+      \$signature__en$92  = 1'h1;
     end else if (\$85 ) begin
-      \$signature__en$86  = 1'h1;
+      \$signature__en$92  = 1'h1;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__addr$87  = 2'h0;
-    if (\$signal$85 ) begin
-      \$signature__addr$87  = int_chunk;
-    end else if (\$signal ) begin
-      \$signature__addr$87  = fire_chunk;
+    \$signature__addr$93  = 2'h0;
+    if (\$signal$91 ) begin
+      \$signature__addr$93  = int_chunk;
+    end else if (\$83 ) begin
+      \$signature__addr$93  = fire_chunk;
+    end else if (clearing) begin
+      \$signature__addr$93  = chunk;
     end else if (\$85 ) begin
-      \$signature__addr$87  = 2'h0;
+      \$signature__addr$93  = cfg_addr[1:0];
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$signature__data$89  = 128'h00000000000000000000000000000000;
-    if (\$signal$85 ) begin
-      \$signature__data$89  = { \$89 [31:0], \$88 [31:0], \$87 [31:0], \$86 [31:0] };
-    end else if (\$signal ) begin
-      \$signature__data$89  = 128'h00000000000000000000000000000000;
+    \$signature__data$95  = 128'h00000000000000000000000000000000;
+    if (\$signal$91 ) begin
+      \$signature__data$95  = { \$89 [31:0], \$88 [31:0], \$87 [31:0], \$86 [31:0] };
+    end else if (\$83 ) begin
+      \$signature__data$95  = 128'h00000000000000000000000000000000;
+    end else if (clearing) begin
+      \$signature__data$95  = 128'h00000000000000000000000000000000;
     end else if (\$85 ) begin
-      \$signature__data$89  = 128'h00000000000000000000000000000000;
+      \$signature__data$95  = cfg_data;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$104  = 1'h0;
+    \$111  = 1'h0;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$104  = 1'h1;
-    endcase
-    if (rst) begin
-      \$104  = 1'h0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$105  = 1'h0;
-    casez (fsm_state)
-      3'h0:
           /* empty */;
       3'h1:
-          /* empty */;
-      3'h2:
           /* empty */;
       3'h3:
-          if (\$100 ) begin
-            \$105  = 1'h1;
-          end
+          \$111  = 1'h1;
     endcase
     if (rst) begin
-      \$105  = 1'h0;
+      \$111  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$106  = cycles;
-    if (count) begin
-      \$106  = \$95 [31:0];
-    end
+    \$112  = 1'h0;
     casez (fsm_state)
       3'h0:
-          if (start) begin
-            \$106  = 32'd0;
-          end
-    endcase
-    if (rst) begin
-      \$106  = 32'd0;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$107  = done;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$107  = 1'h0;
-          end
-      3'h1:
           /* empty */;
       3'h2:
+          /* empty */;
+      3'h1:
           /* empty */;
       3'h3:
           /* empty */;
       3'h4:
-          \$107  = 1'h1;
+          if (\$107 ) begin
+            \$112  = 1'h1;
+          end
     endcase
     if (rst) begin
-      \$107  = 1'h0;
+      \$112  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$108  = had_event;
-    casez (fsm_state)
-      3'h0:
-          if (start) begin
-            \$108  = 1'h0;
-          end
-      3'h1:
-          if (events__valid) begin
-            \$108  = 1'h1;
-          end
-    endcase
+    \$113  = \$96 ;
     if (rst) begin
-      \$108  = 1'h0;
+      \$113  = 1'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$109  = fsm_state;
+    \$114  = cycles;
+    if (count) begin
+      \$114  = \$97 [31:0];
+    end
     casez (fsm_state)
       3'h0:
           if (start) begin
-            \$109  = 3'h1;
+            \$114  = 32'd0;
           end
-      3'h1:
-          if (events__valid) begin
-            \$109  = 3'h2;
-          end else if (eos) begin
-            \$109  = 3'h3;
+    endcase
+    if (rst) begin
+      \$114  = 32'd0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$115  = done;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$115  = 1'h0;
+          end else if (clear) begin
+            \$115  = 1'h0;
           end
       3'h2:
-          if (\$98 ) begin
-            \$109  = 3'h1;
+          if (\$99 ) begin
+            \$115  = 1'h1;
+          end
+      3'h1:
+          /* empty */;
+      3'h3:
+          /* empty */;
+      3'h4:
+          /* empty */;
+      3'h5:
+          \$115  = 1'h1;
+    endcase
+    if (rst) begin
+      \$115  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$116  = had_event;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$116  = 1'h0;
+          end
+      3'h2:
+          /* empty */;
+      3'h1:
+          if (\$102 ) begin
+          end else if (events__valid) begin
+            \$116  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$116  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$117  = error;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$117  = 1'h0;
+          end
+      3'h2:
+          /* empty */;
+      3'h1:
+          if (\$102 ) begin
+            \$117  = 1'h1;
+          end
+    endcase
+    if (rst) begin
+      \$117  = 1'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$118  = fsm_state;
+    casez (fsm_state)
+      3'h0:
+          if (start) begin
+            \$118  = 3'h1;
+          end else if (clear) begin
+            \$118  = 3'h2;
+          end
+      3'h2:
+          if (\$99 ) begin
+            \$118  = 3'h0;
+          end
+      3'h1:
+          if (\$102 ) begin
+          end else if (events__valid) begin
+            \$118  = 3'h3;
+          end else if (eos) begin
+            \$118  = 3'h4;
           end
       3'h3:
-          if (\$100 ) begin
-            if (\$102 ) begin
-              \$109  = 3'h4;
+          if (\$105 ) begin
+            \$118  = 3'h1;
+          end
+      3'h4:
+          if (\$107 ) begin
+            if (\$109 ) begin
+              \$118  = 3'h5;
             end
           end
-      3'h4:
-          \$109  = 3'h0;
+      3'h5:
+          \$118  = 3'h0;
     endcase
     if (rst) begin
-      \$109  = 3'h0;
+      \$118  = 3'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$110  = axon;
+    \$119  = chunk;
     casez (fsm_state)
       3'h0:
-          /* empty */;
-      3'h1:
-          if (events__valid) begin
-            \$110  = events__payload;
+          if (start) begin
+          end else if (clear) begin
+            \$119  = 2'h0;
           end
-    endcase
-    if (rst) begin
-      \$110  = 7'h00;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$111  = row_base;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
+      3'h2:
+          \$119  = \$98 [1:0];
       3'h1:
-          if (events__valid) begin
-            \$111  = \$96 ;
-          end
-    endcase
-    if (rst) begin
-      \$111  = 9'h000;
-    end
-  end
-  always @* begin
-    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$112  = chunk;
-    casez (fsm_state)
-      3'h0:
-          /* empty */;
-      3'h1:
-          if (events__valid) begin
-            \$112  = 2'h0;
+          if (\$102 ) begin
+          end else if (events__valid) begin
+            \$119  = 2'h0;
           end else if (eos) begin
-            \$112  = 2'h0;
+            \$119  = 2'h0;
           end
-      3'h2:
-          \$112  = \$97 [1:0];
       3'h3:
-          if (\$100 ) begin
-            \$112  = \$101 [1:0];
+          \$119  = \$104 [1:0];
+      3'h4:
+          if (\$107 ) begin
+            \$119  = \$108 [1:0];
           end
     endcase
     if (rst) begin
-      \$112  = 2'h0;
+      \$119  = 2'h0;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$113  = int_chunk;
+    \$120  = axon;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
-          \$113  = chunk;
+          /* empty */;
+      3'h1:
+          if (\$102 ) begin
+          end else if (events__valid) begin
+            \$120  = events__payload;
+          end
     endcase
     if (rst) begin
-      \$113  = 2'h0;
+      \$120  = 7'h00;
     end
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
-    \$114  = fire_chunk;
+    \$121  = row_base;
     casez (fsm_state)
       3'h0:
           /* empty */;
-      3'h1:
-          /* empty */;
       3'h2:
           /* empty */;
-      3'h3:
-          if (\$100 ) begin
-            \$114  = chunk;
+      3'h1:
+          if (\$102 ) begin
+          end else if (events__valid) begin
+            \$121  = \$103 ;
           end
     endcase
     if (rst) begin
-      \$114  = 2'h0;
+      \$121  = 9'h000;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$122  = int_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          \$122  = chunk;
+    endcase
+    if (rst) begin
+      \$122  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$4 ) begin end
+    \$123  = fire_chunk;
+    casez (fsm_state)
+      3'h0:
+          /* empty */;
+      3'h2:
+          /* empty */;
+      3'h1:
+          /* empty */;
+      3'h3:
+          /* empty */;
+      3'h4:
+          if (\$107 ) begin
+            \$123  = chunk;
+          end
+    endcase
+    if (rst) begin
+      \$123  = 2'h0;
     end
   end
   assign dbg_addr = dbg_rd__addr;
   assign dbg_rd__data = dbg_v;
-  assign \$signature__addr  = 9'h000;
-  assign cfg_addr = 9'h000;
-  assign \$signature__data  = 32'd0;
-  assign cfg_data = 128'h00000000000000000000000000000000;
-  assign cfg_mem = 3'h0;
-  assign \$signature__addr$14  = 2'h0;
-  assign \$signature__data$15  = 64'h0000000000000000;
-  assign \$signature__addr$17  = 2'h0;
-  assign \$signature__data$18  = 64'h0000000000000000;
-  assign \$signature__addr$20  = 2'h0;
-  assign \$signature__data$21  = 64'h0000000000000000;
+  assign \$signature__addr  = cfg_addr;
+  assign \$signature__data  = cfg_data[31:0];
+  assign \$signature__addr$14  = cfg_addr[1:0];
+  assign \$signature__data$15  = cfg_data[63:0];
+  assign \$signature__addr$17  = cfg_addr[1:0];
+  assign \$signature__data$18  = cfg_data[63:0];
+  assign \$signature__addr$20  = cfg_addr[1:0];
+  assign \$signature__data$21  = cfg_data[63:0];
   assign r_data = spikes__payload;
   assign r_rdy = spikes__valid;
-  assign spikes__ready = r_en;
-  assign cfg_en = 1'h0;
-  assign total0 = { \$12 [33], \$12  };
-  assign vs0 = \$16 [15:0];
-  assign diff0 = { \$21 [16], \$21  };
-  assign after0 = \$26 [15:0];
-  assign leaked0 = \$28 [15:0];
-  assign total1 = { \$30 [33], \$30  };
-  assign vs1 = \$34 [15:0];
-  assign diff1 = { \$39 [16], \$39  };
-  assign after1 = \$44 [15:0];
-  assign leaked1 = \$46 [15:0];
-  assign total2 = { \$48 [33], \$48  };
+  assign vs0 = \$18 [15:0];
+  assign pre0 = \$18 [15:0];
+  assign diff0 = { \$23 [16], \$23  };
+  assign after0 = \$28 [15:0];
+  assign leaked0 = \$30 [15:0];
+  assign vs1 = \$35 [15:0];
+  assign pre1 = \$35 [15:0];
+  assign diff1 = { \$40 [16], \$40  };
+  assign after1 = \$45 [15:0];
+  assign leaked1 = \$47 [15:0];
   assign vs2 = \$52 [15:0];
+  assign pre2 = \$52 [15:0];
   assign diff2 = { \$57 [16], \$57  };
   assign after2 = \$62 [15:0];
   assign leaked2 = \$64 [15:0];
-  assign total3 = { \$66 [33], \$66  };
-  assign vs3 = \$70 [15:0];
-  assign diff3 = { \$75 [16], \$75  };
-  assign after3 = \$80 [15:0];
-  assign leaked3 = \$82 [15:0];
-  assign \$1  = 1'h1;
-  assign \$signature__en  = cfg_write;
-  assign \$2  = 1'h0;
-  assign \$3  = 1'h0;
-  assign \$4  = 1'h0;
-  assign \$signature__en$16  = 1'h0;
-  assign \$5  = 1'h0;
-  assign \$signature__en$19  = 1'h0;
-  assign \$6  = 1'h0;
-  assign \$signature__en$22  = 1'h0;
-  assign \$27  = { \$26 [15], \$26 [15], \$26 [15], \$26 [15:3] };
-  assign \$45  = { \$44 [15], \$44 [15], \$44 [15], \$44 [15:3] };
+  assign vs3 = \$69 [15:0];
+  assign pre3 = \$69 [15:0];
+  assign diff3 = { \$74 [16], \$74  };
+  assign after3 = \$79 [15:0];
+  assign leaked3 = \$81 [15:0];
+  assign \$29  = { \$28 [15], \$28 [15], \$28 [15], \$28 [15:3] };
+  assign \$46  = { \$45 [15], \$45 [15], \$45 [15], \$45 [15:3] };
   assign \$63  = { \$62 [15], \$62 [15], \$62 [15], \$62 [15:3] };
-  assign \$81  = { \$80 [15], \$80 [15], \$80 [15], \$80 [15:3] };
-  assign \$84  = 1'h0;
-  assign \$85  = 1'h0;
+  assign \$80  = { \$79 [15], \$79 [15], \$79 [15], \$79 [15:3] };
+  assign \$83  = \$signal ;
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.core1.out_fifo (rst, w_level, r_data, r_en, w_port__data, w_en, r_rdy, clk);
+module \neurosim_top.core1.out_fifo (rst, r_en, w_level, r_data, w_port__data, w_en, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$5  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -6370,7 +6742,7 @@ module \neurosim_top.core1.out_fifo (rst, w_level, r_data, r_en, w_port__data, w
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.queue0 (rst, w_rdy, w_level, r_data, w_port__data, w_en, r_en, r_rdy, clk);
+module \neurosim_top.queue0 (rst, r_en, w_rdy, w_level, r_data, w_port__data, w_en, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$6  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -6554,7 +6926,7 @@ module \neurosim_top.queue0 (rst, w_rdy, w_level, r_data, w_port__data, w_en, r_
 endmodule
 
 (* generator = "Amaranth" *)
-module \neurosim_top.queue1 (rst, w_rdy, w_level, r_data, w_port__data, w_en, r_en, r_rdy, clk);
+module \neurosim_top.queue1 (rst, r_en, w_rdy, w_level, r_data, w_port__data, w_en, r_rdy, clk);
   reg \$auto$verilog_backend.cc:2355:dump_module$7  = 0;
   wire \$1 ;
   wire \$10 ;
@@ -6719,6 +7091,186 @@ module \neurosim_top.queue1 (rst, w_rdy, w_level, r_data, w_port__data, w_en, r_
   end
   always @* begin
     if (\$auto$verilog_backend.cc:2355:dump_module$7 ) begin end
+    \$33  = r_rdy;
+    if (\$29 ) begin
+      \$33  = 1'h1;
+    end else if (r_en) begin
+      \$33  = 1'h0;
+    end
+    if (rst) begin
+      \$33  = 1'h0;
+    end
+  end
+  assign level = w_level;
+  assign r_level = w_level;
+  assign produce = w_port__addr;
+  assign w_data = w_port__data;
+  assign consume = r_port__addr;
+  assign r_port__data = r_data;
+endmodule
+
+(* generator = "Amaranth" *)
+module \neurosim_top.tap (rst, r_en, w_rdy, w_level, r_data, w_en, w_port__data, r_rdy, clk);
+  reg \$auto$verilog_backend.cc:2355:dump_module$8  = 0;
+  wire \$1 ;
+  wire \$10 ;
+  wire [2:0] \$11 ;
+  wire [2:0] \$12 ;
+  wire \$13 ;
+  wire \$14 ;
+  wire \$15 ;
+  wire \$16 ;
+  wire \$17 ;
+  wire \$18 ;
+  wire [2:0] \$19 ;
+  wire \$2 ;
+  wire \$20 ;
+  wire \$21 ;
+  wire \$22 ;
+  wire \$23 ;
+  wire \$24 ;
+  wire \$25 ;
+  wire [2:0] \$26 ;
+  wire \$27 ;
+  wire \$28 ;
+  wire \$29 ;
+  wire \$3 ;
+  reg [1:0] \$30 ;
+  reg [1:0] \$31 ;
+  reg [1:0] \$32 ;
+  reg \$33 ;
+  wire \$4 ;
+  wire [2:0] \$5 ;
+  wire [2:0] \$6 ;
+  wire \$7 ;
+  wire \$8 ;
+  wire \$9 ;
+  input clk;
+  wire clk;
+  (* init = 2'h0 *)
+  wire [1:0] consume;
+  reg [1:0] inner_level = 2'h0;
+  wire inner_r_rdy;
+  wire [2:0] level;
+  (* init = 2'h0 *)
+  wire [1:0] produce;
+  output [9:0] r_data;
+  wire [9:0] r_data;
+  input r_en;
+  wire r_en;
+  wire [2:0] r_level;
+  reg [1:0] r_port__addr = 2'h0;
+  wire [9:0] r_port__data;
+  wire r_port__en;
+  output r_rdy;
+  reg r_rdy = 1'h0;
+  input rst;
+  wire rst;
+  wire [9:0] w_data;
+  input w_en;
+  wire w_en;
+  output [2:0] w_level;
+  wire [2:0] w_level;
+  reg [1:0] w_port__addr = 2'h0;
+  input [9:0] w_port__data;
+  wire [9:0] w_port__data;
+  wire w_port__en;
+  output w_rdy;
+  wire w_rdy;
+  reg [9:0] storage [2:0];
+  initial begin
+    storage[0] = 10'h000;
+    storage[1] = 10'h000;
+    storage[2] = 10'h000;
+  end
+  always @(posedge clk) begin
+    if (w_port__en)
+      storage[w_port__addr] <= w_port__data;
+  end
+  reg [9:0] _0_;
+  always @(posedge clk) begin
+    if (r_port__en) begin
+      _0_ <= storage[r_port__addr];
+    end
+  end
+  assign r_data = _0_;
+  assign w_rdy = inner_level != 2'h3;
+  assign inner_r_rdy = | inner_level;
+  assign w_port__en = w_rdy & w_en;
+  assign \$1  = ~ r_rdy;
+  assign \$2  = \$1  | r_en;
+  assign r_port__en = inner_r_rdy & \$2 ;
+  assign w_level = inner_level + r_rdy;
+  assign \$3  = w_rdy & w_en;
+  assign \$4  = w_port__addr == 2'h2;
+  assign \$5  = w_port__addr + 1'h1;
+  assign \$6  = \$4  ? 3'h0 : \$5 ;
+  assign \$7  = ~ r_rdy;
+  assign \$8  = \$7  | r_en;
+  assign \$9  = inner_r_rdy & \$8 ;
+  assign \$10  = r_port__addr == 2'h2;
+  assign \$11  = r_port__addr + 1'h1;
+  assign \$12  = \$10  ? 3'h0 : \$11 ;
+  assign \$13  = w_rdy & w_en;
+  assign \$14  = ~ r_rdy;
+  assign \$15  = \$14  | r_en;
+  assign \$16  = inner_r_rdy & \$15 ;
+  assign \$17  = ~ \$16 ;
+  assign \$18  = \$13  & \$17 ;
+  assign \$19  = inner_level + 1'h1;
+  assign \$20  = ~ r_rdy;
+  assign \$21  = \$20  | r_en;
+  assign \$22  = inner_r_rdy & \$21 ;
+  assign \$23  = w_rdy & w_en;
+  assign \$24  = ~ \$23 ;
+  assign \$25  = \$22  & \$24 ;
+  assign \$26  = inner_level - 1'h1;
+  assign \$27  = ~ r_rdy;
+  assign \$28  = \$27  | r_en;
+  assign \$29  = inner_r_rdy & \$28 ;
+  always @(posedge clk)
+    w_port__addr <= \$30 ;
+  always @(posedge clk)
+    r_port__addr <= \$31 ;
+  always @(posedge clk)
+    inner_level <= \$32 ;
+  always @(posedge clk)
+    r_rdy <= \$33 ;
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$30  = w_port__addr;
+    if (\$3 ) begin
+      \$30  = \$6 [1:0];
+    end
+    if (rst) begin
+      \$30  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$31  = r_port__addr;
+    if (\$9 ) begin
+      \$31  = \$12 [1:0];
+    end
+    if (rst) begin
+      \$31  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
+    \$32  = inner_level;
+    if (\$18 ) begin
+      \$32  = \$19 [1:0];
+    end
+    if (\$25 ) begin
+      \$32  = \$26 [1:0];
+    end
+    if (rst) begin
+      \$32  = 2'h0;
+    end
+  end
+  always @* begin
+    if (\$auto$verilog_backend.cc:2355:dump_module$8 ) begin end
     \$33  = r_rdy;
     if (\$29 ) begin
       \$33  = 1'h1;

@@ -53,17 +53,22 @@ class CoreConfig:
         def bad(field, value, want):
             raise HDLError(f"CoreConfig.{field} must be {want}, found {value!r}")
 
-        for field, lo, hi in (("neurons", 1, 4096), ("axons", 1, 4096), ("lanes", 1, 64), ("weight_bits", 2, 32),
-                              ("membrane_bits", 4, 48), ("acc_bits", 4, 56)):
+        # widths follow the engine's formats: FixedPoint (signed, 2..62 bits) for weights and membranes,
+        # NeuronFixedPoint.acc_width (state width..62) for the accumulator
+        for field, lo, hi in (("neurons", 1, 4096), ("axons", 1, 4096), ("lanes", 1, 64), ("weight_bits", 2, 62),
+                              ("membrane_bits", 2, 62)):
             v = getattr(self, field)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 bad(field, v, f"an int in {lo}..{hi}")
-        if self.acc_bits < max(self.weight_bits, self.membrane_bits):
-            # the engine's rule (NeuronFixedPoint.acc_width >= the state width): a narrower build could
-            # never be verified against it
-            bad("acc_bits", self.acc_bits, f"at least weight_bits ({self.weight_bits}) and membrane_bits "
-                                           f"({self.membrane_bits}), as the engine requires")
-        if not isinstance(self.leak_shift, int) or not 0 <= self.leak_shift < self.membrane_bits:
+        if (not isinstance(self.acc_bits, int) or isinstance(self.acc_bits, bool)
+                or not self.membrane_bits <= self.acc_bits <= 62):
+            # the engine's rule (NeuronFixedPoint.acc_width in state width..62): a build outside it
+            # could never be verified against the engine
+            bad("acc_bits", self.acc_bits, f"an int in {self.membrane_bits}..62 (at least membrane_bits, as the "
+                                           f"engine's accumulator)")
+        if (not isinstance(self.leak_shift, int) or isinstance(self.leak_shift, bool)
+                or not 0 <= self.leak_shift < self.membrane_bits):
+            # the engine's leak="shift" takes 1..width-1; 0 is leak="none"
             bad("leak_shift", self.leak_shift, f"an int in 0..{self.membrane_bits - 1} (0 = no leak)")
         if self.reset not in ("subtract", "zero", "none"):
             bad("reset", self.reset, "'subtract', 'zero' or 'none'")
@@ -71,7 +76,7 @@ class CoreConfig:
             bad("spike_rule", self.spike_rule, "'gt' or 'ge' (multi-spike needs a divider the core does not have)")
         if self.storage not in ("dense", "sparse"):
             bad("storage", self.storage, "'dense' or 'sparse'")
-        if not isinstance(self.sparse_words, int) or self.sparse_words < 0:
+        if not isinstance(self.sparse_words, int) or isinstance(self.sparse_words, bool) or self.sparse_words < 0:
             bad("sparse_words", self.sparse_words, "an int >= 0 (0 = axons x chunks)")
         if self.storage == "sparse" and self.neurons > 256:
             bad("neurons", self.neurons, "at most 256 with sparse rows (their accumulators are registers)")
@@ -112,3 +117,25 @@ class CoreProgram:
     bias: np.ndarray
     threshold: np.ndarray
     v_reset: np.ndarray
+
+    def check(self, cfg: CoreConfig) -> None:
+        """Raise :class:`HDLError` unless every code has its shape and fits its width in ``cfg``:
+        weights signed ``weight_bits`` codes, bias/threshold/v_reset signed ``membrane_bits`` codes
+        (the engine's ``representable`` rule for the same formats)."""
+        for field, shape, bits, width in (("weights", (cfg.axons, cfg.neurons), cfg.weight_bits, "weight_bits"),
+                                          ("bias", (cfg.neurons,), cfg.membrane_bits, "membrane_bits"),
+                                          ("threshold", (cfg.neurons,), cfg.membrane_bits, "membrane_bits"),
+                                          ("v_reset", (cfg.neurons,), cfg.membrane_bits, "membrane_bits")):
+            values = np.asarray(getattr(self, field))
+            if values.shape != shape:
+                raise HDLError(f"CoreProgram.{field} must have shape {shape!r} for this CoreConfig, "
+                               f"found {values.shape!r}")
+            if values.size and not np.issubdtype(values.dtype, np.integer):
+                raise HDLError(f"CoreProgram.{field} must hold integer codes, found dtype {str(values.dtype)!r}; "
+                               f"quantize first")
+            lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+            off = np.argwhere((values < lo) | (values > hi))
+            if off.size:
+                index = tuple(int(i) for i in off[0])
+                raise HDLError(f"CoreProgram.{field}[{', '.join(map(str, index))}] must fit {width} = {bits} "
+                               f"(a code in {lo}..{hi}), found {int(values[index])!r}; widen {width} or requantize")

@@ -4,11 +4,14 @@ One timestep (the cycle rules are in :mod:`neurosim.targets.neuromorphic.hdl.con
 
 ``IDLE``
     weights and neuron parameters may be written through the ``cfg_*`` port; ``start`` begins a
-    timestep (clears the cycle counter, drops ``done``).
+    timestep (clears the cycle counter and ``error``, drops ``done``); ``clear`` begins a clear
+    sweep (below).
 ``WAIT``
-    between input events: accept the next event from ``events`` (1 counted cycle), or -- once
-    the producer raises ``eos`` and nothing is offered -- spend one counted drain cycle if the
-    step had events and go to ``FIRE``. Waiting cycles are not counted.
+    between input events: ``events.ready`` is high (whatever ``events.valid`` is); accept the next
+    event (1 counted cycle), or -- once the producer raises ``eos`` and nothing is offered -- spend
+    one counted drain cycle if the step had events and go to ``FIRE``. Waiting cycles are not
+    counted. An event whose axon index is ``>= axons`` (the payload is ``bits(axons)`` wide, so
+    such indices exist) is dropped without a counted cycle and raises ``error``.
 ``ROW``
     read the event's synapse row ``lanes`` weights per cycle together with the matching
     accumulator word; one cycle later (the pipeline stage) write back ``acc + weight`` per lane.
@@ -25,6 +28,23 @@ One timestep (the cycle rules are in :mod:`neurosim.targets.neuromorphic.hdl.con
 after ``done`` may already be high (its output register adds a cycle), so whoever waits for the
 core's last spike word waits for ``idle``, never for ``done & ~spikes.valid``.
 
+**Clear between samples.** A one-cycle pulse on ``clear`` in ``IDLE`` (with ``start`` low) drops
+``done`` and sweeps the chunks, one per cycle (``chunks`` cycles), writing 0 to every membrane
+and accumulator; then ``done`` (and ``idle``) rise again. The sequence between two samples is:
+pulse ``clear``, wait for ``idle``, pulse ``start``. A sample run after a clear behaves exactly
+like one run after a fresh reset (the programs -- weights, biases, thresholds, reset values --
+are kept). The clear sweep is not counted: ``cycles`` keeps the last step's count until the next
+``start``.
+
+**Error flag.** ``error`` is sticky: it rises when an out-of-range event is dropped and stays high
+until the next ``start`` or a reset. The engine never produces such events; the flag tells a
+system integrator that its router sent one.
+
+Streams (``events`` in, ``spikes`` out) follow amaranth's ``lib.stream`` / AXI-Stream rules:
+``spikes.valid`` and ``spikes.payload`` come from the queue's output register (they do not depend
+on ``spikes.ready``, and they hold until the handshake); ``events.ready`` depends on the state
+only.
+
 Memories (``amaranth.lib.memory``) hold one ``lanes``-wide word per chunk: weights
 ``[axons * chunks]``, accumulators, membranes, biases, thresholds and reset values
 ``[chunks]``; lane ``l`` of chunk ``c`` is neuron ``c * lanes + l``.
@@ -37,6 +57,7 @@ from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from neurosim.errors import HDLError
 from neurosim.targets.neuromorphic.hdl.config import CoreConfig
 
 #: ``cfg_mem`` selects which memory a configuration write goes to.
@@ -50,19 +71,47 @@ def _bits(n: int) -> int:
 class NeuromorphicCore(wiring.Component):
     """A time-multiplexed LIF/IF core (see module docstring); ``cfg`` fixes its structure."""
 
-    #: deliberate bugs for the verification's self-test (a testbench must catch each of them)
+    #: deliberate bugs for the verification's self-test (a testbench must catch each of them);
+    #: the default suite's quick test iterates exactly these
     MUTATIONS = ("leak_off_by_one", "threshold_ge", "skip_drain_count")
+    #: the mutation campaign (tests/targets/neuromorphic/test_mutation.py): MUTATIONS and many more,
+    #: each one plausible bug of the datapath, the control, the sparse path, the protocol or the
+    #: clear/guard logic; ``mutate=`` accepts any of them
+    CAMPAIGN_MUTATIONS = MUTATIONS + (
+        # saturation of v <- sat(v + acc + bias)
+        "sat_high_removed", "sat_low_removed", "sat_high_off_by_one", "sat_low_off_by_one",
+        "sum_one_bit_narrow",
+        # reset and leak
+        "subtract_no_saturation", "reset_to_threshold", "reset_to_zero", "reset_mode_swapped",
+        "leak_before_reset", "leak_removed",
+        # fire sweep and accumulators
+        "partial_chunk_spike", "acc_not_cleared", "acc_writeback_wrong_chunk", "fire_room_off_by_one",
+        # the sparse (CSR) path
+        "sparse_entry_off_by_one", "sparse_empty_row_reads", "sparse_last_word_skipped", "sparse_valid_ignored",
+        # cycle counting
+        "count_wait_cycle", "drain_without_events",
+        # stream protocol
+        "spikes_valid_drops", "spikes_payload_unstable", "spikes_valid_needs_ready", "events_ready_outside_wait",
+        # guard, error flag, clear
+        "guard_removed", "error_not_sticky", "clear_skips_last_chunk", "clear_keeps_acc",
+    )
 
     def __init__(self, cfg: CoreConfig, *, program=None, mutate: str | None = None):
+        self._MustUse__silence = True  # a refused build is not an unused one; cleared once built
         if not isinstance(cfg, CoreConfig):
-            raise TypeError(f"NeuromorphicCore needs a CoreConfig, found {type(cfg).__name__!r}")
-        if mutate is not None and mutate not in self.MUTATIONS:
-            raise ValueError(f"NeuromorphicCore mutate must be one of {self.MUTATIONS!r} or None, found {mutate!r}")
+            raise HDLError(f"NeuromorphicCore needs a CoreConfig, found {type(cfg).__name__!r}; build one with "
+                           f"CoreConfig(neurons=..., axons=...)")
+        if mutate is not None and mutate not in self.CAMPAIGN_MUTATIONS:
+            raise HDLError(f"NeuromorphicCore mutate must be None or one of {self.CAMPAIGN_MUTATIONS!r}, "
+                           f"found {mutate!r}")
         self.cfg = cfg
         self.mutate = mutate
+        if program is not None:
+            program.check(cfg)
         self.init = _initial_words(cfg, program) if program is not None else {}
         self.chunk_bits = _bits(cfg.chunks)
         self.neuron_bits = _bits(cfg.neurons)
+        self.axon_bits = _bits(cfg.axons)
         self.entry_bits = cfg.weight_bits + self.neuron_bits + 1  # sparse entry: valid, neuron, weight
         self.row_addr_bits = _bits(cfg.row_words)
         self.count_bits = _bits(cfg.chunks + 1)
@@ -70,12 +119,15 @@ class NeuromorphicCore(wiring.Component):
         self.cfg_data_bits = max(cfg.lanes * max(cfg.weight_bits, cfg.membrane_bits, cfg.acc_bits),
                                  cfg.lanes * self.entry_bits if cfg.storage == "sparse" else 0,
                                  self.row_addr_bits + self.count_bits)
+        self._MustUse__silence = False
         super().__init__({
-            "events": In(stream.Signature(unsigned(_bits(cfg.axons)))),
+            "events": In(stream.Signature(unsigned(self.axon_bits))),
             "eos": In(1),
             "start": In(1),
+            "clear": In(1),
             "done": Out(1),
             "idle": Out(1),
+            "error": Out(1),
             "cycles": Out(32),
             "spikes": Out(stream.Signature(unsigned(self.chunk_bits + cfg.lanes))),
             "cfg_en": In(1),
@@ -89,6 +141,7 @@ class NeuromorphicCore(wiring.Component):
 
     def elaborate(self, platform):
         cfg = self.cfg
+        mut = self.mutate
         P, C = cfg.lanes, cfg.chunks
         m = Module()
 
@@ -122,14 +175,17 @@ class NeuromorphicCore(wiring.Component):
         m.d.comb += [dbg_rd.addr.eq(self.dbg_addr), self.dbg_v.eq(dbg_rd.data)]
         m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(width=self.chunk_bits + P, depth=4)
 
-        axon = Signal(_bits(cfg.axons))
+        axon = Signal(self.axon_bits)
         chunk = Signal(self.chunk_bits)
         row_base = Signal(self.weight_addr_bits)
         had_event = Signal()
+        clearing = Signal()
         # pipeline registers: a read issued this cycle is written back next cycle
         int_valid, int_chunk = Signal(), Signal(self.chunk_bits)
         fire_valid, fire_chunk = Signal(), Signal(self.chunk_bits)
         m.d.sync += [int_valid.eq(0), fire_valid.eq(0)]
+        if mut == "error_not_sticky":
+            m.d.sync += self.error.eq(0)
 
         # -- configuration writes (IDLE only) --------------------------------------------------
         cfg_write = Signal()
@@ -141,8 +197,17 @@ class NeuromorphicCore(wiring.Component):
                          port.en.eq(cfg_write & (self.cfg_mem == sel))]
 
         # -- spike output: the queue's read side is the output stream ----------------------------
-        m.d.comb += [self.spikes.payload.eq(out_fifo.r_data), self.spikes.valid.eq(out_fifo.r_rdy),
-                     out_fifo.r_en.eq(self.spikes.ready),
+        stalled = Signal()  # the previous cycle offered a word that was not taken (for protocol mutants)
+        m.d.sync += stalled.eq(self.spikes.valid & ~self.spikes.ready)
+        valid, payload = out_fifo.r_rdy, out_fifo.r_data
+        if mut == "spikes_valid_drops":
+            valid = valid & ~stalled  # valid falls for a cycle after a refused offer
+        elif mut == "spikes_valid_needs_ready":
+            valid = valid & self.spikes.ready
+        elif mut == "spikes_payload_unstable":
+            payload = Mux(self.spikes.ready, payload, payload ^ 1)
+        m.d.comb += [self.spikes.payload.eq(payload), self.spikes.valid.eq(valid),
+                     out_fifo.r_en.eq(self.spikes.ready & valid),
                      # level counts the word in the output register too: 0 means nothing is on its way
                      self.idle.eq(self.done & (out_fifo.level == 0))]
 
@@ -150,16 +215,33 @@ class NeuromorphicCore(wiring.Component):
         with m.If(count):
             m.d.sync += self.cycles.eq(self.cycles + 1)
 
+        # an event's axon index must name a synapse row: the payload is bits(axons) wide
+        if (1 << self.axon_bits) > cfg.axons and mut != "guard_removed":
+            in_range = self.events.payload < cfg.axons
+        else:
+            in_range = Const(1)
+
         # -- control -----------------------------------------------------------------------------
-        with m.FSM(init="IDLE"):
+        with m.FSM(init="IDLE") as fsm:
             with m.State("IDLE"):
-                m.d.comb += cfg_write.eq(self.cfg_en)
                 with m.If(self.start):
-                    m.d.sync += [self.cycles.eq(0), self.done.eq(0), had_event.eq(0)]
+                    m.d.sync += [self.cycles.eq(0), self.done.eq(0), had_event.eq(0), self.error.eq(0)]
                     m.next = "WAIT"
+                with m.Elif(self.clear):
+                    m.d.sync += [self.done.eq(0), chunk.eq(0)]
+                    m.next = "CLEAR"
+            with m.State("CLEAR"):
+                # one chunk per cycle: membranes and accumulators to 0 (written below), not counted
+                m.d.comb += clearing.eq(1)
+                m.d.sync += chunk.eq(chunk + 1)
+                last = C - 2 if mut == "clear_skips_last_chunk" and C > 1 else C - 1
+                with m.If(chunk == last):
+                    m.d.sync += self.done.eq(1)
+                    m.next = "IDLE"
             with m.State("WAIT"):
-                m.d.comb += self.events.ready.eq(1)
-                with m.If(self.events.valid):
+                with m.If(self.events.valid & ~in_range):
+                    m.d.sync += self.error.eq(1)  # dropped: reads no row, counts no cycle
+                with m.Elif(self.events.valid):
                     m.d.comb += count.eq(1)
                     m.d.sync += [axon.eq(self.events.payload), row_base.eq(self.events.payload * C), chunk.eq(0),
                                  had_event.eq(1)]
@@ -170,9 +252,13 @@ class NeuromorphicCore(wiring.Component):
                         m.next = "ROW"
                 with m.Elif(self.eos):
                     # the drain cycle of the last write-back
-                    m.d.comb += count.eq(had_event if self.mutate != "skip_drain_count" else 0)
+                    drain = {"skip_drain_count": 0, "drain_without_events": 1}.get(mut, had_event)
+                    m.d.comb += count.eq(drain)
                     m.d.sync += chunk.eq(0)
                     m.next = "FIRE"
+                with m.Else():
+                    if mut == "count_wait_cycle":
+                        m.d.comb += count.eq(1)
             if not sparse:
                 with m.State("ROW"):
                     m.d.comb += [count.eq(1), w_rd.en.eq(1), w_rd.addr.eq(row_base + chunk),
@@ -190,15 +276,24 @@ class NeuromorphicCore(wiring.Component):
                     words_ = Mux(first, rp_rd.data[self.row_addr_bits:], row_words)
                     with m.If(first):
                         m.d.sync += [row_start.eq(start_), row_words.eq(words_)]
+                    last_word = chunk == words_ - 1
+                    if mut == "sparse_last_word_skipped":
+                        last_word = last_word | ((words_ > 1) & (chunk == words_ - 2))
                     with m.If(words_ == 0):
+                        if mut == "sparse_empty_row_reads":
+                            m.d.comb += [count.eq(1), w_rd.en.eq(1), w_rd.addr.eq(start_)]
+                            m.d.sync += int_valid.eq(1)
                         m.next = "WAIT"
                     with m.Else():
                         m.d.comb += [count.eq(1), w_rd.en.eq(1), w_rd.addr.eq(start_ + chunk)]
                         m.d.sync += [int_valid.eq(1), chunk.eq(chunk + 1)]
-                        with m.If(chunk == words_ - 1):
+                        with m.If(last_word):
                             m.next = "WAIT"
             with m.State("FIRE"):
-                room = out_fifo.level + fire_valid < out_fifo.depth
+                if mut == "fire_room_off_by_one":
+                    room = out_fifo.level + fire_valid <= out_fifo.depth
+                else:
+                    room = out_fifo.level + fire_valid < out_fifo.depth
                 with m.If(room):
                     if not sparse:
                         m.d.comb += [acc_rd.en.eq(1), acc_rd.addr.eq(chunk)]
@@ -212,6 +307,10 @@ class NeuromorphicCore(wiring.Component):
                 m.d.comb += count.eq(1)
                 m.d.sync += self.done.eq(1)
                 m.next = "IDLE"
+        # continuous assignments from the state (Icarus leaves an assignment inside the FSM's case
+        # block X until the state first changes)
+        m.d.comb += [cfg_write.eq(self.cfg_en & fsm.ongoing("IDLE")),
+                     self.events.ready.eq(1 if mut == "events_ready_outside_wait" else fsm.ongoing("WAIT"))]
 
         # -- integrate write-back: acc += weight, per lane ---------------------------------------
         lanes_sum = []
@@ -238,7 +337,8 @@ class NeuromorphicCore(wiring.Component):
                 add = Signal(signed(cfg.weight_bits), name=f"add{n}")
                 hit = Signal(name=f"hit{n}")
                 for valid, idx, w in entries:
-                    with m.If(valid & (idx == n)):
+                    named = idx == (n + 1 if mut == "sparse_entry_off_by_one" else n)
+                    with m.If(named if mut == "sparse_valid_ignored" else valid & named):
                         m.d.comb += [add.eq(w), hit.eq(1)]
                 with m.If(int_valid & hit):
                     m.d.sync += acc.eq(acc + add)
@@ -261,28 +361,48 @@ class NeuromorphicCore(wiring.Component):
             b = b_rd.data.word_select(lane, cfg.membrane_bits).as_signed()
             th = t_rd.data.word_select(lane, cfg.membrane_bits).as_signed()
             vr = r_rd.data.word_select(lane, cfg.membrane_bits).as_signed()
-            width = max(cfg.membrane_bits, cfg.acc_bits) + 3
+            # |v + acc + bias| < 2**(max(membrane, acc) + 1): two bits above the widest operand
+            width = max(cfg.membrane_bits, cfg.acc_bits) + (1 if mut == "sum_one_bit_narrow" else 2)
             total = Signal(signed(width), name=f"total{lane}")
             vs = Signal(signed(cfg.membrane_bits), name=f"vs{lane}")
             m.d.comb += total.eq(v + a + b)
-            m.d.comb += vs.eq(Mux(total < lo, lo, Mux(total > hi, hi, total)))
+            sat_lo = {"sat_low_removed": None, "sat_low_off_by_one": lo + 1}.get(mut, lo)
+            sat_hi = {"sat_high_removed": None, "sat_high_off_by_one": hi - 1}.get(mut, hi)
+            clamped = total
+            if sat_hi is not None:
+                clamped = Mux(total > hi, sat_hi, clamped)
+            if sat_lo is not None:
+                clamped = Mux(total < lo, sat_lo, clamped)
+            m.d.comb += vs.eq(clamped)
             spike = Signal(name=f"spike{lane}")
             neuron_in_range = (fire_chunk * P + lane) < cfg.neurons  # the last chunk may be partial
-            rule = cfg.spike_rule if self.mutate != "threshold_ge" else ("ge" if cfg.spike_rule == "gt" else "gt")
+            rule = cfg.spike_rule if mut != "threshold_ge" else ("ge" if cfg.spike_rule == "gt" else "gt")
             cmp = (vs > th) if rule == "gt" else (vs >= th)
-            m.d.comb += spike.eq(cmp & neuron_in_range)
-            after = Signal(signed(cfg.membrane_bits), name=f"after{lane}")
-            if cfg.reset == "subtract":
-                diff = Signal(signed(cfg.membrane_bits + 2), name=f"diff{lane}")
-                m.d.comb += diff.eq(vs - th)
-                m.d.comb += after.eq(Mux(spike, Mux(diff < lo, lo, Mux(diff > hi, hi, diff)), vs))
-            elif cfg.reset == "zero":
-                m.d.comb += after.eq(Mux(spike, vr, vs))
+            m.d.comb += spike.eq(cmp if mut == "partial_chunk_spike" else cmp & neuron_in_range)
+            shift = cfg.leak_shift + (1 if mut == "leak_off_by_one" and cfg.leak_shift else 0)
+            pre = Signal(signed(cfg.membrane_bits), name=f"pre{lane}")  # the value the reset acts on
+            if mut == "leak_before_reset" and cfg.leak_shift:
+                m.d.comb += pre.eq(vs - (vs >> shift))
             else:
-                m.d.comb += after.eq(vs)
+                m.d.comb += pre.eq(vs)
+            reset = cfg.reset
+            if mut == "reset_mode_swapped":
+                reset = {"subtract": "zero", "zero": "subtract", "none": "subtract"}[reset]
+            after = Signal(signed(cfg.membrane_bits), name=f"after{lane}")
+            if reset == "subtract":
+                diff = Signal(signed(cfg.membrane_bits + 2), name=f"diff{lane}")
+                m.d.comb += diff.eq(pre - th)
+                if mut == "subtract_no_saturation":
+                    m.d.comb += after.eq(Mux(spike, diff, pre))
+                else:
+                    m.d.comb += after.eq(Mux(spike, Mux(diff < lo, lo, Mux(diff > hi, hi, diff)), pre))
+            elif reset == "zero":
+                to = {"reset_to_threshold": th, "reset_to_zero": Const(0, signed(cfg.membrane_bits))}.get(mut, vr)
+                m.d.comb += after.eq(Mux(spike, to, pre))
+            else:
+                m.d.comb += after.eq(pre)
             leaked = Signal(signed(cfg.membrane_bits), name=f"leaked{lane}")
-            shift = cfg.leak_shift + (1 if self.mutate == "leak_off_by_one" and cfg.leak_shift else 0)
-            if cfg.leak_shift:
+            if cfg.leak_shift and mut not in ("leak_removed", "leak_before_reset"):
                 m.d.comb += leaked.eq(after - (after >> shift))
             else:
                 m.d.comb += leaked.eq(after)
@@ -293,16 +413,25 @@ class NeuromorphicCore(wiring.Component):
         with m.If(fire_valid):
             m.d.comb += [v_wr.en.eq(1), v_wr.addr.eq(fire_chunk), v_wr.data.eq(Cat(*new_v)),
                          out_fifo.w_data.eq(Cat(mask, fire_chunk)), out_fifo.w_en.eq(mask != 0)]
+        with m.Elif(clearing):
+            m.d.comb += [v_wr.en.eq(1), v_wr.addr.eq(chunk), v_wr.data.eq(0)]
+        clear_acc = clearing if mut != "clear_keeps_acc" else Const(0)
         if not sparse:
             with m.If(int_valid):
-                m.d.comb += [acc_wr.en.eq(1), acc_wr.addr.eq(int_chunk), acc_wr.data.eq(Cat(*lanes_sum))]
-            with m.Elif(fire_valid):
+                addr = chunk if mut == "acc_writeback_wrong_chunk" else int_chunk
+                m.d.comb += [acc_wr.en.eq(1), acc_wr.addr.eq(addr), acc_wr.data.eq(Cat(*lanes_sum))]
+            with m.Elif(fire_valid & (mut != "acc_not_cleared")):
                 m.d.comb += [acc_wr.en.eq(1), acc_wr.addr.eq(fire_chunk), acc_wr.data.eq(0)]
+            with m.Elif(clear_acc):
+                m.d.comb += [acc_wr.en.eq(1), acc_wr.addr.eq(chunk), acc_wr.data.eq(0)]
             with m.Elif(cfg_write & (self.cfg_mem == CFG_ACC)):
                 m.d.comb += [acc_wr.en.eq(1), acc_wr.addr.eq(self.cfg_addr), acc_wr.data.eq(self.cfg_data)]
         else:
             for n, acc in enumerate(accs):
-                with m.If(fire_valid & (fire_chunk == n // P)):
+                if mut != "acc_not_cleared":
+                    with m.If(fire_valid & (fire_chunk == n // P)):
+                        m.d.sync += acc.eq(0)
+                with m.If(clear_acc & (chunk == n // P)):
                     m.d.sync += acc.eq(0)
                 with m.If(cfg_write & (self.cfg_mem == CFG_ACC) & (self.cfg_addr == n // P)):
                     m.d.sync += acc.eq(self.cfg_data.word_select(n % P, cfg.acc_bits))
@@ -330,7 +459,7 @@ def _initial_words(cfg: CoreConfig, program) -> dict[str, list[int]]:
 
     w = np.asarray(program.weights, dtype=np.int64)
     if w.shape != (cfg.axons, cfg.neurons):
-        raise ValueError(f"program weights have shape {w.shape!r}, expected (axons, neurons) = {(cfg.axons, cfg.neurons)!r}")
+        raise HDLError(f"CoreProgram.weights must have shape (axons, neurons) = {(cfg.axons, cfg.neurons)!r}, found {w.shape!r}")
     if cfg.storage == "sparse":
         words_, rowptr = sparse_layout(cfg, w)
         words = {"weights": words_, "rowptr": rowptr}
