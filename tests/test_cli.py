@@ -91,6 +91,28 @@ def test_verify_command_passes_on_bundled_mlp(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.count("PASS") == 3 and "FAIL" not in out  # two cores, then the whole model
     assert "whole model (multi-core top with router): PASS" in out
+    # each distinct core configuration also ran the random and directed coverage traces
+    assert re.search(r"^core 0 \(.*\+ 5 coverage traces\): PASS", out, re.M)
+    assert "protocol violations 0" in out and "X/Z values 0" in out
+    # the coverage it reached, and plainly which goals one model cannot meet
+    assert re.search(r"^bin +hits +goal +met$", out, re.M)
+    assert re.search(r"^spikes with a negative threshold +\d+ +10 +yes$", out, re.M)  # from the coverage traces
+    assert re.search(r"^coverage goals not met \(\d+\): .*storage sparse", out, re.M | re.S)
+    assert "does not reach every goal" in out
+
+
+def test_verify_command_options(capsys):
+    import argparse
+
+    from neurosim.cli import build_parser
+
+    parser = build_parser()
+    assert isinstance(parser, argparse.ArgumentParser)
+    args = parser.parse_args(["verify", str(MODELS / "digits_mlp.nir"), "--netlist", "ice40", "--no-random"])
+    assert (args.netlist, args.no_random) == ("ice40", True)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["verify", str(MODELS / "digits_mlp.nir"), "--netlist", "xilinx"])
+    assert "invalid choice: 'xilinx'" in capsys.readouterr().err
 
 
 def test_rtl_command_rejects_recurrent_models(tmp_path, capsys):
@@ -131,3 +153,14 @@ def test_report_refuses_what_it_cannot_read(tmp_path, capsys):
     assert main(["report", str(broken)]) == 2
     assert re.search(r"^neurosim report: error: cannot read report '.*broken\.json': .*; give a report\.json "
                      r"neurosim wrote$", capsys.readouterr().err, re.M)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(__import__("shutil").which("iverilog") is None, reason="needs Icarus Verilog")
+def test_verify_command_on_the_generic_netlist(tmp_path, capsys):
+    """`neurosim verify --netlist generic`: the same core benches on the yosys netlist (~2 min)."""
+    assert main(["verify", str(MODELS / "digits_mlp.nir"), "--input", str(MODELS / "digits_sample.npy"),
+                 "--work", str(tmp_path), "--netlist", "generic", "--no-top", "--no-random"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("PASS") == 2 and "FAIL" not in out
+    assert out.count("netlist generic") == 2

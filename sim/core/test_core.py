@@ -4,19 +4,46 @@ The job file named by ``$NEUROSIM_CORE_JOB`` holds the core's parameters and a l
 each with the program to load (weights, biases, thresholds, reset values), the events of every
 timestep and the **engine's** expected spikes, cycle counts and final membranes; nothing is
 recomputed here. Inputs are driven with random gaps and the spike output with random
-back-pressure (seeded per trace). Differences are written to ``$NEUROSIM_CORE_OUT`` and fail the
-test: zero differing spikes, membrane bits and cycles is the only pass.
+back-pressure (seeded per trace); ``eos`` sometimes rises together with the last event of a step.
+
+Comparison: per timestep the multiset of spiking neurons (a duplicated or a missing spike word is
+a difference), the cycle count, and after each trace every membrane bit; a value with X or Z bits
+counts as a difference, never as a crash. The report (``$NEUROSIM_CORE_OUT``) is written whatever
+happens (also when a step times out); the first difference names the timestep with the engine's
+and the RTL's full values.
+
+Stream protocol: the bench obeys the valid/ready rules as the source of ``events`` and checks the
+core as the source of ``spikes``: once ``valid`` is high it stays high with the same payload until
+the handshake, ``valid``/``ready`` are never X, and ``spikes.valid`` does not depend
+combinationally on ``spikes.ready`` (on a sample of cycles ``ready`` is toggled for a picosecond
+each way and ``valid`` read back). Violations are counted (``protocol``) and fail the test.
+
+Timing coverage (``timing`` in the report): cycles with the spike output stalled while valid,
+events offered while the core was not ready, gaps in the event stream, ``eos`` high in the
+cycle the last event is taken, spike words drained after ``done``, ready probes done.
 """
 
 import json
 import os
 import random
+from collections import Counter
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge, Timer
 
 CFG_WEIGHTS, CFG_V, CFG_BIAS, CFG_THRESHOLD, CFG_V_RESET, CFG_ACC, CFG_ROWPTR = 0, 1, 2, 3, 4, 5, 6
+
+#: every input a core (of any generation) may have; the ones the dut lacks are skipped
+INPUTS = ("start", "eos", "clear", "events__valid", "events__payload", "spikes__ready", "cfg_en", "cfg_core",
+          "cfg_mem", "cfg_addr", "cfg_data", "dbg_addr", "dbg_core")
+TIMING_BINS = ("spikes_stalled", "events_not_ready", "event_gaps", "eos_with_last_event", "eos_after_last_event",
+               "spikes_after_done", "ready_probes")
+#: the stream rules the monitor checks: X on valid/ready, valid dropped or payload changed before
+#: the handshake, valid depending combinationally on ready
+RULES = ("x", "valid_dropped", "payload_changed", "valid_from_ready")
+STEP_GUARD = 200_000  # cycles of one timestep before it counts as a timeout
+PROBE_RATE = 0.0625  # fraction of cycles on which spikes.valid is checked for a path from spikes.ready
 
 
 def pack(values, width):
@@ -37,6 +64,91 @@ def unpack_signed(word, width, count):
 def chunked(values, lanes, chunks, fill=0):
     padded = list(values) + [fill] * (lanes * chunks - len(values))
     return [padded[c * lanes:(c + 1) * lanes] for c in range(chunks)]
+
+
+def zero_inputs(dut):
+    for name in INPUTS:
+        if hasattr(dut, name):
+            getattr(dut, name).value = 0
+
+
+class Protocol:
+    """Valid/ready rules of one stream whose source is the dut (``spikes``), plus the sink-side
+    rule of ``events`` (the dut's ready is never X)."""
+
+    def __init__(self, report, seed):
+        self.report = report
+        self.rng = random.Random(seed)
+        self.held = None  # payload of a word offered and not yet taken at the last sample
+
+    def violation(self, rule, text):
+        """Count a broken ``rule`` (one of :data:`RULES`); keep the first text of each rule and overall."""
+        self.report["protocol"] += 1
+        self.report["protocol_first"] = self.report["protocol_first"] or text
+        self.report["protocol_rules"][rule] += 1
+        self.report["protocol_examples"][rule] = self.report["protocol_examples"][rule] or text
+
+    async def probe(self, dut, where, ready):
+        """Toggle ``spikes.ready`` around the bench's value and watch ``spikes.valid`` (call right
+        after driving the inputs at a falling edge, before ``ReadOnly``); leaves ``ready`` driven."""
+        if self.rng.random() >= PROBE_RATE:
+            dut.spikes__ready.value = ready
+            return
+        seen = []
+        for r in (0, 1):
+            dut.spikes__ready.value = r
+            await Timer(1, "ps")
+            seen.append(str(dut.spikes__valid.value))
+        dut.spikes__ready.value = ready
+        await Timer(1, "ps")
+        self.report["timing"]["ready_probes"] += 1
+        if seen[0] != seen[1]:
+            self.violation("valid_from_ready", f"{where}: spikes.valid depends combinationally on spikes.ready "
+                                               f"(valid {seen[0]} with ready 0, {seen[1]} with ready 1)")
+
+    def sample(self, dut, where):
+        """Check the values of this cycle (in ``ReadOnly``); returns (spikes.valid, spikes.ready,
+        events.ready) as bools."""
+        valid, ready, ev_ready = dut.spikes__valid.value, dut.spikes__ready.value, dut.events__ready.value
+        if not valid.is_resolvable:
+            self.violation("x", f"{where}: spikes.valid is {valid}")
+        if not ev_ready.is_resolvable:
+            self.violation("x", f"{where}: events.ready is {ev_ready}")
+        v, r = valid.is_resolvable and int(valid) == 1, ready.is_resolvable and int(ready) == 1
+        payload = str(dut.spikes__payload.value) if v and (self.held is not None or not r) else None
+        if self.held is not None:
+            if not v:
+                self.violation("valid_dropped",
+                               f"{where}: spikes.valid fell before the handshake (word {self.held} was offered)")
+            elif payload != self.held:
+                self.violation("payload_changed",
+                               f"{where}: spikes.payload changed from {self.held} to {payload} before the handshake")
+        self.held = payload if v and not r else None
+        if v and not r:
+            self.report["timing"]["spikes_stalled"] += 1
+        return v, r, ev_ready.is_resolvable and int(ev_ready) == 1
+
+
+def take_word(dut, p, fired, diffs, t):
+    value = dut.spikes__payload.value
+    if not value.is_resolvable:
+        diffs["unknown_values"] += 1
+        note(diffs, f"step {t}: spike word {value} has X/Z bits")
+        return
+    word = value.to_unsigned()
+    chunk, mask = word >> p["lanes"], word & ((1 << p["lanes"]) - 1)
+    fired += [chunk * p["lanes"] + lane for lane in range(p["lanes"]) if mask >> lane & 1]
+
+
+def spike_difference(fired, want):
+    """Compare the neurons that fired as multisets: returns (differing spikes, missing, extra); a
+    neuron reported twice in one timestep (a duplicated spike word) is one differing spike."""
+    missing, extra = Counter(want) - Counter(fired), Counter(fired) - Counter(want)
+    return sum(missing.values()) + sum(extra.values()), sorted(missing.elements()), sorted(extra.elements())
+
+
+def note(diffs, text):
+    diffs["first"] = diffs["first"] or text
 
 
 async def write(dut, mem, addr, data):
@@ -65,60 +177,114 @@ async def load(dut, p, prog):
     dut.cfg_en.value = 0
 
 
-async def step(dut, p, events, rng, gap, stall):
-    """One timestep: returns (spiking neuron indices, counted cycles)."""
+async def step(dut, p, events, rng, trace, t, diffs, mon, timing):
+    """One timestep: returns (spiking neuron indices, counted cycles or None), or None on a timeout."""
+    gap, stall = trace["gap"], trace["stall"]
+    early_eos = rng.random() < 0.5  # raise eos together with the last event
     await FallingEdge(dut.clk)
     dut.start.value = 1
     await RisingEdge(dut.clk)
-    idx, fired, edges = 0, [], 0
+    idx, offering, fired, edges = 0, False, [], 0
+    where = f"trace {trace['index']} step {t}"
+    mon.held = None
     while True:
         await FallingEdge(dut.clk)
         dut.start.value = 0
-        offer = idx < len(events) and rng.random() >= gap
-        dut.events__valid.value = int(offer)
+        if not offering and idx < len(events):
+            offering = rng.random() >= gap  # once offered, a word stays offered until it is taken
+            timing["event_gaps"] += int(not offering)
+        last = offering and idx == len(events) - 1
+        dut.events__valid.value = int(offering)
         dut.events__payload.value = events[idx] if idx < len(events) else 0
-        dut.eos.value = int(idx >= len(events))
-        dut.spikes__ready.value = int(rng.random() >= stall)
+        dut.eos.value = int(idx >= len(events) or (early_eos and last))
+        await mon.probe(dut, where, int(rng.random() >= stall))
         await ReadOnly()
-        if offer and dut.events__ready.value == 1:
+        valid, ready, ev_ready = mon.sample(dut, where)
+        if offering and ev_ready:
+            if last:
+                timing["eos_with_last_event" if early_eos else "eos_after_last_event"] += 1
             idx += 1
-        if dut.spikes__valid.value == 1 and dut.spikes__ready.value == 1:
-            word = dut.spikes__payload.value.to_unsigned()
-            chunk, mask = word >> p["lanes"], word & ((1 << p["lanes"]) - 1)
-            fired += [chunk * p["lanes"] + lane for lane in range(p["lanes"]) if mask >> lane & 1]
-        if dut.done.value == 1:
+            offering = False
+        elif offering:
+            timing["events_not_ready"] += 1
+        if valid and ready:
+            take_word(dut, p, fired, diffs, t)
+        if dut.done.value.is_resolvable and int(dut.done.value) == 1:
             break
         await RisingEdge(dut.clk)
         edges += 1
-        assert edges < 1_000_000, "timeout: the core never finished the step"
-    cycles = int(dut.cycles.value)
+        if edges >= trace["step_guard"]:
+            diffs["timeout"] = t
+            note(diffs, f"{where}: done never rose within {trace['step_guard']:,} cycles ({idx} of {len(events)} "
+                        f"events taken, spikes so far {sorted(fired)})")
+            return None
+    if hasattr(dut, "error") and str(dut.error.value) != "0":  # the engine never sends an out-of-range event
+        diffs["error_flag"] += 1
+        note(diffs, f"{where}: the error flag is {dut.error.value} (the engine's events are all in range)")
+    value = dut.cycles.value
+    cycles = value.to_unsigned() if value.is_resolvable else None
+    if cycles is None:
+        diffs["unknown_values"] += 1
+        note(diffs, f"{where}: cycles {value} has X/Z bits")
     # drain spikes still queued after done
     while True:
         await FallingEdge(dut.clk)
         dut.eos.value = 0
         dut.events__valid.value = 0
-        dut.spikes__ready.value = 1
+        await mon.probe(dut, where, 1)
         await ReadOnly()
-        if dut.spikes__valid.value != 1:
+        valid, _, _ = mon.sample(dut, where)
+        if not valid:
             break
-        word = dut.spikes__payload.value.to_unsigned()
-        chunk, mask = word >> p["lanes"], word & ((1 << p["lanes"]) - 1)
-        fired += [chunk * p["lanes"] + lane for lane in range(p["lanes"]) if mask >> lane & 1]
+        timing["spikes_after_done"] += 1
+        take_word(dut, p, fired, diffs, t)
         await RisingEdge(dut.clk)
     await FallingEdge(dut.clk)
     dut.spikes__ready.value = 0
-    return sorted(fired), cycles
+    return fired, cycles
 
 
-async def membranes(dut, p):
+async def membranes(dut, p, diffs):
     out = []
     for c in range(p["chunks"]):
         await FallingEdge(dut.clk)
         dut.dbg_addr.value = c
         await RisingEdge(dut.clk)
         await ReadOnly()
-        out += unpack_signed(dut.dbg_v.value.to_unsigned(), p["membrane_bits"], p["lanes"])
+        value = dut.dbg_v.value
+        if not value.is_resolvable:
+            diffs["unknown_values"] += 1
+            note(diffs, f"membranes: chunk {c} reads {value} (X/Z bits)")
+            out += [None] * p["lanes"]
+            continue
+        out += unpack_signed(value.to_unsigned(), p["membrane_bits"], p["lanes"])
     return out[:p["neurons"]]
+
+
+async def run_trace(dut, job, p, k, trace, diffs, mon, timing):
+    rng = random.Random(trace["seed"])
+    trace = {**trace, "index": k, "step_guard": job.get("step_guard") or STEP_GUARD}
+    if not job.get("baked"):  # a baked program is already in the memories
+        await load(dut, p, trace["program"])
+    for t, events in enumerate(trace["events"]):
+        got = await step(dut, p, events, rng, trace, t, diffs, mon, timing)
+        if got is None:
+            return
+        fired, cycles = got
+        want = [n for n, s in enumerate(trace["spikes"][t]) if s]
+        count, missing, extra = spike_difference(fired, want)
+        if count:
+            diffs["spikes"] += count
+            note(diffs, f"step {t}: spikes {sorted(fired)} != engine {want} (missing {missing}, extra {extra})")
+        if cycles is not None and cycles != trace["cycles"][t]:
+            diffs["cycles"] += 1
+            note(diffs, f"step {t}: {cycles} cycles != engine {trace['cycles'][t]}")
+    got_v = await membranes(dut, p, diffs)
+    mask = (1 << p["membrane_bits"]) - 1
+    diffs["membrane_bits"] = sum(bin((a ^ b) & mask).count("1") for a, b in zip(got_v, trace["membranes"])
+                                 if a is not None)
+    if diffs["membrane_bits"]:
+        note(diffs, f"membranes {got_v} != engine {trace['membranes']}")
 
 
 @cocotb.test()
@@ -128,34 +294,27 @@ async def test_traces(dut):
     p = job["params"]
     Clock(dut.clk, 10, unit="ns").start()
     dut.rst.value = 1
-    for name in ("start", "eos", "events__valid", "events__payload", "spikes__ready", "cfg_en", "cfg_mem",
-                 "cfg_addr", "cfg_data", "dbg_addr"):
-        getattr(dut, name).value = 0
+    zero_inputs(dut)
     await ClockCycles(dut.clk, 2)
     await FallingEdge(dut.clk)
     dut.rst.value = 0
-    report = []
-    for k, trace in enumerate(job["traces"]):
-        rng = random.Random(trace["seed"])
-        if not job.get("baked"):  # a baked program is already in the memories
-            await load(dut, p, trace["program"])
-        diffs = {"spikes": 0, "cycles": 0, "membrane_bits": 0, "first": None}
-        for t, events in enumerate(trace["events"]):
-            fired, cycles = await step(dut, p, events, rng, trace["gap"], trace["stall"])
-            want = [n for n, s in enumerate(trace["spikes"][t]) if s]
-            if fired != want:
-                diffs["spikes"] += len(set(fired) ^ set(want))
-                diffs["first"] = diffs["first"] or f"step {t}: spikes {fired} != engine {want}"
-            if cycles != trace["cycles"][t]:
-                diffs["cycles"] += 1
-                diffs["first"] = diffs["first"] or f"step {t}: {cycles} cycles != engine {trace['cycles'][t]}"
-        got_v = await membranes(dut, p)
-        mask = (1 << p["membrane_bits"]) - 1
-        diffs["membrane_bits"] = sum(bin((a ^ b) & mask).count("1") for a, b in zip(got_v, trace["membranes"]))
-        if diffs["membrane_bits"] and not diffs["first"]:
-            diffs["first"] = f"membranes {got_v} != engine {trace['membranes']}"
-        report.append(diffs)
-    with open(os.environ["NEUROSIM_CORE_OUT"], "w") as fh:
-        json.dump(report, fh)
-    bad = [(k, d) for k, d in enumerate(report) if d["spikes"] or d["cycles"] or d["membrane_bits"]]
-    assert not bad, f"{len(bad)} of {len(report)} traces differ from the engine; first: trace {bad[0][0]}: {bad[0][1]['first']}"
+    report = {"traces": [], "protocol": 0, "protocol_first": None, "protocol_rules": dict.fromkeys(RULES, 0),
+              "protocol_examples": dict.fromkeys(RULES), "timing": dict.fromkeys(TIMING_BINS, 0)}
+    mon = Protocol(report, job.get("probe_seed", 0))
+    try:
+        for k, trace in enumerate(job["traces"]):
+            diffs = {"spikes": 0, "cycles": 0, "membrane_bits": 0, "unknown_values": 0, "error_flag": 0, "timeout": None,
+                     "first": None}
+            report["traces"].append(diffs)
+            await run_trace(dut, job, p, k, trace, diffs, mon, report["timing"])
+            if diffs["timeout"] is not None:
+                break  # the core's state is unknown: later traces would only repeat the failure
+    finally:
+        with open(os.environ["NEUROSIM_CORE_OUT"], "w") as fh:
+            json.dump(report, fh)
+    bad = [(k, d) for k, d in enumerate(report["traces"])
+           if d["spikes"] or d["cycles"] or d["membrane_bits"] or d["unknown_values"] or d["error_flag"]
+           or d["timeout"] is not None]
+    assert not bad, (f"{len(bad)} of {len(report['traces'])} traces differ from the engine; first: trace {bad[0][0]}: "
+                     f"{bad[0][1]['first']}")
+    assert not report["protocol"], f"{report['protocol']} stream protocol violations; first: {report['protocol_first']}"

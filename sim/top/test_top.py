@@ -2,13 +2,22 @@
 
 The job file (``$NEUROSIM_TOP_JOB``) gives, per timestep, the external input events and the
 engine's per-core cycle counts and spiking neurons (global source indices), and the engine's
-final membranes per core. The spike tap is read with random back-pressure.
+final membranes per core. Input events are offered with random gaps (a word once offered stays
+offered until it is taken; ``eos`` sometimes rises with the last event) and the spike tap is read
+with random back-pressure.
 
 Comparison: per timestep the multiset of spiking neurons (a duplicated or a missing spike is a
 difference), every core's cycle count, and at the end every membrane bit; a value with X or Z
 bits counts as a difference, never as a crash. The report is written whatever happens (also
 when a step times out), and the first difference names the timestep with the engine's and the
 RTL's full values.
+
+Stream protocol, checked on the spike tap (the top is its source): ``valid`` held with a stable
+payload until the handshake, no X on ``valid``/``ready``, and ``valid`` independent of ``ready``
+(on a sample of cycles ``ready`` is toggled for a picosecond each way and ``valid`` read back);
+on ``events`` (the bench is the source) the top's ``ready`` must never be X. Violations are
+counted (``protocol``) and fail the test. ``timing`` counts the back-pressure and end-of-step
+situations the run went through (coverage).
 """
 
 import json
@@ -18,7 +27,70 @@ from collections import Counter
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge, Timer
+
+#: every input a top (of any generation) may have; the ones the dut lacks are skipped
+INPUTS = ("start", "eos", "clear", "events__valid", "events__payload", "spikes__ready", "dbg_core", "dbg_addr",
+          "cfg_en", "cfg_core", "cfg_mem", "cfg_addr", "cfg_data")
+TIMING_BINS = ("spikes_stalled", "events_not_ready", "event_gaps", "eos_with_last_event", "eos_after_last_event",
+               "spikes_after_done", "ready_probes")
+#: the stream rules the monitor checks: X on valid/ready, valid dropped or payload changed before
+#: the handshake, valid depending combinationally on ready
+RULES = ("x", "valid_dropped", "payload_changed", "valid_from_ready")
+STEP_GUARD = 200_000
+PROBE_RATE = 0.0625
+
+
+class Protocol:
+    """The valid/ready rules of the spike tap (the dut is the source) and of ``events.ready``."""
+
+    def __init__(self, diffs, seed):
+        self.diffs = diffs
+        self.rng = random.Random(seed)
+        self.held = None
+
+    def violation(self, rule, text):
+        """Count a broken ``rule`` (one of :data:`RULES`); keep the first text of each rule and overall."""
+        self.diffs["protocol"] += 1
+        self.diffs["protocol_first"] = self.diffs["protocol_first"] or text
+        self.diffs["protocol_rules"][rule] += 1
+        self.diffs["protocol_examples"][rule] = self.diffs["protocol_examples"][rule] or text
+
+    async def probe(self, dut, where, ready):
+        if self.rng.random() >= PROBE_RATE:
+            dut.spikes__ready.value = ready
+            return
+        seen = []
+        for r in (0, 1):
+            dut.spikes__ready.value = r
+            await Timer(1, "ps")
+            seen.append(str(dut.spikes__valid.value))
+        dut.spikes__ready.value = ready
+        await Timer(1, "ps")
+        self.diffs["timing"]["ready_probes"] += 1
+        if seen[0] != seen[1]:
+            self.violation("valid_from_ready", f"{where}: spikes.valid depends combinationally on spikes.ready "
+                                               f"(valid {seen[0]} with ready 0, {seen[1]} with ready 1)")
+
+    def sample(self, dut, where):
+        valid, ready, ev_ready = dut.spikes__valid.value, dut.spikes__ready.value, dut.events__ready.value
+        if not valid.is_resolvable:
+            self.violation("x", f"{where}: spikes.valid is {valid}")
+        if not ev_ready.is_resolvable:
+            self.violation("x", f"{where}: events.ready is {ev_ready}")
+        v, r = valid.is_resolvable and int(valid) == 1, ready.is_resolvable and int(ready) == 1
+        payload = str(dut.spikes__payload.value) if v and (self.held is not None or not r) else None
+        if self.held is not None:
+            if not v:
+                self.violation("valid_dropped",
+                               f"{where}: spikes.valid fell before the handshake (word {self.held} was offered)")
+            elif payload != self.held:
+                self.violation("payload_changed",
+                               f"{where}: spikes.payload changed from {self.held} to {payload} before the handshake")
+        self.held = payload if v and not r else None
+        if v and not r:
+            self.diffs["timing"]["spikes_stalled"] += 1
+        return v, r, ev_ready.is_resolvable and int(ev_ready) == 1
 
 
 @cocotb.test()
@@ -30,65 +102,102 @@ async def test_model(dut):
     lanes_max, chunk_bits = job["lanes_max"], job["chunk_bits"]
     Clock(dut.clk, 10, unit="ns").start()
     dut.rst.value = 1
-    for name in ("start", "eos", "events__valid", "events__payload", "spikes__ready", "dbg_core", "dbg_addr"):
-        getattr(dut, name).value = 0
+    for name in INPUTS:
+        if hasattr(dut, name):
+            getattr(dut, name).value = 0
     await ClockCycles(dut.clk, 2)
     await FallingEdge(dut.clk)
     dut.rst.value = 0
-    diffs = {"spikes": 0, "cycles": 0, "membrane_bits": 0, "unknown_values": 0, "timeout": None, "first": None}
+    diffs = {"spikes": 0, "cycles": 0, "membrane_bits": 0, "unknown_values": 0, "error_flag": 0, "timeout": None,
+             "first": None,
+             "protocol": 0, "protocol_first": None, "protocol_rules": dict.fromkeys(RULES, 0),
+             "protocol_examples": dict.fromkeys(RULES), "timing": dict.fromkeys(TIMING_BINS, 0)}
+    mon = Protocol(diffs, job["seed"] + 1)
     try:
-        await _run_steps(dut, job, rng, cores, lanes_max, chunk_bits, diffs)
+        await _run_steps(dut, job, rng, cores, lanes_max, chunk_bits, diffs, mon)
         if diffs["timeout"] is None:
             await _read_membranes(dut, job, cores, diffs)
     finally:
         with open(os.environ["NEUROSIM_TOP_OUT"], "w") as fh:
             json.dump(diffs, fh)
     assert not (diffs["spikes"] or diffs["cycles"] or diffs["membrane_bits"] or diffs["unknown_values"]
-                or diffs["timeout"]), diffs["first"]
+                or diffs["error_flag"] or diffs["timeout"] is not None), diffs["first"]
+    assert not diffs["protocol"], f"{diffs['protocol']} stream protocol violations; first: {diffs['protocol_first']}"
+
+
+def spike_difference(fired, want):
+    """Compare the neurons that fired as multisets: returns (differing spikes, missing, extra); a
+    neuron reported twice in one timestep (a duplicated spike word) is one differing spike."""
+    missing, extra = Counter(want) - Counter(fired), Counter(fired) - Counter(want)
+    return sum(missing.values()) + sum(extra.values()), sorted(missing.elements()), sorted(extra.elements())
 
 
 def _note(diffs, text):
     diffs["first"] = diffs["first"] or text
 
 
-async def _run_steps(dut, job, rng, cores, lanes_max, chunk_bits, diffs):
+def _take(dut, t, cores, lanes_max, chunk_bits, fired, diffs):
+    if not dut.spikes__payload.value.is_resolvable:
+        diffs["unknown_values"] += 1
+        _note(diffs, f"step {t}: spike word {dut.spikes__payload.value} has X/Z bits")
+        return
+    word = dut.spikes__payload.value.to_unsigned()
+    mask = word & ((1 << lanes_max) - 1)
+    chunk = (word >> lanes_max) & ((1 << chunk_bits) - 1)
+    core = word >> (lanes_max + chunk_bits)
+    if core >= len(cores):
+        diffs["spikes"] += 1
+        _note(diffs, f"step {t}: spike word {word:#x} names core {core}, the top has {len(cores)}")
+        return
+    c = cores[core]
+    fired += [c["base"] + chunk * c["lanes"] + lane for lane in range(lanes_max) if mask >> lane & 1]
+
+
+async def _run_steps(dut, job, rng, cores, lanes_max, chunk_bits, diffs, mon):
+    timing = diffs["timing"]
     for t, step in enumerate(job["steps"]):
+        early_eos = rng.random() < 0.5
         await FallingEdge(dut.clk)
         dut.start.value = 1
         await RisingEdge(dut.clk)
-        events, idx, fired, guard = step["events"], 0, [], 0
+        events, idx, offering, fired, guard = step["events"], 0, False, [], 0
+        mon.held = None
+        where = f"step {t}"
         while True:
             await FallingEdge(dut.clk)
             dut.start.value = 0
-            offer = idx < len(events) and rng.random() >= job["gap"]
-            dut.events__valid.value = int(offer)
+            if not offering and idx < len(events):
+                offering = rng.random() >= job["gap"]  # once offered, a word stays offered until taken
+                timing["event_gaps"] += int(not offering)
+            last = offering and idx == len(events) - 1
+            dut.events__valid.value = int(offering)
             dut.events__payload.value = events[idx] if idx < len(events) else 0
-            dut.eos.value = int(idx >= len(events))
-            dut.spikes__ready.value = int(rng.random() >= job["stall"])
+            dut.eos.value = int(idx >= len(events) or (early_eos and last))
+            await mon.probe(dut, where, int(rng.random() >= job["stall"]))
             await ReadOnly()
-            if offer and dut.events__ready.value == 1:
+            valid, ready, ev_ready = mon.sample(dut, where)
+            if offering and ev_ready:
+                if last:
+                    timing["eos_with_last_event" if early_eos else "eos_after_last_event"] += 1
                 idx += 1
-            if dut.spikes__valid.value == 1 and dut.spikes__ready.value == 1:
-                if not dut.spikes__payload.value.is_resolvable:
-                    diffs["unknown_values"] += 1
-                    _note(diffs, f"step {t}: spike word {dut.spikes__payload.value} has X/Z bits")
-                    await RisingEdge(dut.clk)
-                    continue
-                word = dut.spikes__payload.value.to_unsigned()
-                mask = word & ((1 << lanes_max) - 1)
-                chunk = (word >> lanes_max) & ((1 << chunk_bits) - 1)
-                core = word >> (lanes_max + chunk_bits)
-                c = cores[core]
-                fired += [c["base"] + chunk * c["lanes"] + lane for lane in range(lanes_max) if mask >> lane & 1]
-            if dut.done.value == 1 and idx >= len(events):
+                offering = False
+            elif offering:
+                timing["events_not_ready"] += 1
+            if valid and ready:
+                _take(dut, t, cores, lanes_max, chunk_bits, fired, diffs)
+            done = dut.done.value
+            if done.is_resolvable and int(done) == 1 and idx >= len(events):
                 break
             await RisingEdge(dut.clk)
             guard += 1
-            if guard >= 200_000:
+            if guard >= STEP_GUARD:
                 diffs["timeout"] = t
-                _note(diffs, f"step {t}: done never rose within 200,000 cycles ({idx} of {len(events)} events taken, "
-                             f"spikes so far {sorted(fired)})")
+                _note(diffs, f"step {t}: done never rose within {STEP_GUARD:,} cycles ({idx} of {len(events)} "
+                             f"events taken, spikes so far {sorted(fired)})")
                 return
+        if hasattr(dut, "error") and str(dut.error.value) != "0":  # the engine's events are all in range
+            diffs["error_flag"] += 1
+            _note(diffs, f"step {t}: the error flag is {dut.error.value} (the engine's events are all in range)")
         if not dut.core_cycles.value.is_resolvable:
             diffs["unknown_values"] += 1
             _note(diffs, f"step {t}: core_cycles {dut.core_cycles.value} has X/Z bits")
@@ -99,12 +208,24 @@ async def _run_steps(dut, job, rng, cores, lanes_max, chunk_bits, diffs):
             diffs["cycles"] += len(bad)
             if bad:
                 _note(diffs, f"step {t}: cycles per core {got} != engine {step['cycles']}")
-        missing = Counter(step["spikes"]) - Counter(fired)
-        extra = Counter(fired) - Counter(step["spikes"])
-        if missing or extra:
-            diffs["spikes"] += sum(missing.values()) + sum(extra.values())
+        # spike words still in the tap after done belong to this step
+        while True:
+            await FallingEdge(dut.clk)
+            dut.eos.value = 0
+            dut.events__valid.value = 0
+            await mon.probe(dut, where, 1)
+            await ReadOnly()
+            valid, _, _ = mon.sample(dut, where)
+            if not valid:
+                break
+            timing["spikes_after_done"] += 1
+            _take(dut, t, cores, lanes_max, chunk_bits, fired, diffs)
+            await RisingEdge(dut.clk)
+        count, missing, extra = spike_difference(fired, step["spikes"])
+        if count:
+            diffs["spikes"] += count
             _note(diffs, f"step {t}: spikes {sorted(fired)} != engine {sorted(step['spikes'])} "
-                         f"(missing {sorted(missing.elements())}, extra {sorted(extra.elements())})")
+                         f"(missing {missing}, extra {extra})")
         await FallingEdge(dut.clk)
         dut.eos.value = 0
         dut.spikes__ready.value = 0

@@ -25,17 +25,32 @@ def random_config(seed: int) -> CoreConfig:
 
 N_CONFIGS = 200
 BATCH = 20
+#: coverage of the default co-verification runs of this session, merged by
+#: test_default_runs_reach_every_coverage_goal: sweep batch -> Coverage, and the tops' runs
+_SWEEP_COVERAGE: dict = {}
+_TOP_COVERAGE: dict = {}
+
+
+def _sweep_batch(batch: int, tmp_path):
+    """Configs ``batch * BATCH ...``: three random traces and the directed corners each; every one
+    bit-, cycle- and protocol-exact; returns the batch's merged coverage."""
+    from neurosim.targets.neuromorphic.coverage import Coverage
+    from neurosim.targets.neuromorphic.verify import corner_traces, random_traces, run
+
+    runs = []
+    for k in range(batch * BATCH, (batch + 1) * BATCH):
+        cfg = random_config(k)
+        r = run(cfg, random_traces(cfg, 3, seed=k, steps=5) + corner_traces(cfg, seed=k), tmp_path / f"c{k}")
+        assert r.passed, f"config {k} {cfg}: {r.first_difference}"
+        assert (r.differing_spikes, r.differing_cycles, r.differing_membrane_bits, r.unknown_values,
+                r.protocol_violations) == (0, 0, 0, 0, 0)
+        runs.append(r.coverage)
+    return Coverage.merged(runs)
 
 
 @pytest.mark.parametrize("batch", range(N_CONFIGS // BATCH))
 def test_random_configs_icarus(batch, tmp_path):
-    from neurosim.targets.neuromorphic.verify import random_traces, run
-
-    for k in range(batch * BATCH, (batch + 1) * BATCH):
-        cfg = random_config(k)
-        r = run(cfg, random_traces(cfg, 3, seed=k, steps=5), tmp_path / f"c{k}")
-        assert r.passed, f"config {k} {cfg}: {r.first_difference}"
-        assert (r.differing_spikes, r.differing_cycles, r.differing_membrane_bits) == (0, 0, 0)
+    _SWEEP_COVERAGE[batch] = _sweep_batch(batch, tmp_path)
 
 
 @pytest.mark.parametrize("storage", ["dense", "sparse"])
@@ -82,6 +97,7 @@ def test_configs_verilator(index, tmp_path):
     cfg = VERILATOR_CONFIGS[index]
     r = run(cfg, random_traces(cfg, 4, seed=100 + index, steps=5), tmp_path, simulator="verilator")
     assert r.passed, f"{cfg}: {r.first_difference}"
+    assert r.protocol_violations == 0 and r.coverage.bins["ready-toggle probes"].hits > 0  # the probe ran
 
 
 def test_verilator_configs_cover_every_variant():
@@ -101,12 +117,12 @@ def test_config_errors_name_the_parameter():
         CoreConfig(neurons=4, axons=2, spike_rule="multi")
     with pytest.raises(HDLError, match=r"^CoreConfig\.leak_shift must be an int in 0\.\.15 \(0 = no leak\), found 16$"):
         CoreConfig(neurons=4, axons=2, leak_shift=16)
-    with pytest.raises(HDLError, match=r"^CoreConfig\.acc_bits must be at least weight_bits \(8\) and membrane_bits "
-                                       r"\(16\), as the engine requires, found 6$"):
+    with pytest.raises(HDLError, match=r"^CoreConfig\.acc_bits must be an int in 16\.\.62 \(at least membrane_bits, as "
+                                       r"the engine's accumulator\), found 6$"):
         CoreConfig(neurons=4, axons=2, acc_bits=6)
     # narrower than the membrane: the engine refuses it, so the generator does too
-    with pytest.raises(HDLError, match=r"^CoreConfig\.acc_bits must be at least weight_bits \(4\) and membrane_bits "
-                                       r"\(12\), as the engine requires, found 10$"):
+    with pytest.raises(HDLError, match=r"^CoreConfig\.acc_bits must be an int in 12\.\.62 \(at least membrane_bits, as "
+                                       r"the engine's accumulator\), found 10$"):
         CoreConfig(neurons=4, axons=2, weight_bits=4, membrane_bits=12, acc_bits=10)
     with pytest.raises(HDLError, match=r"^CoreConfig\.storage must be 'dense' or 'sparse', found 'csc'$"):
         CoreConfig(neurons=4, axons=2, storage="csc")
@@ -193,6 +209,11 @@ def _check_tops(kind, simulator, every, tmp_path):
     assert not failed, failed
     assert all((r.differing_spikes, r.differing_cycles, r.differing_membrane_bits) == (0, 0, 0) for r in results)
     assert len(results) == len(x)
+    assert all(r.protocol_violations == 0 and r.unknown_values == 0 for r in results)
+    if simulator == "icarus":
+        from neurosim.targets.neuromorphic.coverage import Coverage
+
+        _TOP_COVERAGE[kind] = Coverage.merged(r.coverage for r in results)
 
 
 @pytest.mark.parametrize("kind", ["mlp", "conv", "mlp_nm24"])
@@ -223,10 +244,106 @@ def test_long_random_sweep_icarus(tmp_path):
     """The longer sweep (`pytest -m slow`): NEUROSIM_SWEEP configs (default 1000) beyond the CI's 200."""
     import os
 
-    from neurosim.targets.neuromorphic.verify import random_traces, run
+    from neurosim.targets.neuromorphic.verify import corner_traces, random_traces, run
 
     count = int(os.environ.get("NEUROSIM_SWEEP", "1000"))
     for k in range(N_CONFIGS, N_CONFIGS + count):
         cfg = random_config(k)
-        r = run(cfg, random_traces(cfg, 3, seed=k, steps=8), tmp_path / f"c{k}")
+        r = run(cfg, random_traces(cfg, 3, seed=k, steps=8) + corner_traces(cfg, seed=k), tmp_path / f"c{k}")
         assert r.passed, f"config {k} {cfg}: {r.first_difference}"
+
+
+def test_mixed_lane_top_on_icarus(tmp_path):
+    """A top whose cores have 2, 3 and 1 lanes (the mapping never makes one: every core gets the
+    preset's lanes) against the chained single-core engine runs."""
+    from neurosim.targets.neuromorphic.verify import verify_mixed_lane_top
+
+    r = verify_mixed_lane_top(tmp_path, "icarus")
+    assert r.passed, r.first_difference
+    assert (r.differing_spikes, r.differing_cycles, r.differing_membrane_bits, r.protocol_violations) == (0, 0, 0, 0)
+    assert r.coverage.bins["top: mixed lane counts"].hits == 1
+    _TOP_COVERAGE["mixed"] = r.coverage
+
+
+def _protocol_mutants(kind):
+    from neurosim.targets.neuromorphic.hdl.top import MultiCoreTop
+
+    have = getattr(NeuromorphicCore if kind == "core" else MultiCoreTop,
+                   "CAMPAIGN_MUTATIONS" if kind == "core" else "MUTATIONS", ())
+    want = {"core": ("spikes_valid_needs_ready", "spikes_valid_drops", "spikes_payload_unstable"),
+            "top": ("tap_valid_needs_ready",)}[kind]
+    return [m for m in want if m in have]
+
+
+@pytest.mark.parametrize("mutation", ["spikes_valid_needs_ready", "spikes_valid_drops", "spikes_payload_unstable"])
+def test_core_protocol_monitor_catches(mutation, tmp_path):
+    """The spike stream's monitor names each broken rule: valid from ready (the ready-toggle
+    probe), valid dropped before the handshake, payload changed before the handshake."""
+    from neurosim.targets.neuromorphic.verify import random_traces, run
+
+    if mutation not in _protocol_mutants("core"):
+        pytest.skip(f"the core has no {mutation!r} mutant yet")
+    cfg = CoreConfig(neurons=10, axons=6, lanes=4, leak_shift=2)
+    r = run(cfg, random_traces(cfg, 3, seed=3), tmp_path, mutate=mutation)
+    assert not r.passed and r.protocol_violations > 0
+    rule, text = {"spikes_valid_needs_ready": ("valid_from_ready", "spikes.valid depends combinationally on spikes.ready"),
+                  "spikes_valid_drops": ("valid_dropped", "spikes.valid fell before the handshake"),
+                  "spikes_payload_unstable": ("payload_changed", "spikes.payload changed from")}[mutation]
+    count, first = r.protocol_rules[rule]
+    assert count > 0 and text in first
+
+
+@pytest.mark.skipif(shutil.which("verilator") is None, reason="needs Verilator >= 5.036 (bash scripts/test.sh installs it)")
+def test_ready_toggle_probe_works_on_verilator(tmp_path):
+    """The combinational valid-from-ready probe (Timer(1, "ps") around a toggled ready) sees the
+    path under Verilator too (the unmutated core passes it in test_configs_verilator)."""
+    from neurosim.targets.neuromorphic.verify import random_traces, run
+
+    if "spikes_valid_needs_ready" not in _protocol_mutants("core"):
+        pytest.skip("the core has no 'spikes_valid_needs_ready' mutant yet")
+    cfg = CoreConfig(neurons=10, axons=6, lanes=4, leak_shift=2)
+    traces = random_traces(cfg, 3, seed=3)
+    bad = run(cfg, traces, tmp_path / "bad", simulator="verilator", mutate="spikes_valid_needs_ready")
+    assert bad.protocol_rules["valid_from_ready"][0] > 0 and bad.coverage.bins["ready-toggle probes"].hits > 0
+
+
+def test_top_protocol_monitor_catches_valid_from_ready(tmp_path):
+    from neurosim.targets.neuromorphic.verify import verify_mixed_lane_top
+
+    if "tap_valid_needs_ready" not in _protocol_mutants("top"):
+        pytest.skip("the top has no 'tap_valid_needs_ready' mutant yet")
+    r = verify_mixed_lane_top(tmp_path, "icarus", mutate="tap_valid_needs_ready")
+    assert not r.passed and r.protocol_violations > 0
+    count, first = r.protocol_rules["valid_from_ready"]
+    assert count > 0 and "spikes.valid depends combinationally on spikes.ready" in first
+
+
+def test_default_runs_reach_every_coverage_goal(tmp_path):
+    """The default suite's co-verification (the 200-config sweep above, the tops) reaches every
+    coverage goal; run alone, it runs what the session has not run yet."""
+    from neurosim.targets.neuromorphic.coverage import Coverage
+    from neurosim.targets.neuromorphic.verify import verify_mixed_lane_top
+
+    for batch in range(N_CONFIGS // BATCH):
+        if batch not in _SWEEP_COVERAGE:
+            _SWEEP_COVERAGE[batch] = _sweep_batch(batch, tmp_path / f"b{batch}")
+    if "mixed" not in _TOP_COVERAGE:
+        _TOP_COVERAGE["mixed"] = verify_mixed_lane_top(tmp_path / "mixed", "icarus").coverage
+    cov = Coverage.merged(list(_SWEEP_COVERAGE.values()) + list(_TOP_COVERAGE.values()))
+    unmet = cov.unmet()
+    assert not unmet, f"coverage goals not met: {unmet}\n{cov.table()}"
+    assert len(cov.rows()) >= 30
+
+
+def test_a_timeout_fails_with_the_report_written(tmp_path):
+    """A step that overruns the guard ends the run with a report (the old bench's assert aborted
+    before writing it): the timeout is a failure naming the step and the events taken."""
+    from neurosim.targets.neuromorphic.verify import random_traces, run
+
+    cfg = CoreConfig(neurons=10, axons=6, lanes=4)
+    traces = random_traces(cfg, 2, seed=4)
+    traces[0].inputs[0] = 1  # 6 events of 1 + 3 cycles: longer than the guard
+    r = run(cfg, traces, tmp_path, step_guard=5)
+    assert not r.passed
+    assert r.traces == 1  # the later trace is skipped: the core's state is unknown after a timeout
+    assert r.first_difference.startswith("trace 0 step 0: done never rose within 5 cycles (")
