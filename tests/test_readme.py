@@ -223,7 +223,7 @@ def test_readme_setup_on_a_fresh_clone(tmp_path):
                elsewhere, env)
     assert re.search(r"PASS 16 steps, differing spikes 0, membrane bits 0, cycles 0", out), out[-2000:]
     out = _run([neurosim, "verify", "sat", "--tiles", "12"], elsewhere, env)  # the alias of `sat verify`
-    assert re.search(r"^PASS: \d+ tiles on \d+ builds, differing bits 0, differing cycles 0$", out, re.M), out[-2000:]
+    assert re.search(r"^PASS: \d+ tiles on \d+ builds, differing bits 0, differing cycles 0, protocol violations 0;", out, re.M), out[-2000:]
     _assert_only_recorded_files(site)
     t_wheel = time.perf_counter()
 
@@ -249,7 +249,7 @@ def test_readme_setup_on_a_fresh_clone(tmp_path):
     speedup = re.search(r"^speedup over dense: ([\d.]+)x", out, re.M)
     assert out.startswith("resnet18 training step") and speedup and float(speedup.group(1)) > 1, out[-2000:]
     out = _run([neurosim, "sat", "verify", "--tiles", "12"], elsewhere, env)
-    assert re.search(r"^PASS: \d+ tiles on \d+ builds, differing bits 0, differing cycles 0$", out, re.M), out[-2000:]
+    assert re.search(r"^PASS: \d+ tiles on \d+ builds, differing bits 0, differing cycles 0, protocol violations 0;", out, re.M), out[-2000:]
 
     assert _numba_files(site) == [], "numba wrote its cache into site-packages"
     assert _numba_files(clone / "neurosim") == [], "numba wrote its cache into the (editable) source tree"
