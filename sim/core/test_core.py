@@ -26,24 +26,19 @@ cycle the last event is taken, spike words drained after ``done``, ready probes 
 import json
 import os
 import random
-from collections import Counter
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge, Timer
+from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
+
+from neurosim.targets.neuromorphic.monitor import Protocol, new_report, note, spike_difference
 
 CFG_WEIGHTS, CFG_V, CFG_BIAS, CFG_THRESHOLD, CFG_V_RESET, CFG_ACC, CFG_ROWPTR = 0, 1, 2, 3, 4, 5, 6
 
 #: every input a core (of any generation) may have; the ones the dut lacks are skipped
 INPUTS = ("start", "eos", "clear", "events__valid", "events__payload", "spikes__ready", "cfg_en", "cfg_core",
           "cfg_mem", "cfg_addr", "cfg_data", "dbg_addr", "dbg_core")
-TIMING_BINS = ("spikes_stalled", "events_not_ready", "event_gaps", "eos_with_last_event", "eos_after_last_event",
-               "spikes_after_done", "ready_probes")
-#: the stream rules the monitor checks: X on valid/ready, valid dropped or payload changed before
-#: the handshake, valid depending combinationally on ready
-RULES = ("x", "valid_dropped", "payload_changed", "valid_from_ready")
 STEP_GUARD = 200_000  # cycles of one timestep before it counts as a timeout
-PROBE_RATE = 0.0625  # fraction of cycles on which spikes.valid is checked for a path from spikes.ready
 
 
 def pack(values, width):
@@ -72,63 +67,6 @@ def zero_inputs(dut):
             getattr(dut, name).value = 0
 
 
-class Protocol:
-    """Valid/ready rules of one stream whose source is the dut (``spikes``), plus the sink-side
-    rule of ``events`` (the dut's ready is never X)."""
-
-    def __init__(self, report, seed):
-        self.report = report
-        self.rng = random.Random(seed)
-        self.held = None  # payload of a word offered and not yet taken at the last sample
-
-    def violation(self, rule, text):
-        """Count a broken ``rule`` (one of :data:`RULES`); keep the first text of each rule and overall."""
-        self.report["protocol"] += 1
-        self.report["protocol_first"] = self.report["protocol_first"] or text
-        self.report["protocol_rules"][rule] += 1
-        self.report["protocol_examples"][rule] = self.report["protocol_examples"][rule] or text
-
-    async def probe(self, dut, where, ready):
-        """Toggle ``spikes.ready`` around the bench's value and watch ``spikes.valid`` (call right
-        after driving the inputs at a falling edge, before ``ReadOnly``); leaves ``ready`` driven."""
-        if self.rng.random() >= PROBE_RATE:
-            dut.spikes__ready.value = ready
-            return
-        seen = []
-        for r in (0, 1):
-            dut.spikes__ready.value = r
-            await Timer(1, "ps")
-            seen.append(str(dut.spikes__valid.value))
-        dut.spikes__ready.value = ready
-        await Timer(1, "ps")
-        self.report["timing"]["ready_probes"] += 1
-        if seen[0] != seen[1]:
-            self.violation("valid_from_ready", f"{where}: spikes.valid depends combinationally on spikes.ready "
-                                               f"(valid {seen[0]} with ready 0, {seen[1]} with ready 1)")
-
-    def sample(self, dut, where):
-        """Check the values of this cycle (in ``ReadOnly``); returns (spikes.valid, spikes.ready,
-        events.ready) as bools."""
-        valid, ready, ev_ready = dut.spikes__valid.value, dut.spikes__ready.value, dut.events__ready.value
-        if not valid.is_resolvable:
-            self.violation("x", f"{where}: spikes.valid is {valid}")
-        if not ev_ready.is_resolvable:
-            self.violation("x", f"{where}: events.ready is {ev_ready}")
-        v, r = valid.is_resolvable and int(valid) == 1, ready.is_resolvable and int(ready) == 1
-        payload = str(dut.spikes__payload.value) if v and (self.held is not None or not r) else None
-        if self.held is not None:
-            if not v:
-                self.violation("valid_dropped",
-                               f"{where}: spikes.valid fell before the handshake (word {self.held} was offered)")
-            elif payload != self.held:
-                self.violation("payload_changed",
-                               f"{where}: spikes.payload changed from {self.held} to {payload} before the handshake")
-        self.held = payload if v and not r else None
-        if v and not r:
-            self.report["timing"]["spikes_stalled"] += 1
-        return v, r, ev_ready.is_resolvable and int(ev_ready) == 1
-
-
 def take_word(dut, p, fired, diffs, t):
     value = dut.spikes__payload.value
     if not value.is_resolvable:
@@ -138,17 +76,6 @@ def take_word(dut, p, fired, diffs, t):
     word = value.to_unsigned()
     chunk, mask = word >> p["lanes"], word & ((1 << p["lanes"]) - 1)
     fired += [chunk * p["lanes"] + lane for lane in range(p["lanes"]) if mask >> lane & 1]
-
-
-def spike_difference(fired, want):
-    """Compare the neurons that fired as multisets: returns (differing spikes, missing, extra); a
-    neuron reported twice in one timestep (a duplicated spike word) is one differing spike."""
-    missing, extra = Counter(want) - Counter(fired), Counter(fired) - Counter(want)
-    return sum(missing.values()) + sum(extra.values()), sorted(missing.elements()), sorted(extra.elements())
-
-
-def note(diffs, text):
-    diffs["first"] = diffs["first"] or text
 
 
 async def write(dut, mem, addr, data):
@@ -298,8 +225,7 @@ async def test_traces(dut):
     await ClockCycles(dut.clk, 2)
     await FallingEdge(dut.clk)
     dut.rst.value = 0
-    report = {"traces": [], "protocol": 0, "protocol_first": None, "protocol_rules": dict.fromkeys(RULES, 0),
-              "protocol_examples": dict.fromkeys(RULES), "timing": dict.fromkeys(TIMING_BINS, 0)}
+    report = new_report(traces=[])
     mon = Protocol(report, job.get("probe_seed", 0))
     try:
         for k, trace in enumerate(job["traces"]):

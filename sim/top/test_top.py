@@ -23,74 +23,17 @@ situations the run went through (coverage).
 import json
 import os
 import random
-from collections import Counter
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge, Timer
+from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
+
+from neurosim.targets.neuromorphic.monitor import Protocol, new_report, note, spike_difference
 
 #: every input a top (of any generation) may have; the ones the dut lacks are skipped
 INPUTS = ("start", "eos", "clear", "events__valid", "events__payload", "spikes__ready", "dbg_core", "dbg_addr",
           "cfg_en", "cfg_core", "cfg_mem", "cfg_addr", "cfg_data")
-TIMING_BINS = ("spikes_stalled", "events_not_ready", "event_gaps", "eos_with_last_event", "eos_after_last_event",
-               "spikes_after_done", "ready_probes")
-#: the stream rules the monitor checks: X on valid/ready, valid dropped or payload changed before
-#: the handshake, valid depending combinationally on ready
-RULES = ("x", "valid_dropped", "payload_changed", "valid_from_ready")
 STEP_GUARD = 200_000
-PROBE_RATE = 0.0625
-
-
-class Protocol:
-    """The valid/ready rules of the spike tap (the dut is the source) and of ``events.ready``."""
-
-    def __init__(self, diffs, seed):
-        self.diffs = diffs
-        self.rng = random.Random(seed)
-        self.held = None
-
-    def violation(self, rule, text):
-        """Count a broken ``rule`` (one of :data:`RULES`); keep the first text of each rule and overall."""
-        self.diffs["protocol"] += 1
-        self.diffs["protocol_first"] = self.diffs["protocol_first"] or text
-        self.diffs["protocol_rules"][rule] += 1
-        self.diffs["protocol_examples"][rule] = self.diffs["protocol_examples"][rule] or text
-
-    async def probe(self, dut, where, ready):
-        if self.rng.random() >= PROBE_RATE:
-            dut.spikes__ready.value = ready
-            return
-        seen = []
-        for r in (0, 1):
-            dut.spikes__ready.value = r
-            await Timer(1, "ps")
-            seen.append(str(dut.spikes__valid.value))
-        dut.spikes__ready.value = ready
-        await Timer(1, "ps")
-        self.diffs["timing"]["ready_probes"] += 1
-        if seen[0] != seen[1]:
-            self.violation("valid_from_ready", f"{where}: spikes.valid depends combinationally on spikes.ready "
-                                               f"(valid {seen[0]} with ready 0, {seen[1]} with ready 1)")
-
-    def sample(self, dut, where):
-        valid, ready, ev_ready = dut.spikes__valid.value, dut.spikes__ready.value, dut.events__ready.value
-        if not valid.is_resolvable:
-            self.violation("x", f"{where}: spikes.valid is {valid}")
-        if not ev_ready.is_resolvable:
-            self.violation("x", f"{where}: events.ready is {ev_ready}")
-        v, r = valid.is_resolvable and int(valid) == 1, ready.is_resolvable and int(ready) == 1
-        payload = str(dut.spikes__payload.value) if v and (self.held is not None or not r) else None
-        if self.held is not None:
-            if not v:
-                self.violation("valid_dropped",
-                               f"{where}: spikes.valid fell before the handshake (word {self.held} was offered)")
-            elif payload != self.held:
-                self.violation("payload_changed",
-                               f"{where}: spikes.payload changed from {self.held} to {payload} before the handshake")
-        self.held = payload if v and not r else None
-        if v and not r:
-            self.diffs["timing"]["spikes_stalled"] += 1
-        return v, r, ev_ready.is_resolvable and int(ev_ready) == 1
 
 
 @cocotb.test()
@@ -108,10 +51,8 @@ async def test_model(dut):
     await ClockCycles(dut.clk, 2)
     await FallingEdge(dut.clk)
     dut.rst.value = 0
-    diffs = {"spikes": 0, "cycles": 0, "membrane_bits": 0, "unknown_values": 0, "error_flag": 0, "timeout": None,
-             "first": None,
-             "protocol": 0, "protocol_first": None, "protocol_rules": dict.fromkeys(RULES, 0),
-             "protocol_examples": dict.fromkeys(RULES), "timing": dict.fromkeys(TIMING_BINS, 0)}
+    diffs = new_report(spikes=0, cycles=0, membrane_bits=0, unknown_values=0, error_flag=0, timeout=None,
+                       first=None)
     mon = Protocol(diffs, job["seed"] + 1)
     try:
         await _run_steps(dut, job, rng, cores, lanes_max, chunk_bits, diffs, mon)
@@ -125,21 +66,10 @@ async def test_model(dut):
     assert not diffs["protocol"], f"{diffs['protocol']} stream protocol violations; first: {diffs['protocol_first']}"
 
 
-def spike_difference(fired, want):
-    """Compare the neurons that fired as multisets: returns (differing spikes, missing, extra); a
-    neuron reported twice in one timestep (a duplicated spike word) is one differing spike."""
-    missing, extra = Counter(want) - Counter(fired), Counter(fired) - Counter(want)
-    return sum(missing.values()) + sum(extra.values()), sorted(missing.elements()), sorted(extra.elements())
-
-
-def _note(diffs, text):
-    diffs["first"] = diffs["first"] or text
-
-
 def _take(dut, t, cores, lanes_max, chunk_bits, fired, diffs):
     if not dut.spikes__payload.value.is_resolvable:
         diffs["unknown_values"] += 1
-        _note(diffs, f"step {t}: spike word {dut.spikes__payload.value} has X/Z bits")
+        note(diffs, f"step {t}: spike word {dut.spikes__payload.value} has X/Z bits")
         return
     word = dut.spikes__payload.value.to_unsigned()
     mask = word & ((1 << lanes_max) - 1)
@@ -147,7 +77,7 @@ def _take(dut, t, cores, lanes_max, chunk_bits, fired, diffs):
     core = word >> (lanes_max + chunk_bits)
     if core >= len(cores):
         diffs["spikes"] += 1
-        _note(diffs, f"step {t}: spike word {word:#x} names core {core}, the top has {len(cores)}")
+        note(diffs, f"step {t}: spike word {word:#x} names core {core}, the top has {len(cores)}")
         return
     c = cores[core]
     fired += [c["base"] + chunk * c["lanes"] + lane for lane in range(lanes_max) if mask >> lane & 1]
@@ -192,22 +122,22 @@ async def _run_steps(dut, job, rng, cores, lanes_max, chunk_bits, diffs, mon):
             guard += 1
             if guard >= STEP_GUARD:
                 diffs["timeout"] = t
-                _note(diffs, f"step {t}: done never rose within {STEP_GUARD:,} cycles ({idx} of {len(events)} "
+                note(diffs, f"step {t}: done never rose within {STEP_GUARD:,} cycles ({idx} of {len(events)} "
                              f"events taken, spikes so far {sorted(fired)})")
                 return
         if hasattr(dut, "error") and str(dut.error.value) != "0":  # the engine's events are all in range
             diffs["error_flag"] += 1
-            _note(diffs, f"step {t}: the error flag is {dut.error.value} (the engine's events are all in range)")
+            note(diffs, f"step {t}: the error flag is {dut.error.value} (the engine's events are all in range)")
         if not dut.core_cycles.value.is_resolvable:
             diffs["unknown_values"] += 1
-            _note(diffs, f"step {t}: core_cycles {dut.core_cycles.value} has X/Z bits")
+            note(diffs, f"step {t}: core_cycles {dut.core_cycles.value} has X/Z bits")
         else:
             got_cycles = dut.core_cycles.value.to_unsigned()
             got = [(got_cycles >> (32 * i)) & 0xFFFFFFFF for i in range(len(cores))]
             bad = [i for i, want in enumerate(step["cycles"]) if got[i] != want]
             diffs["cycles"] += len(bad)
             if bad:
-                _note(diffs, f"step {t}: cycles per core {got} != engine {step['cycles']}")
+                note(diffs, f"step {t}: cycles per core {got} != engine {step['cycles']}")
         # spike words still in the tap after done belong to this step
         while True:
             await FallingEdge(dut.clk)
@@ -224,7 +154,7 @@ async def _run_steps(dut, job, rng, cores, lanes_max, chunk_bits, diffs, mon):
         count, missing, extra = spike_difference(fired, step["spikes"])
         if count:
             diffs["spikes"] += count
-            _note(diffs, f"step {t}: spikes {sorted(fired)} != engine {sorted(step['spikes'])} "
+            note(diffs, f"step {t}: spikes {sorted(fired)} != engine {sorted(step['spikes'])} "
                          f"(missing {missing}, extra {extra})")
         await FallingEdge(dut.clk)
         dut.eos.value = 0
@@ -241,7 +171,7 @@ async def _read_membranes(dut, job, cores, diffs):
             await ReadOnly()
             if not dut.dbg_v.value.is_resolvable:
                 diffs["unknown_values"] += 1
-                _note(diffs, f"core {i} chunk {chunk}: membrane word {dut.dbg_v.value} has X/Z bits")
+                note(diffs, f"core {i} chunk {chunk}: membrane word {dut.dbg_v.value} has X/Z bits")
                 got += [None] * c["lanes"]
                 continue
             word = dut.dbg_v.value.to_unsigned()
@@ -254,4 +184,4 @@ async def _read_membranes(dut, job, cores, diffs):
         bits = sum(bin((a ^ b) & mask).count("1") for a, b in zip(got, job["membranes"][i]) if a is not None)
         if bits:
             diffs["membrane_bits"] += bits
-            _note(diffs, f"core {i} membranes {got} != engine {job['membranes'][i]}")
+            note(diffs, f"core {i} membranes {got} != engine {job['membranes'][i]}")
