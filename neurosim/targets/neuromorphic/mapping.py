@@ -76,7 +76,7 @@ def cores_of(graph: Graph, inputs: np.ndarray, chip=None) -> tuple[list[CoreDesi
         graph = quantize(graph, weight_bits=chip.weight_bits, state_bits=chip.membrane_bits).graph
     res = simulate(graph, chip, inputs, mode="fixed")
     net, mapping = res.net, res.mapping
-    syn = net.synapses
+    syn = net.synapse_list()
     if np.any(syn.delay != 0):
         raise UnsupportedError("the generated core handles forward synapses only; this model has recurrent edges or "
                                "delays, which the RTL flow does not map yet")

@@ -42,6 +42,7 @@ class Mapping:
     core_tile: np.ndarray  # int64 [n_cores]: router index (cores sharing a router share a tile)
     n_chips: int
     grid: tuple[int, int]  # global grid size (x, y)
+    packets: tuple | None = None  # the per-source packet table (simulate.packet_table), computed while mapping
 
     @property
     def n_cores(self) -> int:
@@ -59,59 +60,88 @@ def core_index(core_range: np.ndarray, n_total: int) -> np.ndarray:
     return out
 
 
-def _incoming_by_target(net: CompiledNetwork):
-    syn = net.synapses
-    src = np.repeat(np.arange(net.n_total), np.diff(syn.ptr))
-    order = np.argsort(syn.target, kind="stable")
-    tgt_sorted = syn.target[order]
-    src_sorted = src[order]
-    return tgt_sorted, src_sorted
+def _index_bits(chip) -> int:
+    return max(1, math.ceil(math.log2(max(2, chip.neurons_per_core))))
 
 
-def _slice_load(a: int, b: int, tgt_sorted, src_sorted, chip) -> tuple[int, int, int]:
-    lo = np.searchsorted(tgt_sorted, a)
-    hi = np.searchsorted(tgt_sorted, b)
-    axons = int(np.unique(src_sorted[lo:hi]).size)
-    nnz = int(hi - lo)
+def _memory(chip, axons, neurons, nnz):
+    """Synapse memory of a slice: dense rows store every (axon, neuron) weight; sparse rows one weight
+    plus a target index per synapse."""
     if chip.synapse_storage == "dense":
-        mem = math.ceil(axons * (b - a) * chip.weight_bits / 8)
-    else:
-        index_bits = max(1, math.ceil(math.log2(max(2, chip.neurons_per_core))))
-        mem = math.ceil(nnz * (chip.weight_bits + index_bits) / 8)
-    return axons, mem, nnz
+        return -(-axons * neurons * chip.weight_bits // 8)
+    return -(-nnz * (chip.weight_bits + _index_bits(chip)) // 8)
+
+
+def _fan_in(net: CompiledNetwork, a: int, b: int, bounds: np.ndarray):
+    from neurosim.targets.neuromorphic.model.projections import fan_in, n_chunks
+
+    slice_of = np.repeat(np.arange(bounds.size - 1, dtype=np.int64), np.diff(bounds))
+    return fan_in(net.program, net.n_groups, net.n_slots, net.n_total, a, b, slice_of, bounds.size - 1, n_chunks())
+
+
+def _too_big(name, chip, limit, need, have, what):
+    return CapacityError(
+        f"population {name!r} does not fit chip {chip.name!r}: a single neuron needs {need} {what} "
+        f"but {limit} is {have} (over by {need - have}); reduce the fan-in, sparsify, or pick a larger chip")
+
+
+def _slices(net: CompiledNetwork, chip, p: int, name: str) -> np.ndarray:
+    """The slice bounds of population ``p``: the fewest equal slices under every per-core limit.
+
+    Synapses are counted from the compact projections (one enumeration of the population's
+    fan-in per candidate cut); the first candidate is the largest lower bound the neuron count,
+    the total synapse memory and the total fan-in allow."""
+    a, b = int(net.pop_offset[p]), int(net.pop_offset[p + 1])
+    size = b - a
+    whole = np.array([a, b], dtype=np.int64)
+    _, nnz_all, neuron_axons = _fan_in(net, a, b, whole)
+    worst = int(neuron_axons.max()) if size else 0
+    if worst > chip.axons_per_core:
+        raise _too_big(name, chip, "axons_per_core", worst, chip.axons_per_core, "axons")
+    if chip.synapse_memory_bytes is not None:
+        single = _memory(chip, worst, 1, worst)
+        if single > chip.synapse_memory_bytes:
+            raise _too_big(name, chip, "synapse_memory_bytes", single, chip.synapse_memory_bytes,
+                           "bytes of synapse memory")
+    n_slices = max(1, math.ceil(size / chip.neurons_per_core))
+    if chip.synapse_memory_bytes is not None and chip.synapse_storage == "sparse":
+        n_slices = max(n_slices, math.ceil(_memory(chip, 0, 0, int(nnz_all[0])) / chip.synapse_memory_bytes))
+    n_slices = min(max(1, size), n_slices)
+    # grow by the worst overshoot (axons or memory per slice over the limit), then bisect between the
+    # last cut that failed and the first that fits: a few enumerations instead of one per 25 % step
+    fits: dict[int, bool] = {n_slices - 1: False}  # fewer slices break a bound above
+    best = None
+    while True:
+        bounds = np.linspace(a, b, n_slices + 1).round().astype(np.int64)
+        axons, nnz, _ = _fan_in(net, a, b, bounds)
+        neurons = np.diff(bounds)
+        over = float((axons / chip.axons_per_core).max())
+        if chip.synapse_memory_bytes is not None:
+            mem = np.array([_memory(chip, int(x), int(n), int(z)) for x, n, z in zip(axons, neurons, nnz)])
+            over = max(over, float((mem / chip.synapse_memory_bytes).max()))
+        fits[n_slices] = over <= 1.0
+        if fits[n_slices]:
+            best = bounds if best is None or n_slices < best.size - 1 else best
+        lower = max((n for n, ok in fits.items() if not ok), default=0)
+        upper = min((n for n, ok in fits.items() if ok), default=None)
+        if upper is not None:
+            if upper - lower <= max(1, upper // 50):  # within 2 % of the fewest cores: done
+                return best
+            n_slices = (lower + upper) // 2
+        elif n_slices >= size:  # pragma: no cover - excluded by the single-neuron checks above
+            raise _too_big(name, chip, "axons_per_core", int(axons.max()), chip.axons_per_core, "axons")
+        else:
+            n_slices = min(size, max(n_slices + 1, math.ceil(n_slices * over * 1.05)))
 
 
 def partition(net: CompiledNetwork, chip, *, swap_iterations: int = 2000) -> Mapping:
     """Cut ``net``'s populations into cores under ``chip``'s limits and place them (see module doc)."""
-    tgt_sorted, src_sorted = _incoming_by_target(net)
+    from neurosim.targets.neuromorphic.model.simulate import packet_table
+
     populations: list[str] = []
     ranges: list[tuple[int, int]] = []
     for p, name in enumerate(net.populations):
-        a, b = int(net.pop_offset[p]), int(net.pop_offset[p + 1])
-        size = b - a
-        n_slices = math.ceil(size / chip.neurons_per_core)
-        while True:
-            bounds = np.linspace(a, b, n_slices + 1).round().astype(int)
-            worst = None
-            for lo, hi in zip(bounds[:-1], bounds[1:]):
-                axons, mem, _ = _slice_load(int(lo), int(hi), tgt_sorted, src_sorted, chip)
-                if axons > chip.axons_per_core:
-                    worst = ("axons_per_core", axons, chip.axons_per_core)
-                    break
-                if chip.synapse_memory_bytes is not None and mem > chip.synapse_memory_bytes:
-                    worst = ("synapse_memory_bytes", mem, chip.synapse_memory_bytes)
-                    break
-            if worst is None:
-                break
-            if n_slices >= size:
-                limit, need, have = worst
-                what = "axons" if limit == "axons_per_core" else "bytes of synapse memory"
-                raise CapacityError(
-                    f"population {name!r} does not fit chip {chip.name!r}: a single neuron needs {need} {what} "
-                    f"but {limit} is {have} (over by {need - have}); reduce the fan-in, sparsify, or pick a "
-                    f"larger chip"
-                )
-            n_slices = min(size, max(n_slices + 1, math.ceil(n_slices * 1.25)))
+        bounds = _slices(net, chip, p, name)
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             populations.append(name)
             ranges.append((int(lo), int(hi)))
@@ -121,23 +151,19 @@ def partition(net: CompiledNetwork, chip, *, swap_iterations: int = 2000) -> Map
         raise CapacityError(
             f"the model needs {n_cores} cores = {n_chips} chips of {chip.cores_per_chip} cores, but a {chip.name!r} "
             f"board holds {chip.max_chips} chip(s) (over by {n_chips - chip.max_chips}); shrink the model or use a "
-            f"larger board"
+            f"larger board (--chips {n_chips})"
         )
     core_range = np.array(ranges, dtype=np.int64).reshape(-1, 2)
-    _check_fanout(net, core_range, chip)
-    return _place(net, chip, tuple(populations), core_range, n_chips, swap_iterations)
+    packets = packet_table(net, core_range)
+    _check_fanout(packets[4], chip)
+    return _place(net, chip, tuple(populations), core_range, n_chips, swap_iterations, packets)
 
 
-def _check_fanout(net: CompiledNetwork, core_range: np.ndarray, chip) -> None:
-    if chip.max_fanout_cores is None or not core_range.size:
+def _check_fanout(fan: np.ndarray, chip) -> None:
+    if chip.max_fanout_cores is None or not fan.size:
         return
-    core_of = core_index(core_range, net.n_total)
-    syn = net.synapses
-    src = np.repeat(np.arange(net.n_total), np.diff(syn.ptr))
-    pairs = np.unique(np.stack([src, core_of[syn.target]]), axis=1)
-    fan = np.bincount(pairs[0], minlength=net.n_total)
-    worst = int(fan.argmax()) if fan.size else 0
-    if fan.size and fan[worst] > chip.max_fanout_cores:
+    worst = int(fan.argmax())
+    if fan[worst] > chip.max_fanout_cores:
         raise CapacityError(
             f"source neuron {worst} reaches {int(fan[worst])} cores but chip {chip.name!r} allows a fan-out of "
             f"{chip.max_fanout_cores} cores (over by {int(fan[worst]) - chip.max_fanout_cores}); "
@@ -161,7 +187,7 @@ def _serpentine(mx: int, my: int) -> list[tuple[int, int]]:
     return path
 
 
-def _place(net, chip, populations, core_range, n_chips, swap_iterations) -> Mapping:
+def _place(net, chip, populations, core_range, n_chips, swap_iterations, packets) -> Mapping:
     n_cores = len(populations)
     mx, my = _router_grid(chip)
     per_tile = max(1, chip.cores_per_tile)
@@ -173,21 +199,20 @@ def _place(net, chip, populations, core_range, n_chips, swap_iterations) -> Mapp
                 if len(slots) < (k + 1) * chip.cores_per_chip:
                     slots.append((k, k * mx * my + tile, cx * mx + x, cy * my + y))
     slots = slots[:max(n_cores, 0)] if len(slots) >= n_cores else slots
-    # traffic between cores: synapse counts (a static proxy of spike traffic)
+    # traffic between cores: synapse counts (a static proxy of spike traffic), from the packet table
     core_of = core_index(core_range, net.n_total)
-    syn = net.synapses
-    src = np.repeat(np.arange(net.n_total), np.diff(syn.ptr))
-    src_core = core_of[src]
-    dst_core = core_of[syn.target]
+    seg_ptr, seg_core, _, seg_nsyn, _ = packets
+    src_core = core_of[np.repeat(np.arange(net.n_total), np.diff(seg_ptr))]
     g = nx.Graph()
     g.add_nodes_from(range(n_cores))
-    keep = src_core >= 0
+    keep = (src_core >= 0) & (src_core != seg_core)
     if np.any(keep):
-        pairs, counts = np.unique(np.stack([src_core[keep], dst_core[keep]]), axis=1, return_counts=True)
-        for (a, b), w in zip(pairs.T, counts):
-            if a != b:
-                prev = g.get_edge_data(int(a), int(b), {"weight": 0})["weight"]
-                g.add_edge(int(a), int(b), weight=prev + int(w))
+        # undirected core pairs as one int64 key: one 1-D unique instead of a 2-D one
+        lo_c = np.minimum(src_core[keep], seg_core[keep])
+        hi_c = np.maximum(src_core[keep], seg_core[keep])
+        keys, inv = np.unique(lo_c * n_cores + hi_c, return_inverse=True)
+        weight = np.bincount(inv.reshape(-1), weights=seg_nsyn[keep], minlength=keys.size).astype(np.int64)
+        g.add_weighted_edges_from(zip((keys // n_cores).tolist(), (keys % n_cores).tolist(), weight.tolist()))
     pos = np.array([[s[2], s[3]] for s in slots[:n_cores]], dtype=np.int64).reshape(-1, 2)
     assign = np.arange(n_cores)  # core -> slot
 
@@ -227,7 +252,7 @@ def _place(net, chip, populations, core_range, n_chips, swap_iterations) -> Mapp
     core_tile = np.array([slots[s][1] for s in assign], dtype=np.int64)
     grid = (chip.board_x * mx, max(1, math.ceil(n_chips / chip.board_x)) * my)
     return Mapping(chip=chip, core_population=populations, core_range=core_range, core_xy=core_xy,
-                   core_chip=core_chip, core_tile=core_tile, n_chips=n_chips, grid=grid)
+                   core_chip=core_chip, core_tile=core_tile, n_chips=n_chips, grid=grid, packets=packets)
 
 
 def xy_route(a: tuple[int, int], b: tuple[int, int]) -> list[tuple[int, int, str]]:

@@ -50,7 +50,7 @@ def test_energy_total_is_sum_of_count_times_constant():
     # the synaptic ops of a spike-driven layer equal its presynaptic spikes times their fan-out
     res = est.result
     hidden = res.net.populations[0]
-    fanout = np.diff(res.net.synapses.ptr)[res.net.population_slice(hidden)]
+    fanout = np.diff(res.net.synapse_list().ptr)[res.net.population_slice(hidden)]
     out_cores = [i for i, p in enumerate(res.mapping.core_population) if p == res.net.populations[1]]
     spk = res.spikes[hidden].reshape(res.steps, -1)
     assert counts["synaptic_op"][:, out_cores].sum() == int((spk * fanout).sum())

@@ -131,7 +131,12 @@ class OutputKernel(PassKernel):
 
 
 class ProjectionKernel(Kernel):
-    """Linear maps: float mode applies them; fixed mode emits one contribution per event."""
+    """Linear maps ``y = W x + b``, applied from the node's stored form (never densified).
+
+    Subclasses say which arrays hold the weights (:meth:`stored`) and how to apply them
+    (:meth:`apply`); fixed mode turns those arrays into exact int64 codes (checked
+    representable), float mode into ``dtype``.
+    """
 
     def setup(self) -> None:
         node = self.node
@@ -141,17 +146,29 @@ class ProjectionKernel(Kernel):
                     f"node {self.name!r} has no weight_format; fixed mode needs quantized weights "
                     f"(run the quantize pass first)"
                 )
-            self.w = representable(node.weight_format, node.dense_weight(), f"node {self.name!r} weight")
+            self.w = representable(node.weight_format, self.stored(), f"node {self.name!r} weight")
             self.b = None if node.bias is None else representable(node.weight_format, node.bias, f"node {self.name!r} bias")
         else:
-            self.w = self.param(node.dense_weight())
+            self.w = self.param(self.stored())
             self.b = None if node.bias is None else self.param(node.bias)
+        self.setup_layout()
+
+    def stored(self) -> np.ndarray:
+        """The weight values as the node stores them (dense matrix, conv kernel, nonzeros)."""
+        return self.node.weight
+
+    def setup_layout(self) -> None:
+        """Index arrays a compact format needs next to its values."""
 
     def step(self, x):
         if self.mode == "fixed":
             x = _integer_input(x, self.name)
-        y = self.apply(x, self.w)
+        y = self.linear(x)
         return y if self.b is None else y + self.bias_shaped(y)
+
+    def linear(self, x):
+        """The map without its bias, on ``x[..., *in_shape]`` (also used to probe the graph's linear chains)."""
+        return self.apply(x)
 
     def bias_shaped(self, y: np.ndarray) -> np.ndarray:
         return self.b
@@ -163,21 +180,58 @@ class ProjectionKernel(Kernel):
             return self.zeros(shape)
         return self.step(self.zeros(in_shape))
 
-    def apply(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    def apply(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
 
 class DenseKernel(ProjectionKernel):
-    def apply(self, x, w):
-        return x @ w.T
+    def apply(self, x):
+        return x @ self.w.T
+
+
+class SparseCSRKernel(ProjectionKernel):
+    """Row-compressed ``W``: gather the inputs each nonzero reads, multiply, sum each row's run.
+
+    Memory is ``batch x nnz``, never ``out x in``; empty rows give 0 (and their bias).
+    """
+
+    def setup_layout(self) -> None:
+        node = self.node
+        self.indices = node.indices
+        self.n_out = int(node.shape[0])
+        starts = node.indptr[:-1]
+        self.nonempty = np.flatnonzero(np.diff(node.indptr) > 0)
+        self.starts = starts[self.nonempty]
+
+    def apply(self, x):
+        lead = x.shape[:-1]
+        y = np.zeros(lead + (self.n_out,), dtype=np.result_type(x.dtype, self.w.dtype))
+        if self.w.size:
+            prod = x[..., self.indices] * self.w
+            y[..., self.nonempty] = np.add.reduceat(prod, self.starts, axis=-1)
+        return y
+
+
+class NMSparseKernel(ProjectionKernel):
+    """N:M-compressed ``W`` (:mod:`neurosim.ir.nm`): value ``[o, g*N + j]`` reads input column
+    ``g*M + offsets[o, g*N + j]``; memory is ``batch x out x (in*N/M)``, the stored size."""
+
+    def setup_layout(self) -> None:
+        n, m = self.node.nm
+        k = self.node.weight.shape[1]
+        group = (np.arange(k, dtype=np.int64) // n) * m
+        self.columns = group[None, :] + self.node.offsets.astype(np.int64)
+
+    def apply(self, x):
+        return np.einsum("...ok,ok->...o", x[..., self.columns], self.w)
 
 
 class ConvKernel(ProjectionKernel):
     def bias_shaped(self, y):
         return self.b.reshape((-1,) + (1,) * self.node.spatial_dims)
 
-    def apply(self, x, w):
-        return conv_nd(x, w, self.node.stride, self.node.padding, self.node.dilation, self.node.groups)
+    def apply(self, x):
+        return conv_nd(x, self.w, self.node.stride, self.node.padding, self.node.dilation, self.node.groups)
 
 
 class PoolKernel(Kernel):
@@ -198,6 +252,10 @@ class PoolKernel(Kernel):
             y = y / float(np.prod(self.node.kernel_size))
         return y
 
+    def linear(self, x):
+        """Pooling is linear and has no bias: the map is the step."""
+        return self.step(x)
+
 
 class FlattenKernel(Kernel):
     def step(self, x):
@@ -208,6 +266,10 @@ class FlattenKernel(Kernel):
         e = node.end_dim + n if node.end_dim < 0 else node.end_dim
         shape = x.shape[nb:]
         return x.reshape(x.shape[:nb] + shape[:s] + (int(np.prod(shape[s:e + 1])),) + shape[e + 1:])
+
+    def linear(self, x):
+        """Flatten is a reshape: the map is the step."""
+        return self.step(x)
 
 
 class ScaleKernel(Kernel):
@@ -403,8 +465,8 @@ KERNELS: dict[type[Node], type[Kernel]] = {
     Input: InputKernel,
     Output: OutputKernel,
     Dense: DenseKernel,
-    SparseCSR: DenseKernel,
-    NMSparse: DenseKernel,
+    SparseCSR: SparseCSRKernel,
+    NMSparse: NMSparseKernel,
     Conv1d: ConvKernel,
     Conv2d: ConvKernel,
     SumPool2d: PoolKernel,

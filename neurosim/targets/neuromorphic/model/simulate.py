@@ -23,12 +23,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim.targets.neuromorphic.model.compile import CompiledNetwork, compile_graph
-from neurosim.targets.neuromorphic.model.kernel import run_kernel
+from neurosim.targets.neuromorphic.model.kernel import C_CHIP_HOPS, C_CYCLES, C_HOP_EW, C_HOP_NS, C_IN_TILE, \
+    C_PACKETS, C_SYNOPS, N_COUNTS, account, pair_totals, run_dynamics
+from neurosim.targets.neuromorphic.model.neurons import make_params, make_state
 from neurosim.errors import FixedPointError, SimulationError
 from neurosim.ir.graph import Graph
-from neurosim.targets.neuromorphic.partition import Mapping, partition, xy_route
+from numba import njit
 
-_DIRS = {"E": 0, "W": 1, "N": 2, "S": 3}
+from neurosim.targets.neuromorphic.partition import Mapping, partition
+
 
 
 def core_timing(chip) -> dict[str, int]:
@@ -68,68 +71,90 @@ class EngineResult:
 
 @dataclass(frozen=True)
 class _Segments:
-    ptr: np.ndarray  # per source: its segments
+    """The per-source packet table of a (network, mapping) pair: one packet per source, target
+    core and delay, with its contribution to the counts (kernel docstring) and its route."""
+
+    ptr: np.ndarray  # per source: its packets
     core: np.ndarray
     delay: np.ndarray
     nsyn: np.ndarray
-    cycles: np.ndarray  # per segment: event_overhead + ceil(nsyn / lanes)
-    pair: np.ndarray  # per segment: its (source core, target core) pair
+    cycles: np.ndarray  # per packet: event_overhead + ceil(nsyn / lanes)
+    pair: np.ndarray  # per packet: its (source core, target core) pair
+    vec: np.ndarray  # [n_packets, N_COUNTS] contribution of one packet
+    hops: np.ndarray  # per packet: routers crossed (-1 inside a tile: no mesh hop)
     pair_dst: np.ndarray
     pair_hx: np.ndarray
     pair_hy: np.ndarray
     pair_chip: np.ndarray
     pair_tile: np.ndarray
-    route_ptr: np.ndarray  # per pair: its links
-    route_links: np.ndarray
+    pair_from: np.ndarray  # [n_pairs, 2] grid position of the source router (inputs: (0, 0))
+    pair_to: np.ndarray  # [n_pairs, 2] grid position of the target router
+
+
+def packet_table(net: CompiledNetwork, core_range: np.ndarray):
+    """(ptr, core, delay, nsyn, fan-out cores per source) for cores holding ``core_range``: the
+    synapses of every source per target core and delay (see
+    :func:`neurosim.targets.neuromorphic.model.projections.packet_table`)."""
+    from neurosim.targets.neuromorphic.model.projections import n_chunks
+    from neurosim.targets.neuromorphic.model.projections import packet_table as _table
+    from neurosim.targets.neuromorphic.partition import core_index
+
+    core_of = core_index(core_range, net.n_total)
+    return _table(net.program, net.n_groups, net.n_slots, net.n_total, core_of, max(1, len(core_range)), n_chunks())
 
 
 def segments(net: CompiledNetwork, mapping: Mapping) -> _Segments:
-    """Group every source's synapses by (target core, delay): one packet each (see kernel doc).
+    """Every source's packets (one per target core and delay) with their routes on the mesh.
 
     Static for a (network, mapping) pair: compute it once and pass it to :func:`simulate`.
     """
+    from neurosim.targets.neuromorphic.model.kernel import C_CHIP_HOPS, C_CYCLES, C_HOP_EW, C_HOP_NS, C_IN_TILE, \
+        C_PACKETS, C_SYNOPS, N_COUNTS
+
     chip = mapping.chip
-    syn = net.synapses
     core_of = mapping.core_of(net.n_total, net.n_inputs)
     n_cores = max(1, mapping.n_cores)
-    n_delay = net.max_delay + 1
-    src = np.repeat(np.arange(net.n_total, dtype=np.int64), np.diff(syn.ptr))
-    key = (src * n_cores + core_of[syn.target]) * n_delay + syn.delay
-    uniq, counts = np.unique(key, return_counts=True)  # sorted by source: segments in source order
-    s_delay = uniq % n_delay
-    s_core = (uniq // n_delay) % n_cores
-    s_src = uniq // n_delay // n_cores
-    core_size = np.diff(mapping.core_range, axis=1)[:, 0]
-    nsyn = core_size[s_core] if chip.synapse_storage == "dense" else counts
+    ptr, s_core, s_delay, nsyn, _ = mapping.packets if mapping.packets is not None else \
+        packet_table(net, mapping.core_range)
+    if chip.synapse_storage == "dense":  # a dense row holds every neuron of the core
+        nsyn = np.diff(mapping.core_range, axis=1)[:, 0][s_core]
+    s_src = np.repeat(np.arange(net.n_total, dtype=np.int64), np.diff(ptr))
     src_core = core_of[s_src]
     # one route per (source core or input port, target core) pair
     pair = (src_core + 1) * n_cores + s_core
     pairs, pair_of_seg = np.unique(pair, return_inverse=True)
-    gx, gy = mapping.grid
-    port = (0, 0)
+    sc, dc = pairs // n_cores - 1, pairs % n_cores
+    xy = np.asarray(mapping.core_xy, dtype=np.int64).reshape(-1, 2)
+    a_xy = np.where((sc >= 0)[:, None], xy[np.maximum(sc, 0)], 0)  # inputs enter at router (0, 0)
+    b_xy = xy[dc] if dc.size else np.zeros((0, 2), dtype=np.int64)
     bx = max(1, chip.board_x)
-    p_dst, p_hx, p_hy, p_chip, p_tile, route_ptr, links = [], [], [], [], [], [0], []
-    for code in pairs:
-        sc, dc = int(code // n_cores) - 1, int(code % n_cores)
-        a = tuple(int(v) for v in mapping.core_xy[sc]) if sc >= 0 else port
-        b = tuple(int(v) for v in mapping.core_xy[dc])
-        p_dst.append(dc)
-        p_hx.append(abs(a[0] - b[0]))
-        p_hy.append(abs(a[1] - b[1]))
-        ca = int(mapping.core_chip[sc]) if sc >= 0 else 0
-        cb = int(mapping.core_chip[dc])
-        p_chip.append(abs(ca % bx - cb % bx) + abs(ca // bx - cb // bx))
-        p_tile.append(int(sc >= 0 and mapping.core_tile[sc] == mapping.core_tile[dc]))
-        links.extend((y * gx + x) * 4 + _DIRS[d] for x, y, d in xy_route(a, b))
-        route_ptr.append(len(links))
-    ptr = np.zeros(net.n_total + 1, dtype=np.int64)
-    np.add.at(ptr, s_src + 1, 1)
+    chip_of = np.asarray(mapping.core_chip, dtype=np.int64)
+    ca = np.where(sc >= 0, chip_of[np.maximum(sc, 0)], 0)
+    cb = chip_of[dc]
+    tile_of = np.asarray(mapping.core_tile, dtype=np.int64)
     i64 = lambda v: np.asarray(v, dtype=np.int64)  # noqa: E731
+    p_hx, p_hy = i64(np.abs(a_xy[:, 0] - b_xy[:, 0])), i64(np.abs(a_xy[:, 1] - b_xy[:, 1]))
+    p_chip = i64(np.abs(ca % bx - cb % bx) + np.abs(ca // bx - cb // bx))
+    p_tile = i64((sc >= 0) & (tile_of[np.maximum(sc, 0)] == tile_of[dc]))
+    ct = core_timing(chip)
+    cycles = ct["event_overhead"] + -(-i64(nsyn) // ct["lanes"])
+    q = i64(pair_of_seg).reshape(-1)
+    tile = p_tile[q] if q.size else np.zeros(0, dtype=np.int64)
+    mesh = 1 - tile
+    vec = np.zeros((q.size, N_COUNTS), dtype=np.int64)
+    vec[:, C_SYNOPS] = nsyn
+    vec[:, C_PACKETS] = 1
+    vec[:, C_CYCLES] = cycles
+    vec[:, C_IN_TILE] = tile
+    if q.size:
+        vec[:, C_HOP_EW] = p_hx[q] * mesh
+        vec[:, C_HOP_NS] = p_hy[q] * mesh
+        vec[:, C_CHIP_HOPS] = p_chip[q] * mesh
+    hops = np.where(tile == 1, -1, (p_hx[q] + p_hy[q]) if q.size else 0).astype(np.int64)
     return _Segments(
-        ptr=np.cumsum(ptr), core=i64(s_core), delay=i64(s_delay), nsyn=i64(nsyn),
-        cycles=i64(core_timing(chip)["event_overhead"] + -(-i64(nsyn) // core_timing(chip)["lanes"])), pair=i64(pair_of_seg), pair_dst=i64(p_dst),
-        pair_hx=i64(p_hx), pair_hy=i64(p_hy), pair_chip=i64(p_chip), pair_tile=i64(p_tile),
-        route_ptr=i64(route_ptr), route_links=i64(links),
+        ptr=i64(ptr), core=i64(s_core), delay=i64(s_delay), nsyn=i64(nsyn), cycles=i64(cycles), pair=q,
+        vec=np.ascontiguousarray(vec), hops=hops, pair_dst=i64(dc), pair_hx=p_hx, pair_hy=p_hy, pair_chip=p_chip,
+        pair_tile=p_tile, pair_from=np.ascontiguousarray(a_xy), pair_to=np.ascontiguousarray(b_xy),
     )
 
 
@@ -172,46 +197,44 @@ def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mappin
     steps = x.shape[0]
     n_cores = mapping.n_cores
     seg = segs or segments(net, mapping)
-    n_slots = net.max_delay + 1
-    z = lambda: np.zeros((steps, max(1, n_cores)), dtype=np.int64)  # noqa: E731
-    arrays = {k: z() for k in ("synops", "packets_in", "cyc_rows", "active", "inactive", "spikes_out", "in_tile",
-                               "hop_ew", "hop_ns", "chip_hops", "max_hops_in")}
-    pair_total = np.zeros(max(1, seg.pair_dst.size), dtype=np.int64)
+    n_slots = net.n_slots
+    n_c = max(1, n_cores)
     spikes = np.zeros((steps, net.n_total - net.n_inputs), dtype=np.float32)  # counts: exact below 2**24
-    v = np.zeros(net.n_total)
-    i_syn = np.zeros(net.n_total)
+    params, state = make_params(net), make_state(net.n_total)
     acc = np.zeros(n_slots * net.n_total)
     err = np.zeros(3)
-    syn = net.synapses
+    active = np.zeros((steps, n_c), dtype=np.int64)
     core_range = mapping.core_range if n_cores else np.zeros((0, 2), dtype=np.int64)
     pop_cores = np.zeros(len(net.populations) + 1, dtype=np.int64)
     for p, name in enumerate(net.populations):
         pop_cores[p + 1] = pop_cores[p] + sum(1 for q in mapping.core_population if q == name)
-    uniform = np.zeros(len(net.populations), dtype=np.bool_)
-    for p in range(len(net.populations)):
-        a, b = int(net.pop_offset[p]), int(net.pop_offset[p + 1])
-        uniform[p] = all(np.all(arr[a:b] == arr[a]) for arr in (net.decay, net.gain, net.bias, net.threshold,
-                                                                 net.v_reset, net.const_in)) if b > a else True
-    status = run_kernel(
-        x, net.mode == "fixed",
-        syn.ptr, syn.delay * net.n_total + syn.target, syn.weight, n_slots,
-        pop_cores, np.ascontiguousarray(core_range[:, 0]), np.ascontiguousarray(core_range[:, 1]), uniform,
-        net.n_inputs, net.const_in, net.decay, net.gain, net.bias, net.threshold, net.v_reset, net.syn_decay,
-        net.syn_gain, net.is_cuba, net.current_lag, net.reset, net.timing, net.rule, net.refractory, net.leak_shift,
-        net.syn_shift, net.lo.astype(np.float64), net.hi.astype(np.float64), net.acc_max.astype(np.float64),
-        seg.ptr, seg.core, seg.delay, seg.cycles, seg.nsyn, seg.pair, seg.pair_hx, seg.pair_hy, seg.pair_chip,
-        seg.pair_tile,
-        spikes, v, i_syn, acc,
-        arrays["synops"], arrays["packets_in"], arrays["cyc_rows"], arrays["active"], arrays["inactive"],
-        arrays["spikes_out"], arrays["in_tile"], arrays["hop_ew"], arrays["hop_ns"], arrays["chip_hops"],
-        arrays["max_hops_in"], pair_total, err,
-    )
+    pop_group = np.arange(len(net.populations), dtype=np.int64) + len(net.input_names)
+    fired = np.zeros(max(1, net.n_total), dtype=np.int64)
+    fired_val = np.zeros(max(1, net.n_total))
+    status = run_dynamics(x, net.mode == "fixed", net.program, params, state, net.n_inputs, n_slots, pop_group,
+                          pop_cores, np.ascontiguousarray(core_range[:, 0]), np.ascontiguousarray(core_range[:, 1]),
+                          acc, spikes, active, fired, fired_val, err)
     if status:
         p = net.populations[status - 1]
         raise FixedPointError(
             f"node {p!r}: synaptic input sum {int(err[2])!r} at step {int(err[0])} overflows the accumulator; "
             f"widen fixed.acc_width or reduce the weight width"
         )
+    counts = np.zeros((steps, n_c, N_COUNTS), dtype=np.int64)
+    max_hops = np.zeros((steps, n_c), dtype=np.int64)
+    account(x, spikes, net.n_inputs, seg.ptr, seg.core, seg.delay, seg.vec, seg.hops, n_slots, counts, max_hops)
+    pair_total = pair_totals(x, spikes, net.n_inputs, seg.ptr, seg.delay, seg.pair, max(1, seg.pair_dst.size), n_slots)
+    core_size = np.diff(core_range, axis=1)[:, 0] if n_cores else np.zeros(0, dtype=np.int64)
+    spikes_out = np.zeros((steps, n_c), dtype=np.int64)
+    if n_cores:
+        starts = core_range[:, 0] - net.n_inputs
+        spikes_out[:, :n_cores] = np.add.reduceat(spikes, starts, axis=1).astype(np.int64) if spikes.shape[1] else 0
+    arrays = {"synops": counts[:, :, C_SYNOPS], "packets_in": counts[:, :, C_PACKETS],
+              "cyc_rows": counts[:, :, C_CYCLES], "in_tile": counts[:, :, C_IN_TILE], "hop_ew": counts[:, :, C_HOP_EW],
+              "hop_ns": counts[:, :, C_HOP_NS], "chip_hops": counts[:, :, C_CHIP_HOPS], "max_hops_in": max_hops,
+              "active": active, "inactive": np.pad(core_size, (0, n_c - n_cores))[None, :] - active,
+              "spikes_out": spikes_out}
+    v, i_syn = state.v, state.i_syn
     arrays["link_load"] = _link_load(pair_total, seg, mapping)
     return _assemble(graph, net, mapping, arrays, spikes, v, i_syn, arrays.pop("link_load"))
 
@@ -219,10 +242,28 @@ def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mappin
 def _link_load(pair_total: np.ndarray, seg: _Segments, mapping: Mapping) -> np.ndarray:
     """Packets per directed link over the inference, from the packets per core pair and their XY routes."""
     gx, gy = mapping.grid
+    return _xy_loads(pair_total, seg.pair_from, seg.pair_to, gx, gy)
+
+
+@njit(cache=True)
+def _xy_loads(pair_total, src, dst, gx, gy):
+    """Walk every pair's dimension-ordered route (x first, then y; :func:`~neurosim.targets.neuromorphic.
+    partition.xy_route`), adding its packets to each link: ``(y * gx + x) * 4 + direction`` with
+    E, W, N, S = 0..3 out of the router at ``(x, y)``."""
     load = np.zeros(gx * gy * 4, dtype=np.int64)
-    lengths = np.diff(seg.route_ptr)
-    if seg.route_links.size:
-        np.add.at(load, seg.route_links, np.repeat(pair_total[:lengths.size], lengths))
+    for q in range(src.shape[0]):
+        k = pair_total[q]
+        if k == 0:
+            continue
+        x, y = src[q, 0], src[q, 1]
+        while x != dst[q, 0]:
+            step = 1 if dst[q, 0] > x else -1
+            load[(y * gx + x) * 4 + (0 if step > 0 else 1)] += k
+            x += step
+        while y != dst[q, 1]:
+            step = 1 if dst[q, 1] > y else -1
+            load[(y * gx + x) * 4 + (2 if step > 0 else 3)] += k
+            y += step
     return load
 
 
