@@ -14,24 +14,17 @@ def conv_nd(x: np.ndarray, w: np.ndarray, stride, padding, dilation, groups) -> 
     lead = x.shape[: x.ndim - d - 1]
     c = x.shape[-d - 1]
     xs = x.reshape((-1, c) + x.shape[-d:])
-    pad = [(0, 0), (0, 0)] + [(p, p) for p in padding]
-    xp = np.pad(xs, pad)
+    xp = np.pad(xs, [(0, 0), (0, 0)] + [(p, p) for p in padding])
     k = w.shape[2:]
     out_sizes = [(xp.shape[2 + i] - dilation[i] * (k[i] - 1) - 1) // stride[i] + 1 for i in range(d)]
-    # gather patches: [N, C, *out, *k]
-    patches = np.lib.stride_tricks.sliding_window_view(
-        xp, [dilation[i] * (k[i] - 1) + 1 for i in range(d)], axis=tuple(range(2, 2 + d)))
-    sl = (slice(None), slice(None)) + tuple(slice(None, out_sizes[i] * stride[i], stride[i]) for i in range(d)) \
-        + tuple(slice(None, None, dilation[i]) for i in range(d))
-    patches = patches[sl]
     o = w.shape[0]
     cg, og = c // groups, o // groups
-    outs = []
-    letters = "abcdefgh"[:d]
-    kl = "pqrstuvw"[:d]
-    for g in range(groups):
-        pg = patches[:, g * cg:(g + 1) * cg]
-        wg = w[g * og:(g + 1) * og]
-        outs.append(np.einsum(f"nc{letters}{kl},oc{kl}->no{letters}", pg, wg, optimize=True))
-    y = np.concatenate(outs, axis=1)
+    y = np.zeros((xs.shape[0], o, *out_sizes), dtype=np.result_type(x.dtype, w.dtype))
+    for tap in np.ndindex(*k):  # one kernel tap at a time: memory = padded input + output, no im2col
+        sl = tuple(slice(tap[i] * dilation[i], tap[i] * dilation[i] + out_sizes[i] * stride[i], stride[i])
+                   for i in range(d))
+        for g in range(groups):
+            xg = xp[(slice(None), slice(g * cg, (g + 1) * cg)) + sl]
+            wg = w[(slice(g * og, (g + 1) * og), slice(None)) + tap]
+            y[:, g * og:(g + 1) * og] += np.moveaxis(np.tensordot(xg, wg, axes=([1], [1])), -1, 1)
     return y.reshape(lead + y.shape[1:])

@@ -12,8 +12,16 @@ Measured, on the identical network and input spikes:
   the practical bound of this machine for this work;
 * **engine float / fixed**: the full engine (cycle model, per-core event counts, routing,
   link loads), float64 and fixed point;
-* **brian2** (``--brian2-python PATH``): the same network in Brian2 2.9's numpy and cython targets,
-  run by ``neurosim/targets/neuromorphic/brian2_runner.py`` in an interpreter that has Brian2 (it needs numpy < 2.4).
+* **brian2** (``--brian2-python PATH``): the same network in Brian2 2.9's numpy and cython targets
+  and its C++ standalone mode (g++; build time reported apart from run time), run by
+  ``neurosim/targets/neuromorphic/brian2_runner.py`` in an interpreter that has Brian2 (it needs numpy < 2.4);
+* **neuron variants** (:func:`bench_variants`): the same network and mapping with plain LIF,
+  ``refractory_steps=1``, CubaLIF and ``spike_rule="multi"``; spike counts differ between them, so
+  the figure of merit is synaptic events per second (the engine's ``counts["synaptic_op"]``);
+* **scale series** (:func:`bench_models`, ``--models`` / ``--scale``): the real-size workloads of
+  :mod:`neurosim.workloads` (VGG-11 CIFAR T=8, DVS Gesture CNN T=16, SEW-ResNet-18 T=4), each in a
+  fresh subprocess so that its peak RSS is its own, timed per phase (import, build, quantize,
+  compile, map, simulate, report) on a Loihi board with as many chips as the mapping needs.
 
 The float engine's and Brian2's spike counts must equal the bare loop's before their times are
 compared (a different count means a different computation). The fixed-point run uses the same
@@ -124,7 +132,7 @@ def to_graph(net: BenchNetwork, *, fixed: bool = False, lsb: float = 2.0 ** -8):
 
 
 def bench_engine(n=10_000, steps=1000, seed=0, chip="loihi", chips: int = 4, brian2: bool = True, repeats: int = 3,
-                 brian2_python: str | None = None, log=print) -> dict:
+                 brian2_python: str | None = None, log=print, variants: bool = True) -> dict:
     """Run the benchmark (module docstring); times are the best of ``repeats`` runs."""
     from neurosim.targets.neuromorphic.model.compile import compile_graph
     from neurosim.targets.neuromorphic.model.simulate import segments, simulate
@@ -183,12 +191,339 @@ def bench_engine(n=10_000, steps=1000, seed=0, chip="loihi", chips: int = 4, bri
         log(f"engine {mode}: {run_s:.3f} s, {row['events_per_s'] / 1e6:.0f} M events/s"
             + (f", {row['ratio_to_bare']:.0%} of the bare loop" if "ratio_to_bare" in row else "")
             + f" ({mapping.n_cores} cores on {chip.name})")
+        if mode == "float":
+            float_mapping, float_segs = mapping, segs
+    if variants:
+        results["variants"] = bench_variants(net, chip, float_mapping, float_segs, repeats=repeats, log=log)
     if brian2:
         results["runs"].update(_bench_brian2(net, spikes, events, log, python=brian2_python))
+        cpp = results["runs"].get("brian2 cpp_standalone")
+        if cpp and cpp.get("events_per_s"):
+            ratio = results["runs"]["engine float (full accounting)"]["events_per_s"] / cpp["events_per_s"]
+            results["engine_float_over_brian2_cpp_standalone"] = ratio
+            log(f"engine float / brian2 cpp_standalone: {ratio:.2f}x (events/s)")
     return results
 
 
-def _bench_brian2(net: BenchNetwork, spikes: int, events: int, log, python: str | None = None) -> dict:
+#: the neuron variants of :func:`bench_variants`: name -> (population class name, extra fields)
+VARIANTS = {
+    "LIF": ("LIF", {}),
+    "LIF refractory_steps=1": ("LIF", {"refractory_steps": 1}),
+    "CubaLIF (syn_decay 0.5)": ("CubaLIF", {"syn_decay": 0.5}),
+    "LIF spike_rule=multi": ("LIF", {"spike_rule": "multi"}),
+}
+
+
+def variant_graph(net: BenchNetwork, variant: str):
+    """The float bench graph with its population replaced by ``variant`` (a key of :data:`VARIANTS`)."""
+    import dataclasses
+
+    from neurosim.ir import CubaLIF
+
+    graph = to_graph(net)
+    cls, extra = VARIANTS[variant]
+    lif = graph.nodes["lif"]
+    if cls == "CubaLIF":
+        pop = CubaLIF(shape=lif.shape, decay=net.decay, threshold=net.threshold, **extra)
+    else:
+        pop = dataclasses.replace(lif, **extra)
+    return graph.replace(nodes={**graph.nodes, "lif": pop})
+
+
+def unique_fanout(ptr: np.ndarray, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Synapses per source row as the engine stores them: a repeated (source, target) pair is one
+    synapse (its weights add) and a zero weight is none; that is the synaptic events of one spike."""
+    out = np.zeros(ptr.size - 1, dtype=np.int64)
+    for j, (a, b) in enumerate(zip(ptr[:-1], ptr[1:])):
+        tgt, inv = np.unique(idx[a:b], return_inverse=True)
+        out[j] = np.count_nonzero(np.bincount(inv, weights=w[a:b], minlength=tgt.size))
+    return out
+
+
+def bench_variants(net: BenchNetwork, chip, mapping, segs, *, repeats: int = 3, log=print) -> dict:
+    """Engine float throughput of the neuron variants on the same network, mapping and input spikes.
+
+    The synaptic events are the engine's ``counts["synaptic_op"]`` (the chip stores synapses
+    sparsely, so one op is one delivered synaptic event) or, for a dense-storage chip, spikes x
+    fan-out; ``ratio_to_plain`` compares events per second with plain LIF."""
+    from neurosim.targets.neuromorphic.model.compile import compile_graph
+    from neurosim.targets.neuromorphic.model.simulate import simulate
+
+    rows: dict = {}
+    fan_in = unique_fanout(net.in_ptr, net.in_idx, net.in_w)
+    fan_rec = unique_fanout(net.rec_ptr, net.rec_idx, net.rec_w)
+    for variant in VARIANTS:
+        graph = variant_graph(net, variant)
+        cn = compile_graph(graph, "float")
+        simulate(graph, chip, net.inputs[:2], mode="float", net=cn, mapping=mapping, segs=segs)  # warm the kernel
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            res = simulate(graph, chip, net.inputs, mode="float", net=cn, mapping=mapping, segs=segs)
+            best = min(best, time.perf_counter() - t0)
+        spk = res.spikes["lif"]
+        if chip.synapse_storage == "sparse":
+            ev = int(res.counts["synaptic_op"].sum())
+        else:
+            ev = int((net.inputs @ fan_in).sum() + (spk[:-1] @ fan_rec).sum())
+        rows[variant] = {"seconds": best, "spikes": int(spk.sum()), "synaptic_events": ev, "events_per_s": ev / best}
+    plain = rows["LIF"]["events_per_s"]
+    for variant, row in rows.items():
+        row["ratio_to_plain"] = row["events_per_s"] / plain
+        log(f"variant {variant}: {row['seconds']:.3f} s, {row['spikes']:,} spikes, {row['synaptic_events']:,} events, "
+            f"{row['events_per_s'] / 1e6:.0f} M events/s ({row['ratio_to_plain']:.2f}x plain)")
+    return rows
+
+
+# -- scale series -------------------------------------------------------------------------------
+
+#: model key -> (builder in neurosim.workloads, keyword arguments, timesteps, label)
+MODELS = {
+    "vgg11": ("vgg11", {}, 8, "VGG-11 CIFAR-10 3x32x32"),
+    "dvs": ("dvs_gesture_cnn", {}, 16, "DVS Gesture CNN 2x128x128"),
+    "resnet18": ("sew_resnet18", {"pool": "sum"}, 4, "SEW-ResNet-18 3x224x224"),
+}
+SCALE_PX = (32, 64, 128)
+PHASES = ("import", "build", "quantize", "compile", "map_sizing", "map", "simulate_first_step", "simulate", "report")
+
+
+def parse_models(text: str) -> tuple[str, ...]:
+    """``"vgg11,dvs"`` -> ``("vgg11", "dvs")``; an unknown name raises."""
+    from neurosim.errors import SimulationError
+
+    names = tuple(m.strip() for m in text.split(",") if m.strip())
+    bad = [m for m in names if m not in MODELS]
+    if bad or not names:
+        raise SimulationError(f"--models must be a comma-separated list of {sorted(MODELS)!r}, found {text!r}")
+    return names
+
+
+def _spec(key: str, *, input_px: int | None = None, seed: int = 0, rate: float = 0.1, steps: int | None = None,
+          chip: str = "loihi", board_chips: int | None = None) -> dict:
+    builder, kwargs, t, label = MODELS[key]
+    kwargs = dict(kwargs, seed=seed)
+    if input_px is not None:
+        kwargs["input_px"] = input_px
+        label = f"{label.rsplit(' ', 1)[0]} 3x{input_px}x{input_px}"
+    return {"key": key, "builder": builder, "kwargs": kwargs, "steps": steps or t, "label": label, "rate": rate,
+            "seed": seed, "chip": chip, "board_chips": board_chips}
+
+
+def run_model(spec: dict, *, timeout: float = 600.0, python: str | None = None) -> dict:
+    """Run one scale-series model in a fresh interpreter (:func:`_worker`) and return its row."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "row.json"
+        code = ("import time; t0 = time.perf_counter(); import sys, json; "
+                "from neurosim.targets.neuromorphic.bench import _worker; "
+                "_worker(t0, json.loads(sys.argv[1]), sys.argv[2])")
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run([python or sys.executable, "-c", code, json.dumps(spec), str(out)],
+                                  capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            row = json.loads(out.read_text()) if out.exists() else {}
+            row.update(error=f"timed out after {timeout:.0f} s", label=spec["label"])
+            return row
+        wall = time.perf_counter() - t0
+        if out.exists():
+            row = json.loads(out.read_text())
+        else:
+            tail = proc.stderr.strip().splitlines()
+            row = {"label": spec["label"], "error": tail[-1] if tail else f"exit status {proc.returncode}"}
+        if proc.returncode and "error" not in row:
+            tail = proc.stderr.strip().splitlines()
+            row["error"] = tail[-1] if tail else f"exit status {proc.returncode}"
+        row["process_wall_s"] = wall
+        return row
+
+
+def _peak_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def _worker(t_start: float, spec: dict, out_path: str) -> None:
+    """One scale-series model, phase by phase; writes its row (JSON) after every phase, so a
+    timeout or an error still reports the phases done. Errors of neurosim (CapacityError: the
+    model does not fit) are caught and reported in one line."""
+    import json
+
+    from neurosim.errors import NeurosimError
+    import neurosim.workloads as workloads
+    from neurosim.passes.quantize import quantize
+    from neurosim.targets.neuromorphic.config import load_preset
+    from neurosim.targets.neuromorphic.estimate import on_board
+    from neurosim.targets.neuromorphic.model.compile import compile_graph
+    from neurosim.targets.neuromorphic.model.simulate import simulate
+    from neurosim.targets.neuromorphic.partition import partition
+
+    row: dict = {"label": spec["label"], "key": spec["key"], "steps": spec["steps"], "phases_s": {}}
+    phases = row["phases_s"]
+    phases["import"] = time.perf_counter() - t_start
+
+    def save():
+        row["peak_rss_mib"] = _peak_rss_mib()
+        with open(out_path, "w") as fh:
+            json.dump(row, fh)
+
+    def timed(phase, fn):
+        t0 = time.perf_counter()
+        value = fn()
+        phases[phase] = time.perf_counter() - t0
+        save()
+        return value
+
+    try:
+        base = load_preset(spec["chip"])
+        graph = timed("build", lambda: getattr(workloads, spec["builder"])(**spec["kwargs"]))
+        row.update(workloads.size_of(graph))
+        x = workloads.random_input(graph, spec["steps"], spec["rate"], spec["seed"])
+        q = timed("quantize", lambda: quantize(graph, weight_bits=base.weight_bits, state_bits=base.membrane_bits))
+        hw = q.graph
+        cn = timed("compile", lambda: compile_graph(hw, "fixed"))
+        if spec.get("board_chips"):
+            board = on_board(base, int(spec["board_chips"]))
+            mapping = timed("map", lambda: partition(cn, board))
+        else:  # size the board: map on the largest Loihi system, then onto exactly the chips it needs
+            big = on_board(base, 16_384)  # Davies et al. 2018: the mesh extends to 16,384 chips
+            sizing = timed("map_sizing", lambda: partition(cn, big))
+            board = on_board(base, int(sizing.n_chips))
+            mapping = timed("map", lambda: partition(cn, board))
+        row.update(cores=int(mapping.n_cores), chips=int(mapping.n_chips), chip=base.name)
+        # the first call loads numba's cached kernels: one step, timed apart
+        timed("simulate_first_step", lambda: simulate(hw, board, x[:1], mode="fixed", net=cn, mapping=mapping))
+        res = timed("simulate", lambda: simulate(hw, board, x, mode="fixed", net=cn, mapping=mapping))
+        events = int(res.counts["synaptic_op"].sum())
+        spikes = {p: float(a.mean()) for p, a in res.spikes.items()}
+        row.update(synaptic_events=events, events_per_s=events / phases["simulate"],
+                   spikes=int(sum(float(a.sum()) for a in res.spikes.values())),
+                   firing_rate_mean=float(np.mean(list(spikes.values()))) if spikes else 0.0,
+                   firing_rate_by_layer=spikes)
+        doc = timed("report", lambda: _report(hw, board, res, q))
+        row.update(energy_pj=doc["totals"]["energy_pj"], latency_s=doc["totals"]["latency_s"])
+    except NeurosimError as exc:
+        row["error"] = f"{type(exc).__name__}: {exc}"
+    except MemoryError:
+        row["error"] = "MemoryError"
+    save()
+
+
+def _report(hw_graph, chip, res, q) -> dict:
+    """The estimate's report assembly on an engine result (energy per event, latency, synops,
+    per-layer counts, JSON form): what :func:`neurosim.targets.neuromorphic.estimate.estimate`
+    does after ``simulate``."""
+    from neurosim.targets.neuromorphic.energy import energy_breakdown
+    from neurosim.targets.neuromorphic.estimate import Estimate, _as_dict, synops_estimate
+    from neurosim.targets.neuromorphic.model.simulate import step_timing
+    from neurosim.targets.neuromorphic.report import to_dict
+
+    timing = step_timing(res)
+    step_s = timing["step_s"]
+    counts = res.counts
+    core_pop = res.mapping.core_population
+    per_event, unknown = {}, set()
+    for ev, arr in counts.items():
+        const = chip.energy_pj.get(ev)
+        value = getattr(const, "value", None) if const is not None else None
+        if value is None:
+            if arr.any() and not getattr(const, "not_applicable", False):
+                unknown.add(ev)
+            continue
+        per_event[ev] = arr * float(value)
+    totals = {ev: int(arr.sum()) for ev, arr in counts.items()}
+    breakdown = energy_breakdown(totals, chip, float(np.nansum(step_s)))
+    by_step_core = sum(per_event.values()) if per_event else np.zeros_like(res.integrate_cycles, dtype=float)
+    layers = list(dict.fromkeys(core_pop))
+    cols = {p: [i for i, c in enumerate(core_pop) if c == p] for p in layers}
+    est = Estimate(
+        graph=hw_graph, chip=chip, method="cycle", steps=res.steps, result=res, counts_total=totals,
+        counts_by_layer={p: {ev: int(arr[:, cols[p]].sum()) for ev, arr in counts.items()} for p in layers},
+        energy_by_event_pj=dict(breakdown.per_event_pj),
+        energy_by_layer_pj={p: float(by_step_core[:, cols[p]].sum()) for p in layers},
+        energy_by_core_pj=by_step_core.sum(axis=0), energy_by_step_pj=by_step_core.sum(axis=1),
+        static_pj=breakdown.static_pj, total_pj=breakdown.total_pj,
+        unknown_events=tuple(sorted(set(breakdown.unknown_events) | unknown)), step_s=step_s,
+        step_cycles=timing.get("step_cycles"), core_busy=timing["core_units"], busy_unit=timing["unit"],
+        quantization=[_as_dict(r) for r in q.layers], notes=[],
+    )
+    est.synops = synops_estimate(hw_graph, res, chip)
+    return to_dict(est)
+
+
+def bench_models(models=(), *, scale: bool = False, seed: int = 0, rate: float = 0.1, chip: str = "loihi",
+                 board_chips: int | None = None, timeout: float = 600.0, plot: str | None = None, log=print,
+                 specs: list[dict] | None = None) -> dict:
+    """The scale series (module docstring): ``models`` (keys of :data:`MODELS`) and, with ``scale``,
+    VGG-11 at 32/64/128 px; one fresh subprocess per model; ``plot`` saves the scaling curve."""
+    todo = list(specs or [])
+    todo += [_spec(m, seed=seed, rate=rate, chip=chip, board_chips=board_chips) for m in models]
+    if scale:
+        todo += [_spec("vgg11", input_px=px, seed=seed, rate=rate, chip=chip, board_chips=board_chips)
+                 for px in SCALE_PX if not (px == 32 and "vgg11" in models)]
+    rows = []
+    for spec in todo:
+        row = run_model(spec, timeout=timeout)
+        row.setdefault("label", spec["label"])
+        rows.append(row)
+        _log_row(row, log)
+    out = {"models": rows}
+    if scale and plot:
+        vgg = [r for r in rows if r.get("key") == "vgg11" and "error" not in r]
+        if vgg:
+            plot_scaling(vgg, plot)
+            out["plot"] = str(plot)
+            log(f"scaling plot: {plot}")
+    return out
+
+
+def _log_row(row: dict, log) -> None:
+    ph = row.get("phases_s", {})
+    text = ", ".join(f"{p} {ph[p]:.2f} s" for p in PHASES if p in ph)
+    size = (f"{row['neurons']:,} neurons, {row['weights']:,} weights" if "neurons" in row else "")
+    log(f"{row['label']} (T={row.get('steps')}): {size}; {text}")
+    if "error" in row:
+        log(f"  {row['error']}")
+        return
+    log(f"  {row['chips']} chip(s), {row['cores']} cores; {row['synaptic_events']:,} synaptic events, "
+        f"{row['events_per_s'] / 1e6:.1f} M events/s; mean firing rate {row['firing_rate_mean']:.3f}; "
+        f"peak RSS {row['peak_rss_mib']:.0f} MiB")
+
+
+def plot_scaling(rows: list[dict], path) -> None:
+    """Two panels: simulate time vs synaptic events, peak RSS vs neurons + weights (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6))
+    ev = [r["synaptic_events"] for r in rows]
+    a.loglog(ev, [r["phases_s"]["simulate"] for r in rows], "o-")
+    a.set_xlabel("synaptic events")
+    a.set_ylabel("simulate wall time (s)")
+    size = [r["neurons"] + r["weights"] for r in rows]
+    b.loglog(size, [r["peak_rss_mib"] for r in rows], "s-")
+    b.set_xlabel("neurons + weights")
+    b.set_ylabel("peak RSS (MiB)")
+    for ax, xs, ys in ((a, ev, [r["phases_s"]["simulate"] for r in rows]), (b, size, [r["peak_rss_mib"] for r in rows])):
+        for r, x, y in zip(rows, xs, ys):
+            ax.annotate(r["label"].rsplit(" ", 1)[-1], (x, y), textcoords="offset points", xytext=(4, -10), fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+    fig.suptitle("neurosim engine: spiking VGG-11 at 32/64/128 px (fixed point, Loihi board)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _bench_brian2(net: BenchNetwork, spikes: int, events: int, log, python: str | None = None,
+                  targets: tuple[str, ...] = ("numpy", "cython", "cpp_standalone")) -> dict:
     """Brian2 on the identical network and spikes, in ``python`` (an interpreter with Brian2) via
     ``neurosim/targets/neuromorphic/brian2_runner.py``; Brian2 2.9 does not import beside numpy >= 2.4."""
     import json
@@ -206,14 +541,14 @@ def _bench_brian2(net: BenchNetwork, spikes: int, events: int, log, python: str 
                  in_src=np.repeat(np.arange(net.n_in), np.diff(net.in_ptr)), in_idx=net.in_idx, in_w=net.in_w,
                  rec_src=np.repeat(np.arange(net.n), np.diff(net.rec_ptr)), rec_idx=net.rec_idx, rec_w=net.rec_w)
         t0 = time.perf_counter()
-        proc = subprocess.run([python, str(runner), str(npz), str(out)], capture_output=True, text=True)
+        proc = subprocess.run([python, str(runner), str(npz), str(out), *targets], capture_output=True, text=True)
         wall = time.perf_counter() - t0
         if proc.returncode:
             log(f"brian2 failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
             return {}
         data = json.loads(out.read_text())
     rows = {}
-    for target in ("numpy", "cython"):
+    for target in targets:
         if target not in data:
             continue
         r = data[target]
@@ -221,7 +556,13 @@ def _bench_brian2(net: BenchNetwork, spikes: int, events: int, log, python: str 
         rows[f"brian2 {target}"] = {"seconds": r["seconds"], "setup_s": r["setup_s"], "spikes": r["spikes"],
                                     "spikes_identical": same, "events_per_s": events / r["seconds"] if same else None,
                                     "brian2_version": data.get("brian2_version")}
+        extra = ""
+        for key in ("build_s", "binary_s"):
+            if key in r:
+                rows[f"brian2 {target}"][key] = r[key]
+        if "build_s" in r:
+            extra = f"; build (codegen + g++) {r['build_s']:.1f} s, binary {r['binary_s']:.2f} s"
         log(f"brian2 {target}: {r['seconds']:.2f} s, {events / r['seconds'] / 1e6:.0f} M events/s, spikes {r['spikes']} "
-            f"({'identical' if same else 'DIFFERENT from the bare loop'})")
+            f"({'identical' if same else 'DIFFERENT from the bare loop'}){extra}")
     rows["brian2 subprocess wall"] = {"seconds": wall}
     return rows

@@ -273,15 +273,34 @@ def _configure_bench(p):
     p.add_argument("--brian2-python", default=None,
                    help="a Python interpreter with brian2 2.9 and numpy 2.3 to run the Brian2 baseline")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
+    p.add_argument("--no-variants", action="store_true",
+                   help="skip the neuron variants (refractory, CubaLIF, multi-spike) on the same network")
+    p.add_argument("--models", default=None,
+                   help="scale series: comma-separated real-size workloads (vgg11,dvs,resnet18), each in a fresh process")
+    p.add_argument("--scale", action="store_true", help="scaling curve: VGG-11 at 32/64/128 px (T=8)")
+    p.add_argument("--plot", default=None, help="with --scale: save the scaling plot (PNG) here")
+    p.add_argument("--board-chips", type=positive_int, default=None,
+                   help="scale series: chips on the board (default: as many as the mapping needs)")
+    p.add_argument("--model-timeout", type=positive_int, default=600,
+                   help="scale series: seconds allowed per model process (default 600)")
+    p.add_argument("--no-engine", action="store_true",
+                   help="skip the 10k-neuron network (run only --models / --scale)")
 
 
 def _bench(args) -> int:
     from neurosim.fileio import write_text_atomic
-    from neurosim.targets.neuromorphic.bench import bench_engine
+    from neurosim.targets.neuromorphic.bench import bench_engine, bench_models, parse_models
 
-    results = bench_engine(n=args.neurons, steps=args.steps, seed=args.seed, chip=args.chip, chips=args.chips,
-                           brian2=not args.no_brian2, repeats=args.repeats, brian2_python=args.brian2_python,
-                           log=console().print)
+    models = parse_models(args.models) if args.models else ()
+    results: dict = {}
+    if not args.no_engine:
+        results = bench_engine(n=args.neurons, steps=args.steps, seed=args.seed, chip=args.chip, chips=args.chips,
+                               brian2=not args.no_brian2, repeats=args.repeats, brian2_python=args.brian2_python,
+                               log=console().print, variants=not args.no_variants)
+    if models or args.scale:
+        results["scale_series"] = bench_models(models, scale=args.scale, seed=args.seed, chip=args.chip,
+                                               board_chips=args.board_chips, timeout=args.model_timeout,
+                                               plot=args.plot, log=console().print)
     if args.json:
         write_text_atomic(args.json, json.dumps(results, indent=1))
     return 0

@@ -11,8 +11,8 @@ limit cannot be met even with one neuron per core, or the cores exceed the board
 **Placement.** Routers form a ``mesh_x x mesh_y`` grid per chip (``cores_per_tile`` cores share a
 router); chips tile a ``board_x x board_y`` board, so every core has a global grid position.
 Cores are laid along a serpentine path in population order, then improved by pairwise swaps
-that reduce the hop-weighted synapse traffic between cores (a networkx graph of core-to-core
-synapse counts), with a fixed iteration budget: deterministic.
+that reduce the hop-weighted synapse traffic between cores (core-to-core synapse counts from the
+per-source packet table), with a fixed iteration budget: deterministic.
 
 **Routes.** Packets use dimension-ordered XY routing on the global grid; input spikes enter at
 the router at grid position (0, 0).
@@ -23,8 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
+from numba import njit
 
 from neurosim.targets.neuromorphic.model.compile import CompiledNetwork
 from neurosim.errors import CapacityError
@@ -42,7 +42,7 @@ class Mapping:
     core_tile: np.ndarray  # int64 [n_cores]: router index (cores sharing a router share a tile)
     n_chips: int
     grid: tuple[int, int]  # global grid size (x, y)
-    packets: tuple | None = None  # the per-source packet table (simulate.packet_table), computed while mapping
+    packets: tuple | None = None  # per-source packet table (simulate.packet_table) + its core pairs (core_pairs)
 
     @property
     def n_cores(self) -> int:
@@ -125,7 +125,7 @@ def _slices(net: CompiledNetwork, chip, p: int, name: str) -> np.ndarray:
         lower = max((n for n, ok in fits.items() if not ok), default=0)
         upper = min((n for n, ok in fits.items() if ok), default=None)
         if upper is not None:
-            if upper - lower <= max(1, upper // 50):  # within 2 % of the fewest cores: done
+            if upper - lower <= max(1, upper // 20):  # within 5 % of the fewest cores: done
                 return best
             n_slices = (lower + upper) // 2
         elif n_slices >= size:  # pragma: no cover - excluded by the single-neuron checks above
@@ -202,32 +202,84 @@ def _place(net, chip, populations, core_range, n_chips, swap_iterations, packets
     # traffic between cores: synapse counts (a static proxy of spike traffic), from the packet table
     core_of = core_index(core_range, net.n_total)
     seg_ptr, seg_core, _, seg_nsyn, _ = packets
-    src_core = core_of[np.repeat(np.arange(net.n_total), np.diff(seg_ptr))]
-    g = nx.Graph()
-    g.add_nodes_from(range(n_cores))
-    keep = (src_core >= 0) & (src_core != seg_core)
-    if np.any(keep):
-        # undirected core pairs as one int64 key: one 1-D unique instead of a 2-D one
-        lo_c = np.minimum(src_core[keep], seg_core[keep])
-        hi_c = np.maximum(src_core[keep], seg_core[keep])
-        keys, inv = np.unique(lo_c * n_cores + hi_c, return_inverse=True)
-        weight = np.bincount(inv.reshape(-1), weights=seg_nsyn[keep], minlength=keys.size).astype(np.int64)
-        g.add_weighted_edges_from(zip((keys // n_cores).tolist(), (keys % n_cores).tolist(), weight.tolist()))
+    pair_of_seg, pair_src, pair_dst, pair_nsyn = core_pairs(seg_ptr, seg_core, seg_nsyn, core_of, max(1, n_cores))
+    packets = (*packets, pair_of_seg, pair_src, pair_dst)
+    mesh_pair = (pair_src >= 0) & (pair_src != pair_dst)
+    u, v, w = pair_src[mesh_pair], pair_dst[mesh_pair], pair_nsyn[mesh_pair]
+    ends = np.concatenate([u, v])  # both directions: a core's cost sums over its partners
+    order = np.argsort(ends, kind="stable")
+    nbr = np.concatenate([v, u])[order]
+    nbr_w = np.concatenate([w, w])[order]
+    nbr_ptr = np.zeros(n_cores + 1, dtype=np.int64)
+    np.add.at(nbr_ptr, ends + 1, 1)
+    nbr_ptr = np.cumsum(nbr_ptr)
     pos = np.array([[s[2], s[3]] for s in slots[:n_cores]], dtype=np.int64).reshape(-1, 2)
+    chip_of_slot = np.array([s[0] for s in slots[:n_cores]], dtype=np.int64)
+    assign = _swap(pos, chip_of_slot, nbr_ptr, nbr, nbr_w, n_cores, swap_iterations)
+    core_xy = pos[assign] if n_cores else np.zeros((0, 2), dtype=np.int64)
+    core_chip = np.array([slots[s][0] for s in assign], dtype=np.int64)
+    core_tile = np.array([slots[s][1] for s in assign], dtype=np.int64)
+    grid = (chip.board_x * mx, max(1, math.ceil(n_chips / chip.board_x)) * my)
+    return Mapping(chip=chip, core_population=populations, core_range=core_range, core_xy=core_xy,
+                   core_chip=core_chip, core_tile=core_tile, n_chips=n_chips, grid=grid, packets=packets)
+
+
+@njit(cache=True)
+def core_pairs(seg_ptr, seg_core, seg_nsyn, core_of, n_cores):
+    """The (source core, target core) pairs of a packet table -- source core -1 for the inputs --
+    without sorting: sources of one core are contiguous. Returns (pair of every packet, pair source
+    core, pair target core, synapses per pair)."""
+    n_src = seg_ptr.shape[0] - 1
+    pair_of_seg = np.zeros(seg_core.shape[0], dtype=np.int64)
+    stamp = np.full(n_cores, -1, dtype=np.int64)
+    cap = 1024
+    p_src = np.zeros(cap, dtype=np.int64)
+    p_dst = np.zeros(cap, dtype=np.int64)
+    p_n = np.zeros(cap, dtype=np.int64)
+    n_pairs = 0
+    block = -2
+    for s in range(n_src):
+        sc = core_of[s]
+        if sc != block:  # a new source core: forget the previous core's pairs
+            block = sc
+            stamp[:] = -1
+        for g in range(seg_ptr[s], seg_ptr[s + 1]):
+            d = seg_core[g]
+            if stamp[d] < 0:
+                if n_pairs == cap:
+                    cap *= 2
+                    a = np.zeros(cap, dtype=np.int64)
+                    b = np.zeros(cap, dtype=np.int64)
+                    c = np.zeros(cap, dtype=np.int64)
+                    a[:n_pairs] = p_src[:n_pairs]
+                    b[:n_pairs] = p_dst[:n_pairs]
+                    c[:n_pairs] = p_n[:n_pairs]
+                    p_src, p_dst, p_n = a, b, c
+                stamp[d] = n_pairs
+                p_src[n_pairs] = sc
+                p_dst[n_pairs] = d
+                n_pairs += 1
+            pair_of_seg[g] = stamp[d]
+            p_n[stamp[d]] += seg_nsyn[g]
+    return pair_of_seg, p_src[:n_pairs], p_dst[:n_pairs], p_n[:n_pairs]
+
+
+@njit(cache=True)
+def _swap(pos, chip_of_slot, nbr_ptr, nbr, nbr_w, n_cores, swap_iterations):
+    """Pairwise swaps of cores (within one chip: a chip's cores share its limits) that lower the
+    hop-weighted synapse traffic, in a fixed order with a fixed budget: deterministic."""
     assign = np.arange(n_cores)  # core -> slot
 
-    def cost_of(core: int, slot: int) -> float:
-        x, y = pos[slot]
+    def cost_of(core, slot):
+        x, y = pos[slot, 0], pos[slot, 1]
         total = 0.0
-        for nb, data in g[core].items():
-            ox, oy = pos[assign[nb]]
-            total += data["weight"] * (abs(x - ox) + abs(y - oy))
+        for e in range(nbr_ptr[core], nbr_ptr[core + 1]):
+            o = assign[nbr[e]]
+            total += nbr_w[e] * (abs(x - pos[o, 0]) + abs(y - pos[o, 1]))
         return total
 
-    # only cores of one chip may swap (a chip's cores share its limits); deterministic sweep
     it = 0
     improved = True
-    chip_of_slot = np.array([s[0] for s in slots[:n_cores]], dtype=np.int64)
     while improved and it < swap_iterations and n_cores > 2:
         improved = False
         for a in range(n_cores):
@@ -247,12 +299,7 @@ def _place(net, chip, populations, core_range, n_chips, swap_iterations, packets
                     assign[a], assign[b] = sa, sb
             if it >= swap_iterations:
                 break
-    core_xy = pos[assign] if n_cores else np.zeros((0, 2), dtype=np.int64)
-    core_chip = np.array([slots[s][0] for s in assign], dtype=np.int64)
-    core_tile = np.array([slots[s][1] for s in assign], dtype=np.int64)
-    grid = (chip.board_x * mx, max(1, math.ceil(n_chips / chip.board_x)) * my)
-    return Mapping(chip=chip, core_population=populations, core_range=core_range, core_xy=core_xy,
-                   core_chip=core_chip, core_tile=core_tile, n_chips=n_chips, grid=grid, packets=packets)
+    return assign
 
 
 def xy_route(a: tuple[int, int], b: tuple[int, int]) -> list[tuple[int, int, str]]:

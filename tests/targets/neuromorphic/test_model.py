@@ -117,39 +117,127 @@ def test_fixed_engine_equals_reference(seed):
             np.testing.assert_array_equal(res.currents[name], ref.state[name]["i"], err_msg=f"current of {name}")
 
 
-def transcribe_cycles(graph, x, res):
-    """The core spec in plain Python, from the spikes the engine produced: packets, rows, cycles."""
-    net, mapping, chip = res.net, res.mapping, res.mapping.chip
+def source_layout(graph):
+    """Global source indices as the core spec numbers them: input elements (graph input order),
+    then the neurons of every spiking population in schedule order."""
+    offsets, cursor = {}, 0
+    for name in (*graph.inputs, *graph.spiking_populations()):
+        offsets[name] = cursor
+        cursor += int(np.prod(graph.shapes[name]))
+    return offsets, cursor
+
+
+def effective_synapses(graph, mode):
+    """``{(target population, source, delay): matrix [n_source, n_target]}``, found independently of
+    the engine's compiler by probing the reference simulator's own linear operators.
+
+    Every source (input or spiking population) sends a one-hot batch (the identity) through the
+    linear nodes between spiking layers: each node's reference kernel maps the batch (``linear``:
+    the map without its bias); edges into a node add up; a recurrent edge adds one step of delay, a
+    Delay node splits the batch by its per-element delays. Only for the small test graphs (the
+    identity is ``n_source x n_source``).
+    """
+    from neurosim.targets.neuromorphic.model.reference import KERNELS
+
+    shapes, pops = graph.shapes, graph.spiking_populations()
+    sources = set(graph.inputs) | set(pops)
+    dtype = np.int64 if mode == "fixed" else np.float64
+    cache: dict = {}
+
+    def incoming(name):
+        total: dict = {}
+        for pred in graph.predecessors(name):
+            extra = 1 if (pred, name) in graph.recurrent_edges else 0
+            for (src, d), m in response(pred).items():
+                key = (src, d + extra)
+                total[key] = m if key not in total else total[key] + m
+        return total
+
+    def response(name):
+        """{(source, delay): [n_source, *shape(name)]}: the node's output for a unit at each source element."""
+        if name in cache:
+            return cache[name]
+        node, shape = graph.nodes[name], shapes[name]
+        if name in sources:
+            n = int(np.prod(shape))
+            out = {(name, 0): np.eye(n, dtype=dtype).reshape((n, *shape))}
+        elif isinstance(node, Delay):
+            out = {}
+            steps = np.broadcast_to(node.delay_steps, shape)
+            for (src, d), m in incoming(name).items():
+                for dv in np.unique(steps):
+                    key = (src, d + int(dv))
+                    part = m * (steps == dv)
+                    out[key] = part if key not in out else out[key] + part
+        elif isinstance(node, Output):
+            out = incoming(name)
+        else:
+            out = {}
+            for key, m in incoming(name).items():
+                kernel = KERNELS[type(node)](node, name, mode, (m.shape[0],), np.float64)
+                out[key] = np.asarray(kernel.linear(m))
+        cache[name] = out
+        return out
+
+    result = {}
+    for p in pops:
+        for (src, d), m in incoming(p).items():
+            result[(p, src, d)] = m.reshape(m.shape[0], -1)
+    return result
+
+
+def transcribe_cycles(graph, x, res, mode="fixed"):
+    """The core spec in plain Python, from the spikes the engine produced and synapses probed from
+    the reference (:func:`effective_synapses`): per step and core the packets, synaptic ops and
+    integrate/fire cycles. Returns ``(integrate, fire, synaptic_ops, packets)``."""
+    mapping, chip = res.mapping, res.mapping.chip
     steps, n_cores = res.integrate_cycles.shape
-    core_of = {}
+    offsets, n_total = source_layout(graph)
+    core_of = np.full(n_total, -1)
     for c, (a, b) in enumerate(mapping.core_range):
-        for n in range(a, b):
-            core_of[n] = c
-    syn = net.synapses
-    flat_x = x.reshape(steps, -1)
-    spikes = np.concatenate([res.spikes[p].reshape(steps, -1) for p in net.populations], axis=1)
+        pop = mapping.core_population[c]
+        lo = offsets[pop]
+        assert lo <= a <= b <= lo + int(np.prod(graph.shapes[pop])), f"core {c} range {(a, b)} outside {pop!r}"
+        core_of[a:b] = c
+    # per source: {(target core, delay): synapses}
+    rows_of = [{} for _ in range(n_total)]
+    for (p, src, d), mat in effective_synapses(graph, mode).items():
+        s_idx, t_idx = np.nonzero(mat)
+        for s, t in zip(s_idx.tolist(), t_idx.tolist()):
+            key = (int(core_of[offsets[p] + t]), d)
+            row = rows_of[offsets[src] + s]
+            row[key] = row.get(key, 0) + 1
+    values = {name: np.asarray(x[name] if isinstance(x, dict) else x).reshape(steps, -1) for name in graph.inputs}
+    values.update({p: np.asarray(res.spikes[p]).reshape(steps, -1) for p in graph.spiking_populations()})
     rows = [[0] * n_cores for _ in range(steps)]
     packets = [[0] * n_cores for _ in range(steps)]
-    for t in range(steps):
-        for src in range(net.n_total):
-            val = flat_x[t, src] if src < net.n_inputs else spikes[t, src - net.n_inputs]
-            if val == 0:
-                continue
-            k = int(val) if val >= 1 and val == int(val) else 1
-            groups = {}
-            for e in range(syn.ptr[src], syn.ptr[src + 1]):
-                key = (core_of[int(syn.target[e])], int(syn.delay[e]))
-                groups[key] = groups.get(key, 0) + 1
-            for (c, d), nnz in groups.items():
-                if t + d >= steps:
-                    continue
-                n_syn = (mapping.core_range[c][1] - mapping.core_range[c][0]) if chip.synapse_storage == "dense" else nnz
-                rows[t + d][c] += k * (chip.event_overhead_cycles + math.ceil(n_syn / chip.lanes))
-                packets[t + d][c] += k
+    synops = [[0] * n_cores for _ in range(steps)]
+    for name, vals in values.items():
+        for t in range(steps):
+            for j in np.flatnonzero(vals[t]).tolist():
+                val = float(vals[t, j])
+                k = int(val) if val >= 1 and val == int(val) else 1
+                for (c, d), nnz in rows_of[offsets[name] + j].items():
+                    if t + d >= steps:
+                        continue
+                    lo, hi = mapping.core_range[c]
+                    n_syn = (hi - lo) if chip.synapse_storage == "dense" else nnz
+                    rows[t + d][c] += k * (chip.event_overhead_cycles + math.ceil(n_syn / chip.lanes))
+                    packets[t + d][c] += k
+                    synops[t + d][c] += k * n_syn
     integrate = [[rows[t][c] + (chip.integrate_pipeline_cycles if packets[t][c] else 0) for c in range(n_cores)]
                  for t in range(steps)]
     fire = [[math.ceil((b - a) / chip.lanes) + chip.fire_pipeline_cycles for a, b in mapping.core_range]] * steps
-    return np.array(integrate), np.array(fire)
+    return np.array(integrate), np.array(fire), np.array(synops), np.array(packets)
+
+
+def check_cycles(graph, x, res, mode="fixed"):
+    """The engine's cycles, synaptic ops and packets equal the plain-Python transcription."""
+    integrate, fire, synops, packets = transcribe_cycles(graph, x, res, mode)
+    np.testing.assert_array_equal(res.integrate_cycles, integrate, err_msg="integrate cycles")
+    np.testing.assert_array_equal(res.fire_cycles, fire, err_msg="fire cycles")
+    np.testing.assert_array_equal(res.counts["synaptic_op"], synops, err_msg="synaptic ops")
+    np.testing.assert_array_equal(res.packets_in, packets, err_msg="packets in")
 
 
 @settings(max_examples=60, deadline=None)
@@ -160,9 +248,7 @@ def test_cycles_equal_plain_python_transcription(seed):
         res = simulate(graph, chip, x)
     except FixedPointError:
         return
-    integrate, fire = transcribe_cycles(graph, x, res)
-    np.testing.assert_array_equal(res.integrate_cycles, integrate)
-    np.testing.assert_array_equal(res.fire_cycles, fire)
+    check_cycles(graph, x, res)
 
 
 def test_critical_path_timing_by_hand():
@@ -267,3 +353,20 @@ def test_multi_chip_board_counts_chip_hops_and_contention_adds_queueing():
     queued = step_timing(res, contention=True)["step_cycles"]
     assert np.all(queued >= plain) and np.any(queued > plain)
     assert res.link_load.sum() == res.counts["hop_ew"].sum() + res.counts["hop_ns"].sum()
+
+
+def test_two_direct_projections_from_one_source_scale_their_codes():
+    """Two projections from one source into one population, weights with fractional bits: the
+    effective code is the sum of both codes (2 + 2 = 4 LSBs). The engine before issue 13 summed the
+    unscaled weights (1.0 + 1.0 = 2 LSBs), silently, whenever the sum happened to be an integer."""
+    fw, fs = FixedPoint(6, 1), FixedPoint(12, 1)
+    fx = NeuronFixedPoint(state=fs, leak="none")
+    nodes = {"input": Input(shape=(1,)), "fa": Dense(weight=[[1.0]], weight_format=fw),
+             "fb": Dense(weight=[[1.0]], weight_format=fw), "pop": IF(shape=(1,), threshold=100.0, fixed=fx),
+             "output": Output(shape=(1,))}
+    g = Graph(nodes, (("input", "fa"), ("input", "fb"), ("fa", "pop"), ("fb", "pop"), ("pop", "output")))
+    x = np.array([[1], [0], [2]])
+    ref = run(g, x, mode="fixed")
+    res = simulate(g, tiny_chip(), x)
+    assert ref.state["pop"]["v"].tolist() == [12]  # codes: (2 + 2) * (1 + 0 + 2)
+    np.testing.assert_array_equal(res.membranes["pop"], ref.state["pop"]["v"])

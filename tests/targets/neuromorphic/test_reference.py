@@ -223,3 +223,118 @@ def test_recurrent_conv_bias_arrives_at_step_zero():
     g = Graph(nodes, (("input", "conv"), ("conv", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")))
     r = run(g, np.zeros((1, 1, 3, 3)))
     np.testing.assert_array_equal(r.state["lif"]["v"], np.full((1, 3, 3), 0.5))
+
+
+# -- compact projections: applied from their stored form --------------------------------------------
+
+def _dyadic_weight(rng, shape, density, scale):
+    """Small multiples of 2**-scale (exact in float64 whatever the summation order), some rows empty."""
+    w = rng.integers(-7, 8, size=shape) * (rng.random(shape) < density)
+    w[rng.random(shape[0]) < 0.3] = 0  # empty rows
+    return w.astype(np.float64) * 2.0 ** -scale
+
+
+def _kernel(node, mode, batch):
+    from neurosim.targets.neuromorphic.model.reference import KERNELS
+
+    return KERNELS[type(node)](node, "fc", mode, batch, np.float64)
+
+
+@given(seed=st.integers(0, 2**31 - 1), mode=st.sampled_from(["float", "fixed"]), kind=st.sampled_from(["csr", "nm"]),
+       batch=st.sampled_from([(), (3,), (2, 3)]))
+def test_compact_kernels_equal_the_dense_product(seed, mode, kind, batch):
+    """SparseCSR and NMSparse kernels equal the old dense path ``x @ dense_weight().T`` exactly
+    (int64 codes in fixed mode; dyadic values in float mode so the sum order cannot matter)."""
+    from neurosim.ir import NMSparse, SparseCSR
+    from neurosim.ir.nm import nm_mask
+
+    rng = np.random.default_rng(seed)
+    n_out = int(rng.integers(1, 12))
+    frac = 2 if mode == "fixed" else 6
+    fmt = FixedPoint(8, frac) if mode == "fixed" else None
+    if kind == "csr":
+        n_in = int(rng.integers(1, 15))
+        w = _dyadic_weight(rng, (n_out, n_in), float(rng.choice([0.0, 0.2, 0.6, 1.0])), frac)
+        node = SparseCSR.from_dense(w, weight_format=fmt)
+    else:
+        n, m = [(1, 2), (2, 4), (1, 4), (2, 8)][int(rng.integers(0, 4))]
+        n_in = m * int(rng.integers(1, 4))
+        w = _dyadic_weight(rng, (n_out, n_in), 1.0, frac)
+        w = w * nm_mask(w, n, m)
+        node = NMSparse.from_dense(w, n, m, weight_format=fmt)
+    np.testing.assert_array_equal(node.dense_weight(), w)
+    if mode == "fixed":
+        x = rng.integers(0, 3, size=batch + (n_in,)).astype(np.int64)
+        want = x @ np.rint(w * 2**frac).astype(np.int64).T
+    else:
+        x = rng.integers(-3, 4, size=batch + (n_in,)) * 0.5
+        want = x @ w.T
+    got = _kernel(node, mode, batch).step(x)
+    assert got.dtype == (np.int64 if mode == "fixed" else np.float64)
+    assert got.shape == batch + (n_out,)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("mode", ["float", "fixed"])
+def test_sparse_graph_equals_dense_graph(rng, mode):
+    """The same weights as Dense, SparseCSR and NMSparse projections give identical runs (batched too)."""
+    from neurosim.ir import NMSparse, SparseCSR
+    from neurosim.ir.nm import nm_mask
+
+    w = rng.integers(-5, 6, size=(6, 8)).astype(float)
+    w = w * nm_mask(w, 2, 4)
+    w[2] = 0  # an empty row
+    fmt = FixedPoint(8, 0) if mode == "fixed" else None
+    fx = NeuronFixedPoint(state=FixedPoint(12, 0), leak="shift", leak_shift=2) if mode == "fixed" else None
+    pop = LIF(shape=(6,), decay=0.75, threshold=4.0, fixed=fx)
+    bias = rng.integers(-2, 3, size=6).astype(float)
+    base = chain(8, w, pop)
+    x = (rng.random((10, 4, 8)) < 0.5).astype(np.int64)
+    runs = []
+    for proj in (Dense(weight=w, bias=bias, weight_format=fmt), SparseCSR.from_dense(w, bias=bias, weight_format=fmt),
+                 NMSparse.from_dense(w, 2, 4, bias=bias, weight_format=fmt)):
+        g = base.replace(nodes={**base.nodes, "fc": proj})
+        r = run(g, x, mode=mode, batched=True)
+        runs.append((r.outputs["fc"], r.output_spikes, r.state["pop"]["v"]))
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_compact_kernel_checks_the_stored_codes():
+    """Fixed mode checks the compact values themselves (here tampered with after construction)."""
+    from neurosim.errors import FixedPointError
+    from neurosim.ir import SparseCSR
+
+    node = SparseCSR.from_dense(np.array([[1.0, 0.0], [0.0, 2.0]]), weight_format=FixedPoint(4, 0))
+    object.__setattr__(node, "weight", np.array([1.0, 0.5]))
+    with pytest.raises(FixedPointError, match=r"^node 'fc' weight value 0\.5 is not a multiple of the LSB 1\.0 of "):
+        _kernel(node, "fixed", ())
+
+
+def test_large_sparse_projection_never_densifies():
+    """A 10,000 x 10,000 CSR projection (dense: 800 MB) runs in a few MB (tracemalloc peak)."""
+    import tracemalloc
+
+    from neurosim.ir import SparseCSR
+
+    rng = np.random.default_rng(7)
+    n, nnz = 10_000, 50_000
+    rows = np.sort(rng.integers(0, n, size=nnz))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))])
+    node = SparseCSR(weight=rng.integers(-3, 4, size=nnz).astype(float), indices=rng.integers(0, n, size=nnz),
+                     indptr=indptr, shape=(n, n), weight_format=FixedPoint(4, 0))
+    fx = NeuronFixedPoint(state=FixedPoint(12, 0), leak="none")
+    g = Graph.chain([("input", Input(shape=(n,))), ("fc", node), ("pop", IF(shape=(n,), threshold=3.0, fixed=fx)),
+                     ("output", Output(shape=(n,)))])
+    x = (rng.random((3, n)) < 0.1).astype(np.int64)
+    tracemalloc.start()
+    try:
+        r = run(g, x, mode="fixed")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 40e6, f"peak {peak / 1e6:.1f} MB"
+    expect = np.zeros(n, dtype=np.int64)
+    np.add.at(expect, np.repeat(np.arange(n), np.diff(indptr)), node.weight.astype(np.int64) * x[0, node.indices])
+    np.testing.assert_array_equal(r.outputs["fc"][0], expect)

@@ -20,9 +20,10 @@ delivery, since a population never feeds its own current step (recurrent edges a
 spike raster and the per-source packet table (one packet per source, target core and delay, with
 the number of synapses the core reads for it), so it is computed after the dynamics, in parallel
 over the target steps: a spike of value ``x`` is ``k = x`` packets when ``x`` is a whole number
->= 1 and one packet otherwise; packet ``g`` adds ``k`` x its row of ``seg_vec`` (synaptic ops,
-packets, integrate cycles, in-tile packets, east-west hops, north-south hops, chip hops) to its
-target core's counts ``delay`` steps later, and raises the core's longest-route statistic.
+>= 1 and one packet otherwise; a packet of ``n`` synapses adds ``k n`` synaptic ops, ``k``
+packets and ``k (event_overhead + ceil(n / lanes))`` integrate cycles to its target core ``delay``
+steps later, plus ``k`` x its core pair's in-tile packet, east-west, north-south and chip hops,
+and raises the core's longest-route statistic.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def _packets(x):
 
 
 @njit(cache=True, parallel=True)
-def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_vec, seg_hops, n_slots, counts, max_hops):
+def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_nsyn, seg_pair, pair_vec, pair_hops, lanes,
+            event_overhead, n_slots, counts, max_hops):
     """The per-step, per-core counts (module docstring), in parallel over the target steps:
     ``counts[ta, c, :]`` and ``max_hops[ta, c]`` are written by the thread that owns step ``ta``."""
     n_steps = inputs.shape[0]
@@ -100,9 +102,17 @@ def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_vec, seg_hop
                     if seg_delay[g] != d:
                         continue
                     c = seg_core[g]
-                    for f in range(N_COUNTS):
-                        counts[ta, c, f] += k * seg_vec[g, f]
-                    h = seg_hops[g]
+                    q = seg_pair[g]
+                    nsyn = seg_nsyn[g]
+                    row = counts[ta, c]
+                    row[C_SYNOPS] += k * nsyn
+                    row[C_PACKETS] += k
+                    row[C_CYCLES] += k * (event_overhead + (nsyn + lanes - 1) // lanes)
+                    row[C_IN_TILE] += k * pair_vec[q, 0]
+                    row[C_HOP_EW] += k * pair_vec[q, 1]
+                    row[C_HOP_NS] += k * pair_vec[q, 2]
+                    row[C_CHIP_HOPS] += k * pair_vec[q, 3]
+                    h = pair_hops[q]
                     if h > max_hops[ta, c]:
                         max_hops[ta, c] = h
 

@@ -77,11 +77,12 @@ class _Segments:
     ptr: np.ndarray  # per source: its packets
     core: np.ndarray
     delay: np.ndarray
-    nsyn: np.ndarray
-    cycles: np.ndarray  # per packet: event_overhead + ceil(nsyn / lanes)
+    nsyn: np.ndarray  # synapses the target core reads for it (dense rows: the core's neurons)
+    lanes: int  # a packet costs event_overhead + ceil(nsyn / lanes) integrate cycles
+    event_overhead: int
     pair: np.ndarray  # per packet: its (source core, target core) pair
-    vec: np.ndarray  # [n_packets, N_COUNTS] contribution of one packet
-    hops: np.ndarray  # per packet: routers crossed (-1 inside a tile: no mesh hop)
+    pair_vec: np.ndarray  # [n_pairs, 4]: in-tile packet, east-west hops, north-south hops, chip hops
+    pair_hops: np.ndarray  # per pair: routers crossed (-1 inside a tile: no mesh hop)
     pair_dst: np.ndarray
     pair_hx: np.ndarray
     pair_hy: np.ndarray
@@ -108,22 +109,18 @@ def segments(net: CompiledNetwork, mapping: Mapping) -> _Segments:
 
     Static for a (network, mapping) pair: compute it once and pass it to :func:`simulate`.
     """
-    from neurosim.targets.neuromorphic.model.kernel import C_CHIP_HOPS, C_CYCLES, C_HOP_EW, C_HOP_NS, C_IN_TILE, \
-        C_PACKETS, C_SYNOPS, N_COUNTS
-
     chip = mapping.chip
     core_of = mapping.core_of(net.n_total, net.n_inputs)
     n_cores = max(1, mapping.n_cores)
-    ptr, s_core, s_delay, nsyn, _ = mapping.packets if mapping.packets is not None else \
-        packet_table(net, mapping.core_range)
+    if mapping.packets is not None and len(mapping.packets) == 8:
+        ptr, s_core, s_delay, nsyn, _, pair_of_seg, sc, dc = mapping.packets
+    else:
+        from neurosim.targets.neuromorphic.partition import core_pairs
+
+        ptr, s_core, s_delay, nsyn, _ = packet_table(net, mapping.core_range)
+        pair_of_seg, sc, dc, _ = core_pairs(ptr, s_core, nsyn, core_of, n_cores)
     if chip.synapse_storage == "dense":  # a dense row holds every neuron of the core
         nsyn = np.diff(mapping.core_range, axis=1)[:, 0][s_core]
-    s_src = np.repeat(np.arange(net.n_total, dtype=np.int64), np.diff(ptr))
-    src_core = core_of[s_src]
-    # one route per (source core or input port, target core) pair
-    pair = (src_core + 1) * n_cores + s_core
-    pairs, pair_of_seg = np.unique(pair, return_inverse=True)
-    sc, dc = pairs // n_cores - 1, pairs % n_cores
     xy = np.asarray(mapping.core_xy, dtype=np.int64).reshape(-1, 2)
     a_xy = np.where((sc >= 0)[:, None], xy[np.maximum(sc, 0)], 0)  # inputs enter at router (0, 0)
     b_xy = xy[dc] if dc.size else np.zeros((0, 2), dtype=np.int64)
@@ -137,24 +134,16 @@ def segments(net: CompiledNetwork, mapping: Mapping) -> _Segments:
     p_chip = i64(np.abs(ca % bx - cb % bx) + np.abs(ca // bx - cb // bx))
     p_tile = i64((sc >= 0) & (tile_of[np.maximum(sc, 0)] == tile_of[dc]))
     ct = core_timing(chip)
-    cycles = ct["event_overhead"] + -(-i64(nsyn) // ct["lanes"])
-    q = i64(pair_of_seg).reshape(-1)
-    tile = p_tile[q] if q.size else np.zeros(0, dtype=np.int64)
-    mesh = 1 - tile
-    vec = np.zeros((q.size, N_COUNTS), dtype=np.int64)
-    vec[:, C_SYNOPS] = nsyn
-    vec[:, C_PACKETS] = 1
-    vec[:, C_CYCLES] = cycles
-    vec[:, C_IN_TILE] = tile
-    if q.size:
-        vec[:, C_HOP_EW] = p_hx[q] * mesh
-        vec[:, C_HOP_NS] = p_hy[q] * mesh
-        vec[:, C_CHIP_HOPS] = p_chip[q] * mesh
-    hops = np.where(tile == 1, -1, (p_hx[q] + p_hy[q]) if q.size else 0).astype(np.int64)
+    mesh = 1 - p_tile
+    # per pair: in-tile packets, east-west hops, north-south hops, chip hops, and routers crossed (-1: in tile)
+    pair_vec = np.ascontiguousarray(np.stack([p_tile, p_hx * mesh, p_hy * mesh, p_chip * mesh], axis=1)
+                                    if p_tile.size else np.zeros((0, 4), dtype=np.int64))
+    pair_hops = np.where(p_tile == 1, -1, p_hx + p_hy).astype(np.int64)
     return _Segments(
-        ptr=i64(ptr), core=i64(s_core), delay=i64(s_delay), nsyn=i64(nsyn), cycles=i64(cycles), pair=q,
-        vec=np.ascontiguousarray(vec), hops=hops, pair_dst=i64(dc), pair_hx=p_hx, pair_hy=p_hy, pair_chip=p_chip,
-        pair_tile=p_tile, pair_from=np.ascontiguousarray(a_xy), pair_to=np.ascontiguousarray(b_xy),
+        ptr=i64(ptr), core=i64(s_core), delay=i64(s_delay), nsyn=i64(nsyn), lanes=int(ct["lanes"]),
+        event_overhead=int(ct["event_overhead"]), pair=i64(pair_of_seg).reshape(-1), pair_vec=pair_vec,
+        pair_hops=pair_hops, pair_dst=i64(dc), pair_hx=p_hx, pair_hy=p_hy, pair_chip=p_chip, pair_tile=p_tile,
+        pair_from=np.ascontiguousarray(a_xy), pair_to=np.ascontiguousarray(b_xy),
     )
 
 
@@ -222,7 +211,8 @@ def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mappin
         )
     counts = np.zeros((steps, n_c, N_COUNTS), dtype=np.int64)
     max_hops = np.zeros((steps, n_c), dtype=np.int64)
-    account(x, spikes, net.n_inputs, seg.ptr, seg.core, seg.delay, seg.vec, seg.hops, n_slots, counts, max_hops)
+    account(x, spikes, net.n_inputs, seg.ptr, seg.core, seg.delay, seg.nsyn, seg.pair, seg.pair_vec, seg.pair_hops,
+            seg.lanes, seg.event_overhead, n_slots, counts, max_hops)
     pair_total = pair_totals(x, spikes, net.n_inputs, seg.ptr, seg.delay, seg.pair, max(1, seg.pair_dst.size), n_slots)
     core_size = np.diff(core_range, axis=1)[:, 0] if n_cores else np.zeros(0, dtype=np.int64)
     spikes_out = np.zeros((steps, n_c), dtype=np.int64)
