@@ -39,7 +39,7 @@ C_SYNOPS, C_PACKETS, C_CYCLES, C_IN_TILE, C_HOP_EW, C_HOP_NS, C_CHIP_HOPS = rang
 N_COUNTS = 7
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # as neurons.update_range, which it inlines
 def run_dynamics(inputs, fixed, prog, params, state, n_in, n_slots, pop_group, pop_cores, core_start, core_stop,
                  acc, spikes, active, fired, fired_val, err):
     """Run all steps; returns 0, or 1 + the population index whose accumulator overflowed
@@ -98,20 +98,22 @@ def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_nsyn, seg_pa
                 if x == 0.0:
                     continue
                 k = _packets(x)
-                for g in range(seg_ptr[s], seg_ptr[s + 1]):
-                    if seg_delay[g] != d:
+                g0, g1 = seg_ptr[s], seg_ptr[s + 1]
+                # 0-based slices: numba drops its negative-index checks
+                delays, cores, pairs, nsyns = seg_delay[g0:g1], seg_core[g0:g1], seg_pair[g0:g1], seg_nsyn[g0:g1]
+                for g in range(g1 - g0):
+                    if delays[g] != d:
                         continue
-                    c = seg_core[g]
-                    q = seg_pair[g]
-                    nsyn = seg_nsyn[g]
-                    row = counts[ta, c]
-                    row[C_SYNOPS] += k * nsyn
-                    row[C_PACKETS] += k
-                    row[C_CYCLES] += k * (event_overhead + (nsyn + lanes - 1) // lanes)
-                    row[C_IN_TILE] += k * pair_vec[q, 0]
-                    row[C_HOP_EW] += k * pair_vec[q, 1]
-                    row[C_HOP_NS] += k * pair_vec[q, 2]
-                    row[C_CHIP_HOPS] += k * pair_vec[q, 3]
+                    c = cores[g]
+                    q = pairs[g]
+                    nsyn = nsyns[g]
+                    counts[ta, c, C_SYNOPS] += k * nsyn
+                    counts[ta, c, C_PACKETS] += k
+                    counts[ta, c, C_CYCLES] += k * (event_overhead + (nsyn + lanes - 1) // lanes)
+                    counts[ta, c, C_IN_TILE] += k * pair_vec[q, 0]
+                    counts[ta, c, C_HOP_EW] += k * pair_vec[q, 1]
+                    counts[ta, c, C_HOP_NS] += k * pair_vec[q, 2]
+                    counts[ta, c, C_CHIP_HOPS] += k * pair_vec[q, 3]
                     h = pair_hops[q]
                     if h > max_hops[ta, c]:
                         max_hops[ta, c] = h

@@ -259,7 +259,7 @@ def _compact(lo_n, hi_n, fired, fired_val):
     return k
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def update_range(t, p, lo_n, hi_n, base, fixed, acc, P, S, fired, fired_val, err):
     """Update neurons ``lo_n..hi_n-1`` (global indices) of population ``p`` for step ``t``.
 

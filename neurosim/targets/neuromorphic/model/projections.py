@@ -538,10 +538,11 @@ def _packets_of(P, B, s, n_slots, n_total, core_of, n_cores, slot, core_seen, sc
 
 
 @njit(cache=True, parallel=True)
-def packet_table(P, n_groups, n_slots, n_total, core_of, n_cores, n_chunks):
+def packet_table(P, n_groups, n_slots, n_total, core_of, n_cores, n_chunks, limit):
     """Per source, its packets: one per (target core, delay), with the number of synapses of the
     source on that core. Returns (seg_ptr [n_total+1], seg_core, seg_delay, seg_nsyn, fanout
-    cores [n_total]). Two parallel passes over interleaved chunks of sources: count, then fill."""
+    cores [n_total]). Two parallel passes over interleaved chunks of sources: count, then fill; more
+    than ``limit`` packets: ``ptr[0] = -1`` and nothing filled."""
     cells = n_slots * n_total
     count = np.zeros(n_total, dtype=np.int64)
     fan = np.zeros(n_total, dtype=np.int64)
@@ -558,6 +559,10 @@ def packet_table(P, n_groups, n_slots, n_total, core_of, n_cores, n_chunks):
     ptr = np.zeros(n_total + 1, dtype=np.int64)
     ptr[1:] = np.cumsum(count)
     ns = ptr[n_total]
+    if ns > limit:  # refuse before allocating: the caller names the size
+        ptr[0] = -1
+        z = np.zeros(0, dtype=np.int64)
+        return ptr, z, z, z, fan
     sc = np.zeros(ns, dtype=np.int64)
     sd = np.zeros(ns, dtype=np.int64)
     sn = np.zeros(ns, dtype=np.int64)

@@ -101,7 +101,18 @@ def packet_table(net: CompiledNetwork, core_range: np.ndarray):
     from neurosim.targets.neuromorphic.partition import core_index
 
     core_of = core_index(core_range, net.n_total)
-    return _table(net.program, net.n_groups, net.n_slots, net.n_total, core_of, max(1, len(core_range)), n_chunks())
+    table = _table(net.program, net.n_groups, net.n_slots, net.n_total, core_of, max(1, len(core_range)), n_chunks(),
+                   MAX_PACKET_ENTRIES)
+    if table[0][0] < 0:
+        raise SimulationError(
+            f"the mapping onto {len(core_range)} cores needs more than {MAX_PACKET_ENTRIES:,} per-source packet entries "
+            f"(~{MAX_PACKET_ENTRIES * 32 / 2**30:.0f} GB): every source reaches many cores; use a chip with larger "
+            f"cores (neurons_per_core, axons_per_core) or a smaller model")
+    return table
+
+
+#: The per-source packet table is refused above this many entries (32 bytes each).
+MAX_PACKET_ENTRIES = 100_000_000
 
 
 def segments(net: CompiledNetwork, mapping: Mapping) -> _Segments:
