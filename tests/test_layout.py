@@ -14,7 +14,8 @@ import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "neurosim"
 SHARED = ("neurosim.ir", "neurosim.frontends", "neurosim.passes", "neurosim.hdl", "neurosim.report",
-          "neurosim.commands", "neurosim.errors", "neurosim.fileio", "neurosim.constants", "neurosim.torch")
+          "neurosim.commands", "neurosim.errors", "neurosim.fileio", "neurosim.constants", "neurosim.torch",
+          "neurosim.workloads")
 #: the module names every target package holds
 TARGET_MODULES = ("config", "model", "hdl", "verify", "report", "plots", "bench", "cli")
 
