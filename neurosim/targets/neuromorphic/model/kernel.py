@@ -19,7 +19,7 @@ delivery, since a population never feeds its own current step (recurrent edges a
 **Accounting** (:func:`account`): every per-core, per-step count is a linear function of the
 spike raster and the per-source packet table (one packet per source, target core and delay, with
 the number of synapses the core reads for it), so it is computed after the dynamics, in parallel
-over the target steps: a spike of value ``x`` is ``k = x`` packets when ``x`` is a whole number
+beside the dynamics (a second thread, one chunk of steps behind): a spike of value ``x`` is ``k = x`` packets when ``x`` is a whole number
 >= 1 and one packet otherwise; a packet of ``n`` synapses adds ``k n`` synaptic ops, ``k``
 packets and ``k (event_overhead + ceil(n / lanes))`` integrate cycles to its target core ``delay``
 steps later, plus ``k`` x its core pair's in-tile packet, east-west, north-south and chip hops,
@@ -29,7 +29,7 @@ and raises the core's longest-route statistic.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from neurosim.targets.neuromorphic.model.neurons import update_range
 from neurosim.targets.neuromorphic.model.projections import _scratch, deliver
@@ -39,18 +39,18 @@ C_SYNOPS, C_PACKETS, C_CYCLES, C_IN_TILE, C_HOP_EW, C_HOP_NS, C_CHIP_HOPS = rang
 N_COUNTS = 7
 
 
-@njit(cache=True, error_model="numpy")  # as neurons.update_range, which it inlines
+@njit(cache=True, error_model="numpy", nogil=True)  # error model as neurons.update_range, which it inlines
 def run_dynamics(inputs, fixed, prog, params, state, n_in, n_slots, pop_group, pop_cores, core_start, core_stop,
-                 acc, spikes, active, fired, fired_val, err):
-    """Run all steps; returns 0, or 1 + the population index whose accumulator overflowed
-    (``err``: step, neuron, value). ``spikes[t, n - n_in]`` receives every spike; ``active[t, c]``
-    the neurons of core ``c`` with nonzero synaptic input at step ``t``."""
-    n_steps = inputs.shape[0]
+                 acc, spikes, active, fired, fired_val, err, t0, t1):
+    """Run steps ``t0..t1-1`` (the state carries over between calls); returns 0, or 1 + the
+    population index whose accumulator overflowed (``err``: step, neuron, value).
+    ``spikes[t, n - n_in]`` receives every spike; ``active[t, c]`` the neurons of core ``c`` with
+    nonzero synaptic input at step ``t``."""
     n_pops = pop_cores.shape[0] - 1
     n_total = state.v.shape[0]
     n_groups_in = prog.group_off.shape[0] - 1 - n_pops
     B = _scratch(prog.buf_size, 1)  # stage buffers of multi-op paths
-    for t in range(n_steps):
+    for t in range(t0, t1):
         base = (t % n_slots) * n_total
         for grp in range(n_groups_in):
             a, b = prog.group_off[grp], prog.group_off[grp + 1]
@@ -81,14 +81,20 @@ def _packets(x):
     return np.int64(x) if (x >= 1.0 and x == np.floor(x)) else np.int64(1)
 
 
-@njit(cache=True, parallel=True)
-def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_nsyn, seg_pair, pair_vec, pair_hops, lanes,
-            event_overhead, n_slots, counts, max_hops):
-    """The per-step, per-core counts (module docstring), in parallel over the target steps:
-    ``counts[ta, c, :]`` and ``max_hops[ta, c]`` are written by the thread that owns step ``ta``."""
-    n_steps = inputs.shape[0]
+@njit(cache=True, nogil=True)
+def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_nsyn, seg_pair, pair_dst, pair_vec, pair_hops,
+            lanes, event_overhead, n_slots, counts, max_hops, pair_count, ta0, ta1):
+    """The per-step, per-core counts (module docstring) of target steps ``ta0..ta1-1``: they need
+    the raster up to step ``ta1 - 1`` only, so :func:`~neurosim.targets.neuromorphic.model.simulate.simulate`
+    runs this on a second thread, one chunk of steps behind the dynamics.
+
+    Per packet only what depends on its synapse count is added (synaptic ops, integrate cycles)
+    plus one to its core pair's packets (``pair_count``, a ``[n_pairs]`` scratch); what depends on
+    the pair alone (packets, in-tile packets, hops, the longest route) is added per pair after each
+    step."""
     n_src = n_in + spikes.shape[1]
-    for ta in prange(n_steps):
+    n_pairs = pair_dst.shape[0]
+    for ta in range(ta0, ta1):
         for d in range(n_slots):
             t = ta - d
             if t < 0:
@@ -105,18 +111,23 @@ def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_nsyn, seg_pa
                     if delays[g] != d:
                         continue
                     c = cores[g]
-                    q = pairs[g]
                     nsyn = nsyns[g]
                     counts[ta, c, C_SYNOPS] += k * nsyn
-                    counts[ta, c, C_PACKETS] += k
                     counts[ta, c, C_CYCLES] += k * (event_overhead + (nsyn + lanes - 1) // lanes)
-                    counts[ta, c, C_IN_TILE] += k * pair_vec[q, 0]
-                    counts[ta, c, C_HOP_EW] += k * pair_vec[q, 1]
-                    counts[ta, c, C_HOP_NS] += k * pair_vec[q, 2]
-                    counts[ta, c, C_CHIP_HOPS] += k * pair_vec[q, 3]
-                    h = pair_hops[q]
-                    if h > max_hops[ta, c]:
-                        max_hops[ta, c] = h
+                    pair_count[pairs[g]] += k
+        for q in range(n_pairs):
+            k = pair_count[q]
+            if k == 0:
+                continue
+            pair_count[q] = 0
+            c = pair_dst[q]
+            counts[ta, c, C_PACKETS] += k
+            counts[ta, c, C_IN_TILE] += k * pair_vec[q, 0]
+            counts[ta, c, C_HOP_EW] += k * pair_vec[q, 1]
+            counts[ta, c, C_HOP_NS] += k * pair_vec[q, 2]
+            counts[ta, c, C_CHIP_HOPS] += k * pair_vec[q, 3]
+            if pair_hops[q] > max_hops[ta, c]:
+                max_hops[ta, c] = pair_hops[q]
 
 
 @njit(cache=True)

@@ -211,19 +211,28 @@ def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mappin
     pop_group = np.arange(len(net.populations), dtype=np.int64) + len(net.input_names)
     fired = np.zeros(max(1, net.n_total), dtype=np.int64)
     fired_val = np.zeros(max(1, net.n_total))
-    status = run_dynamics(x, net.mode == "fixed", net.program, params, state, net.n_inputs, n_slots, pop_group,
-                          pop_cores, np.ascontiguousarray(core_range[:, 0]), np.ascontiguousarray(core_range[:, 1]),
-                          acc, spikes, active, fired, fired_val, err)
+    counts = np.zeros((steps, n_c, N_COUNTS), dtype=np.int64)
+    max_hops = np.zeros((steps, n_c), dtype=np.int64)
+    starts = np.ascontiguousarray(core_range[:, 0])
+    stops = np.ascontiguousarray(core_range[:, 1])
+
+    def dynamics(t0, t1):
+        return run_dynamics(x, net.mode == "fixed", net.program, params, state, net.n_inputs, n_slots, pop_group,
+                            pop_cores, starts, stops, acc, spikes, active, fired, fired_val, err, t0, t1)
+
+    pair_count = np.zeros(max(1, seg.pair_dst.size), dtype=np.int64)
+
+    def accounting(t0, t1):
+        account(x, spikes, net.n_inputs, seg.ptr, seg.core, seg.delay, seg.nsyn, seg.pair, seg.pair_dst, seg.pair_vec,
+                seg.pair_hops, seg.lanes, seg.event_overhead, n_slots, counts, max_hops, pair_count, t0, t1)
+
+    status = _pipelined(dynamics, accounting, steps)
     if status:
         p = net.populations[status - 1]
         raise FixedPointError(
             f"node {p!r}: synaptic input sum {int(err[2])!r} at step {int(err[0])} overflows the accumulator; "
             f"widen fixed.acc_width or reduce the weight width"
         )
-    counts = np.zeros((steps, n_c, N_COUNTS), dtype=np.int64)
-    max_hops = np.zeros((steps, n_c), dtype=np.int64)
-    account(x, spikes, net.n_inputs, seg.ptr, seg.core, seg.delay, seg.nsyn, seg.pair, seg.pair_vec, seg.pair_hops,
-            seg.lanes, seg.event_overhead, n_slots, counts, max_hops)
     pair_total = pair_totals(x, spikes, net.n_inputs, seg.ptr, seg.delay, seg.pair, max(1, seg.pair_dst.size), n_slots)
     core_size = np.diff(core_range, axis=1)[:, 0] if n_cores else np.zeros(0, dtype=np.int64)
     spikes_out = np.zeros((steps, n_c), dtype=np.int64)
@@ -238,6 +247,27 @@ def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mappin
     v, i_syn = state.v, state.i_syn
     arrays["link_load"] = _link_load(pair_total, seg, mapping)
     return _assemble(graph, net, mapping, arrays, spikes, v, i_syn, arrays.pop("link_load"))
+
+
+def _pipelined(dynamics, accounting, steps: int, chunks: int = 16) -> int:
+    """Run the dynamics chunk by chunk on this thread and the accounting of each finished chunk on a
+    second one (both numba kernels release the GIL), so the two overlap on two cores. Returns the
+    dynamics' status (non-zero: stopped on an overflow, the accounting is then moot)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bounds = np.unique(np.linspace(0, steps, min(steps, chunks) + 1).round().astype(int))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            status = dynamics(int(a), int(b))
+            if status:
+                return status
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(accounting, int(a), int(b))
+        if pending is not None:
+            pending.result()
+    return 0
 
 
 def _link_load(pair_total: np.ndarray, seg: _Segments, mapping: Mapping) -> np.ndarray:
