@@ -6,15 +6,15 @@ Arrays in, arrays out; :mod:`neurosim.targets.neuromorphic.model.simulate` prepa
 **Dynamics** (:func:`run_dynamics`), one timestep:
 
 1. input elements with a nonzero value are delivered;
-2. every spiking population, in schedule order, core by core, runs its neuron update
-   (:mod:`~neurosim.targets.neuromorphic.model.neurons`) with the accumulated input of this step,
-   records its spikes in the raster, and delivers each spike;
+2. every spiking population, in schedule order, counts its cores' active neurons, runs its neuron
+   update (:mod:`~neurosim.targets.neuromorphic.model.neurons`) with the accumulated input of this
+   step, records its spikes in the raster, and delivers each spike;
 3. **delivery** of a value ``x`` from a source: along every route of its group, through the
    route's ops in compact form (:mod:`~neurosim.targets.neuromorphic.model.projections`), into
    a ring of accumulators ``delay`` steps ahead.
 
-A core's spikes are delivered after its update sweep, in neuron order: the same order as inline
-delivery, since a population never feeds its own current step (recurrent edges are delayed).
+A population's spikes are delivered after its update sweep, in neuron order: the same result as
+inline delivery, since a population never feeds its own current step (recurrent edges are delayed).
 
 **Accounting** (:func:`account`): every per-core, per-step count is a linear function of the
 spike raster and the per-source packet table (one packet per source, target core and delay, with
@@ -61,17 +61,28 @@ def run_dynamics(inputs, fixed, prog, params, state, n_in, n_slots, pop_group, p
         for p in range(n_pops):
             grp = pop_group[p]
             g0 = prog.group_off[grp]
-            for c in range(pop_cores[p], pop_cores[p + 1]):
-                n_active, n_fired, status = update_range(t, p, core_start[c], core_stop[c], base, fixed, acc, params,
-                                                         state, fired, fired_val, err)
-                if status:
-                    return status
+            c0, c1 = pop_cores[p], pop_cores[p + 1]
+            if c1 == c0:
+                continue
+            # the active counts per core first, then one update sweep over the whole population: a
+            # population never feeds its own current step, so delivering its spikes after the sweep
+            # is the same as after each core's (and a sweep per core costs ~1 us of setup on Loihi's
+            # thousands of small cores)
+            for c in range(c0, c1):
+                seg = acc[base + core_start[c]:base + core_stop[c]]
+                n_active = 0
+                for j in range(seg.size):
+                    n_active += seg[j] != 0.0
                 active[t, c] = n_active
-                for k in range(n_fired):
-                    n = fired[k]
-                    s = fired_val[k]
-                    spikes[t, n - n_in] = s
-                    deliver(prog, B, grp, n - g0, s, acc, t, n_slots, n_total)
+            _, n_fired, status = update_range(t, p, core_start[c0], core_stop[c1 - 1], base, fixed, acc, params,
+                                              state, fired, fired_val, err)
+            if status:
+                return status
+            for k in range(n_fired):
+                n = fired[k]
+                s = fired_val[k]
+                spikes[t, n - n_in] = s
+                deliver(prog, B, grp, n - g0, s, acc, t, n_slots, n_total)
     return 0
 
 
@@ -82,8 +93,8 @@ def _packets(x):
 
 
 @njit(cache=True, nogil=True)
-def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_nsyn, seg_pair, pair_dst, pair_vec, pair_hops,
-            lanes, event_overhead, n_slots, counts, max_hops, pair_count, ta0, ta1):
+def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_nsyn, seg_pair, src_delays, pair_dst, pair_vec,
+            pair_hops, lanes, event_overhead, n_slots, counts, max_hops, pair_count, ta0, ta1):
     """The per-step, per-core counts (module docstring) of target steps ``ta0..ta1-1``: they need
     the raster up to step ``ta1 - 1`` only, so :func:`~neurosim.targets.neuromorphic.model.simulate.simulate`
     runs this on a second thread, one chunk of steps behind the dynamics.
@@ -91,7 +102,7 @@ def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_nsyn, seg_pa
     Per packet only what depends on its synapse count is added (synaptic ops, integrate cycles)
     plus one to its core pair's packets (``pair_count``, a ``[n_pairs]`` scratch); what depends on
     the pair alone (packets, in-tile packets, hops, the longest route) is added per pair after each
-    step."""
+    step. ``src_delays[s]`` is a bit mask of the delays source ``s``'s packets have."""
     n_src = n_in + spikes.shape[1]
     n_pairs = pair_dst.shape[0]
     for ta in range(ta0, ta1):
@@ -99,7 +110,10 @@ def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_nsyn, seg_pa
             t = ta - d
             if t < 0:
                 break
+            bit = (np.int64(1) << d) if d < 62 else np.int64(-1)
             for s in range(n_src):
+                if (src_delays[s] & bit) == 0:
+                    continue
                 x = inputs[t, s] if s < n_in else np.float64(spikes[t, s - n_in])
                 if x == 0.0:
                     continue

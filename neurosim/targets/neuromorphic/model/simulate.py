@@ -81,6 +81,7 @@ class _Segments:
     lanes: int  # a packet costs event_overhead + ceil(nsyn / lanes) integrate cycles
     event_overhead: int
     pair: np.ndarray  # per packet: its (source core, target core) pair
+    src_delays: np.ndarray  # per source: bit d set when it has a packet of delay d
     pair_vec: np.ndarray  # [n_pairs, 4]: in-tile packet, east-west hops, north-south hops, chip hops
     pair_hops: np.ndarray  # per pair: routers crossed (-1 inside a tile: no mesh hop)
     pair_dst: np.ndarray
@@ -152,6 +153,7 @@ def segments(net: CompiledNetwork, mapping: Mapping) -> _Segments:
     pair_hops = np.where(p_tile == 1, -1, p_hx + p_hy).astype(np.int64)
     return _Segments(
         ptr=i64(ptr), core=i64(s_core), delay=i64(s_delay), nsyn=i64(nsyn), lanes=int(ct["lanes"]),
+        src_delays=_delay_bits(i64(ptr), i64(s_delay), net.n_total),
         event_overhead=int(ct["event_overhead"]), pair=i64(pair_of_seg).reshape(-1), pair_vec=pair_vec,
         pair_hops=pair_hops, pair_dst=i64(dc), pair_hx=p_hx, pair_hy=p_hy, pair_chip=p_chip, pair_tile=p_tile,
         pair_from=np.ascontiguousarray(a_xy), pair_to=np.ascontiguousarray(b_xy),
@@ -223,7 +225,8 @@ def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mappin
     pair_count = np.zeros(max(1, seg.pair_dst.size), dtype=np.int64)
 
     def accounting(t0, t1):
-        account(x, spikes, net.n_inputs, seg.ptr, seg.core, seg.delay, seg.nsyn, seg.pair, seg.pair_dst, seg.pair_vec,
+        account(x, spikes, net.n_inputs, seg.ptr, seg.core, seg.delay, seg.nsyn, seg.pair, seg.src_delays,
+                seg.pair_dst, seg.pair_vec,
                 seg.pair_hops, seg.lanes, seg.event_overhead, n_slots, counts, max_hops, pair_count, t0, t1)
 
     status = _pipelined(dynamics, accounting, steps)
@@ -247,6 +250,16 @@ def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mappin
     v, i_syn = state.v, state.i_syn
     arrays["link_load"] = _link_load(pair_total, seg, mapping)
     return _assemble(graph, net, mapping, arrays, spikes, v, i_syn, arrays.pop("link_load"))
+
+
+def _delay_bits(ptr, delay, n_src):
+    """Per source, the bit mask of its packets' delays (the accounting skips a source for other
+    delays); delays from 62 on set every bit (never skipped)."""
+    bits = np.zeros(n_src, dtype=np.int64)
+    src = np.repeat(np.arange(n_src), np.diff(ptr))
+    mask = np.where(delay < 62, np.left_shift(np.int64(1), np.minimum(delay, 61)), np.int64(-1))
+    np.bitwise_or.at(bits, src, mask)
+    return bits
 
 
 def _pipelined(dynamics, accounting, steps: int, chunks: int = 16) -> int:
