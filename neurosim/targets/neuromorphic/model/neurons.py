@@ -161,6 +161,45 @@ def _float_pass(lo_n, hi_n, base, acc, P, S, spk, gen, per, cuba, lag, delayed, 
 
 
 @njit(cache=True, inline="always")
+def _float_cuba_pass(lo_n, hi_n, base, acc, P, S, spk, per, lag, rule, rs):
+    """The float CubaLIF update without refractory time, delayed reset or multi-spikes, the
+    commonest CubaLIF: the general loop's equations with those parts left out, so the loop stays
+    branch-free (the general one measures 7x slower per neuron-step).
+
+    ``i <- alpha i + g_syn x``; ``v <- beta v + g i' + b`` with ``i'`` the new (lag 0) or old current.
+    """
+    m = hi_n - lo_n
+    x = acc[base + lo_n:base + hi_n]
+    v, i_syn = S.v[lo_n:hi_n], S.i_syn[lo_n:hi_n]
+    decay, gain, const_in, bias = P.decay[lo_n:hi_n], P.gain[lo_n:hi_n], P.const_in[lo_n:hi_n], P.bias[lo_n:hi_n]
+    thr, v_reset, syn_decay, syn_gain = P.thr[lo_n:hi_n], P.v_reset[lo_n:hi_n], P.syn_decay[lo_n:hi_n], \
+        P.syn_gain[lo_n:hi_n]
+    dk, gk, ck, bk, th, vr = decay[0], gain[0], const_in[0], bias[0], thr[0], v_reset[0]
+    ge = rule == 1
+    lag0 = lag == 0
+    sub = rs == 1
+    zero = rs == 0
+    n_active = 0
+    for j in range(m):
+        a = x[j]
+        n_active += a != 0.0
+        x[j] = 0.0
+        if per:
+            dk, gk, ck, bk, th, vr = decay[j], gain[j], const_in[j], bias[j], thr[j], v_reset[j]
+        drive = a + ck
+        iold = i_syn[j]
+        inew = syn_decay[j] * iold + syn_gain[j] * drive
+        i_syn[j] = inew
+        newv = dk * v[j] + gk * (inew if lag0 else iold) + bk
+        s = 1.0 if ((newv > th) | (ge & (newv == th))) else 0.0
+        newv = newv - s * th if (sub & (s > 0.0)) else newv
+        newv = vr if (zero & (s > 0.0)) else newv
+        v[j] = newv
+        spk[j] = s
+    return n_active
+
+
+@njit(cache=True, inline="always")
 def _fixed_pass(lo_n, hi_n, base, acc, P, S, spk, p, gen, per, cuba, immediate, refr_steps, rule, rs, kshift,
                 sshift):
     """The fixed-point update of neurons ``lo_n..hi_n-1`` (after the accumulator check), spikes to ``spk``.
@@ -304,8 +343,13 @@ def update_range(t, p, lo_n, hi_n, base, fixed, acc, P, S, fired, fired_val, err
     else:
         lag = P.current_lag[p]
         delayed = P.timing[p] == 1
+        cuba_only = cuba and refr_steps == 0 and rule != 2 and not delayed
         if simple and not per:
             na = _float_pass(lo_n, hi_n, base, acc, P, S, fired_val, False, False, False, 0, False, 0, rule, rs)
+        elif cuba_only and not per:
+            na = _float_cuba_pass(lo_n, hi_n, base, acc, P, S, fired_val, False, lag, rule, rs)
+        elif cuba_only:
+            na = _float_cuba_pass(lo_n, hi_n, base, acc, P, S, fired_val, True, lag, rule, rs)
         elif simple:
             na = _float_pass(lo_n, hi_n, base, acc, P, S, fired_val, False, True, False, 0, False, 0, rule, rs)
         elif not per:
