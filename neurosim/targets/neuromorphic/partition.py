@@ -85,17 +85,11 @@ def _too_big(name, chip, limit, need, have, what):
         f"but {limit} is {have} (over by {need - have}); reduce the fan-in, sparsify, or pick a larger chip")
 
 
-def _slices(net: CompiledNetwork, chip, p: int, name: str) -> np.ndarray:
-    """The slice bounds of population ``p``: the fewest equal slices under every per-core limit.
-
-    Synapses are counted from the compact projections (one enumeration of the population's
-    fan-in per candidate cut); the first candidate is the largest lower bound the neuron count,
-    the total synapse memory and the total fan-in allow."""
+def _whole_fan_in(net: CompiledNetwork, chip, p: int, name: str) -> int:
+    """The synapses into population ``p``; raises when one of its neurons alone exceeds a per-core limit."""
     a, b = int(net.pop_offset[p]), int(net.pop_offset[p + 1])
-    size = b - a
-    whole = np.array([a, b], dtype=np.int64)
-    _, nnz_all, neuron_axons = _fan_in(net, a, b, whole)
-    worst = int(neuron_axons.max()) if size else 0
+    _, nnz_all, neuron_axons = _fan_in(net, a, b, np.array([a, b], dtype=np.int64))
+    worst = int(neuron_axons.max()) if b > a else 0
     if worst > chip.axons_per_core:
         raise _too_big(name, chip, "axons_per_core", worst, chip.axons_per_core, "axons")
     if chip.synapse_memory_bytes is not None:
@@ -103,9 +97,20 @@ def _slices(net: CompiledNetwork, chip, p: int, name: str) -> np.ndarray:
         if single > chip.synapse_memory_bytes:
             raise _too_big(name, chip, "synapse_memory_bytes", single, chip.synapse_memory_bytes,
                            "bytes of synapse memory")
+    return int(nnz_all[0])
+
+
+def _slices(net: CompiledNetwork, chip, p: int, name: str, nnz_total: int) -> np.ndarray:
+    """The slice bounds of population ``p``: the fewest equal slices under every per-core limit.
+
+    Synapses are counted from the compact projections (one enumeration of the population's
+    fan-in per candidate cut); the first candidate is the largest lower bound the neuron count
+    and the total synapse memory (``nnz_total`` synapses) allow."""
+    a, b = int(net.pop_offset[p]), int(net.pop_offset[p + 1])
+    size = b - a
     n_slices = max(1, math.ceil(size / chip.neurons_per_core))
     if chip.synapse_memory_bytes is not None and chip.synapse_storage == "sparse":
-        n_slices = max(n_slices, math.ceil(_memory(chip, 0, 0, int(nnz_all[0])) / chip.synapse_memory_bytes))
+        n_slices = max(n_slices, math.ceil(_memory(chip, 0, 0, nnz_total) / chip.synapse_memory_bytes))
     n_slices = min(max(1, size), n_slices)
     # grow by the worst overshoot (axons or memory per slice over the limit), then bisect between the
     # last cut that failed and the first that fits: a few enumerations instead of one per 25 % step
@@ -140,8 +145,10 @@ def partition(net: CompiledNetwork, chip, *, swap_iterations: int = 2000) -> Map
 
     populations: list[str] = []
     ranges: list[tuple[int, int]] = []
+    # every population's single-neuron limits first: a model that cannot fit fails before any cut
+    totals = [_whole_fan_in(net, chip, p, name) for p, name in enumerate(net.populations)]
     for p, name in enumerate(net.populations):
-        bounds = _slices(net, chip, p, name)
+        bounds = _slices(net, chip, p, name, totals[p])
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             populations.append(name)
             ranges.append((int(lo), int(hi)))
