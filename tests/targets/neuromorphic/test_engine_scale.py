@@ -60,3 +60,20 @@ def test_packet_table_refuses_above_its_limit(monkeypatch):
     monkeypatch.setattr(sim, "MAX_PACKET_ENTRIES", 50)
     with pytest.raises(SimulationError, match=r"^the mapping onto 40 cores needs more than 50 per-source packet entries"):
         sim.simulate(g, chip, np.ones((2, 100)), mode="float")
+
+
+def test_link_loads_follow_the_xy_routes():
+    """The numba route walker adds each pair's packets to exactly the links `partition.xy_route` lists."""
+    from neurosim.targets.neuromorphic.partition import xy_route
+
+    rng = np.random.default_rng(3)
+    gx, gy = 6, 5
+    src = rng.integers(0, [gx, gy], size=(40, 2))
+    dst = rng.integers(0, [gx, gy], size=(40, 2))
+    total = rng.integers(0, 5, size=40)
+    want = np.zeros(gx * gy * 4, dtype=np.int64)
+    dirs = {"E": 0, "W": 1, "N": 2, "S": 3}
+    for (a, b, k) in zip(src, dst, total):
+        for x, y, d in xy_route(tuple(a), tuple(b)):
+            want[(y * gx + x) * 4 + dirs[d]] += k
+    np.testing.assert_array_equal(sim._xy_loads(total, src, dst, gx, gy), want)
