@@ -85,6 +85,35 @@ def _too_big(name, chip, limit, need, have, what):
         f"but {limit} is {have} (over by {need - have}); reduce the fan-in, sparsify, or pick a larger chip")
 
 
+def _fan_in_bounds(net: CompiledNetwork) -> list[int]:
+    """Per population, an upper bound of one neuron's fan-in from the ops alone (a conv tap reads
+    C/g x k_h x k_w inputs, a pool k_h x k_w, a CSR row its longest target row), summed over routes."""
+    from neurosim.targets.neuromorphic.model import projections as pj
+
+    P = net.program
+    per_op = []
+    for op in range(P.op_kind.size):
+        g = P.op_geom[op]
+        kind = P.op_kind[op]
+        if kind == pj.OP_CONV:
+            per_op.append(int(g[pj.G_C] // g[pj.G_GROUPS] * g[pj.G_KH] * g[pj.G_KW]))
+        elif kind == pj.OP_POOL:
+            per_op.append(int(g[pj.G_KH] * g[pj.G_KW]))
+        elif kind == pj.OP_CSR:
+            n_in, n_out = int(g[pj.G_IN]), int(g[pj.G_OUT])
+            nnz = int(P.ints[P.op_a[op] + n_in])
+            rows = P.ints[P.op_b[op]:P.op_b[op] + nnz]
+            per_op.append(int(np.bincount(rows, minlength=n_out).max()) if nnz else 0)
+        else:
+            per_op.append(1)
+    out = [0] * len(net.populations)
+    for r in range(P.route_tgt_off.size):
+        p = int(np.searchsorted(net.pop_offset, P.route_tgt_off[r], side="right") - 1)
+        path = P.path_ops[P.path_ptr[P.route_path[r]]:P.path_ptr[P.route_path[r] + 1]]
+        out[p] += int(np.prod([per_op[o] for o in path]))
+    return out
+
+
 def _whole_fan_in(net: CompiledNetwork, chip, p: int, name: str) -> int:
     """The synapses into population ``p``; raises when one of its neurons alone exceeds a per-core limit."""
     a, b = int(net.pop_offset[p]), int(net.pop_offset[p + 1])
@@ -145,8 +174,12 @@ def partition(net: CompiledNetwork, chip, *, swap_iterations: int = 2000) -> Map
 
     populations: list[str] = []
     ranges: list[tuple[int, int]] = []
-    # every population's single-neuron limits first: a model that cannot fit fails before any cut
-    totals = [_whole_fan_in(net, chip, p, name) for p, name in enumerate(net.populations)]
+    # every population's single-neuron limits first, the widest fan-in first: a model that cannot
+    # fit fails after one population's enumeration, not after cutting the others
+    bound = _fan_in_bounds(net)
+    totals = [0] * len(net.populations)
+    for p in sorted(range(len(net.populations)), key=lambda q: -bound[q]):
+        totals[p] = _whole_fan_in(net, chip, p, net.populations[p])
     for p, name in enumerate(net.populations):
         bounds = _slices(net, chip, p, name, totals[p])
         for lo, hi in zip(bounds[:-1], bounds[1:]):
