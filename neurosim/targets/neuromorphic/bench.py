@@ -476,8 +476,9 @@ def bench_models(models=(), *, scale: bool = False, seed: int = 0, rate: float =
     out = {"models": rows}
     if scale and plot:
         vgg = [r for r in rows if r.get("key") == "vgg11" and "error" not in r]
+        missing = [r["label"].rsplit(" ", 1)[-1] for r in rows if r.get("key") == "vgg11" and "error" in r]
         if vgg:
-            plot_scaling(vgg, plot)
+            plot_scaling(vgg, plot, chip=str(chip), missing=missing)
             out["plot"] = str(plot)
             log(f"scaling plot: {plot}")
     return out
@@ -496,8 +497,9 @@ def _log_row(row: dict, log) -> None:
         f"peak RSS {row['peak_rss_mib']:.0f} MiB")
 
 
-def plot_scaling(rows: list[dict], path) -> None:
-    """Two panels: simulate time vs synaptic events, peak RSS vs neurons + weights (log-log)."""
+def plot_scaling(rows: list[dict], path, chip: str = "loihi", missing: list[str] = ()) -> None:
+    """Two panels: simulate time vs synaptic events, peak RSS vs neurons + weights (log-log); the
+    title names the chip and the sizes that did not finish (``missing``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -516,7 +518,12 @@ def plot_scaling(rows: list[dict], path) -> None:
         for r, x, y in zip(rows, xs, ys):
             ax.annotate(r["label"].rsplit(" ", 1)[-1], (x, y), textcoords="offset points", xytext=(4, -10), fontsize=8)
         ax.grid(True, which="both", alpha=0.3)
-    fig.suptitle("neurosim engine: spiking VGG-11 at 32/64/128 px (fixed point, Loihi board)")
+    from pathlib import Path
+
+    title = f"neurosim engine: spiking VGG-11, T=8, fixed point, on {Path(chip).stem}"
+    if missing:
+        title += f"\nnot finished: {', '.join(missing)}"
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
