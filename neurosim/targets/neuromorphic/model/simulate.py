@@ -85,10 +85,6 @@ class _Segments:
     pair_vec: np.ndarray  # [n_pairs, 4]: in-tile packet, east-west hops, north-south hops, chip hops
     pair_hops: np.ndarray  # per pair: routers crossed (-1 inside a tile: no mesh hop)
     pair_dst: np.ndarray
-    pair_hx: np.ndarray
-    pair_hy: np.ndarray
-    pair_chip: np.ndarray
-    pair_tile: np.ndarray
     pair_from: np.ndarray  # [n_pairs, 2] grid position of the source router (inputs: (0, 0))
     pair_to: np.ndarray  # [n_pairs, 2] grid position of the target router
 
@@ -155,7 +151,7 @@ def segments(net: CompiledNetwork, mapping: Mapping) -> _Segments:
         ptr=i64(ptr), core=i64(s_core), delay=i64(s_delay), nsyn=i64(nsyn), lanes=int(ct["lanes"]),
         src_delays=_delay_bits(i64(ptr), i64(s_delay), net.n_total),
         event_overhead=int(ct["event_overhead"]), pair=i64(pair_of_seg).reshape(-1), pair_vec=pair_vec,
-        pair_hops=pair_hops, pair_dst=i64(dc), pair_hx=p_hx, pair_hy=p_hy, pair_chip=p_chip, pair_tile=p_tile,
+        pair_hops=pair_hops, pair_dst=i64(dc),
         pair_from=np.ascontiguousarray(a_xy), pair_to=np.ascontiguousarray(b_xy),
     )
 
