@@ -32,7 +32,9 @@ Conventions the engine relies on:
   (``lanes``, the pipeline and overhead cycles, ``hop_latency_cycles``, ``barrier_cycles``) must be known.
 * ``timing = "event_latency"`` (asynchronous chips): a core's time is the sum over events of
   count x ``latency_ns[event]``; every event must be declared in ``[latency_ns]``; ``barrier_ns`` is the
-  per-timestep synchronisation time where one is published.
+  per-timestep synchronisation time where one is published; ``chip_barrier_ns`` the extra time per
+  timestep for every chip beyond the first (unknown where unpublished: a multi-chip run's latency then
+  lists it as unpriced).
 * ``timestep_s`` set: the chip advances on a fixed tick (TrueNorth: 1 ms), so a timestep lasts that long.
 """
 
@@ -135,6 +137,9 @@ class ChipPreset:
     timestep_s: Constant | None = field(metadata={"constant": _ConstantSpec("s", optional=True, positive=True)})
     barrier_ns: Constant | None = field(default=None,
                                         metadata={"constant": _ConstantSpec("ns", optional=True, positive=False)})
+    # extra synchronisation time per timestep for every chip beyond the first (multi-chip barrier)
+    chip_barrier_ns: Constant | None = field(default=None,
+                                             metadata={"constant": _ConstantSpec("ns", optional=True, positive=False)})
     sources: dict[str, str] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     published: dict[str, Constant] = field(default_factory=dict)

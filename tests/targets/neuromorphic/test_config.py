@@ -36,7 +36,8 @@ def _loihi_text():
 # -- events -----------------------------------------------------------------------------------------
 
 def test_event_vocabulary_order_and_index():
-    assert EVENTS == ("synaptic_op", "neuron_update_active", "neuron_update_inactive", "spike_out", "spike_in_tile",
+    assert EVENTS == ("synaptic_op", "neuron_update_active", "neuron_update_inactive", "spike_out", "packet_out",
+                      "spike_in_tile",
                       "hop_ew", "hop_ns", "chip_hop", "sram_read_byte", "sram_write_byte", "dram_byte", "mac", "ac")
     assert EVENT_INDEX == {e: i for i, e in enumerate(EVENTS)}
 
@@ -324,7 +325,7 @@ def test_counts_as_event_aligned_sequence(chips):
     counts[EVENT_INDEX["hop_ns"]] = 2
     b = energy_breakdown(counts, chips["loihi"], 0.0)
     assert b.total_pj == pytest.approx(23608.0)
-    with pytest.raises(EnergyError, match=r"^event counts given as a sequence must have one entry per event \(13, in "
+    with pytest.raises(EnergyError, match=r"^event counts given as a sequence must have one entry per event \(14, in "
                                           r"the order of neurosim\.targets\.neuromorphic\.events\.EVENTS\), found 3$"):
         energy_breakdown([1, 2, 3], chips["loihi"], 0.0)
 

@@ -23,7 +23,8 @@ beside the dynamics (a second thread, one chunk of steps behind): a spike of val
 >= 1 and one packet otherwise; a packet of ``n`` synapses adds ``k n`` synaptic ops, ``k``
 packets and ``k (event_overhead + ceil(n / lanes))`` integrate cycles to its target core ``delay``
 steps later, plus ``k`` x its core pair's in-tile packet, east-west, north-south and chip hops,
-and raises the core's longest-route statistic.
+and raises the core's longest-route statistic; the source core generates the ``k`` packets (message
+generation, the ``packet_out`` event) at the step the spike fired.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from neurosim.targets.neuromorphic.model.neurons import update_range
 from neurosim.targets.neuromorphic.model.projections import _scratch, deliver
 
 #: Columns of the per-step, per-core count array and of a packet's contribution.
-C_SYNOPS, C_PACKETS, C_CYCLES, C_IN_TILE, C_HOP_EW, C_HOP_NS, C_CHIP_HOPS = range(7)
-N_COUNTS = 7
+C_SYNOPS, C_PACKETS, C_CYCLES, C_IN_TILE, C_HOP_EW, C_HOP_NS, C_CHIP_HOPS, C_PACKETS_OUT = range(8)
+N_COUNTS = 8
 
 
 @njit(cache=True, error_model="numpy", nogil=True)  # error model as neurons.update_range, which it inlines
@@ -93,8 +94,8 @@ def _packets(x):
 
 
 @njit(cache=True, nogil=True)
-def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_nsyn, seg_pair, src_delays, pair_dst, pair_vec,
-            pair_hops, lanes, event_overhead, n_slots, counts, max_hops, pair_count, ta0, ta1):
+def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_nsyn, seg_pair, src_delays, pair_src, pair_dst,
+            pair_vec, pair_hops, lanes, event_overhead, n_slots, counts, max_hops, pair_count, ta0, ta1):
     """The per-step, per-core counts (module docstring) of target steps ``ta0..ta1-1``: they need
     the raster up to step ``ta1 - 1`` only, so :func:`~neurosim.targets.neuromorphic.model.simulate.simulate`
     runs this on a second thread, one chunk of steps behind the dynamics.
@@ -102,7 +103,10 @@ def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_nsyn, seg_pa
     Per packet only what depends on its synapse count is added (synaptic ops, integrate cycles)
     plus one to its core pair's packets (``pair_count``, a ``[n_pairs]`` scratch); what depends on
     the pair alone (packets, in-tile packets, hops, the longest route) is added per pair after each
-    step. ``src_delays[s]`` is a bit mask of the delays source ``s``'s packets have."""
+    step. ``src_delays[s]`` is a bit mask of the delays source ``s``'s packets have.
+
+    A packet is also *generated* (``C_PACKETS_OUT``) by its source core (``pair_src``; -1 for the
+    host inputs, which no core generates) at the step its source fired, ``ta - d``."""
     n_src = n_in + spikes.shape[1]
     n_pairs = pair_dst.shape[0]
     for ta in range(ta0, ta1):
@@ -129,6 +133,9 @@ def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_nsyn, seg_pa
                     counts[ta, c, C_SYNOPS] += k * nsyn
                     counts[ta, c, C_CYCLES] += k * (event_overhead + (nsyn + lanes - 1) // lanes)
                     pair_count[pairs[g]] += k
+                    src_core = pair_src[pairs[g]]
+                    if src_core >= 0:
+                        counts[t, src_core, C_PACKETS_OUT] += k
         for q in range(n_pairs):
             k = pair_count[q]
             if k == 0:

@@ -9,11 +9,8 @@ The core spec (design.md, "The neuromorphic core"), per core and timestep:
   ``integrate_pipeline_cycles`` (fill and drain).
 * **fire**: ``ceil(neurons / lanes) + fire_pipeline_cycles``, every step.
 
-:func:`step_timing` turns those into a timestep's latency along the critical path: a
-population starts when all the populations feeding it (forward edges) have fired and their
-packets have crossed the mesh (``max hops x hop latency``); the chip's step ends at the last
-population's end plus the barrier. Chips with ``timing = "event_latency"`` use the preset's
-per-event latencies instead of cycles.
+:func:`~neurosim.targets.neuromorphic.model.timing.step_timing` turns those into a timestep's
+latency (see that module).
 """
 
 from __future__ import annotations
@@ -23,25 +20,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurosim.targets.neuromorphic.model.compile import CompiledNetwork, compile_graph
-from neurosim.targets.neuromorphic.model.kernel import C_CHIP_HOPS, C_CYCLES, C_HOP_EW, C_HOP_NS, C_IN_TILE, \
+from neurosim.targets.neuromorphic.model.kernel import C_CHIP_HOPS, C_CYCLES, C_PACKETS_OUT, C_HOP_EW, C_HOP_NS, C_IN_TILE, \
     C_PACKETS, C_SYNOPS, N_COUNTS, account, pair_totals, run_dynamics
 from neurosim.targets.neuromorphic.model.neurons import make_params, make_state
+# the latency model lives in its own module; step_timing re-exported for callers of this one
+from neurosim.targets.neuromorphic.model.timing import core_timing, step_timing  # noqa: F401
 from neurosim.errors import FixedPointError, SimulationError
 from neurosim.ir.graph import Graph
 from numba import njit
 
 from neurosim.targets.neuromorphic.partition import Mapping, partition
 
-
-
-def core_timing(chip) -> dict[str, int]:
-    """The core spec's cycle parameters of a preset. Event-latency chips (Loihi) publish no lane
-    count or pipeline depths: the cycle columns are then computed for one lane and no pipeline,
-    and their latency comes from the per-event latencies instead (see :func:`step_timing`)."""
-    get = lambda name, default: int(getattr(chip, name, None) or default)  # noqa: E731
-    return {"lanes": get("lanes", 1), "event_overhead": get("event_overhead_cycles", 0),
-            "integrate_pipeline": get("integrate_pipeline_cycles", 0), "fire_pipeline": get("fire_pipeline_cycles", 0),
-            "hop_latency": get("hop_latency_cycles", 0), "barrier": get("barrier_cycles", 0)}
 
 
 @dataclass
@@ -85,6 +74,7 @@ class _Segments:
     pair_vec: np.ndarray  # [n_pairs, 4]: in-tile packet, east-west hops, north-south hops, chip hops
     pair_hops: np.ndarray  # per pair: routers crossed (-1 inside a tile: no mesh hop)
     pair_dst: np.ndarray
+    pair_src: np.ndarray  # per pair: source core (-1: a host input)
     pair_from: np.ndarray  # [n_pairs, 2] grid position of the source router (inputs: (0, 0))
     pair_to: np.ndarray  # [n_pairs, 2] grid position of the target router
 
@@ -151,7 +141,7 @@ def segments(net: CompiledNetwork, mapping: Mapping) -> _Segments:
         ptr=i64(ptr), core=i64(s_core), delay=i64(s_delay), nsyn=i64(nsyn), lanes=int(ct["lanes"]),
         src_delays=_delay_bits(i64(ptr), i64(s_delay), net.n_total),
         event_overhead=int(ct["event_overhead"]), pair=i64(pair_of_seg).reshape(-1), pair_vec=pair_vec,
-        pair_hops=pair_hops, pair_dst=i64(dc),
+        pair_hops=pair_hops, pair_dst=i64(dc), pair_src=i64(sc),
         pair_from=np.ascontiguousarray(a_xy), pair_to=np.ascontiguousarray(b_xy),
     )
 
@@ -222,7 +212,7 @@ def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mappin
 
     def accounting(t0, t1):
         account(x, spikes, net.n_inputs, seg.ptr, seg.core, seg.delay, seg.nsyn, seg.pair, seg.src_delays,
-                seg.pair_dst, seg.pair_vec,
+                seg.pair_src, seg.pair_dst, seg.pair_vec,
                 seg.pair_hops, seg.lanes, seg.event_overhead, n_slots, counts, max_hops, pair_count, t0, t1)
 
     status = _pipelined(dynamics, accounting, steps)
@@ -241,6 +231,7 @@ def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mappin
     arrays = {"synops": counts[:, :, C_SYNOPS], "packets_in": counts[:, :, C_PACKETS],
               "cyc_rows": counts[:, :, C_CYCLES], "in_tile": counts[:, :, C_IN_TILE], "hop_ew": counts[:, :, C_HOP_EW],
               "hop_ns": counts[:, :, C_HOP_NS], "chip_hops": counts[:, :, C_CHIP_HOPS], "max_hops_in": max_hops,
+              "packets_out": counts[:, :, C_PACKETS_OUT],
               "active": active, "inactive": np.pad(core_size, (0, n_c - n_cores))[None, :] - active,
               "spikes_out": spikes_out}
     v, i_syn = state.v, state.i_syn
@@ -326,6 +317,7 @@ def _assemble(graph, net, mapping, a, spikes, v, i_syn, link_load) -> EngineResu
         "neuron_update_active": a["active"][:, c],
         "neuron_update_inactive": a["inactive"][:, c],
         "spike_out": a["spikes_out"][:, c],
+        "packet_out": a["packets_out"][:, c],
         "spike_in_tile": a["in_tile"][:, c],
         "hop_ew": a["hop_ew"][:, c],
         "hop_ns": a["hop_ns"][:, c],
@@ -342,61 +334,3 @@ def _assemble(graph, net, mapping, a, spikes, v, i_syn, link_load) -> EngineResu
     return EngineResult(net=net, mapping=mapping, spikes=out_spikes, membranes=membranes, currents=currents,
                         counts=counts, integrate_cycles=integrate, fire_cycles=fire,
                         max_hops_in=a["max_hops_in"][:, c], packets_in=a["packets_in"][:, c], link_load=link_load.reshape(gy, gx, 4).transpose(1, 0, 2))
-
-
-def step_timing(result: EngineResult, *, contention: bool = False) -> dict[str, np.ndarray]:
-    """Per-step latency along the critical path (module docstring): seconds and, for cycle chips, cycles.
-
-    With ``contention``, a router's ejection link hands one packet per hop latency to its core, so
-    a core's packets have all arrived no earlier than ``packets_in x hop latency``:
-    ``noc = max(hops x hop latency, packets_in x hop latency)``."""
-    chip = result.mapping.chip
-    net = result.net
-    steps = result.steps
-    core_pop = np.array([net.populations.index(p) for p in result.mapping.core_population], dtype=np.int64)
-    if chip.timing == "cycles":
-        core_time = result.core_cycles.astype(np.float64)
-        noc = result.max_hops_in * float(core_timing(chip)["hop_latency"])
-        barrier = float(core_timing(chip)["barrier"])
-        unit_s = 1.0 / chip.clock_hz if chip.clock_hz else None
-    else:
-        timed = ("synaptic_op", "neuron_update_active", "neuron_update_inactive", "spike_out")
-        lat, unknown = {}, []
-        for e in (*timed, "hop_ew", "hop_ns", "spike_in_tile"):
-            const = chip.latency_ns.get(e)
-            value = None if const is None else const.value
-            if value is None and result.counts.get(e, np.zeros(1)).any() and not getattr(const, "not_applicable", False):
-                unknown.append(e)
-            lat[e] = value or 0.0
-        core_time = sum(result.counts[e] * lat[e] for e in timed)
-        hop_ns = max(lat["hop_ew"], lat["hop_ns"])
-        # a packet crosses max_hops_in routers; a same-tile packet costs the in-tile delivery latency
-        noc = np.maximum(result.max_hops_in * hop_ns, np.where(result.counts["spike_in_tile"] > 0, lat["spike_in_tile"], 0.0))
-        barrier_const = getattr(chip, "barrier_ns", None)
-        barrier = float(barrier_const.value) if barrier_const is not None and barrier_const.value else 0.0
-        unit_s = 1e-9
-    if contention:
-        per_hop = float(core_timing(chip)["hop_latency"]) if chip.timing == "cycles" else hop_ns
-        noc = np.maximum(noc, result.packets_in * per_hop)
-    finish = np.zeros((steps, len(net.populations)))
-    for p in range(len(net.populations)):
-        start = np.zeros(steps)
-        for q in net.pop_sources[p]:
-            if q >= 0:
-                start = np.maximum(start, finish[:, q])
-        mine = core_pop == p
-        if np.any(mine):
-            finish[:, p] = start + (noc[:, mine] + core_time[:, mine]).max(axis=1)
-        else:
-            finish[:, p] = start
-    step = (finish.max(axis=1) if finish.size else np.zeros(steps)) + barrier
-    out = {"step_units": step, "core_units": np.asarray(core_time, dtype=np.float64), "unit_s": unit_s,
-           "unit": "cycles" if chip.timing == "cycles" else "ns",
-           "unknown_latencies": tuple(unknown) if chip.timing != "cycles" else ()}
-    if chip.timing == "cycles":
-        out["step_cycles"] = step
-    out["step_s"] = step * unit_s if unit_s is not None else np.full(steps, np.nan)
-    tick = getattr(chip, "timestep_s", None)
-    if tick is not None and getattr(tick, "value", None):
-        out["step_s"] = np.maximum(out["step_s"], tick.value)  # a fixed tick (TrueNorth) bounds the step from below
-    return out
