@@ -25,6 +25,7 @@ def _info(args) -> int:
     from rich.table import Table
 
     from neurosim.report.summary import summarize, totals
+    from neurosim.report.tables import print_table
 
     graph = load_model_of(args)
     rows = summarize(graph)
@@ -39,7 +40,7 @@ def _info(args) -> int:
     table.add_section()
     table.add_row("total", "", "", f"{t['neurons']:,}", f"{t['synapses']:,}", f"{t['params']:,}", "", "", "")
     con = console()
-    con.print(table)
+    print_table(con, table)
     for r in rows:
         if r.details:
             con.print(f"  [bold]{r.name}[/]: {r.details}")

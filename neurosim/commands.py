@@ -120,7 +120,12 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                    help="timestep used to discretise NIR time constants (overrides the profile)")
     p.add_argument("--reset", choices=("zero", "subtract", "none"), default=None, help="override the reset mode")
     p.add_argument("--reset-timing", choices=("immediate", "delayed"), default=None, help="override the reset timing")
-    p.add_argument("--spike-rule", choices=("gt", "ge", "multi"), default=None, help="override the spike rule")
+    p.add_argument("--spike-rule", choices=("gt", "ge", "multi"), default=None,
+                   help="override the spike rule (gt: v > thr; ge: v >= thr, e.g. Sinabs SingleSpike; multi: "
+                        "floor(v/thr) spikes, Sinabs MultiSpike)")
+    p.add_argument("--norm-input", action=argparse.BooleanOptionalAction, default=None,
+                   help="scale the input of spiking leaky neurons by 1 - decay (Sinabs LIF norm_input=True, the "
+                        "--source sinabs default; --no-norm-input for Sinabs models built with norm_input=False)")
     p.add_argument("--input-shape", type=shape_arg, default=None,
                    help="unbatched input shape for torch modules, e.g. 64 or 1,8,8")
 
@@ -130,7 +135,8 @@ def load_model_of(args):
     from neurosim.frontends import load_model
 
     return load_model(args.model, source=args.source, dt_s=args.dt_s, reset=args.reset,
-                      reset_timing=args.reset_timing, spike_rule=args.spike_rule, input_shape=args.input_shape)
+                      reset_timing=args.reset_timing, spike_rule=args.spike_rule,
+                      norm_input=args.norm_input, input_shape=args.input_shape)
 
 
 def load_array(path: str, what: str = "input array") -> np.ndarray:

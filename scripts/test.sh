@@ -3,7 +3,8 @@
 #   bash scripts/test.sh            # all tests (extra pytest arguments are passed through)
 # Uses the active virtualenv if there is one, else creates .venv next to this repository.
 # Environment: TORCH_INDEX (see below); NEUROSIM_SKIP_SCALESIM=1 skips SCALE-Sim's own venv (its
-# cross-check tests then skip); pip's own variables (PIP_CACHE_DIR, ...) apply to every install.
+# cross-check tests then skip), NEUROSIM_SKIP_BRIAN2=1 Brian2's (its tests skip); pip's own variables
+# (PIP_CACHE_DIR, ...) apply to every install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,10 +30,16 @@ fi
 pip_q -e ".[test,hdl]"
 # SNN frameworks for the equivalence tests. Installed without their declared dependencies on
 # purpose: norse and spikingjelly require torchvision/torchaudio (which would replace the CPU torch
-# with a CUDA build) and sinabs pins nir<=1.0.4; none of those are needed for the forward passes
-# the tests compare against.
-pip_q --no-deps snntorch==1.0.0 norse==1.1.0 sinabs==3.1.3 spikingjelly==2.0.0 nirtorch==2.6
+# with a CUDA build; torchvision's PyPI wheel links libtorch_cuda and does not import next to the CPU
+# torch, so the suite does not use it) and sinabs pins nir<=1.0.4 (and samna, matplotlib); none of
+# those are needed for the forward passes the tests compare against. The runtime dependencies they
+# do need go first: pip checks the requirements of every installed package that depends on what it
+# installs, so installing them after the frameworks printed red "ERROR: pip's dependency resolver
+# ..." lines about the skipped requirements (harmless, but they looked like a failure).
 pip_q pbr loguru tqdm scipy
+pip_q --no-deps snntorch==1.0.0 norse==1.1.0 sinabs==3.1.3 spikingjelly==2.0.0 nirtorch==2.6
+echo "SNN frameworks installed with --no-deps: their skipped requirements (torchvision, torchaudio, nir<=1.0.4," \
+     "samna) are not needed; a later pip run or 'pip check' listing them as conflicts is expected."
 
 # HDL simulator for the cocotb testbenches (Icarus Verilog from Debian).
 if ! command -v iverilog >/dev/null 2>&1; then
@@ -53,6 +60,19 @@ if [ "${NEUROSIM_SKIP_SCALESIM:-0}" != 1 ]; then
     .venv-scalesim/bin/python -m pip install --disable-pip-version-check -q "numpy==2.3.*" scalesim==3.0.0
   fi
   export NEUROSIM_SCALESIM_PYTHON="$PWD/.venv-scalesim/bin/python"
+fi
+
+# Brian2 2.9 for the Brian2 update-order test (tests/frontends/test_defaults.py), in its own venv:
+# Brian2 2.9 (the newest for Python 3.11) does not import with numpy >= 2.4, which the main
+# environment has; the test runs it as a subprocess through NEUROSIM_BRIAN2_PYTHON.
+if [ "${NEUROSIM_SKIP_BRIAN2:-0}" != 1 ]; then
+  if [ ! -x .venv-brian2/bin/python ]; then
+    "$PY" -m venv .venv-brian2
+  fi
+  if ! .venv-brian2/bin/python -c "import brian2" 2>/dev/null; then
+    .venv-brian2/bin/python -m pip install --disable-pip-version-check -q "numpy==2.3.*" brian2==2.9.0
+  fi
+  export NEUROSIM_BRIAN2_PYTHON="$PWD/.venv-brian2/bin/python"
 fi
 
 set +e

@@ -164,3 +164,28 @@ def test_verify_command_on_the_generic_netlist(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.count("PASS") == 2 and "FAIL" not in out
     assert out.count("netlist generic") == 2
+
+
+def test_tables_are_never_truncated_off_a_terminal(capsys):
+    """Not a terminal (pytest's capture): tables print at their natural width, cells whole."""
+    assert main(["sat", "resnet18", "--nm", "2:8"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^│ weight-gradient +│", out, re.M) and "…" not in out
+    assert re.search(r"^speedup by pattern: .*4:8 1\.\d\dx \(ideal 1\.50x\)$", out, re.M)  # one line, unbroken
+
+
+def test_print_table_keeps_wide_cells():
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from neurosim.report.tables import print_table
+
+    buf = io.StringIO()
+    con = Console(file=buf, width=30)
+    t = Table()
+    t.add_column("name")
+    t.add_row("a-cell-much-wider-than-thirty-columns-of-output")
+    print_table(con, t)
+    assert "│ a-cell-much-wider-than-thirty-columns-of-output │" in buf.getvalue() and con.width == 30

@@ -21,10 +21,12 @@ def _load_native(path: Path, **_) -> Graph:
     return load(path)
 
 
-def _load_nir(path: Path, source=None, dt_s=None, reset=None, reset_timing=None, spike_rule=None, **_) -> Graph:
+def _load_nir(path: Path, source=None, dt_s=None, reset=None, reset_timing=None, spike_rule=None, norm_input=None,
+              **_) -> Graph:
     from neurosim.frontends.nir import read_nir
 
-    return read_nir(path, source=source, dt_s=dt_s, reset=reset, reset_timing=reset_timing, spike_rule=spike_rule)
+    return read_nir(path, source=source, dt_s=dt_s, reset=reset, reset_timing=reset_timing, spike_rule=spike_rule,
+                    norm_input=norm_input)
 
 
 def _load_torch(path: Path, input_shape=None, **_) -> Graph:

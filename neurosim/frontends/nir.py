@@ -17,6 +17,7 @@ Per-primitive discretisation (``p`` = profile, ``dt`` in seconds, Euler shown):
 Affine      Dense(weight, bias);  Linear: Dense(weight)
 Conv1d/2d   Conv1d/Conv2d (string padding ``same``/``valid`` resolved to integers)
 LIF         decay = 1 - dt/tau (``exp``: exp(-dt/tau)), gain = dt*r/tau, bias = dt*v_leak/tau
+            (``norm_input``: gain times 1 - decay)
 CubaLIF     as LIF for the membrane; current by ``p.cuba`` (see profiles.toml)
 IF          IF with gain = dt*r (``p.if_gain``)
 LI          LI as LIF without spikes;  I: Integrator with gain = dt*r
@@ -91,14 +92,21 @@ class _ImportContext:
         return tau / self.dt(name, "tau") if self.profile.tau_scale == "dt" else tau
 
 
-def _leaky(ctx: _ImportContext, name: str, tau, r, v_leak) -> dict[str, np.ndarray]:
-    """decay, gain and bias of a leaky membrane under the profile."""
+def _leaky(ctx: _ImportContext, name: str, tau, r, v_leak, spiking: bool = False) -> dict[str, np.ndarray]:
+    """decay, gain and bias of a leaky membrane under the profile.
+
+    With ``norm_input`` (Sinabs' ``norm_input=True``) a spiking membrane's gain is also multiplied by
+    ``1 - decay``: Sinabs computes ``v = a*v + (1 - a)*x`` with ``a = exp(-dt/tau)``. Non-spiking ``LI``
+    nodes keep the plain gain (Sinabs' ``ExpLeak`` defaults to ``norm_input=False``).
+    """
     p = ctx.profile
     dt = ctx.dt(name, "leaky neuron")
     tau = ctx.tau(name, tau)
     r, v_leak = _arr(r), _arr(v_leak)
     decay = 1.0 - dt / tau if p.decay == "euler" else np.exp(-dt / tau)
     gain = {"euler": lambda: dt * r / tau, "r": lambda: r, "rockpool": lambda: r * dt / (tau * decay)}[p.input_gain]()
+    if spiking and p.norm_input:
+        gain = gain * (1.0 - decay)
     bias = dt * v_leak / tau if p.bias == "euler" else v_leak
     return {"decay": decay, "gain": gain, "bias": bias}
 
@@ -119,7 +127,7 @@ def _shape_of(*arrays: np.ndarray) -> tuple[int, ...] | None:
 
 
 def _imp_lif(node, name, ctx, in_shape):
-    m = _leaky(ctx, name, node.tau, node.r, node.v_leak)
+    m = _leaky(ctx, name, node.tau, node.r, node.v_leak, spiking=True)
     s = _spiking(ctx, node)
     shape = _shape_of(*m.values(), s["threshold"], s["v_reset"]) or in_shape
     return ir.LIF(shape=shape, **m, **s)
@@ -127,7 +135,7 @@ def _imp_lif(node, name, ctx, in_shape):
 
 def _imp_cubalif(node, name, ctx, in_shape):
     p = ctx.profile
-    m = _leaky(ctx, name, node.tau_mem, node.r, node.v_leak)
+    m = _leaky(ctx, name, node.tau_mem, node.r, node.v_leak, spiking=True)
     s = _spiking(ctx, node)
     dt = ctx.dt(name, "CubaLIF")
     tau_syn = ctx.tau(name, node.tau_syn)
@@ -308,18 +316,21 @@ def _flatten_graph(g, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str,
 
 
 def from_nir(graph, *, source: str | None = None, dt_s: float | None = None, reset: str | None = None,
-             reset_timing: str | None = None, spike_rule: str | None = None) -> Graph:
+             reset_timing: str | None = None, spike_rule: str | None = None, norm_input: bool | None = None) -> Graph:
     """Convert an in-memory ``nir.NIRGraph`` to an IR :class:`Graph`.
 
     ``source`` picks the profile (default: exact restore for files neurosim wrote, else ``nir``);
-    ``dt_s``, ``reset``, ``reset_timing`` and ``spike_rule`` override single profile fields.
+    ``dt_s``, ``reset``, ``reset_timing``, ``spike_rule`` and ``norm_input`` override single profile
+    fields (``norm_input=False`` reads a Sinabs model built with ``norm_input=False``).
     """
     nir = _nir()
     if not isinstance(graph, nir.NIRGraph):
         raise FrontendError(f"expected a nir.NIRGraph, found {type(graph).__name__!r}")
     meta = _graph_meta(graph)
-    exact = source is None and meta is not None and not any(v is not None for v in (dt_s, reset, reset_timing, spike_rule))
-    profile = get_profile(source or "nir").with_overrides(reset=reset, reset_timing=reset_timing, spike_rule=spike_rule)
+    overrides = (dt_s, reset, reset_timing, spike_rule, norm_input)
+    exact = source is None and meta is not None and not any(v is not None for v in overrides)
+    profile = get_profile(source or "nir").with_overrides(reset=reset, reset_timing=reset_timing, spike_rule=spike_rule,
+                                                          norm_input=norm_input)
     dt = dt_s if dt_s is not None else (meta["dt_s"] if exact and meta["dt_s"] is not None else profile.dt_s)
     profile = profile.with_overrides(dt_s=dt)
     ctx = _ImportContext(profile=profile, dt_s=dt)

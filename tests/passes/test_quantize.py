@@ -414,9 +414,6 @@ def test_graph_argument_error():
     (Integrator(shape=(2,)), r"^node 'pop' \(Integrator\) is a non-spiking readout, which fixed point does not"),
     (Scale(shape=(2,), scale=2.0), r"^node 'pop' \(Scale\) has no fixed-point form; fold it into the neighbouring"),
     (Threshold(shape=(2,)), r"^node 'pop' \(Threshold\) has no fixed-point form;"),
-    (LIF(shape=(2,), reset_timing="delayed"),
-     r"^node 'pop' \(LIF\) has reset_timing='delayed'; fixed point implements the immediate reset only: re-import "
-     r"the model with --reset-timing immediate$"),
     (CubaLIF(shape=(2,), current_lag=1),
      r"^node 'pop' \(CubaLIF\) has current_lag=1; fixed point requires current_lag=0 \(the membrane sees this "
      r"step's current\)"),
@@ -518,3 +515,93 @@ def test_rounding_mode_is_used_for_every_value(rng, rounding):
     assert q.layer("pop").threshold_code == int(FixedPoint(16, 0, rounding=rounding).quantize(2.25))
     assert q.graph.nodes["pop"].bias[0] == FixedPoint(16, 0, rounding=rounding).quantize(-0.3)
     assert q.layer("pop").clipped == 0
+
+
+# -- quantizing to a declared chip arithmetic (issue 14) ----------------------------------------------
+
+from neurosim.passes.quantize import Arithmetic  # noqa: E402
+
+LOIHI_LIKE = Arithmetic(leak="mult", leak_bits=12, syn_leak="mult", syn_leak_bits=12, input_shift_min=0,
+                        input_shift_max=13)
+
+
+def test_mult_leak_code_and_input_shift_by_hand():
+    """decay 0.951 -> d = rint(0.951 * 4096) = 3895; weights 0.5 max -> weight scale 127/0.5 = 254; threshold 1:
+    the largest shift with 254 * 2**k * 1 <= (2**23 - 1) // 4 = 2097151 is k = 13 (254 * 8192 = 2080768)."""
+    w = np.array([[0.5, -0.25], [0.125, 0.5]])
+    q = quantize(chain(2, w, LIF(shape=(2,), decay=0.951)), weight_bits=8, state_bits=24, arithmetic=LOIHI_LIKE)
+    r = q.layer("pop")
+    assert (r.leak, r.leak_code, r.leak_bits, r.input_shift) == ("mult", 3895, 12, 13)
+    assert r.effective_decay == 3895 / 4096 and r.scale == 254 * 2.0 ** 13
+    node = q.graph.nodes["pop"]
+    assert node.fixed.leak_code == 3895 and node.fixed.input_shift == 13
+    assert float(node.threshold.flat[0]) == 254 * 2 ** 13
+    np.testing.assert_array_equal(q.graph.nodes["fc"].weight, np.rint(w * 254))
+    assert "v*3895/2**12, x<<13" in q.table() and "chip arithmetic: leak mult 12-bit" in q.table()
+
+
+def test_without_arithmetic_nothing_changes(rng):
+    g = chain(3, rng.normal(size=(2, 3)), LIF(shape=(2,), decay=0.951))
+    a, b = quantize(g), quantize(g, arithmetic=Arithmetic())
+    assert a.layers == b.layers and a.graph.equals(b.graph)
+    assert (a.layer("pop").leak, a.layer("pop").leak_shift, a.layer("pop").input_shift) == ("shift", 4, 0)
+
+
+def test_linear_leak_is_the_exponential_loss_at_half_the_threshold():
+    """threshold code = 1 * 127 / 0.5 = 254 -> mid 127; lambda = rint(0.049 * 127) = rint(6.223) = 6."""
+    q = quantize(chain(2, np.array([[0.5, 0.1], [0.2, 0.3]]), LIF(shape=(2,), decay=0.951)), weight_bits=8,
+                 state_bits=20, arithmetic=Arithmetic(leak="linear", leak_bits=8))
+    r = q.layer("pop")
+    assert (r.leak, r.leak_code) == ("linear", 6) and abs(r.effective_decay - (1 - 6 / 127)) < 1e-12
+    assert float(q.graph.nodes["pop"].decay.flat[0]) == 0.951  # the float decay it approximates stays recorded
+
+
+def test_mult_current_leak_of_a_cubalif():
+    q = quantize(chain(2, np.eye(2) * 0.5, CubaLIF(shape=(2,), decay=0.9, syn_decay=0.8)), state_bits=24,
+                 arithmetic=LOIHI_LIKE)
+    fx = q.graph.nodes["pop"].fixed
+    assert (fx.syn_leak, fx.syn_leak_code, fx.leak_code) == ("mult", 3277, 3686)  # rint(0.8*4096), rint(0.9*4096)
+    assert q.layer("pop").syn_leak_code == 3277 and "i*3277/2**12" in q.table()
+
+
+def test_per_neuron_mult_codes():
+    g = chain(2, np.eye(2), LIF(shape=(2,), decay=[0.9500, 0.9501]))  # codes 3891, 3892
+    r = quantize(g, state_bits=24, arithmetic=LOIHI_LIKE).layer("pop")
+    assert r.leak_code == 3891 and any("code 3891 of the mean" in n for n in r.notes)
+    with pytest.raises(UnsupportedError, match=r"^node 'pop' \(LIF\) has per-neuron decays 0\.9\.\.0\.95 whose 12-bit "
+                                               r"codes 3686\.\.3891 differ by more than one; one population has one "
+                                               r"decay code: split it into populations of equal decay$"):
+        quantize(chain(2, np.eye(2), LIF(shape=(2,), decay=[0.9, 0.95])), state_bits=24, arithmetic=LOIHI_LIKE)
+
+
+def test_delayed_reset_is_carried_into_fixed_point(rng):
+    q = quantize(chain(3, rng.normal(size=(2, 3)), LIF(shape=(2,), reset_timing="delayed")))
+    assert q.graph.nodes["pop"].reset_timing == "delayed"
+    run(q.graph, (rng.random((5, 3)) < 0.5).astype(float), mode="fixed")
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(leak="exp"), r"^Arithmetic\.leak must be one of \('shift', 'mult', 'linear', 'none'\), found 'exp'$"),
+    (dict(leak="mult"), r"^Arithmetic\.leak_bits must be an int in 1\.\.24 for a multiplicative leak \(d/2\*\*bits\), "
+                        r"found None$"),
+    (dict(leak="linear", leak_bits=0), r"^Arithmetic\.leak_bits must be None or an int in 1\.\.61, found 0$"),
+    (dict(input_shift_min=3, input_shift_max=1),
+     r"^Arithmetic\.input_shift_min\.\.input_shift_max must be ints with 0 <= min <= max <= 30, found 3\.\.1$"),
+    (dict(current_bits=1), r"^Arithmetic\.current_bits must be None or an int in 2\.\.62, found 1$"),
+    (dict(leak="mult", leak_bits=12, rounding="floor"),
+     r"^Arithmetic\.rounding must be 'zero' for leak='mult' \(the rounding neurosim's mult leak implements\), "
+     r"found 'floor'$"),
+])
+def test_arithmetic_validation(kwargs, msg):
+    with pytest.raises(FixedPointError, match=msg):
+        Arithmetic(**kwargs)
+
+
+def test_arithmetic_argument_errors(rng):
+    g = chain(3, rng.normal(size=(2, 3)), LIF(shape=(2,)))
+    with pytest.raises(FixedPointError, match=r"^quantize: arithmetic must be an Arithmetic \(e\.g\. a preset's "
+                                              r"chip\.arithmetic\), found 'dict'$"):
+        quantize(g, arithmetic={"leak": "mult"})
+    with pytest.raises(FixedPointError, match=r"^quantize: leak='shift' contradicts arithmetic\.leak='mult'; pass one "
+                                              r"of them$"):
+        quantize(g, leak="shift", arithmetic=LOIHI_LIKE)

@@ -30,10 +30,44 @@ A neuron with ``refractory_steps = k > 0`` that spiked at step ``t`` ignores inp
 fire during steps ``t+1 .. t+k`` (its membrane stays at the post-reset value).
 
 **Fixed point** (``fixed`` set): membrane, threshold, bias and reset value are integer codes of
-``fixed.state``. The synaptic input of a step is summed exactly in an accumulator of
-``fixed.acc_width`` bits (an overflow there is an error, never silent), then added to the
-membrane once, saturating; the leak is ``v - (v >> k)`` (``leak="shift"``, so ``decay`` must
-equal ``1 - 2**-k``) or absent (``leak="none"``, ``decay`` must be 1); ``gain`` must be 1.
+``fixed.state``; ``gain`` must be 1. The synaptic input of a step is summed exactly in an
+accumulator ``a`` of ``fixed.acc_width`` bits (an overflow there is an error, never silent),
+shifted left by ``fixed.input_shift`` (:math:`x = a \cdot 2^{s_{in}}`: a weight exponent, Loihi's
+``act_shift``) and added to the membrane once, saturating (``sat`` clips to the state range):
+
+.. math::
+
+    \text{immediate:}\quad v_1 = \mathrm{sat}(v + x + b),\ s = \mathrm{fire}(v_1),\
+        v_2 = \mathrm{reset}(v_1, s),\ v \leftarrow L(v_2)
+
+    \text{delayed, subtract:}\quad v_1 = \mathrm{sat}(v - \theta s' + x + b),\ s = \mathrm{fire}(v_1),\
+        v \leftarrow L(v_1)
+
+    \text{delayed, zero:}\quad v_1 = \mathrm{sat}(\tilde v + x + b),\
+        \tilde v = L(v_{reset}) \text{ where } s' > 0 \text{ else } v,\ v \leftarrow L(v_1)
+
+with :math:`s'` the previous step's spike (one saturation per step, on the exact sum). A refractory
+neuron keeps :math:`v_1 = \mathrm{sat}(v)` (immediate), :math:`\mathrm{sat}(v - \theta s')` or
+:math:`\tilde v` (delayed), and still leaks. The leak :math:`L` (``fixed.leak``) is applied at the end
+of the step, so the stored membrane is the next step's starting value:
+
+* ``"shift"``: :math:`L(v) = v - \lfloor v / 2^k \rfloor` (arithmetic shift, ``k = leak_shift``);
+  the decay must equal :math:`1 - 2^{-k}`;
+* ``"none"``: :math:`L(v) = v`; the decay must be 1;
+* ``"mult"`` (Loihi's k-bit multiplicative decay): :math:`L(v) = \mathrm{sign}(vd)\,\lfloor |vd| / 2^k
+  \rfloor` (the product truncated toward zero, as lava-nc's ``PyLifModelFixed``), ``d = leak_code``
+  in ``0..2**k``, ``k = leak_bits``; the decay must equal :math:`d / 2^k`;
+* ``"linear"`` (TrueNorth's leak toward zero): :math:`L(v) = v - \mathrm{sign}(v) \min(|v|, \lambda)`,
+  :math:`\lambda` = ``leak_code`` codes per step. It has no multiplicative factor, so the
+  population's float ``decay`` is not constrained: it records the exponential decay the linear
+  leak approximates (see the quantize pass for how :math:`\lambda` is derived).
+
+CubaLIF's current: :math:`i \leftarrow \mathrm{sat}(i + x)` (held while refractory), the membrane
+sees the new :math:`i`, and :math:`i \leftarrow L_{syn}(i)` at the end of the step with
+``fixed.syn_leak``: ``"shift"`` uses the node's ``syn_shift`` (0 = no leak; the historic field),
+``"none"``/``"mult"``/``"linear"`` use ``syn_leak_bits``/``syn_leak_code`` as above (``syn_shift``
+must then be 0).
+
 Because the accumulation is exact, the result does not depend on the order in which events
 arrive -- the engine and the RTL may process them in any order, P at a time.
 """
@@ -61,17 +95,77 @@ from neurosim.ir.nodes.base import (
 RESET_MODES = ("zero", "subtract", "none")
 RESET_TIMINGS = ("immediate", "delayed")
 SPIKE_RULES = ("gt", "ge", "multi")
-LEAK_MODES = ("shift", "none")
+LEAK_MODES = ("shift", "none", "mult", "linear")
+#: the largest ``leak_bits`` of a multiplicative leak (Loihi: 12); with the state width it must keep
+#: ``|v * d| < 2**53`` so the engine's float64 holds the product exactly
+MAX_PRODUCT_BITS = 53
+
+
+def leak_factor(leak: str, shift: int, bits: int, code: int) -> float | None:
+    """The multiplicative factor a leak realises: ``1 - 2**-shift`` (shift; 1 when ``shift`` is 0),
+    1 (none), ``code / 2**bits`` (mult); None for ``linear``, which subtracts instead of scaling."""
+    if leak == "shift":
+        return 1.0 - 2.0 ** -shift if shift else 1.0
+    if leak == "mult":
+        return code / 2.0 ** bits
+    if leak == "linear":
+        return None
+    return 1.0
+
+
+def _check_leak(where: str, leak: str, bits, code, state: FixedPoint) -> None:
+    """Validate the ``bits``/``code`` of a ``mult`` or ``linear`` leak (``where`` names the fields' prefix)."""
+    if leak == "mult":
+        top = MAX_PRODUCT_BITS - state.width
+        if not (isinstance(bits, int) and not isinstance(bits, bool) and 1 <= bits <= min(24, top)):
+            raise FixedPointError(
+                f"NeuronFixedPoint.{where}leak_bits must be an int in 1..{min(24, top)} for {where}leak='mult' with a "
+                f"{state.width}-bit state (|v*d| must stay below 2**{MAX_PRODUCT_BITS}), found {bits!r}"
+            )
+        if not (isinstance(code, int) and not isinstance(code, bool) and 0 <= code <= 1 << bits):
+            raise FixedPointError(
+                f"NeuronFixedPoint.{where}leak_code must be an int in 0..{1 << bits} (the decay numerator d of "
+                f"d/2**{bits}) for {where}leak='mult', found {code!r}"
+            )
+    elif leak == "linear":
+        if not (isinstance(code, int) and not isinstance(code, bool) and 0 <= code <= state.max_int):
+            raise FixedPointError(
+                f"NeuronFixedPoint.{where}leak_code must be an int in 0..{state.max_int} (codes removed per step) for "
+                f"{where}leak='linear', found {code!r}"
+            )
+
+
+def _describe_leak(var: str, leak: str, shift: int, bits: int, code: int) -> str:
+    if leak == "shift":
+        return f"{var}-({var}>>{shift})" if shift else f"{var}: no leak"
+    if leak == "mult":
+        return f"{var}*{code}/2**{bits} (toward 0)"
+    if leak == "linear":
+        return f"{var}-sign({var})*min(|{var}|,{code})"
+    return f"{var}: no leak" if var == "i" else "no leak"
 
 
 @dataclass(frozen=True)
 class NeuronFixedPoint:
-    """Fixed-point realisation of a neuron population (see the module docstring)."""
+    """Fixed-point realisation of a neuron population (see the module docstring for the dynamics).
+
+    ``leak`` / ``leak_shift`` (shift) / ``leak_bits``, ``leak_code`` (mult: ``d/2**bits``; linear:
+    ``code`` = lambda) give the membrane leak; ``syn_leak`` / ``syn_leak_bits`` / ``syn_leak_code`` the
+    CubaLIF current's (``syn_leak="shift"`` takes the shift from ``CubaLIF.syn_shift``);
+    ``input_shift`` (0..62-``acc_width``) shifts the accumulated input left before it is added.
+    The defaults are the historic shift-leak spec, so older files load unchanged.
+    """
 
     state: FixedPoint
     leak: str = "shift"
     leak_shift: int = 0
     acc_width: int = 32
+    leak_bits: int = 0
+    leak_code: int = 0
+    input_shift: int = 0
+    syn_leak: str = "shift"
+    syn_leak_bits: int = 0
+    syn_leak_code: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.state, FixedPoint):
@@ -88,15 +182,34 @@ class NeuronFixedPoint:
                 f"NeuronFixedPoint.leak_shift must be an int in 1..{self.state.width - 1} for leak='shift', "
                 f"found {self.leak_shift!r}"
             )
+        _check_leak("", self.leak, self.leak_bits, self.leak_code, self.state)
+        if self.syn_leak not in LEAK_MODES:
+            raise FixedPointError(
+                f"NeuronFixedPoint.syn_leak must be one of {LEAK_MODES!r}, found {self.syn_leak!r}"
+            )
+        _check_leak("syn_", self.syn_leak, self.syn_leak_bits, self.syn_leak_code, self.state)
+        top = 62 - self.acc_width
+        if not (isinstance(self.input_shift, int) and not isinstance(self.input_shift, bool)
+                and 0 <= self.input_shift <= top):
+            raise FixedPointError(
+                f"NeuronFixedPoint.input_shift must be an int in 0..{top} (acc_width {self.acc_width} + shift <= 62), "
+                f"found {self.input_shift!r}"
+            )
 
     @property
-    def decay(self) -> float:
-        """The real decay factor this leak approximates."""
-        return 1.0 - 2.0 ** -self.leak_shift if self.leak == "shift" else 1.0
+    def decay(self) -> float | None:
+        """The real decay factor the membrane leak realises (None for ``linear``: no factor)."""
+        return leak_factor(self.leak, self.leak_shift if self.leak == "shift" else 0, self.leak_bits, self.leak_code)
+
+    def syn_decay(self, syn_shift: int) -> float | None:
+        """The real factor of the current's leak, given the node's ``syn_shift`` (None for ``linear``)."""
+        return leak_factor(self.syn_leak, syn_shift, self.syn_leak_bits, self.syn_leak_code)
 
     def describe(self) -> str:
-        leak = f"v-(v>>{self.leak_shift})" if self.leak == "shift" else "no leak"
-        return f"{self.state.describe()} {leak}"
+        out = f"{self.state.describe()} {_describe_leak('v', self.leak, self.leak_shift, self.leak_bits, self.leak_code)}"
+        if self.syn_leak != "shift":
+            out += ", " + _describe_leak("i", self.syn_leak, 0, self.syn_leak_bits, self.syn_leak_code)
+        return out + (f", input<<{self.input_shift}" if self.input_shift else "")
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -177,7 +290,13 @@ class SpikingPopulation(Population):
         fx = self.fixed
         if not isinstance(fx, NeuronFixedPoint):
             raise FixedPointError(f"{type(self).__name__}.fixed must be a NeuronFixedPoint, found {fx!r}")
-        if not np.all(self.decay_values == fx.decay):
+        if fx.syn_leak != "shift" and not isinstance(self, CubaLIF):
+            raise FixedPointError(
+                f"{type(self).__name__}.fixed.syn_leak must be 'shift' (the default) for a population without a "
+                f"synaptic current, found {fx.syn_leak!r}"
+            )
+        # a linear leak subtracts: the float decay only records what it approximates
+        if fx.decay is not None and not np.all(self.decay_values == fx.decay):
             raise FixedPointError(
                 f"{type(self).__name__}.decay must equal {fx.decay!r} for fixed leak {fx.describe()!r}, "
                 f"found {np.unique(self.decay_values)[:4]!r}; quantize the decay first"
@@ -251,7 +370,7 @@ class CubaLIF(SpikingPopulation):
     then fire and reset as for :class:`LIF`. ``current_lag=0`` is snnTorch's ``Synaptic``;
     ``current_lag=1`` is forward Euler of NIR's CubaLIF (the membrane sees the current of the
     previous step, as in Norse). In fixed point the current uses ``fixed.state`` too and decays
-    by ``i - (i >> syn_shift)``.
+    by ``i - (i >> syn_shift)`` (``fixed.syn_leak="shift"``) or by ``fixed.syn_leak``'s mode (module docstring).
     """
 
     decay: np.ndarray = 0.9
@@ -269,8 +388,13 @@ class CubaLIF(SpikingPopulation):
         if self.current_lag not in (0, 1):
             raise IRError(f"CubaLIF.current_lag must be 0 or 1, found {self.current_lag!r}")
         if self.fixed is not None:
-            want = 1.0 - 2.0 ** -self.syn_shift if self.syn_shift > 0 else 1.0
-            if not np.all(self.syn_decay == want) or not np.all(self.syn_gain == 1.0):
+            if self.fixed.syn_leak != "shift" and self.syn_shift != 0:
+                raise FixedPointError(
+                    f"CubaLIF.syn_shift must be 0 with fixed.syn_leak={self.fixed.syn_leak!r} (the shift belongs to "
+                    f"syn_leak='shift'), found {self.syn_shift!r}"
+                )
+            want = self.fixed.syn_decay(self.syn_shift)
+            if (want is not None and not np.all(self.syn_decay == want)) or not np.all(self.syn_gain == 1.0):
                 raise FixedPointError(
                     f"CubaLIF.syn_decay must equal {want!r} (syn_shift={self.syn_shift!r}) and syn_gain 1 in "
                     f"fixed point, found syn_decay {np.unique(self.syn_decay)[:4]!r}"

@@ -573,3 +573,239 @@ def _bench_brian2(net: BenchNetwork, spikes: int, events: int, log, python: str 
             f"({'identical' if same else 'DIFFERENT from the bare loop'}){extra}")
     rows["brian2 subprocess wall"] = {"seconds": wall}
     return rows
+
+
+# -- neurosim bench sanafe ------------------------------------------------------------------------------
+
+#: SANA-FE's barrier by tiles in use (largest key <= tiles), ns: sanafe 2.2.9 sanafe/examples/loihi.yaml latency_sync.
+SANAFE_SYNC_NS = {1: 600.0, 2: 1000.0, 4: 1400.0, 29: 1800.0}
+
+
+def sanafe_sync_ns(tiles: int) -> float:
+    """SANA-FE's barrier for ``tiles`` mapped tiles (``LookupTable::get``: the largest key <= tiles)."""
+    keys = [k for k in sorted(SANAFE_SYNC_NS) if k <= tiles]
+    return SANAFE_SYNC_NS[keys[-1] if keys else min(SANAFE_SYNC_NS)]
+
+
+def sanafe_networks(seed: int = 0, steps: int = 100):
+    """The three comparison networks (graph, input raster, neurons per core): feed-forward (3 dense
+    layers), recurrent (a CSR population with sparse recurrent synapses), conv (two conv layers and
+    a dense readout). Every projection is preceded by a one-step Delay, the timing SANA-FE gives
+    every message; weights are multiples of 2**-10."""
+    from neurosim.ir import LIF, Conv2d, Delay, Dense, Graph, Input, Output, SparseCSR
+    from neurosim.ir.nodes.shaping import Flatten
+
+    rng = np.random.default_rng(seed)
+    q = lambda w: np.round(w * 1024) / 1024  # noqa: E731
+    lif = lambda shape: LIF(shape=shape, decay=0.9, threshold=1.0)  # noqa: E731
+    out = {}
+    # feed-forward: 64 -> 128 -> 128 -> 32
+    nodes = {"input": Input(shape=(64,))}
+    edges, prev, n_prev = [], "input", 64
+    for i, (n, mean) in enumerate(((128, 0.03), (128, 0.02), (32, 0.02))):
+        nodes[f"d{i}"] = Delay(shape=(n_prev,), delay_steps=1)
+        nodes[f"w{i}"] = Dense(weight=q(rng.normal(mean, 0.1, size=(n, n_prev))))
+        nodes[f"l{i}"] = lif((n,))
+        edges += [(prev, f"d{i}"), (f"d{i}", f"w{i}"), (f"w{i}", f"l{i}")]
+        prev, n_prev = f"l{i}", n
+    nodes["output"] = Output(shape=(32,))
+    edges.append((prev, "output"))
+    out["feed-forward"] = (Graph(nodes, tuple(edges)), (rng.random((steps, 64)) < 0.2).astype(np.float64), 64)
+    # recurrent: 64 inputs -> 256 LIF, 10 % recurrent connectivity
+    n, n_in = 256, 64
+
+    def csr(n_tgt, n_src, p, mean, sd):
+        mask = rng.random((n_tgt, n_src)) < p
+        w = q(rng.normal(mean, sd, size=(n_tgt, n_src))) * mask
+        rows, cols = np.nonzero(w)
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_tgt))])
+        return SparseCSR(weight=w[rows, cols], indices=cols, indptr=indptr, shape=(n_tgt, n_src))
+
+    # the recurrent edge is one step late by itself (design.md): no Delay node on it
+    nodes = {"input": Input(shape=(n_in,)), "d_in": Delay(shape=(n_in,), delay_steps=1),
+             "w_in": csr(n, n_in, 0.25, 0.08, 0.04), "lif": lif((n,)),
+             "w_rec": csr(n, n, 0.1, 0.0, 0.1), "output": Output(shape=(n,))}
+    edges = (("input", "d_in"), ("d_in", "w_in"), ("w_in", "lif"), ("lif", "w_rec"),
+             ("w_rec", "lif"), ("lif", "output"))
+    out["recurrent"] = (Graph(nodes, edges), (rng.random((steps, n_in)) < 0.2).astype(np.float64), 64)
+    # conv: (2, 12, 12) -> conv3x3 8ch (8, 10, 10) -> conv3x3 stride 2 8ch (8, 4, 4) -> dense 10
+    nodes = {"input": Input(shape=(2, 12, 12)), "d0": Delay(shape=(2, 12, 12), delay_steps=1),
+             "c0": Conv2d(weight=q(rng.normal(0.12, 0.15, size=(8, 2, 3, 3))), input_shape=(2, 12, 12)),
+             "l0": lif((8, 10, 10)), "d1": Delay(shape=(8, 10, 10), delay_steps=1),
+             "c1": Conv2d(weight=q(rng.normal(0.05, 0.1, size=(8, 8, 3, 3))), stride=2, input_shape=(8, 10, 10)),
+             "l1": lif((8, 4, 4)), "f2": Flatten(), "d2": Delay(shape=(128,), delay_steps=1),
+             "w2": Dense(weight=q(rng.normal(0.06, 0.1, size=(10, 128)))), "l2": lif((10,)), "output": Output(shape=(10,))}
+    edges = (("input", "d0"), ("d0", "c0"), ("c0", "l0"), ("l0", "d1"), ("d1", "c1"), ("c1", "l1"), ("l1", "f2"), ("f2", "d2"),
+             ("d2", "w2"), ("w2", "l2"), ("l2", "output"))
+    out["conv"] = (Graph(nodes, edges), (rng.random((steps, 2, 12, 12)) < 0.15).astype(np.float64), 100)
+    return out
+
+
+def zero_delay_sources(net):
+    """``net`` with ``pop_sources`` rebuilt from its synapses: the populations (-1: inputs) feeding
+    each population on zero-delay synapses only. ``compile_graph`` counts an edge through a
+    ``Delay`` node as zero-delay (it looks at the edge's own delay only); the latency model needs
+    the total. For the small comparison networks (``synapse_list``)."""
+    import dataclasses
+
+    syn = net.synapse_list()
+    src = np.repeat(np.arange(net.n_total), np.diff(syn.ptr))
+    pop = np.searchsorted(np.asarray(net.pop_offset), np.arange(net.n_total), side="right") - 1
+    srcs = [set() for _ in net.populations]
+    now = syn.delay == 0
+    for s, t in set(zip(src[now].tolist(), syn.target[now].tolist())):
+        srcs[int(pop[t])].add(-1 if s < net.n_inputs else int(pop[s]))
+    return dataclasses.replace(net, pop_sources=tuple(tuple(sorted(x)) for x in srcs))
+
+
+def sanafe_mapping(net, chip, neurons_per_core: int):
+    """Every population in slices of ``neurons_per_core`` on consecutive physical cores from core 1
+    (core 0 of tile 0 is SANA-FE's host core of the inputs, which neurosim's host inputs stand for)."""
+    from neurosim.targets.neuromorphic.partition import Mapping
+
+    pops, ranges, ids = [], [], []
+    core = 1
+    for p, name in enumerate(net.populations):
+        a, b = int(net.pop_offset[p]), int(net.pop_offset[p + 1])
+        for lo in range(a, b, neurons_per_core):
+            pops.append(name)
+            ranges.append((lo, min(b, lo + neurons_per_core)))
+            ids.append(core)
+            core += 1
+    ids = np.asarray(ids, dtype=np.int64)
+    xy = np.asarray([chip.core_xy(int(c)) for c in ids], dtype=np.int64)
+    mapping = Mapping(chip=chip, core_population=tuple(pops), core_range=np.asarray(ranges, dtype=np.int64),
+                      core_xy=xy, core_chip=np.zeros(len(ids), dtype=np.int64), core_tile=ids // chip.cores_per_tile,
+                      n_chips=1, grid=(chip.mesh_x, chip.mesh_y))
+    return mapping, ids
+
+
+def _categories_neurosim(counts: dict, chip) -> dict:
+    """Energy per category (pJ, whole run) from neurosim's counts priced on ``chip``."""
+    price = lambda e: float(np.sum(counts[e])) * float(chip.energy_pj[e].value or 0.0)  # noqa: E731
+    return {"synaptic": price("synaptic_op"),
+            "neuron updates": price("neuron_update_active") + price("neuron_update_inactive"),
+            "spike generation": price("spike_out"), "messages": price("packet_out"),
+            "noc": price("hop_ew") + price("hop_ns") + price("spike_in_tile")}
+
+
+def bench_sanafe(*, sanafe_python: str | None = None, out_dir=None, steps: int = 100, seed: int = 0,
+                 chip: str = "loihi-sanafe", log=print, networks=None) -> dict:
+    """Run the three comparison networks through neurosim (float engine, ``chip``) and SANA-FE
+    (:mod:`~neurosim.targets.neuromorphic.sanafe_runner` in ``sanafe_python``, or
+    ``$NEUROSIM_SANAFE_PYTHON``) on the same mapping; returns (and writes to ``out_dir``) per network
+    the energy and latency per timestep of both, their ratio, the spikes, and the energy breakdown by
+    category. neurosim's barrier is set to SANA-FE's table value for the tiles in use (inputs' tile
+    included): the preset holds one value."""
+    import dataclasses
+    import json
+    import os
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from neurosim.errors import SimulationError
+    from neurosim.targets.neuromorphic.config import Constant, load_preset
+    from neurosim.targets.neuromorphic.model.compile import compile_graph
+    from neurosim.targets.neuromorphic.model.simulate import simulate
+    from neurosim.targets.neuromorphic.model.timing import step_timing
+    from neurosim.targets.neuromorphic.sanafe_runner import write_network
+
+    python = sanafe_python or os.environ.get("NEUROSIM_SANAFE_PYTHON")
+    if not python:
+        raise SimulationError("no SANA-FE interpreter: pass --sanafe-python PATH or set NEUROSIM_SANAFE_PYTHON "
+                              "(python -m venv V && V/bin/pip install sanafe==2.2.9 numpy pyyaml)")
+    base = load_preset(chip)
+    runner = Path(__file__).with_name("sanafe_runner.py")
+    nets = networks or sanafe_networks(seed=seed, steps=steps)
+    results = {"chip": chip, "steps": steps, "seed": seed, "networks": {}}
+    work = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="neurosim_sanafe_"))
+    work.mkdir(parents=True, exist_ok=True)
+    for name, (graph, x, npc) in nets.items():
+        net = zero_delay_sources(compile_graph(graph, "float"))
+        mapping, ids = sanafe_mapping(net, base, npc)
+        tiles = len(set((ids // base.cores_per_tile).tolist()) | {0})
+        sync = sanafe_sync_ns(tiles)
+        chip_n = dataclasses.replace(base, barrier_ns=Constant(
+            sync, "ns", "sanafe 2.2.9 sanafe/examples/loihi.yaml latency_sync", f"{tiles} tiles in use"))
+        mapping = dataclasses.replace(mapping, chip=chip_n)
+        res = simulate(graph, chip_n, x, mode="float", mapping=mapping, net=net)
+        timing = step_timing(res)
+        flat = x.reshape(x.shape[0], -1)
+        slug = name.replace(" ", "_")
+        net_path, out_path = work / f"{slug}.yaml", work / f"{slug}.sanafe.json"
+        info = write_network(net, mapping, flat, net_path, core_ids=ids)
+        proc = subprocess.run([python, str(runner), str(net_path), str(out_path), str(steps)], capture_output=True,
+                              text=True)
+        if proc.returncode:
+            tail = (proc.stderr.strip().splitlines() or [str(proc.returncode)])[-1]
+            raise SimulationError(f"SANA-FE failed on network {name!r}: {tail}")
+        sf = json.loads(out_path.read_text())
+        # spikes per population, both tools
+        ns_spikes = {p: int(res.spikes[p].sum()) for p in net.populations}
+        sf_spikes = {info["groups"][g]: int(sum(v)) for g, v in sf["spikes"].items() if g in info["groups"]}
+        sf_spikes = {p: sf_spikes.get(p, 0) for p in net.populations}
+        # energy per step (pJ) and by category
+        ns_cat = _categories_neurosim(res.counts, chip_n)
+        perf = sf["perf"]
+        lif_spikes = sum(sf_spikes.values())
+        spike_gen = lif_spikes * float(chip_n.energy_pj["spike_out"].value)
+        # packets_sent counts the host core's input messages too (priced 0): they are the packets that
+        # arrive without being generated by a core, the same count in both tools
+        host_packets = int(res.packets_in.sum() - res.counts["packet_out"].sum())
+        messages = (sf["packets_sent"] - host_packets) * float(chip_n.energy_pj["packet_out"].value)
+        soma = sum(perf["soma_energy"]) * 1e12
+        network = sum(perf["network_energy"]) * 1e12
+        sf_cat = {"synaptic": sum(perf["synapse_energy"]) * 1e12, "neuron updates": soma - spike_gen,
+                  "spike generation": spike_gen, "messages": messages, "noc": network - messages}
+        ns_e = sum(ns_cat.values()) / steps
+        sf_e = sum(perf["total_energy"]) * 1e12 / steps
+        ns_l = float(np.mean(timing["step_s"])) * 1e9
+        sf_l = float(np.mean(perf["sim_time"])) * 1e9
+        crit = np.argmax(np.where(np.asarray([bool(net.pop_sources[net.populations.index(p)])
+                                             for p in mapping.core_population])[None, :],
+                                  timing["noc_units"] + timing["receipt_units"] + timing["generation_units"],
+                                  np.maximum(timing["generation_units"], timing["noc_units"] + timing["receipt_units"])),
+                         axis=1)
+        pick = lambda a: float(np.mean(a[np.arange(steps), crit]))  # noqa: E731
+        row = {"neurons": int(net.n_total - net.n_inputs), "cores": int(mapping.n_cores), "tiles": tiles,
+               "neurons_per_core": npc, "synapses": int(net.synapse_list().target.size),
+               "energy_per_step_pj": {"neurosim": ns_e, "sanafe": sf_e, "ratio": ns_e / sf_e if sf_e else None},
+               "latency_per_step_ns": {"neurosim": ns_l, "sanafe": sf_l, "ratio": ns_l / sf_l if sf_l else None},
+               "spikes": {"neurosim": ns_spikes, "sanafe": sf_spikes, "equal": ns_spikes == sf_spikes},
+               "energy_by_category_pj_per_step": {k: {"neurosim": ns_cat[k] / steps, "sanafe": sf_cat[k] / steps}
+                                                  for k in ns_cat},
+               "latency_critical_core_ns": {"generation": pick(timing["generation_units"]),
+                                            "receipt": pick(timing["receipt_units"]), "noc": pick(timing["noc_units"]),
+                                            "barrier": float(timing["barrier_units"])},
+               "sanafe": {"version": sf["sanafe_version"], "arch": sf["arch"], "packets": sf["packets_sent"],
+                          "neurons_updated": sf["neurons_updated"]},
+               "neurosim_counts": {e: int(np.sum(res.counts[e])) for e in
+                                   ("synaptic_op", "neuron_update_active", "neuron_update_inactive", "spike_out",
+                                    "packet_out", "packet_in", "spike_in_tile", "hop_ew", "hop_ns")}}
+        results["networks"][name] = row
+        log(f"{name}: energy/step neurosim {ns_e / 1e3:.2f} nJ, SANA-FE {sf_e / 1e3:.2f} nJ ({ns_e / sf_e:.3f}x); "
+            f"latency/step {ns_l:.0f} ns vs {sf_l:.0f} ns ({ns_l / sf_l:.3f}x); spikes "
+            f"{'equal' if row['spikes']['equal'] else 'DIFFER'} ({sum(ns_spikes.values())} vs {lif_spikes})")
+    table = sanafe_table(results)
+    log(table)
+    if out_dir:
+        (work / "sanafe.json").write_text(json.dumps(results, indent=1))
+        (work / "sanafe.md").write_text(table + "\n")
+    return results
+
+
+def sanafe_table(results: dict) -> str:
+    """The comparison as a Markdown table (one row per network) and the energy breakdown by category."""
+    lines = ["| network | neurons / cores / tiles | spikes neurosim / SANA-FE | energy/step neurosim | SANA-FE | ratio "
+             "| latency/step neurosim | SANA-FE | ratio |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, r in results["networks"].items():
+        e, lt = r["energy_per_step_pj"], r["latency_per_step_ns"]
+        lines.append(f"| {name} | {r['neurons']} / {r['cores']} / {r['tiles']} | {sum(r['spikes']['neurosim'].values())} / "
+                     f"{sum(r['spikes']['sanafe'].values())} | {e['neurosim'] / 1e3:.2f} nJ | {e['sanafe'] / 1e3:.2f} nJ "
+                     f"| {e['ratio']:.3f} | {lt['neurosim']:.0f} ns | {lt['sanafe']:.0f} ns | {lt['ratio']:.3f} |")
+    lines += ["", "| network | category | neurosim (nJ/step) | SANA-FE (nJ/step) |", "|---|---|---|---|"]
+    for name, r in results["networks"].items():
+        for cat, v in r["energy_by_category_pj_per_step"].items():
+            lines.append(f"| {name} | {cat} | {v['neurosim'] / 1e3:.3f} | {v['sanafe'] / 1e3:.3f} |")
+    return "\n".join(lines)

@@ -73,8 +73,18 @@ def _configure_estimate(p):
     p.add_argument("--chips", type=positive_int, default=None,
                    help="chips on the board (default: the preset's); the mesh continues across chips")
     p.add_argument("--contention", action="store_true", help="add link queueing to the NoC latency")
+    p.add_argument("--neurons-per-core", type=positive_int, default=None,
+                   help="cap the neurons per core below the chip's (e.g. to impose another tool's mapping)")
+    p.add_argument("--mapping", default=None, metavar="FILE",
+                   help="a mapping file (TOML: population slices -> physical cores) fixing the placement")
+    p.add_argument("--allow-overcapacity", action="store_true",
+                   help="what-if: keep a mapping that breaks a capacity limit and list every breach in the report")
     p.add_argument("--method", choices=("cycle", "synops"), default="cycle",
-                   help="cycle: the cycle-level engine; synops: the literature's op-count estimate (both are reported)")
+                   help="the headline, totals and plots: cycle (the cycle-level engine, default) or synops (the "
+                        "literature's op-count estimate); the other is shown for comparison")
+    p.add_argument("--arith", choices=("chip", "float"), default="chip",
+                   help="chip: quantize with the chip's arithmetic and report what that changed (default); "
+                        "float: price the float model's spike trains on the chip (engine in float mode)")
 
 
 def _estimate(args) -> int:
@@ -86,14 +96,14 @@ def _estimate(args) -> int:
     con = console()
     with status(con, "mapping and simulating..."):
         est = estimate(graph, args.chip, x, rate=args.rate, timesteps=args.timesteps, seed=args.seed,
-                       method=args.method, chips=args.chips, contention=args.contention)
+                       method=args.method, chips=args.chips, contention=args.contention, arith=args.arith,
+                       neurons_per_core=args.neurons_per_core, mapping=args.mapping,
+                       allow_overcapacity=args.allow_overcapacity)
     name = Path(args.model).stem
     doc = write_report(est, args.out, model_name=name) if args.out else to_dict(est, name)
     print_summary(doc, con)
-    if args.method == "synops":
-        con.print(f"[bold]synops estimate: {doc['synops']['energy_pj']:.4g} pJ[/] (cycle method shown for comparison)")
     if args.out:
-        con.print(f"wrote {Path(args.out) / 'report.json'} and {len(doc.get('plots', []))} plots")
+        con.print(f"wrote {Path(args.out) / 'report.json'} and {len(doc.get('plots', []))} plots", soft_wrap=True)
     return 0
 
 
@@ -172,57 +182,115 @@ def _configure_verify(p):
                         "distinct core configuration")
     p.add_argument("--netlist", choices=("generic", "ice40", "ecp5"), default=None,
                    help="run the same testbenches on the yosys gate-level netlist of this flavor instead of the RTL")
+    p.add_argument("--verbose", action="store_true",
+                   help="show the simulator's own output (cocotb, the Verilator build) and the full coverage table; "
+                        "otherwise it goes to <work>/simulator.log, with its tail shown on a failure")
 
 
-def _show(con, label: str, r) -> None:
-    verdict = "[green]PASS[/]" if r.passed else "[red]FAIL[/]"
-    where = r.simulator + (f", netlist {r.netlist}" if getattr(r, "netlist", None) else "")
-    con.print(f"{label}: {verdict} {r.steps} steps, differing spikes {r.differing_spikes}, membrane bits "
-              f"{r.differing_membrane_bits}, cycles {r.differing_cycles}, X/Z values {r.unknown_values}, protocol "
-              f"violations {r.protocol_violations} ({where}, {r.run_s:.1f} s)")
-    if r.first_difference:
-        con.print(f"  first difference: {r.first_difference}")
+def _coverage_cell(cov) -> str:
+    rows = cov.rows() if cov is not None else []
+    return f"{sum(1 for r in rows if r[3])}/{len(rows)}" if rows else "-"
 
 
-def _show_coverage(con, coverage, random_traces: int) -> None:
+def _verdict_table(units) -> list[str]:
+    """``units``: [(label, neurons, VerifyResult)] -> the verdict table's lines (plain text, every
+    column labelled) and a total row."""
+    head = ("unit", "neurons", "spikes cmp", "membrane bits cmp", "cycles cmp", "differ s/b/c", "X/Z", "protocol",
+            "coverage", "result")
+    rows = []
+    tot = [0] * 8
+    for label, neurons, r in units:
+        vals = [neurons, r.compared_spikes, r.compared_membrane_bits, r.compared_cycles, r.differing_spikes,
+                r.differing_membrane_bits, r.differing_cycles, r.unknown_values + r.protocol_violations]
+        tot = [a + b for a, b in zip(tot, vals)]
+        rows.append((label, str(neurons), str(r.compared_spikes), str(r.compared_membrane_bits), str(r.compared_cycles),
+                     f"{r.differing_spikes}/{r.differing_membrane_bits}/{r.differing_cycles}", str(r.unknown_values),
+                     str(r.protocol_violations), _coverage_cell(r.coverage), "PASS" if r.passed else "FAIL"))
+    ok = all(r.passed for *_, r in units)
+    rows.append(("all", "", str(tot[1]), str(tot[2]), str(tot[3]), f"{tot[4]}/{tot[5]}/{tot[6]}",
+                 str(sum(r.unknown_values for *_, r in units)), str(sum(r.protocol_violations for *_, r in units)),
+                 "", "PASS" if ok else "FAIL"))
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+
+    def line(cells):
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return [line(head)] + [line(row) for row in rows]
+
+
+def _show_log_tail(con, log) -> None:
     from rich.markup import escape
 
-    con.print("coverage reached (bins of neurosim.targets.neuromorphic.coverage; hits over every run above):")
-    con.print(escape(coverage.table()), highlight=False)
+    tail = log.tail(30)
+    if tail:
+        con.print(f"last {len(tail)} lines of the simulator log ({log.path}):")
+        for text in tail:
+            con.print("  " + escape(text), highlight=False)
+    con.print(f"simulator log: {log.path}")
+
+
+def _show_coverage(con, coverage, random_traces: int, verbose: bool) -> None:
+    from rich.markup import escape
+
     unmet = coverage.unmet()
     groups = sorted({coverage.bins[n].group or n for n in unmet})
+    rows = coverage.rows()
+    con.print(f"coverage reached: {sum(1 for r in rows if r[3])} of {len(rows)} goals over every run above"
+              + ("" if unmet else " (every goal met)"))
+    if verbose:
+        con.print(escape(coverage.table()), highlight=False)
     if not unmet:
-        con.print("every coverage goal met")
         return
-    extra = (f"with {random_traces} coverage traces per distinct core configuration" if random_traces
-             else "with the model's own data only (--no-random)")
-    con.print(f"coverage goals not met ({len(groups)}): " + "; ".join(groups))
-    con.print(f"  a single model ({extra}) does not reach every goal: its cores share a few configurations "
-              f"(one reset mode, one spike rule, one storage) and its weights a few ranges. This does not fail "
-              f"the verification; the test suite's random configuration sweep reaches every goal "
-              f"(tests/targets/neuromorphic/test_hdl.py).")
+    extra = (f"{random_traces} coverage traces per distinct core configuration" if random_traces
+             else "the model's own data only (--no-random)")
+    if verbose:
+        con.print(escape(f"  not met: {'; '.join(groups)}"), highlight=False)
+    con.print(f"  {len(groups)} not met with {extra}: one model's cores share a few configurations (not a failure; "
+              f"the test suite's random sweep reaches every goal{'' if verbose else '; --verbose lists them'})")
 
 
 def _verify(args) -> int:
+    from neurosim.hdl.runner import SimulatorLog
     from neurosim.targets.neuromorphic.coverage import Coverage
     from neurosim.targets.neuromorphic.verify import verify_model, verify_model_top
 
     graph = load_model_of(args)
     x = _stimulus(graph, args)
     con = console()
-    mv = verify_model(graph, x, args.work, args.simulator, random_traces=not args.no_random, seed=args.seed,
-                      netlist=args.netlist)
+    log = SimulatorLog(Path(args.work) / "simulator.log", verbose=args.verbose)
+    units, top = [], None
+    with log:
+        mv = verify_model(graph, x, args.work, args.simulator, random_traces=not args.no_random, seed=args.seed,
+                          netlist=args.netlist)
+        if not args.no_top:
+            top = verify_model_top(graph, x, Path(args.work) / "top", args.simulator, netlist=args.netlist)
     for d, r in mv.cores:
-        extra = f" + {r.traces - 1} coverage traces" if r.traces > 1 else ""
-        _show(con, f"core {d.index} ({d.population}, {d.config.neurons} neurons, {d.config.axons} axons{extra})", r)
-    ok = mv.passed
-    runs = [mv.coverage]
-    if not args.no_top:
-        r = verify_model_top(graph, x, Path(args.work) / "top", args.simulator, netlist=args.netlist)
-        _show(con, "whole model (multi-core top with router)", r)
-        ok = ok and r.passed
-        runs.append(r.coverage)
-    _show_coverage(con, Coverage.merged(runs), mv.random_traces)
+        extra = f" +{r.traces - 1} traces" if r.traces > 1 else ""
+        units.append((f"core {d.index} ({d.population}){extra}", d.config.neurons, r))
+    if top is not None:
+        units.append(("whole model (top)", sum(d.config.neurons for d, _ in mv.cores), top))
+    ok = all(r.passed for *_, r in units)
+    where = args.simulator + (f", netlist {args.netlist}" if args.netlist else "")
+    con.print(f"verify {Path(args.model).name} ({where}, {x.shape[0]} steps): RTL against the engine, "
+              f"s/b/c = spikes / membrane bits / cycles")
+    for text in _verdict_table(units):
+        con.print(text, highlight=False, soft_wrap=True)
+    runs = [mv.coverage] + ([top.coverage] if top is not None else [])
+    _show_coverage(con, Coverage.merged(runs), mv.random_traces, args.verbose)
+    for label, _, r in units:
+        if r.first_difference:
+            con.print(f"{label}: first difference: {r.first_difference}", highlight=False)
+    totals = (f"{x.shape[0]} steps, differing spikes {sum(r.differing_spikes for *_, r in units)}, membrane bits "
+              f"{sum(r.differing_membrane_bits for *_, r in units)}, cycles {sum(r.differing_cycles for *_, r in units)}"
+              f", X/Z values {sum(r.unknown_values for *_, r in units)}, protocol violations "
+              f"{sum(r.protocol_violations for *_, r in units)}")
+    if ok:
+        con.print(f"[green]PASS[/] {totals}" + ("" if args.verbose else f"; simulator log: {log.path}"),
+                  highlight=False)
+    else:
+        con.print(f"[red]FAIL[/] {totals}", highlight=False)
+        if not args.verbose:
+            _show_log_tail(con, log)
     return 0 if ok else 1
 
 
@@ -251,8 +319,8 @@ def _synth(args) -> int:
     for label, core, population, make, name, folder in jobs:
         r = synthesize_design(make(), name, args.fpga, Path(args.work) / folder)
         reports.append({"core": core, "population": population, **r.as_dict()})
-        con.print(f"{label}: {r.device}: LUT4 {r.luts}, FF {r.ffs}, BRAM {r.bram}, LUTRAM {r.lutram}, DSP {r.dsp}, "
-                  f"logic cells {r.logic_cells}, Fmax {r.fmax_mhz} MHz" + ("" if r.fits else " [red](does not fit)[/]"))
+        con.print(f"{label}: {r.device}: {r.summary()}", style=None if r.fits else "red", highlight=False,
+                  markup=False, soft_wrap=True)
     if args.json:
         write_text_atomic(args.json, json.dumps(reports, indent=1) + "\n")
     return 0 if all(r["fits"] for r in reports) else 1
@@ -261,8 +329,12 @@ def _synth(args) -> int:
 # -- bench --------------------------------------------------------------------------------------
 
 def _configure_bench(p):
-    p.add_argument("what", nargs="?", choices=("engine",), default="engine",
-                   help="engine (the default; `neurosim bench sat` is `neurosim sat bench`)")
+    p.add_argument("what", nargs="?", choices=("engine", "sanafe"), default="engine",
+                   help="engine (the default), or sanafe: the same three networks and mappings through SANA-FE "
+                        "(`neurosim bench sat` is `neurosim sat bench`)")
+    p.add_argument("--sanafe-python", default=None,
+                   help="sanafe: a Python interpreter with sanafe 2.2.9 (default $NEUROSIM_SANAFE_PYTHON)")
+    p.add_argument("--out", default=None, help="sanafe: write the comparison table and JSON into this folder")
     p.add_argument("--neurons", type=positive_int, default=10_000)
     p.add_argument("--steps", type=positive_int, default=1000)
     p.add_argument("--seed", type=int, default=0)
@@ -291,6 +363,12 @@ def _bench(args) -> int:
     from neurosim.fileio import write_text_atomic
     from neurosim.targets.neuromorphic.bench import bench_engine, bench_models, parse_models
 
+    if args.what == "sanafe":
+        from neurosim.targets.neuromorphic.bench import bench_sanafe
+
+        ok = bench_sanafe(sanafe_python=args.sanafe_python, out_dir=args.out, seed=args.seed,
+                          log=lambda text: console().print(text, soft_wrap=True))
+        return 0 if ok else 1
     models = parse_models(args.models) if args.models else ()
     results: dict = {}
     if not args.no_engine:

@@ -36,6 +36,15 @@ Conventions the engine relies on:
   timestep for every chip beyond the first (unknown where unpublished: a multi-chip run's latency then
   lists it as unpriced).
 * ``timestep_s`` set: the chip advances on a fixed tick (TrueNorth: 1 ms), so a timestep lasts that long.
+
+Neuron arithmetic: an optional ``[arithmetic]`` table (leak mode and bits of the membrane and of the
+synaptic current, the input-shift / weight-exponent range, the current's width, the leak's rounding;
+every value sourced like the constants above) loads into :attr:`ChipPreset.arithmetic`, a frozen
+:class:`~neurosim.targets.neuromorphic.arithmetic.ChipArithmetic`; its schema is documented in
+:mod:`neurosim.targets.neuromorphic.arithmetic`. A preset without the table gets the historic shift
+leak (:func:`~neurosim.targets.neuromorphic.arithmetic.default_arithmetic`). The quantize pass takes
+it as ``quantize(graph, weight_bits=chip.weight_bits, state_bits=chip.membrane_bits,
+arithmetic=chip.arithmetic)``.
 """
 
 from __future__ import annotations
@@ -145,6 +154,8 @@ class ChipPreset:
     published: dict[str, Constant] = field(default_factory=dict)
     reference: str = ""
     path: str | None = None
+    #: the neuron arithmetic (ChipArithmetic; None -> the historic shift leak)
+    arithmetic: Any = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -197,6 +208,12 @@ class ChipPreset:
             if not isinstance(src, str) or not src.strip():
                 raise ChipError(f"{chip} field {fname!r} has no source, found {src!r}; add the paper and table "
                                 f"or 'estimate: <how derived>'")
+        from neurosim.targets.neuromorphic.arithmetic import ChipArithmetic, default_arithmetic
+
+        if self.arithmetic is None:
+            object.__setattr__(self, "arithmetic", default_arithmetic())
+        elif not isinstance(self.arithmetic, ChipArithmetic):
+            raise ChipError(f"{chip} arithmetic must be a ChipArithmetic, found {type(self.arithmetic).__name__!r}")
         object.__setattr__(self, "sources", sources)
         object.__setattr__(self, "notes", dict(self.notes))
         object.__setattr__(self, "energy_pj", dict(self.energy_pj))
@@ -296,13 +313,13 @@ _CONSTANT_FIELDS: dict[str, _ConstantSpec] = {f.name: f.metadata["constant"] for
                                               if "constant" in f.metadata}
 _EVENT_TABLES: dict[str, str] = {f.name: f.metadata["events"] for f in fields(ChipPreset) if "events" in f.metadata}
 _SOURCED_FIELDS = tuple(_FIELDS) + tuple(_CONSTANT_FIELDS)
-_TOP_LEVEL_KEYS = {"name", "description", "reference", *_EVENT_TABLES, "published", *_SOURCED_FIELDS}
+_TOP_LEVEL_KEYS = {"name", "description", "reference", *_EVENT_TABLES, "published", "arithmetic", *_SOURCED_FIELDS}
 
 
 # -- loading ---------------------------------------------------------------------------------------
 
 def _registry() -> dict[str, Path]:
-    return {p.stem: p for p in sorted(PRESET_DIR.glob("*.toml"))}
+    return {p.stem: p for p in sorted(PRESET_DIR.glob("*.toml"), key=lambda p: p.stem)}
 
 
 def preset_names() -> list[str]:
@@ -366,10 +383,13 @@ def _load_file(path: Path) -> ChipPreset:
     energy = _parse_events(where, "energy_pj", data.get("energy_pj"), required=True)
     latency = _parse_events(where, "latency_ns", data.get("latency_ns", {}), required=values["timing"] == "event_latency")
     published = _parse_published(where, data.get("published", {}))
+    from neurosim.targets.neuromorphic.arithmetic import parse_arithmetic
+
+    arithmetic = parse_arithmetic(where, data.get("arithmetic"))
     try:
         return ChipPreset(name=name, description=description, **values, energy_pj=energy, latency_ns=latency,
                           **held, sources=sources, notes=notes, published=published,
-                          reference=reference, path=str(path))
+                          reference=reference, path=str(path), arithmetic=arithmetic)
     except ChipError as exc:
         raise ChipError(f"{where}: {exc}") from None
 

@@ -180,24 +180,35 @@ def recompute(cfg, prog, events: list, steps: int):
     bias, th = np.asarray(prog.bias, dtype=np.int64), np.asarray(prog.threshold, dtype=np.int64)
     vr = np.asarray(prog.v_reset, dtype=np.int64)
     lo, hi = cfg.v_min, cfg.v_max
+    k = cfg.leak_shift
+
+    def leak(x):
+        return x - (x >> k) if k else x
+
+    delayed = cfg.reset_timing == "delayed"
     v = np.zeros(cfg.neurons, dtype=np.int64)
+    prev = np.zeros(cfg.neurons, dtype=bool)  # last step's spikes (a delayed reset applies them now)
     for t in range(steps):
         ev = list(events[t])
         acc = w[ev].sum(axis=0) if ev else np.zeros(cfg.neurons, dtype=np.int64)
-        total = v + acc + bias
+        base = v
+        if delayed and cfg.reset == "subtract":
+            base = v - th * prev
+        elif delayed and cfg.reset == "zero":
+            base = np.where(prev, leak(vr), v)
+        total = base + acc + bias
         vs = np.clip(total, lo, hi)
         fired = vs > th if cfg.spike_rule == "gt" else vs >= th
         diff = vs - th
-        if cfg.reset == "subtract":
-            after = np.where(fired, np.clip(diff, lo, hi), vs)
-        elif cfg.reset == "zero":
-            after = np.where(fired, vr, vs)
-        else:
+        if delayed or cfg.reset == "none":
             after = vs
-        if cfg.leak_shift:
-            after = after - (after >> cfg.leak_shift)
-        yield {"acc": acc, "total": total, "vs": vs, "fired": fired, "diff": diff, "v": after}
-        v = after
+        elif cfg.reset == "subtract":
+            after = np.where(fired, np.clip(diff, lo, hi), vs)
+        else:
+            after = np.where(fired, vr, vs)
+        after = leak(after)
+        yield {"acc": acc, "total": total, "vs": vs, "fired": fired, "diff": diff, "v": after, "prev": prev}
+        v, prev = after, fired
 
 
 def core_coverage(cfg, prog, events: list, spikes, membranes, label: str | None = None) -> Coverage:
@@ -208,6 +219,8 @@ def core_coverage(cfg, prog, events: list, spikes, membranes, label: str | None 
     spikes = np.asarray(spikes, dtype=np.int64)
     steps = spikes.shape[0]
     cov = core_goals()
+    for reset in ("subtract", "zero"):  # counted, no goal: the sweeps of immediate cores never reach them
+        cov.define(f"delayed {reset} reset applied", 0)
     label = label or f"{cfg.name()}_{cfg.storage}"
     for c in range(cfg.chunks):
         cov.define(f"{label}: chunk {c} fired", 1, GROUP_CHUNKS)
@@ -227,7 +240,9 @@ def core_coverage(cfg, prog, events: list, spikes, membranes, label: str | None 
         cov.hit(f"spikes with reset {cfg.reset}, rule {cfg.spike_rule}", int(fired.sum()))
         cov.hit("v saturates at v_max", int((s["total"] > cfg.v_max).sum()))
         cov.hit("v saturates at v_min", int((s["total"] < cfg.v_min).sum()))
-        if cfg.reset == "subtract":
+        if cfg.stores_prev_spike:
+            cov.hit(f"delayed {cfg.reset} reset applied", int(s["prev"].sum()))
+        if cfg.reset == "subtract" and cfg.reset_timing == "immediate":
             cov.hit("subtractive reset saturates", int((fired & ((s["diff"] > cfg.v_max) | (s["diff"] < cfg.v_min))).sum()))
         cov.hit("accumulator >= +1/2 full scale", int((s["acc"] >= half).sum()))
         cov.hit("accumulator <= -1/2 full scale", int((s["acc"] <= -half).sum()))

@@ -9,7 +9,8 @@ values, all integer codes); and the input trace it receives in that run (its sou
 with the engine's spikes and final membranes for its neurons.
 
 Limits (stated in docs/verification.md): one population per core, forward synapses of delay 0
-only (no recurrent edges or Delay nodes), single-spike neurons (``gt``/``ge``), LIF/IF. Each core
+only (no recurrent edges or Delay nodes), single-spike neurons (``gt``/``ge``), LIF/IF with a
+shift leak (or none), ``input_shift`` 0, no refractory time; immediate or delayed reset. Each core
 is verified on the exact event stream the engine's mesh delivers to it; :func:`top_of` builds the
 whole model as one design (the cores plus a generated router,
 :class:`~neurosim.targets.neuromorphic.hdl.top.MultiCoreTop`), verified against the engine too.
@@ -51,6 +52,31 @@ def chip_of(cfg: CoreConfig):
     )
 
 
+#: the fixed-point leaks the generated core implements (NeuronFixedPoint.leak)
+CORE_LEAKS = ("shift", "none")
+
+
+def check_population(name: str, node) -> None:
+    """Raise :class:`UnsupportedError` unless the generated core implements population ``name``:
+    LIF/IF, spike rule gt/ge, leak ``shift``/``none`` with ``input_shift`` 0, no refractory time
+    (each error names the node, what it uses and the fix)."""
+    if node.spike_rule == "multi" or type(node).__name__ not in ("LIF", "IF"):
+        raise UnsupportedError(f"population {name!r}: the generated core implements LIF/IF with spike rule gt/ge, "
+                               f"found {type(node).__name__} with {node.spike_rule!r}")
+    fx = node.fixed
+    if fx.leak not in CORE_LEAKS:
+        raise UnsupportedError(f"population {name!r}: the generated core implements the leaks {CORE_LEAKS!r}, found "
+                               f"leak {fx.leak!r}; quantize for the neurosim-core preset (shift leak) to put it in RTL")
+    shift = getattr(fx, "input_shift", 0)
+    if shift:
+        raise UnsupportedError(f"population {name!r}: the generated core adds the synaptic sum unshifted, found "
+                               f"input_shift {shift!r}; quantize for the neurosim-core preset (input_shift 0) to put "
+                               f"it in RTL")
+    if getattr(node, "refractory_steps", 0):
+        raise UnsupportedError(f"population {name!r}: the generated core has no refractory counter, found "
+                               f"refractory_steps {node.refractory_steps!r}; set refractory_steps=0 to put it in RTL")
+
+
 @dataclass
 class CoreDesign:
     index: int
@@ -74,6 +100,9 @@ def cores_of(graph: Graph, inputs: np.ndarray, chip=None) -> tuple[list[CoreDesi
         from neurosim.passes.quantize import quantize
 
         graph = quantize(graph, weight_bits=chip.weight_bits, state_bits=chip.membrane_bits).graph
+    for name, node in graph.nodes.items():  # refuse what the core cannot run before the engine runs it
+        if getattr(node, "fixed", None) is not None and hasattr(node, "spike_rule"):
+            check_population(name, node)
     res = simulate(graph, chip, inputs, mode="fixed")
     net, mapping = res.net, res.mapping
     syn = net.synapse_list()
@@ -90,9 +119,7 @@ def cores_of(graph: Graph, inputs: np.ndarray, chip=None) -> tuple[list[CoreDesi
         p = mapping.core_population[c]
         pi = net.populations.index(p)
         node = graph.nodes[p]
-        if node.spike_rule == "multi" or type(node).__name__ not in ("LIF", "IF"):
-            raise UnsupportedError(f"population {p!r}: the generated core implements LIF/IF with spike rule gt/ge, "
-                                   f"found {type(node).__name__} with {node.spike_rule!r}")
+        check_population(p, node)
         mine = (syn.target >= a) & (syn.target < b)
         sources = np.unique(src_of[mine])
         weights = np.zeros((sources.size, b - a), dtype=np.int64)
@@ -102,7 +129,7 @@ def cores_of(graph: Graph, inputs: np.ndarray, chip=None) -> tuple[list[CoreDesi
         cfg = CoreConfig(neurons=int(b - a), axons=int(max(1, sources.size)), lanes=int(chip.lanes),
                          weight_bits=int(chip.weight_bits), membrane_bits=int(fx.state.width), acc_bits=int(fx.acc_width),
                          leak_shift=int(fx.leak_shift) if fx.leak == "shift" else 0, reset=node.reset,
-                         spike_rule=node.spike_rule)
+                         reset_timing=node.reset_timing, spike_rule=node.spike_rule)
         sl = slice(a, b)
         prog = CoreProgram(
             weights=weights if sources.size else np.zeros((1, b - a), dtype=np.int64),

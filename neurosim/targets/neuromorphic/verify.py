@@ -71,6 +71,9 @@ class VerifyResult:
     protocol_rules: dict | None = None  # rule -> (violations, first one): x, valid_dropped, payload_changed, valid_from_ready
     coverage: Coverage | None = None  # the bins this run hit (neurosim.targets.neuromorphic.coverage)
     netlist: str | None = None  # None: the RTL; else the yosys netlist flavor it ran on
+    compared_spikes: int = 0  # spike values compared (neurons x steps of every trace run)
+    compared_membrane_bits: int = 0  # final-membrane bits compared (neurons x membrane bits per trace)
+    compared_cycles: int = 0  # per-step cycle counts compared (steps; steps x cores for a top)
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,8 @@ def graph_of(cfg: CoreConfig, prog: CoreProgram):
     fx = NeuronFixedPoint(state=FixedPoint(cfg.membrane_bits, 0), leak="shift" if cfg.leak_shift else "none",
                           leak_shift=cfg.leak_shift, acc_width=cfg.acc_bits)
     common = dict(shape=(cfg.neurons,), threshold=prog.threshold.astype(float), bias=prog.bias.astype(float),
-                  v_reset=prog.v_reset.astype(float), reset=cfg.reset, spike_rule=cfg.spike_rule, fixed=fx)
+                  v_reset=prog.v_reset.astype(float), reset=cfg.reset, reset_timing=cfg.reset_timing,
+                  spike_rule=cfg.spike_rule, fixed=fx)
     pop = LIF(decay=1 - 2.0 ** -cfg.leak_shift, **common) if cfg.leak_shift else IF(**common)
     return Graph.chain([
         ("input", Input(shape=(cfg.axons,))),
@@ -364,6 +368,9 @@ def run(cfg: CoreConfig, traces: list[Trace], work_dir, simulator: str = "icarus
         protocol_violations=int(report["protocol"]), first_protocol_violation=report["protocol_first"],
         protocol_rules=_rules(report),
         coverage=coverage, netlist=netlist,
+        compared_spikes=sum(len(traces[k].inputs) for k in range(len(per_trace))) * cfg.neurons,
+        compared_membrane_bits=len(per_trace) * cfg.neurons * cfg.membrane_bits,
+        compared_cycles=sum(len(traces[k].inputs) for k in range(len(per_trace))),
     )
 
 
@@ -478,7 +485,10 @@ def run_top(top, designs, n_inputs: int, flat_in: np.ndarray, cycles: np.ndarray
                         first_difference=first, simulator=simulator, unknown_values=int(d["unknown_values"]),
                         protocol_violations=protocol, first_protocol_violation=d.get("protocol_first"),
                         protocol_rules=_rules(d),
-                        coverage=top_coverage(d.get("timing", {}), [x.config.lanes for x in designs]), netlist=netlist)
+                        coverage=top_coverage(d.get("timing", {}), [x.config.lanes for x in designs]), netlist=netlist,
+                        compared_spikes=steps * sum(x.config.neurons for x in designs),
+                        compared_membrane_bits=sum(x.config.neurons * x.config.membrane_bits for x in designs),
+                        compared_cycles=steps * len(designs))
 
 
 def verify_model_samples(graph, samples, work_dir, simulator: str = "icarus", progress=None, mutate: str | None = None,

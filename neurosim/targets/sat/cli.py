@@ -99,6 +99,9 @@ def _rtl(args) -> int:
 
 
 def _verify(args) -> int:
+    from rich.markup import escape
+
+    from neurosim.hdl.runner import SimulatorLog
     from neurosim.targets.sat.hdl import describe
     from neurosim.targets.sat.verify import CAMPAIGN, verify_campaign
 
@@ -106,20 +109,29 @@ def _verify(args) -> int:
         raise SATConfigError(f"--tiles must be a positive integer, found {args.tiles!r}; give the number of random tiles")
     configs = (config_of(args),) if args.nm or args.groups or args.config else CAMPAIGN
     con = console()
-
-    def show(r):
+    verbose = getattr(args, "verbose", False)
+    log = SimulatorLog(Path(args.work) / NAME / "simulator.log", verbose=verbose)
+    with log:
+        results = verify_campaign(args.tiles, args.seed, Path(args.work) / NAME, args.simulator, configs)
+    head = ("array", "N:M", "bits a/w/acc", "tiles sp/dn", "beats", "stalls", "differ bits/cycles",
+            "protocol viol/probes", "coverage", "result")
+    rows = []
+    for r in results:
         cfg = r.config
-        verdict = "[green]PASS[/]" if r.passed else "[red]FAIL[/]"
-        con.print(f"{cfg.rows}x{cfg.cols} {describe(cfg)} a{cfg.act_bits} w{cfg.weight_bits} acc{cfg.acc_bits}: {verdict} "
-                  f"{r.tiles} tiles ({r.sparse_tiles} sparse, {r.dense_tiles} dense), {r.beats} beats, "
-                  f"{r.stall_cycles} stall cycles; differing bits {r.differing_bits}, cycles {r.differing_cycles} "
-                  f"({r.simulator}, {r.run_s:.1f} s)")
-        con.print(f"  protocol: {r.protocol_violations} violations in {r.protocol.get('probes', 0)} probes; "
-                  f"coverage: {r.coverage.summary()}")
+        cov = r.coverage
+        rows.append((f"{cfg.rows}x{cfg.cols}", describe(cfg), f"{cfg.act_bits}/{cfg.weight_bits}/{cfg.acc_bits}",
+                     f"{r.sparse_tiles}/{r.dense_tiles}", str(r.beats), str(r.stall_cycles),
+                     f"{r.differing_bits}/{r.differing_cycles}",
+                     f"{r.protocol_violations}/{r.protocol.get('probes', 0)}", f"{cov.reached}/{len(cov.goals)}", "PASS" if r.passed else "FAIL"))
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+    con.print(f"verify sat ({args.simulator}): the PE array's RTL against the model, {len(results)} builds")
+    for cells in [head] + rows:
+        con.print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip(),
+                  highlight=False, soft_wrap=True)
+    for r in results:
         if r.first_difference:
-            con.print(f"  first difference: {r.first_difference}")
-
-    results = verify_campaign(args.tiles, args.seed, Path(args.work) / NAME, args.simulator, configs, progress=show)
+            con.print(escape(f"{r.config.rows}x{r.config.cols} {describe(r.config)}: first difference: "
+                             f"{r.first_difference}"), highlight=False)
     ok = all(r.passed for r in results)
     con.print(f"{'[green]PASS[/]' if ok else '[red]FAIL[/]'}: {sum(r.tiles for r in results)} tiles on "
               f"{len(results)} builds, differing bits {sum(r.differing_bits for r in results)}, differing cycles "
@@ -127,6 +139,11 @@ def _verify(args) -> int:
               f"{sum(r.protocol_violations for r in results)}; coverage {sum(r.coverage.reached for r in results)}/"
               f"{sum(len(r.coverage.goals) for r in results)} bins "
               f"({sum(not r.coverage.unmet for r in results)} of {len(results)} builds fully covered)")
+    if not ok and not verbose:
+        for text in log.tail(30):
+            con.print("  " + escape(text), highlight=False)
+    if not verbose:
+        con.print(f"simulator log: {log.path}")
     return 0 if ok else 1
 
 
@@ -169,8 +186,8 @@ def _synth(args) -> int:
     for k, (label, make, name) in enumerate(synth_designs(cfg, getattr(args, "pe_only", False))):
         r = synthesize_design(make(), name, args.fpga, Path(args.work) / NAME / f"{k}_{name}")
         reports.append({"design": label, **r.as_dict()})
-        con.print(f"{label}: {r.device}: LUT4 {r.luts}, FF {r.ffs}, BRAM {r.bram}, LUTRAM {r.lutram}, DSP {r.dsp}, "
-                  f"placed LUTs {r.logic_cells}, Fmax {r.fmax_mhz} MHz" + ("" if r.fits else " [red](does not fit)[/]"))
+        con.print(f"{label}: {r.device}: {r.summary()}", style=None if r.fits else "red", highlight=False,
+                  markup=False, soft_wrap=True)
     by = {d["design"]: d for d in reports}
     L = cfg.lanes
     dense_pe = by.get(f"dense PE {L}:{L}")
@@ -274,6 +291,9 @@ def _configure_verify(p):
     p.add_argument("--seed", type=int, default=0, help="seed of the random tiles")
     p.add_argument("--simulator", choices=("icarus", "verilator"), default="icarus")
     p.add_argument("--work", default="build/verify", help="simulation work folder")
+    p.add_argument("--verbose", action="store_true",
+                   help="show the simulator's own output; otherwise it goes to <work>/sat/simulator.log, with its tail "
+                        "shown on a failure")
 
 
 def _configure_synth(p):

@@ -14,6 +14,7 @@ from dataclasses import asdict
 
 from neurosim.targets.sat.model.step import PHASES, StepResult
 from neurosim.targets.sat.study import SATStudy
+from neurosim.report.tables import print_line, print_table
 from neurosim.report.units import format_energy, format_time
 
 SCHEMA = "neurosim-sat"
@@ -35,7 +36,8 @@ def to_dict(s: SATStudy) -> dict:
                "speedup": d.cycles / sp.cycles if sp.cycles else None, "phases": {}}
         g = next((g for g in s.workload.gemms if g.name == d.name), None)
         if g is not None:
-            row["gemm"] = {"m": g.m * s.batch, "k": g.k, "n": g.n, "count": g.count, "weighted": g.weighted}
+            row["gemm"] = {"m": g.m * s.batch, "k": g.k, "n": g.n, "count": g.count, "weighted": g.weighted,
+                           "sparse": any(sp.phases[p].sparse for p in PHASES)}
         for p in PHASES:
             dp, spp = d.phases[p], sp.phases[p]
             row["phases"][p] = {"dense": asdict(dp), "sparse": asdict(spp)}
@@ -88,17 +90,17 @@ def print_summary(doc: dict, console, top: int = 0) -> None:
     t = doc["totals"]
     d, sp = t["dense"], t["sparse"]
     acc = doc["accelerator"]
-    console.print(f"[bold]{doc['model']['name']}[/] training step, batch {doc['batch']}, on [bold]{acc['name']}[/] "
+    print_line(console, f"[bold]{doc['model']['name']}[/] training step, batch {doc['batch']}, on [bold]{acc['name']}[/] "
                   f"({acc['rows']}x{acc['cols']} PEs x {acc['lanes']} lanes, {acc['clock_hz'] / 1e6:g} MHz)")
-    console.print(f"dense: {d['cycles']:,} cycles = {format_time(d['time_s'])}, utilisation {d['utilisation']:.0%}, "
+    print_line(console, f"dense: {d['cycles']:,} cycles = {format_time(d['time_s'])}, utilisation {d['utilisation']:.0%}, "
                   f"DRAM {d['dram_bytes'] / 1e6:,.1f} MB, energy {format_energy(d['energy_pj'])}")
-    console.print(f"{doc['nm']}:  {sp['cycles']:,} cycles = {format_time(sp['time_s'])}, utilisation "
+    print_line(console, f"{doc['nm']}:  {sp['cycles']:,} cycles = {format_time(sp['time_s'])}, utilisation "
                   f"{sp['utilisation']:.0%}, DRAM {sp['dram_bytes'] / 1e6:,.1f} MB, energy "
                   f"{format_energy(sp['energy_pj'])}")
     bd, bs = d["breakdown_cycles"], sp["breakdown_cycles"]
-    console.print("where the cycles go (dense -> " + doc["nm"] + "): " + ", ".join(
+    print_line(console, "where the cycles go (dense -> " + doc["nm"] + "): " + ", ".join(
         f"{k} {bd[k] / d['cycles']:.0%} -> {bs[k] / d['cycles']:.0%}" for k in bd) + " (shares of the dense step)")
-    console.print(f"speedup over dense: [bold]{t['speedup']:.2f}x[/]; compute-only bounds: {t['mac_speedup']:.2f}x for "
+    print_line(console, f"speedup over dense: [bold]{t['speedup']:.2f}x[/]; compute-only bounds: {t['mac_speedup']:.2f}x for "
                   f"this network's executed MACs, {t['ideal_speedup']:.2f}x = 3/(2N/M+1) with every layer sparse")
     ph = Table(title=f"by phase (dense -> {doc['nm']})")
     for col in ("phase", "cycles", "time", "speedup", "utilisation", "DRAM MB", "energy", "DRAM stall",
@@ -112,7 +114,7 @@ def print_summary(doc: dict, console, top: int = 0) -> None:
                    f"{row['dense_dram_bytes'] / 1e6:,.0f} -> {row['sparse_dram_bytes'] / 1e6:,.0f}",
                    f"{format_energy(row['dense_energy_pj'])} -> {format_energy(row['sparse_energy_pj'])}",
                    f"{row['sparse_stall_cycles']:,}", f"{row['sparse_generator_cycles']:,}")
-    console.print(ph)
+    print_table(console, ph)
     layers = doc["layers"]
     if top:
         layers = sorted(layers, key=lambda r: -r["dense_cycles"])[:top]
@@ -124,14 +126,14 @@ def print_summary(doc: dict, console, top: int = 0) -> None:
         dims = f"{g['m']}x{g['k']}x{g['n']}" + (f" x{g['count']}" if g["count"] > 1 else "") if g else ""
         ly.add_row(r["name"], r["kind"], dims, f"{r['dense_cycles']:,}", f"{r['sparse_cycles']:,}",
                    f"{r['speedup']:.2f}x" if r["speedup"] else "-")
-    console.print(ly)
+    print_table(console, ly)
     if doc["ablation"]:
         ab = Table(title="dataflow optimisations (sparse step; speedup over the optimised dense step)")
         for col in ("switches on", "cycles", "speedup"):
             ab.add_column(col, justify="left" if col == "switches on" else "right")
         for a in doc["ablation"]:
             ab.add_row(a["label"], f"{a['sparse_cycles']:,}", f"{a['speedup']:.2f}x")
-        console.print(ab)
+        print_table(console, ab)
     if doc["patterns"]:
-        console.print("speedup by pattern: " + ", ".join(
+        print_line(console, "speedup by pattern: " + ", ".join(
             f"{p['nm']} {p['speedup']:.2f}x (ideal {p['ideal']:.2f}x)" for p in doc["patterns"]))

@@ -14,7 +14,7 @@ from neurosim.targets.neuromorphic import (EVENT_INDEX, EVENTS, PRESET_DIR, Chip
                          energy_breakdown, latency_breakdown, load_preset, preset_names, presets)
 from neurosim.targets.neuromorphic import chips as chips_command
 
-NAMES = ["generic-45nm", "loihi", "neurosim-core", "odin", "truenorth"]
+NAMES = ["generic-45nm", "loihi", "loihi-sanafe", "neurosim-core", "odin", "truenorth"]
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "chips.md"
 
 
@@ -36,7 +36,7 @@ def _loihi_text():
 # -- events -----------------------------------------------------------------------------------------
 
 def test_event_vocabulary_order_and_index():
-    assert EVENTS == ("synaptic_op", "neuron_update_active", "neuron_update_inactive", "spike_out", "packet_out",
+    assert EVENTS == ("synaptic_op", "neuron_update_active", "neuron_update_inactive", "spike_out", "packet_out", "packet_in",
                       "spike_in_tile",
                       "hop_ew", "hop_ns", "chip_hop", "sram_read_byte", "sram_write_byte", "dram_byte", "mac", "ac")
     assert EVENT_INDEX == {e: i for i, e in enumerate(EVENTS)}
@@ -178,7 +178,7 @@ def test_preset_is_frozen_hashable_and_comparable(chips):
 
 def test_unknown_chip_name():
     with pytest.raises(ChipError, match=r"^unknown chip 'loihl'; choose one of \['generic-45nm', 'loihi', "
-                                        r"'neurosim-core', 'odin', 'truenorth'\] or give a path to a preset TOML$"):
+                                        r"'loihi-sanafe', 'neurosim-core', 'odin', 'truenorth'\] or give a path to a preset TOML$"):
         load_preset("loihl")
     assert issubclass(ChipError, NeurosimError)
 
@@ -325,7 +325,7 @@ def test_counts_as_event_aligned_sequence(chips):
     counts[EVENT_INDEX["hop_ns"]] = 2
     b = energy_breakdown(counts, chips["loihi"], 0.0)
     assert b.total_pj == pytest.approx(23608.0)
-    with pytest.raises(EnergyError, match=r"^event counts given as a sequence must have one entry per event \(14, in "
+    with pytest.raises(EnergyError, match=r"^event counts given as a sequence must have one entry per event \(15, in "
                                           r"the order of neurosim\.targets\.neuromorphic\.events\.EVENTS\), found 3$"):
         energy_breakdown([1, 2, 3], chips["loihi"], 0.0)
 

@@ -119,3 +119,160 @@ def test_poisson_input_is_seeded():
     assert np.array_equal(a, poisson_input((5,), 10, 0.3, seed=4))
     with pytest.raises(SimulationError, match=r"^--rate must be a spike probability per step in \[0, 1\], found 2\.0$"):
         poisson_input((5,), 10, 2.0, seed=4)
+
+
+# -- honest reports (issue 14 item 4): unknowns, lower bounds, the chosen method, one unit style ---
+
+import re  # noqa: E402
+
+from neurosim.frontends import load_model  # noqa: E402
+from neurosim.targets.neuromorphic.report import headline, print_summary  # noqa: E402
+
+
+def _printed(doc) -> str:
+    import io
+
+    from rich.console import Console
+
+    buf = io.StringIO()
+    print_summary(doc, Console(file=buf, width=100))
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def mlp_loihi():
+    return estimate(load_model(MODELS / "digits_mlp.nir"), "loihi", timesteps=8, rate=0.2, seed=1)
+
+
+def _unpriced_by_hand(est, chip_name):
+    chip = load_preset(chip_name)
+    counts = {e: int(a.sum()) for e, a in est.result.counts.items()}
+    occurred = [e for e, n in counts.items() if n]
+    unpriced = sorted(e for e in occurred if chip.energy_pj[e].value is None and not chip.energy_pj[e].not_applicable)
+    return unpriced, len(occurred)
+
+
+def test_lower_bound_headline_and_json_flags(mlp_loihi):
+    unpriced, n = _unpriced_by_hand(mlp_loihi, "loihi")
+    assert unpriced == ["packet_out", "spike_out"] and load_preset("loihi").static_power_w.value is None
+    doc = to_dict(mlp_loihi, "m")
+    t = doc["totals"]
+    assert t["lower_bound"] is True and t["unpriced_events"] == unpriced and t["event_types_occurred"] == n
+    assert t["static_unknown"] is True and t["static_energy_pj"] is None  # unknown, never 0
+    assert doc["per_event"]["spike_out"]["energy_pj"] is None
+    assert t["latency_lower_bound"] is True and set(t["unpriced_latencies"]) == {"spike_out", "packet_out"}
+    assert re.fullmatch(rf"energy per inference: [\d.]+ nJ lower bound \(2 of {n} event types unpriced: packet_out, "
+                        r"spike_out; static power unknown\); latency: [\d.]+ us per timestep \(lower bound\), "
+                        r"[\d.]+ us per inference", headline(doc))
+    text = _printed(doc)
+    assert "static 0" not in text and re.search(r"^  dynamic [\d.]+ nJ, static unknown$", text, re.M)
+    # the note that qualifies the latency is printed, not only in the JSON
+    assert re.search(r"^  note: latency is a lower bound: no published latency for spike_out, packet_out on loihi "
+                     r"\(counted as 0\)$", text, re.M)
+    assert re.search(r"^│ spike_out +│ +\d+ │ +unknown │ +unknown │ +unknown │$", text, re.M)
+
+
+def test_headline_without_unknowns_is_no_lower_bound(mlp_loihi):
+    doc = to_dict(mlp_loihi, "m")
+    doc["totals"].update(unpriced_events=[], static_unknown=False, latency_lower_bound=False)
+    assert re.fullmatch(r"energy per inference: [\d.]+ nJ; latency: [\d.]+ us per timestep, [\d.]+ us per inference",
+                        headline(doc))
+
+
+def test_busiest_core_labelled_and_link_reason(mlp_loihi):
+    m = mlp_loihi.result.mapping
+    assert len(set(m.core_tile.tolist())) == 1  # both cores on one router: nothing crosses a link
+    doc = to_dict(mlp_loihi, "m")
+    assert doc["busiest"]["link"] is None
+    assert doc["busiest"]["link_reason"] == "no packet crossed a router: all traffic stayed inside a tile"
+    text = _printed(doc)
+    assert re.search(r"^busiest core: core 0 \(layer '1', LIF 128, router \(0, 0\), chip 0\), busy [\d.]+ [nu]s over "
+                     r"the inference = 100% of the critical core's time$", text, re.M)
+    assert re.search(r"^busiest link: none \(no packet crossed a router: all traffic stayed inside a tile\)$", text, re.M)
+
+
+def test_synops_method_switches_totals_and_headline(mlp_loihi):
+    import dataclasses
+
+    est = dataclasses.replace(mlp_loihi, method="synops")
+    doc = to_dict(est, "m")
+    s = est.synops
+    by_hand = 64 * 128 * 8 * s["e_mac_pj"] + s["synaptic_ops"] * s["e_ac_pj"]
+    assert doc["totals"]["energy_pj"] == pytest.approx(by_hand) and doc["totals"]["method"] == "synops"
+    assert sum(doc["per_timestep"]["energy_pj"]) == pytest.approx(by_hand)
+    assert sum(r["energy_pj"] for r in doc["per_layer"].values()) == pytest.approx(by_hand)
+    assert doc["cycle"]["energy_pj"] == pytest.approx(mlp_loihi.total_pj)
+    assert re.fullmatch(r"energy per inference: [\d.]+ nJ \(op-count method, synops\); latency: .* per inference",
+                        headline(doc))
+    text = _printed(doc)
+    assert re.search(r"^  cycle method, for comparison: [\d.]+ nJ lower bound \(2 of \d+ event types", text, re.M)
+    assert not re.search(r"\d\.\d+e[+-]\d+", text)  # one unit style: no 6.035e+05 pJ
+
+
+def test_cli_synops_and_generic_one_unit_style(capsys):
+    assert main(["estimate", str(MODELS / "digits_mlp.nir"), "--chip", "generic-45nm", "--method", "synops",
+                 "--timesteps", "4"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^energy per inference: [\d.]+ nJ \(op-count method, synops\);", out, re.M)
+    assert "synops estimate:" not in out and not re.search(r"\d(\.\d+)?e[+-]\d+", out)
+
+
+def test_quantization_effect_against_the_reference(mlp_loihi):
+    """Float vs fixed spike counts per layer, from the plain-Python reference simulator."""
+    from neurosim.targets.neuromorphic.model.reference import run
+
+    graph = load_model(MODELS / "digits_mlp.nir")
+    x = poisson_input((64,), 8, 0.2, seed=1)
+    fl = run(graph, x, mode="float").outputs
+    fx = run(mlp_loihi.graph, x, mode="fixed").outputs
+    eff = mlp_loihi.quantization_effect
+    for p in ("1", "3"):
+        a, b = fl[p].reshape(8, -1).sum(axis=0), fx[p].reshape(8, -1).sum(axis=0)
+        row = eff["layers"][p]
+        assert (row["float_spikes"], row["fixed_spikes"]) == (int(a.sum()), int(b.sum()))
+        assert row["changed_fraction"] == pytest.approx(np.mean(a != b))
+
+
+def test_quantization_warning_threshold():
+    from neurosim.targets.neuromorphic.estimate import _effect_summary
+    from neurosim.targets.neuromorphic.report import quantization_warning
+
+    def eff(fl, fx, changed, n=100):
+        return _effect_summary({"a": {"neurons": n, "float_spikes": fl, "fixed_spikes": fx, "neurons_changed": changed,
+                                      "changed_fraction": changed / n}})
+
+    assert not eff(100, 96, 9)["warn"] and quantization_warning(eff(100, 96, 9)) is None
+    assert eff(100, 94, 0)["warn"] and eff(100, 100, 11)["warn"]
+    assert re.fullmatch(r"quantization changed the activity: 94 spikes in fixed point vs 100 in float \(-6\.0%\), "
+                        r"0\.0% of the neurons changed their spike count \(warned above 5% / 10%; --arith float "
+                        r"prices the float spike trains\)", quantization_warning(eff(100, 94, 0)))
+
+
+def test_arith_float_prices_the_float_spikes():
+    from neurosim.targets.neuromorphic.model.reference import run
+
+    graph = load_model(MODELS / "digits_mlp.nir")
+    x = poisson_input((64,), 6, 0.2, seed=3)
+    est = estimate(graph, "loihi", x, arith="float")
+    ref = run(graph, x, mode="float").outputs
+    assert all(int(est.result.spikes[p].sum()) == int(ref[p].sum()) for p in ("1", "3"))
+    assert est.arith == "float" and est.quantization_effect is None
+    assert any(n.startswith("arithmetic: float (--arith float)") for n in est.notes)
+    with pytest.raises(SimulationError, match=r"^arith must be one of \('chip', 'float'\), found 'fixed'; "):
+        estimate(graph, "loihi", x, arith="fixed")
+    with pytest.raises(SimulationError, match=r"^arith='float' needs a float model, but every spiking population "
+                                              r"of this model is already in fixed point; pass arith='chip'"):
+        estimate(estimate(graph, "loihi", x).graph, "loihi", x, arith="float")
+
+
+def test_mapping_options_pass_through(capsys):
+    graph = load_model(MODELS / "digits_mlp.nir")
+    est = estimate(graph, "loihi", neurons_per_core=64, timesteps=4)
+    assert to_dict(est)["mapping"]["cores_per_layer"] == {"1": 2, "3": 1}  # ceil(128 / 64), ceil(10 / 64)
+    est = estimate(graph, "odin", neurons_per_core=1000, allow_overcapacity=True, timesteps=4)
+    assert to_dict(est)["mapping"]["violations"] == [{"core": -1, "resource": "neurons_per_core", "needed": 1000,
+                                                     "limit": 256}]
+    assert main(["estimate", str(MODELS / "digits_mlp.nir"), "--chip", "odin", "--neurons-per-core", "1000",
+                 "--allow-overcapacity", "--timesteps", "4"]) == 0
+    assert re.search(r"^what-if mapping \(--allow-overcapacity\): 1 capacity limit\(s\) exceeded: the board: "
+                     r"neurons_per_core 1,000 > 256$", capsys.readouterr().out, re.M)

@@ -25,20 +25,25 @@ def random_config(seed: int) -> CoreConfig:
 
 N_CONFIGS = 200
 BATCH = 20
+#: the configs of the 200-config sweep that the default suite runs: together they reach every core
+#: coverage goal (a greedy cover of the engine-side coverage bins of configs 0..59: dense and
+#: sparse, every reset mode and rule, saturation, accumulator at half scale, ties, sparse rows);
+#: the whole sweep runs with `-m slow`
+DEFAULT_SWEEP = (3, 5, 8, 36, 37, 47)
 #: coverage of the default co-verification runs of this session, merged by
-#: test_default_runs_reach_every_coverage_goal: sweep batch -> Coverage, and the tops' runs
+#: test_default_runs_reach_every_coverage_goal: sweep -> Coverage, and the tops' runs
 _SWEEP_COVERAGE: dict = {}
 _TOP_COVERAGE: dict = {}
 
 
-def _sweep_batch(batch: int, tmp_path):
-    """Configs ``batch * BATCH ...``: three random traces and the directed corners each; every one
-    bit-, cycle- and protocol-exact; returns the batch's merged coverage."""
+def _sweep(configs, tmp_path):
+    """``configs`` (indices of :func:`random_config`): three random traces and the directed corners
+    each; every one bit-, cycle- and protocol-exact; returns their merged coverage."""
     from neurosim.targets.neuromorphic.coverage import Coverage
     from neurosim.targets.neuromorphic.verify import corner_traces, random_traces, run
 
     runs = []
-    for k in range(batch * BATCH, (batch + 1) * BATCH):
+    for k in configs:
         cfg = random_config(k)
         r = run(cfg, random_traces(cfg, 3, seed=k, steps=5) + corner_traces(cfg, seed=k), tmp_path / f"c{k}")
         assert r.passed, f"config {k} {cfg}: {r.first_difference}"
@@ -48,9 +53,14 @@ def _sweep_batch(batch: int, tmp_path):
     return Coverage.merged(runs)
 
 
+def test_representative_configs_icarus(tmp_path):
+    _SWEEP_COVERAGE["default"] = _sweep(DEFAULT_SWEEP, tmp_path)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("batch", range(N_CONFIGS // BATCH))
 def test_random_configs_icarus(batch, tmp_path):
-    _SWEEP_COVERAGE[batch] = _sweep_batch(batch, tmp_path)
+    _SWEEP_COVERAGE[batch] = _sweep(range(batch * BATCH, (batch + 1) * BATCH), tmp_path)
 
 
 @pytest.mark.parametrize("storage", ["dense", "sparse"])
@@ -89,9 +99,11 @@ VERILATOR_CONFIGS = [
 ]
 
 
-#: the Verilator configs of the default suite (each costs ~15-20 s of C++ build): together they cover
-#: every variant (test_verilator_configs_cover_every_variant); the other 15 run with `-m slow`
-VERILATOR_DEFAULT = (0, 1, 2, 3, 4, 5, 7, 20, 21)
+#: the Verilator configs of the default suite (each costs ~15-40 s of C++ build): the second
+#: simulator sees every reset mode, spike rule and storage, leak and none, one and many lanes,
+#: full and partial chunks (test_verilator_configs_cover_every_variant; the Icarus runs cover every
+#: combination); the other 21 run with `-m slow`
+VERILATOR_DEFAULT = (0, 3, 21)
 
 
 @pytest.mark.skipif(shutil.which("verilator") is None, reason="needs Verilator >= 5.036 (bash scripts/test.sh installs it)")
@@ -110,9 +122,7 @@ def test_verilator_configs_cover_every_variant():
     default = [VERILATOR_CONFIGS[i] for i in VERILATOR_DEFAULT]  # the default suite's share alone
     seen = {(c.reset, c.spike_rule, c.leak_shift > 0, c.lanes == 1, c.neurons % c.lanes == 0) for c in default}
     assert {c.storage for c in default} == {"dense", "sparse"}
-    for reset in ("subtract", "zero", "none"):
-        for rule in ("gt", "ge"):
-            assert any(s[0] == reset and s[1] == rule for s in seen)
+    assert {s[0] for s in seen} == {"subtract", "zero", "none"} and {s[1] for s in seen} == {"gt", "ge"}
     assert {s[2] for s in seen} == {True, False} and {s[3] for s in seen} == {True, False}
     assert {s[4] for s in seen} == {True, False}  # full and partial last chunks
 
@@ -347,14 +357,13 @@ def test_top_protocol_monitor_catches_valid_from_ready(tmp_path):
 
 
 def test_default_runs_reach_every_coverage_goal(tmp_path):
-    """The default suite's co-verification (the 200-config sweep above, the tops) reaches every
-    coverage goal; run alone, it runs what the session has not run yet."""
+    """The default suite's co-verification (the representative configs of the sweep above, the
+    tops) reaches every coverage goal; run alone, it runs what the session has not run yet."""
     from neurosim.targets.neuromorphic.coverage import Coverage
     from neurosim.targets.neuromorphic.verify import verify_mixed_lane_top
 
-    for batch in range(N_CONFIGS // BATCH):
-        if batch not in _SWEEP_COVERAGE:
-            _SWEEP_COVERAGE[batch] = _sweep_batch(batch, tmp_path / f"b{batch}")
+    if "default" not in _SWEEP_COVERAGE:
+        _SWEEP_COVERAGE["default"] = _sweep(DEFAULT_SWEEP, tmp_path / "default")
     if "mixed" not in _TOP_COVERAGE:
         _TOP_COVERAGE["mixed"] = verify_mixed_lane_top(tmp_path / "mixed", "icarus").coverage
     cov = Coverage.merged(list(_SWEEP_COVERAGE.values()) + list(_TOP_COVERAGE.values()))
@@ -375,3 +384,29 @@ def test_a_timeout_fails_with_the_report_written(tmp_path):
     assert not r.passed
     assert r.traces == 1  # the later trace is skipped: the core's state is unknown after a timeout
     assert r.first_difference.startswith("trace 0 step 0: done never rose within 5 cycles (")
+
+
+def test_verify_command_prints_a_short_verdict(tmp_path, capsys):
+    """`neurosim verify` on the bundled MLP: a verdict table (per core and the whole model, every
+    column labelled) in at most 20 lines; the simulator's own output (cocotb, `vpi_iterate`) is in
+    <work>/simulator.log, not on the terminal."""
+    import re
+
+    from neurosim.cli import main
+
+    assert main(["verify", str(MODELS / "digits_mlp.nir"), "--input", str(MODELS / "digits_sample.npy"),
+                 "--work", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert len(lines) <= 20, out
+    assert re.search(r"^unit +neurons +spikes cmp +membrane bits cmp +cycles cmp +differ s/b/c +X/Z +protocol "
+                     r"+coverage +result$", out, re.M), out
+    # 128 neurons x (16 + 5 coverage traces' 14) steps; membranes 16 bits x 128 x 6 traces
+    assert re.search(r"^core 0 \(1\) \+5 traces +128 +3840 +12288 +30 +0/0/0 +0 +0 +\d+/\d+ +PASS$", out, re.M), out
+    assert re.search(r"^whole model \(top\) +138 +2208 +2208 +32 +0/0/0 +0 +0 +\d+/\d+ +PASS$", out, re.M), out
+    assert re.search(r"^coverage reached: \d+ of \d+ goals over every run above$", out, re.M), out
+    assert re.search(r"^PASS 16 steps, differing spikes 0, membrane bits 0, cycles 0, X/Z values 0, protocol "
+                     r"violations 0; simulator log: .*simulator\.log$", out, re.M), out
+    assert "vpi_iterate" not in out and "cocotb" not in out
+    log = (tmp_path / "simulator.log").read_text()
+    assert "vpi_iterate returned NULL" in log and log.count("test_traces passed") == 2

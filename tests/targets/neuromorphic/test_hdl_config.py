@@ -108,3 +108,53 @@ def test_the_engine_refuses_the_same_programs(field, value):
         prog.check(CFG)
     with pytest.raises(IRError):
         graph_of(CFG, prog)
+
+
+def _one_layer(**fixed_fields):
+    """input(3) -> dense -> LIF(4), quantized for the core; then its NeuronFixedPoint's
+    ``fixed_fields`` set past the frozen dataclass (the leak modes ``mult``/``linear`` and
+    ``input_shift`` of issue 14 need more fields to be valid IR; the RTL flow's own refusal is
+    what is pinned here, whatever those fields' other values)."""
+    from neurosim.ir import LIF, Dense, Graph, Input, Output
+
+    fx = NeuronFixedPoint(state=FixedPoint(16, 0), leak="shift", leak_shift=3, acc_width=24)
+    g = Graph.chain([("input", Input(shape=(3,))),
+                     ("fc", Dense(weight=np.ones((4, 3)), weight_format=FixedPoint(8, 0))),
+                     ("lif", LIF(shape=(4,), decay=0.875, threshold=2.0, fixed=fx)),
+                     ("output", Output(shape=(4,)))])
+    for key, value in fixed_fields.items():
+        object.__setattr__(g.nodes["lif"].fixed, key, value)
+    return g
+
+
+@pytest.mark.parametrize("fields,match", [
+    ({"leak": "mult"}, r"^population 'lif': the generated core implements the leaks \('shift', 'none'\), found leak "
+                       r"'mult'; quantize for the neurosim-core preset \(shift leak\) to put it in RTL$"),
+    ({"leak": "linear"}, r"^population 'lif': the generated core implements the leaks \('shift', 'none'\), found leak "
+                         r"'linear'; quantize for the neurosim-core preset \(shift leak\) to put it in RTL$"),
+    ({"input_shift": 6}, r"^population 'lif': the generated core adds the synaptic sum unshifted, found input_shift 6; "
+                         r"quantize for the neurosim-core preset \(input_shift 0\) to put it in RTL$"),
+])
+def test_the_rtl_flow_refuses_what_the_core_does_not_implement(fields, match):
+    from neurosim.errors import UnsupportedError
+    from neurosim.targets.neuromorphic.mapping import cores_of
+
+    with pytest.raises(UnsupportedError, match=match):
+        cores_of(_one_layer(**fields), np.ones((2, 3), dtype=np.int64))
+
+
+def test_the_rtl_flow_refuses_refractory_time():
+    import dataclasses
+
+    from neurosim.errors import UnsupportedError
+    from neurosim.targets.neuromorphic.mapping import cores_of
+
+    g = _one_layer()
+    nodes = dict(g.nodes)
+    nodes["lif"] = dataclasses.replace(nodes["lif"], refractory_steps=2)
+    from neurosim.ir import Graph
+
+    g2 = Graph.chain([(k, nodes[k]) for k in ("input", "fc", "lif", "output")])
+    with pytest.raises(UnsupportedError, match=r"^population 'lif': the generated core has no refractory counter, "
+                                               r"found refractory_steps 2; set refractory_steps=0 to put it in RTL$"):
+        cores_of(g2, np.ones((2, 3), dtype=np.int64))

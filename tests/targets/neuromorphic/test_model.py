@@ -289,7 +289,7 @@ def test_capacity_error_names_the_limit():
     fx = NeuronFixedPoint(state=st_, leak="none")
     g = Graph.chain([("input", Input(shape=(100,))), ("fc", Dense(weight=np.ones((4, 100)), weight_format=fmt)),
                      ("l1", IF(shape=(4,), threshold=4.0, fixed=fx)), ("output", Output(shape=(4,)))])
-    with pytest.raises(CapacityError, match=r"^population 'l1' does not fit chip 'tiny': a single neuron needs 100 axons but axons_per_core is 64 \(over by 36\);"):
+    with pytest.raises(CapacityError, match=r"^population 'l1' does not fit chip 'tiny': a single neuron needs 100 axons but axons_per_core is 64 \(over by 36\), a physical limit of the chip's cores that no mapping removes; reduce the fan-in, sparsify, pick another chip, or pass --allow-overcapacity for a what-if$"):
         simulate(g, tiny_chip(), np.zeros((1, 100)))
 
 
@@ -299,7 +299,7 @@ def test_board_too_small():
     g = Graph.chain([("input", Input(shape=(2,))), ("fc", Dense(weight=np.ones((40, 2)), weight_format=fmt)),
                      ("l1", IF(shape=(40,), threshold=4.0, fixed=fx)), ("output", Output(shape=(40,)))])
     chip = tiny_chip(neurons_per_core=2, cores_per_chip=4, max_chips=2)
-    with pytest.raises(CapacityError, match=r"^the model needs 20 cores = 5 chips of 4 cores, but a 'tiny' board holds 2 chip\(s\) \(over by 3\);"):
+    with pytest.raises(CapacityError, match=r"^the model needs 20 cores = 5 chips of 4 cores, but a 'tiny' board holds 2 chip\(s\) \(over by 3\): it needs 5 chips; pass --chips 5 \(or --allow-overcapacity for a what-if\)$"):
         simulate(g, chip, np.zeros((1, 2)))
 
 

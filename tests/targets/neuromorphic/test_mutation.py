@@ -5,7 +5,8 @@ must be caught by the checks the suite has.
 * core mutants: ``verify.run`` (cocotb on Icarus, the engine's spikes, cycles and membranes, the
   stream monitors) on ``random_traces`` plus directed traces (sums near full scale, negative
   thresholds, saturation at both bounds) for a handful of configurations spanning dense/sparse
-  rows, lanes 1/3/4, every reset mode and spike rule, leak and no leak; then the amaranth.sim
+  rows, lanes 1/3/4, every reset mode and spike rule, leak and no leak, immediate and delayed
+  reset; then the amaranth.sim
   checks of ``test_hdl_sim.py`` (clear, error flag, stream rules);
 * top mutants: ``verify_model_top`` (the whole model on Icarus against the engine, one build per
   model) on the bundled models' test digits of classes 9, 8 and 0; then the amaranth.sim checks of the two-core top
@@ -68,6 +69,12 @@ CAMPAIGN_CONFIGS = [
     # while acc and bias are at theirs: |v + acc + bias| > 2**acc_bits (acc == membrane)
     CoreConfig(neurons=8, axons=3, lanes=4, weight_bits=8, membrane_bits=8, acc_bits=8, leak_shift=0,
                reset="subtract", spike_rule="gt"),
+    # snnTorch's delayed reset (the delayed_* mutants change only these; needs the engine's delayed
+    # fixed-point reset, issue 14 item 6)
+    CoreConfig(neurons=10, axons=6, lanes=4, weight_bits=6, membrane_bits=10, acc_bits=12, leak_shift=2,
+               reset="subtract", spike_rule="gt", reset_timing="delayed"),
+    CoreConfig(neurons=7, axons=5, lanes=3, weight_bits=6, membrane_bits=8, acc_bits=10, leak_shift=1,
+               reset="zero", spike_rule="ge", reset_timing="delayed", storage="sparse"),
 ]
 
 
@@ -215,12 +222,16 @@ _DENSE = dict(neurons=6, axons=3, lanes=4, weight_bits=4, membrane_bits=8, acc_b
 #: where each core mutant changes the design: dense with leak, subtract, gt and a partial chunk and
 #: axons not a power of two; zero reset for the reset-to-value mutants; sparse rows for the sparse path
 BUILD_CONFIGS = {"dense": CoreConfig(**_DENSE), "zero": CoreConfig(**_DENSE, reset="zero"),
-                 "sparse": CoreConfig(**_DENSE, storage="sparse")}
+                 "sparse": CoreConfig(**_DENSE, storage="sparse"),
+                 "delayed": CoreConfig(**_DENSE, reset_timing="delayed"),
+                 "delayed_zero": CoreConfig(**_DENSE, reset="zero", reset_timing="delayed")}
 
 
 def _build_config(name: str) -> str:
     if name.startswith("sparse_"):
         return "sparse"
+    if name.startswith("delayed_"):
+        return "delayed_zero" if name == "delayed_zero_unleaked" else "delayed"
     return "zero" if name in ("reset_to_threshold", "reset_to_zero") else "dense"
 
 

@@ -5,8 +5,9 @@ mode, multiples of 1/16 in float mode), calls ``update_range`` for the populatio
 or split into several core ranges) and records the spikes; the reference kernel steps the same
 IR node on the same input plus the projection bias. Spikes, ``v`` and ``i_syn`` must be equal
 bit for bit, every variant: LIF / IF / CubaLIF, reset zero / subtract / none, immediate /
-delayed (float), gt / ge / multi, refractory 0 / 1 / 3, current_lag 0 / 1 (float), scalar or
-per-neuron parameters, leak shift 0..3 and saturation (fixed), accumulator overflow.
+delayed (both modes), gt / ge / multi, refractory 0 / 1 / 3, current_lag 0 / 1 (float), scalar or
+per-neuron parameters, leak shift 0..3 / mult / linear of the membrane and of CubaLIF's current,
+input shift 0..2 and saturation (fixed), accumulator overflow.
 """
 
 import numpy as np
@@ -34,21 +35,27 @@ def random_case(seed: int, mode: str):
     steps = int(rng.integers(1, 30))
     if mode == "fixed":
         width = int(rng.integers(5, 12))
-        shift = int(rng.integers(0, 4))
         hi = (1 << (width - 1)) - 1
-        fx = NeuronFixedPoint(state=FixedPoint(width, 0), leak="shift" if shift else "none", leak_shift=shift,
-                              acc_width=int(rng.choice([width, width + 2, 32])))
-        common.update(fixed=fx, threshold=rng.integers(1, hi + 1, size).astype(float),
-                      bias=rng.integers(-3, 4, size).astype(float), v_reset=rng.integers(-hi, hi + 1, size) * 0.25 // 1)
-        decay = 1 - 2.0 ** -shift if shift else 1.0
-        if kind == "IF" and shift == 0:
-            node = IF(**common)
+        fx, decay = random_leak(rng, width, "")
+        ish = int(rng.choice([0, 0, 1, 2]))
+        fx.update(state=FixedPoint(width, 0), input_shift=ish, acc_width=int(rng.choice([width, width + 2, 32])))
+        common.update(threshold=rng.integers(1, hi + 1, size).astype(float),
+                      bias=rng.integers(-3, 4, size).astype(float), v_reset=rng.integers(-hi, hi + 1, size) * 0.25 // 1,
+                      reset_timing=str(rng.choice(["immediate", "delayed"])))
+        if kind == "IF" and decay in (None, 1.0):
+            node = IF(fixed=NeuronFixedPoint(**fx), **common)
         elif kind == "CubaLIF":
-            syn_shift = int(rng.integers(0, 3))
-            node = CubaLIF(decay=decay, syn_decay=1 - 2.0 ** -syn_shift if syn_shift else 1.0, syn_shift=syn_shift,
-                           **common)
+            sfx, syn_decay = random_leak(rng, width, "syn_")
+            syn_shift = sfx.pop("syn_leak_shift")
+            if sfx["syn_leak"] in ("shift", "none"):  # the historic field: CubaLIF.syn_shift, 0 = no leak
+                sfx = {}
+            fx.update(sfx)
+            node = CubaLIF(decay=decay if decay is not None else float(rng.random()),
+                           syn_decay=syn_decay if syn_decay is not None else float(rng.random()),
+                           syn_shift=syn_shift if not sfx else 0, fixed=NeuronFixedPoint(**fx), **common)
         else:
-            node = LIF(decay=decay, **common)
+            node = LIF(decay=decay if decay is not None else float(rng.random()), fixed=NeuronFixedPoint(**fx),
+                       **common)
         amp = int(rng.choice([2, hi // 2 + 1, 2 * hi]))  # small drive .. saturation .. overflow (small acc_width)
         x = rng.integers(-amp, amp + 1, (steps, n)) * (rng.random((steps, n)) < 0.6)
         bias = rng.integers(-2, 3, n).astype(float) if rng.random() < 0.5 else None
@@ -71,6 +78,21 @@ def random_case(seed: int, mode: str):
     graph = Graph.chain([("input", Input(shape=(n,))), ("fc", Dense(weight=np.eye(n), bias=bias, weight_format=fmt)),
                          ("pop", node), ("output", Output(shape=(n,)))])
     return graph, node, (np.zeros(n) if bias is None else bias), x.astype(np.float64), rng
+
+
+def random_leak(rng, width: int, prefix: str):
+    """(NeuronFixedPoint leak fields with ``prefix``, the decay they realise (None: linear)):
+    shift 0..3 (0 = none) half the time, else mult (1..8 bits) or linear (0..3 codes per step)."""
+    kind = str(rng.choice(["shift", "shift", "mult", "linear"]))
+    if kind == "shift":
+        k = int(rng.integers(0, 4))
+        return {f"{prefix}leak": "shift" if k else "none", f"{prefix}leak_shift": k}, (1 - 2.0 ** -k if k else 1.0)
+    if kind == "mult":
+        bits = int(rng.integers(1, 9))
+        code = int(rng.integers(0, (1 << bits) + 1))
+        return ({f"{prefix}leak": "mult", f"{prefix}leak_bits": bits, f"{prefix}leak_code": code,
+                 f"{prefix}leak_shift": 0}, code / 2.0 ** bits)
+    return {f"{prefix}leak": "linear", f"{prefix}leak_code": int(rng.integers(0, 4)), f"{prefix}leak_shift": 0}, None
 
 
 def drive(graph, x, mode, rng):
@@ -163,16 +185,30 @@ def test_update_equals_reference_long(seed, mode):
 @pytest.mark.parametrize("reset", ["zero", "subtract", "none"])
 @pytest.mark.parametrize("per", [False, True])
 def test_every_variant(mode, kind, rule, refractory, reset, per):
-    """Every combination once (the random test may miss one), both timings and lags in float."""
-    fx = None
-    if mode == "fixed":
-        fx = NeuronFixedPoint(state=FixedPoint(8, 0), leak="none" if kind == "IF" else "shift", leak_shift=2,
-                              acc_width=16)
+    """Every combination once (the random test may miss one): both timings (and lags in float); in
+    fixed point each of the leaks shift / mult / linear, with and without an input shift."""
     thr = np.array([3.0, 4.0, 5.0, 6.0]) if per else 4.0
     vr = np.array([0.0, -1.0, 1.0, -2.0]) if per else -1.0
     rng = np.random.default_rng(7)
     x = rng.integers(-2, 7, (40, 4)).astype(np.float64)
-    for timing, lag in ([("immediate", 0)] if mode == "fixed" else [("immediate", 0), ("delayed", 0), ("delayed", 1)]):
+    if mode == "fixed":
+        cases = [(timing, 0, leak, ish) for timing in ("immediate", "delayed")
+                 for leak, ish in (("shift", 0), ("mult", 1), ("linear", 0), ("mult", 0), ("linear", 1))]
+    else:
+        cases = [("immediate", 0, None, 0), ("delayed", 0, None, 0), ("delayed", 1, None, 0)]
+    for timing, lag, leak, ish in cases:
+        fx = None
+        if mode == "fixed":
+            # 0.75 = 1 - 2**-2 (shift) = 12/16 (mult); linear: 1 code per step (the decay is not constrained)
+            lk = {"shift": dict(leak="shift", leak_shift=2), "mult": dict(leak="mult", leak_bits=4, leak_code=12),
+                  "linear": dict(leak="linear", leak_code=1)}[leak]
+            if kind == "IF":
+                lk = {"shift": dict(leak="none"), "mult": dict(leak="mult", leak_bits=4, leak_code=16),
+                      "linear": lk}[leak]
+            if kind == "CubaLIF" and leak != "shift":  # 0.5 = 8/16 (mult); linear 1 code per step
+                lk.update(dict(syn_leak="mult", syn_leak_bits=4, syn_leak_code=8) if leak == "mult" else
+                          dict(syn_leak="linear", syn_leak_code=1))
+            fx = NeuronFixedPoint(state=FixedPoint(8, 0), acc_width=16, input_shift=ish, **lk)
         common = dict(shape=(4,), threshold=thr, v_reset=vr, reset=reset, spike_rule=rule, refractory_steps=refractory,
                       reset_timing=timing, fixed=fx)
         if kind == "IF" or (kind == "LIF" and mode == "fixed"):
@@ -180,7 +216,7 @@ def test_every_variant(mode, kind, rule, refractory, reset, per):
         elif kind == "LIF":
             node = LIF(decay=np.array([0.5, 0.75, 0.875, 1.0]) if per else 0.75, **common)
         elif mode == "fixed":
-            node = CubaLIF(decay=0.75, syn_decay=0.5, syn_shift=1, **common)
+            node = CubaLIF(decay=0.75, syn_decay=0.5, syn_shift=1 if leak == "shift" else 0, **common)
         else:
             node = CubaLIF(decay=0.75, syn_decay=0.5, current_lag=lag, **common)
         graph = Graph.chain([("input", Input(shape=(4,))),
@@ -189,8 +225,8 @@ def test_every_variant(mode, kind, rule, refractory, reset, per):
         spikes, S, status, _, _ = drive(graph, x, mode, np.random.default_rng(0))
         ref_s, ref_v, ref_i, bad = reference(node, np.zeros(4), x, mode)
         assert status == 0 and bad is None
-        np.testing.assert_array_equal(spikes, ref_s)
-        np.testing.assert_array_equal(S.v[4:], ref_v)
+        np.testing.assert_array_equal(spikes, ref_s, err_msg=f"{timing} {leak} {ish}")
+        np.testing.assert_array_equal(S.v[4:], ref_v, err_msg=f"{timing} {leak} {ish}")
         if ref_i is not None:
             np.testing.assert_array_equal(S.i_syn[4:], ref_i)
         assert spikes.any(), "the stimulus should make the population spike"
@@ -226,6 +262,7 @@ def test_make_params_fields_and_uniform():
     net = compile_graph(Graph(nodes, tuple(edges)), "float")
     P = make_params(net)
     assert isinstance(P, NeuronParams) and P._fields[-1] == "uniform"
+    assert list(P.leak_mode) == [0, 0, 0] and list(P.input_shift) == [0, 0, 0]
     assert list(P.uniform) == [True, False, False]  # c: const_in differs per neuron
     for f in ("const_in", "decay", "thr", "lo", "hi", "acc_max"):
         assert getattr(P, f).dtype == np.float64

@@ -407,12 +407,17 @@ def test_cli_verify_sat(tmp_path, capsys, monkeypatch):
                  "--work", "work"]) == 0
     out = capsys.readouterr().out
     assert "PASS: 20 tiles on 1 builds, differing bits 0, differing cycles 0, protocol violations 0; coverage " in out
-    assert re.search(r"protocol: 0 violations in \d+ probes; coverage: \d+/\d+ bins", out), out
+    # the verdict table: one row per build, every column labelled; the simulator's own log in a file
+    assert re.search(r"^array +N:M +bits a/w/acc +tiles sp/dn +beats +stalls +differ bits/cycles +protocol "
+                     r"viol/probes +coverage +result$", out, re.M), out
+    assert re.search(r"^2x2 +1:4 +8/8/\d+ +\d+/\d+ +\d+ +\d+ +0/0 +0/[1-9]\d* +\d+/\d+ +PASS$", out, re.M), out
+    assert len(out.splitlines()) <= 20 and "vpi_iterate" not in out and "cocotb" not in out
+    assert (tmp_path / "work" / "sat" / "simulator.log").read_text().count("cocotb") > 0
     # a slice of the sat-vcu1525 array (its PE and 16-bit widths), and --groups without a config
     assert main(["verify", "sat", "--config", "sat-vcu1525", "--nm", "2:8", "--rows", "2", "--cols", "2",
                  "--tiles", "6", "--work", "work"]) == 0
     out = capsys.readouterr().out
-    assert "2x2 2 x 2:8 (4 multipliers, 16-wide window) a16 w16 acc35: PASS" in out
+    assert re.search(r"^2x2 +2 x 2:8 \(4 multipliers, 16-wide window\) +16/16/35 .* PASS$", out, re.M), out
     assert main(["verify", "sat", "--groups", "3", "--nm", "1:2", "--rows", "1", "--cols", "2", "--tiles", "6",
                  "--work", "work"]) == 0
     assert "PASS: 18 tiles on 1 builds, differing bits 0, differing cycles 0" in capsys.readouterr().out

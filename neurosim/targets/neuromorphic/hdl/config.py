@@ -1,4 +1,4 @@
-"""The configuration of one generated neuromorphic core: the parameters the RTL is built for.
+r"""The configuration of one generated neuromorphic core: the parameters the RTL is built for.
 
 A core holds ``neurons`` LIF/IF neurons fed by ``axons`` input lines through a dense synapse
 matrix stored row by row (one row per axon, ``lanes`` weights per memory word). Structural
@@ -16,6 +16,21 @@ The per-timestep behaviour is the engine's fixed-point core spec (``neurosim.tar
 * fire: ``ceil(neurons/lanes)`` cycles, each updating ``lanes`` neurons
   (``v <- sat(v + acc + bias)``, compare, reset, ``v <- v - (v >> leak_shift)``), then one drain
   cycle (``fire_pipeline_cycles = 1``).
+
+``reset_timing="delayed"`` (snnTorch's default) changes the update, not the cycles: the core
+stores the un-reset leaked membrane ``v = L(v1)`` and each neuron's previous spike ``s'`` (one
+bit per neuron: a ``chunks x lanes`` bit memory read and written beside the membranes in the same
+fire cycle), and applies last step's reset at this step's integrate, with one saturation:
+
+.. math::
+
+    \text{subtract: } v_1 = \mathrm{sat}(v - \theta s' + acc + b), \qquad
+    \text{zero: } v_1 = \mathrm{sat}((L(v_{reset}) \text{ if } s' \text{ else } v) + acc + b),
+
+    s = \mathrm{fire}(v_1), \qquad v \leftarrow L(v_1), \qquad s' \leftarrow s
+
+(``L(v) = v - (v >> leak_shift)``; the subtracted threshold is not leaked, as in snnTorch's
+``beta * mem - reset * threshold``). With ``reset="none"`` the two timings are the same core.
 
 Cycles in which the core waits (no input event offered yet, or the spike output full) are not
 counted: the cycle count is a function of the event trace alone.
@@ -45,6 +60,7 @@ class CoreConfig:
     acc_bits: int = 24
     leak_shift: int = 0  # 0 = no leak
     reset: str = "subtract"  # "subtract" | "zero" | "none"
+    reset_timing: str = "immediate"  # "immediate" | "delayed" (snnTorch's: last step's spike resets now)
     spike_rule: str = "gt"  # "gt" | "ge"
     storage: str = "dense"  # "dense" rows, or "sparse" (CSR) rows of (neuron, weight) entries
     sparse_words: int = 0  # sparse: capacity of the row memory in words of `lanes` entries (0: axons * chunks)
@@ -72,6 +88,8 @@ class CoreConfig:
             bad("leak_shift", self.leak_shift, f"an int in 0..{self.membrane_bits - 1} (0 = no leak)")
         if self.reset not in ("subtract", "zero", "none"):
             bad("reset", self.reset, "'subtract', 'zero' or 'none'")
+        if self.reset_timing not in ("immediate", "delayed"):
+            bad("reset_timing", self.reset_timing, "'immediate' or 'delayed'")
         if self.spike_rule not in ("gt", "ge"):
             bad("spike_rule", self.spike_rule, "'gt' or 'ge' (multi-spike needs a divider the core does not have)")
         if self.storage not in ("dense", "sparse"):
@@ -80,6 +98,18 @@ class CoreConfig:
             bad("sparse_words", self.sparse_words, "an int >= 0 (0 = axons x chunks)")
         if self.storage == "sparse" and self.neurons > 256:
             bad("neurons", self.neurons, "at most 256 with sparse rows (their accumulators are registers)")
+
+    @property
+    def stores_prev_spike(self) -> bool:
+        """Whether the core keeps each neuron's previous spike (a delayed subtract or zero reset)."""
+        return self.reset_timing == "delayed" and self.reset != "none"
+
+    @property
+    def state_bits(self) -> int:
+        """Bits of per-neuron state memory: the membrane words, plus one previous-spike bit per
+        lane and chunk for a delayed reset (``chunks * lanes`` bits more)."""
+        per_lane = self.membrane_bits + (1 if self.stores_prev_spike else 0)
+        return self.chunks * self.lanes * per_lane
 
     @property
     def chunks(self) -> int:
@@ -106,7 +136,8 @@ class CoreConfig:
 
     def name(self) -> str:
         return (f"core_n{self.neurons}_a{self.axons}_p{self.lanes}_w{self.weight_bits}_v{self.membrane_bits}"
-                f"_acc{self.acc_bits}_k{self.leak_shift}_{self.reset}_{self.spike_rule}")
+                f"_acc{self.acc_bits}_k{self.leak_shift}_{self.reset}_{self.spike_rule}"
+                + ("_delayed" if self.reset_timing == "delayed" else ""))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,10 @@ One timestep (the cycle rules are in :mod:`neurosim.targets.neuromorphic.hdl.con
     ``v - (v >> leak_shift)``, clear the accumulator and queue the chunk's spike mask on
     ``spikes`` (when any lane fired). A chunk is issued only when the spike queue has room for it,
     so back-pressure on ``spikes`` stalls the sweep without changing the counted cycles.
+    With ``reset_timing="delayed"`` the same cycle also reads the chunk's previous-spike bits
+    ``s'`` and writes ``v <- L(v1)`` with ``v1 = sat(v - theta s' + acc + bias)`` (subtract) or
+    ``v1 = sat((L(v_reset) if s' else v) + acc + bias)`` (zero), and ``s' <- s``
+    (:mod:`~neurosim.targets.neuromorphic.hdl.config`): same cycles, one more bit per neuron.
 ``FDRAIN``
     one counted cycle for the last chunk's write-back, then ``IDLE`` with ``done`` high.
 
@@ -47,7 +51,10 @@ only.
 
 Memories (``amaranth.lib.memory``) hold one ``lanes``-wide word per chunk: weights
 ``[axons * chunks]``, accumulators, membranes, biases, thresholds and reset values
-``[chunks]``; lane ``l`` of chunk ``c`` is neuron ``c * lanes + l``.
+``[chunks]`` (and, for a delayed reset, the previous-spike bits ``prev_s``, ``lanes`` bits per
+chunk); lane ``l`` of chunk ``c`` is neuron ``c * lanes + l``. A configuration write of a
+membrane word (``CFG_V``) also clears that chunk's previous-spike bits (a written membrane is a
+fresh state), and the clear sweep clears them with the membranes.
 """
 
 from __future__ import annotations
@@ -94,6 +101,8 @@ class NeuromorphicCore(wiring.Component):
         "spikes_valid_drops", "spikes_payload_unstable", "spikes_valid_needs_ready", "events_ready_outside_wait",
         # guard, error flag, clear
         "guard_removed", "error_not_sticky", "clear_skips_last_chunk", "clear_keeps_acc",
+        # delayed reset (reset_timing="delayed")
+        "delayed_as_immediate", "delayed_threshold_leaked", "delayed_zero_unleaked", "delayed_prev_not_cleared",
     )
 
     def __init__(self, cfg: CoreConfig, *, program=None, mutate: str | None = None):
@@ -171,6 +180,9 @@ class NeuromorphicCore(wiring.Component):
         b_rd, b_wr = mem("bias", cfg.membrane_bits, C)
         t_rd, t_wr = mem("threshold", cfg.membrane_bits, C)
         r_rd, r_wr = mem("v_reset", cfg.membrane_bits, C)
+        delayed = cfg.stores_prev_spike
+        if delayed:
+            s_rd, s_wr = mem("prev_s", 1, C)  # each neuron's spike of the previous step
         dbg_rd = memories["v"].read_port()
         m.d.comb += [dbg_rd.addr.eq(self.dbg_addr), self.dbg_v.eq(dbg_rd.data)]
         m.submodules.out_fifo = out_fifo = fifo.SyncFIFOBuffered(width=self.chunk_bits + P, depth=4)
@@ -300,6 +312,8 @@ class NeuromorphicCore(wiring.Component):
                     m.d.comb += [count.eq(1), v_rd.en.eq(1),
                                  v_rd.addr.eq(chunk), b_rd.en.eq(1), b_rd.addr.eq(chunk), t_rd.en.eq(1),
                                  t_rd.addr.eq(chunk), r_rd.en.eq(1), r_rd.addr.eq(chunk)]
+                    if delayed:
+                        m.d.comb += [s_rd.en.eq(1), s_rd.addr.eq(chunk)]
                     m.d.sync += [fire_valid.eq(1), fire_chunk.eq(chunk), chunk.eq(chunk + 1)]
                     with m.If(chunk == C - 1):
                         m.next = "FDRAIN"
@@ -362,10 +376,27 @@ class NeuromorphicCore(wiring.Component):
             th = t_rd.data.word_select(lane, cfg.membrane_bits).as_signed()
             vr = r_rd.data.word_select(lane, cfg.membrane_bits).as_signed()
             # |v + acc + bias| < 2**(max(membrane, acc) + 1): two bits above the widest operand
-            width = max(cfg.membrane_bits, cfg.acc_bits) + (1 if mut == "sum_one_bit_narrow" else 2)
+            # (a delayed subtract adds a fourth term, -theta s': one bit more)
+            dsub = delayed and cfg.reset == "subtract" and mut != "delayed_as_immediate"
+            width = (max(cfg.membrane_bits, cfg.acc_bits) + (1 if mut == "sum_one_bit_narrow" else 2)
+                     + (1 if dsub else 0))
             total = Signal(signed(width), name=f"total{lane}")
             vs = Signal(signed(cfg.membrane_bits), name=f"vs{lane}")
-            m.d.comb += total.eq(v + a + b)
+            shift = cfg.leak_shift + (1 if mut == "leak_off_by_one" and cfg.leak_shift else 0)
+            leak_on = cfg.leak_shift and mut not in ("leak_removed", "leak_before_reset")
+            if delayed and mut != "delayed_as_immediate":
+                # last step's reset, applied at this integrate (config.py): s' from the prev_s memory
+                sp = Signal(name=f"prev_s{lane}")
+                m.d.comb += sp.eq(s_rd.data[lane])
+                if cfg.reset == "subtract":
+                    sub = th if mut != "delayed_threshold_leaked" or not cfg.leak_shift else th - (th >> shift)
+                    m.d.comb += total.eq(v - Mux(sp, sub, 0) + a + b)
+                else:
+                    lvr = Signal(signed(cfg.membrane_bits), name=f"leaked_v_reset{lane}")
+                    m.d.comb += lvr.eq(vr - (vr >> shift) if leak_on and mut != "delayed_zero_unleaked" else vr)
+                    m.d.comb += total.eq(Mux(sp, lvr, v) + a + b)
+            else:
+                m.d.comb += total.eq(v + a + b)
             sat_lo = {"sat_low_removed": None, "sat_low_off_by_one": lo + 1}.get(mut, lo)
             sat_hi = {"sat_high_removed": None, "sat_high_off_by_one": hi - 1}.get(mut, hi)
             clamped = total
@@ -379,13 +410,12 @@ class NeuromorphicCore(wiring.Component):
             rule = cfg.spike_rule if mut != "threshold_ge" else ("ge" if cfg.spike_rule == "gt" else "gt")
             cmp = (vs > th) if rule == "gt" else (vs >= th)
             m.d.comb += spike.eq(cmp if mut == "partial_chunk_spike" else cmp & neuron_in_range)
-            shift = cfg.leak_shift + (1 if mut == "leak_off_by_one" and cfg.leak_shift else 0)
             pre = Signal(signed(cfg.membrane_bits), name=f"pre{lane}")  # the value the reset acts on
             if mut == "leak_before_reset" and cfg.leak_shift:
                 m.d.comb += pre.eq(vs - (vs >> shift))
             else:
                 m.d.comb += pre.eq(vs)
-            reset = cfg.reset
+            reset = cfg.reset if not delayed or mut == "delayed_as_immediate" else "none"  # delayed: reset at integrate
             if mut == "reset_mode_swapped":
                 reset = {"subtract": "zero", "zero": "subtract", "none": "subtract"}[reset]
             after = Signal(signed(cfg.membrane_bits), name=f"after{lane}")
@@ -402,7 +432,7 @@ class NeuromorphicCore(wiring.Component):
             else:
                 m.d.comb += after.eq(pre)
             leaked = Signal(signed(cfg.membrane_bits), name=f"leaked{lane}")
-            if cfg.leak_shift and mut not in ("leak_removed", "leak_before_reset"):
+            if leak_on:
                 m.d.comb += leaked.eq(after - (after >> shift))
             else:
                 m.d.comb += leaked.eq(after)
@@ -415,6 +445,15 @@ class NeuromorphicCore(wiring.Component):
                          out_fifo.w_data.eq(Cat(mask, fire_chunk)), out_fifo.w_en.eq(mask != 0)]
         with m.Elif(clearing):
             m.d.comb += [v_wr.en.eq(1), v_wr.addr.eq(chunk), v_wr.data.eq(0)]
+        if delayed:
+            # s' <- s in the fire write-back; cleared by the clear sweep and by a membrane write (CFG_V)
+            with m.If(fire_valid):
+                m.d.comb += [s_wr.en.eq(1), s_wr.addr.eq(fire_chunk), s_wr.data.eq(mask)]
+            if mut != "delayed_prev_not_cleared":
+                with m.Elif(clearing):
+                    m.d.comb += [s_wr.en.eq(1), s_wr.addr.eq(chunk), s_wr.data.eq(0)]
+                with m.Elif(cfg_write & (self.cfg_mem == CFG_V)):
+                    m.d.comb += [s_wr.en.eq(1), s_wr.addr.eq(self.cfg_addr), s_wr.data.eq(0)]
         clear_acc = clearing if mut != "clear_keeps_acc" else Const(0)
         if not sparse:
             with m.If(int_valid):

@@ -46,6 +46,8 @@ from neurosim.targets.neuromorphic.model import projections as pj
 RESET_CODES = {"zero": 0, "subtract": 1, "none": 2}
 TIMING_CODES = {"immediate": 0, "delayed": 1}
 RULE_CODES = {"gt": 0, "ge": 1, "multi": 2}
+#: fixed-point leak modes beyond the shift: 0 = shift by ``leak_shift`` (0 = no leak), 1 = mult, 2 = linear
+LEAK_CODES = {"shift": 0, "none": 0, "mult": 1, "linear": 2}
 
 #: More distinct paths than this between one source and one population is refused (a DAG of
 #: linear nodes whose paths multiply); no real model comes close.
@@ -101,6 +103,14 @@ class CompiledNetwork:
     refractory: np.ndarray
     leak_shift: np.ndarray  # fixed: 0 = no leak
     syn_shift: np.ndarray
+    # fixed: leak mode (LEAK_CODES), its bits (mult) and code (mult: d; linear: lambda), membrane and current
+    leak_mode: np.ndarray
+    leak_bits: np.ndarray
+    leak_code: np.ndarray
+    syn_leak_mode: np.ndarray
+    syn_leak_bits: np.ndarray
+    syn_leak_code: np.ndarray
+    input_shift: np.ndarray  # fixed: the accumulated input is shifted left by this before it is added
     lo: np.ndarray
     hi: np.ndarray
     acc_max: np.ndarray
@@ -279,7 +289,8 @@ def _parameters(graph, mode, pops, offsets, sizes, n_inputs, n_total, program, n
     n = len(pops)
     codes = {k: np.zeros(n, dtype=np.int64) for k in
              ("is_cuba", "current_lag", "reset", "timing", "rule", "refractory", "leak_shift", "syn_shift", "lo", "hi",
-              "acc_max")}
+              "acc_max", "leak_mode", "leak_bits", "leak_code", "syn_leak_mode", "syn_leak_bits", "syn_leak_code",
+              "input_shift")}
     for i, p in enumerate(pops):
         node = graph.nodes[p]
         if not isinstance(node, (LIF, IF, CubaLIF)):  # pragma: no cover - all spiking types listed
@@ -307,15 +318,19 @@ def _parameters(graph, mode, pops, offsets, sizes, n_inputs, n_total, program, n
             if fx is None:
                 raise SimulationError(f"node {p!r} has no fixed-point spec; fixed mode needs a quantized graph "
                                       f"(run neurosim.passes.quantize first)")
-            if node.reset_timing != "immediate":
-                raise UnsupportedError(f"node {p!r}: reset_timing='delayed' has no hardware realisation; re-import "
-                                       f"with --reset-timing immediate")
             if cuba and node.current_lag != 0:
                 raise UnsupportedError(f"node {p!r}: CubaLIF current_lag=1 has no hardware realisation")
             scale = 2.0 ** fx.state.frac_bits
             for k in ("bias", "threshold", "v_reset"):
                 arrays[k][sl] = arrays[k][sl] * scale
             codes["leak_shift"][i] = fx.leak_shift if fx.leak == "shift" else 0
+            codes["leak_mode"][i] = LEAK_CODES[fx.leak]
+            codes["leak_bits"][i], codes["leak_code"][i] = fx.leak_bits, fx.leak_code
+            codes["input_shift"][i] = fx.input_shift
+            if cuba and fx.syn_leak != "shift":
+                codes["syn_shift"][i] = 0
+                codes["syn_leak_mode"][i] = LEAK_CODES[fx.syn_leak]
+                codes["syn_leak_bits"][i], codes["syn_leak_code"][i] = fx.syn_leak_bits, fx.syn_leak_code
             codes["lo"][i], codes["hi"][i] = fx.state.min_int, fx.state.max_int
             codes["acc_max"][i] = (1 << (fx.acc_width - 1)) - 1
     pop_offset = np.array([offsets[p] for p in pops] + [n_total], dtype=np.int64)

@@ -95,7 +95,7 @@ def _packets(x):
 
 @njit(cache=True, nogil=True)
 def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_nsyn, seg_pair, src_delays, pair_src, pair_dst,
-            pair_vec, pair_hops, lanes, event_overhead, n_slots, counts, max_hops, pair_count, ta0, ta1):
+            pair_vec, seg_lead, pair_hops, lanes, event_overhead, n_slots, counts, max_hops, pair_count, ta0, ta1):
     """The per-step, per-core counts (module docstring) of target steps ``ta0..ta1-1``: they need
     the raster up to step ``ta1 - 1`` only, so :func:`~neurosim.targets.neuromorphic.model.simulate.simulate`
     runs this on a second thread, one chunk of steps behind the dynamics.
@@ -106,7 +106,9 @@ def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_nsyn, seg_pa
     step. ``src_delays[s]`` is a bit mask of the delays source ``s``'s packets have.
 
     A packet is also *generated* (``C_PACKETS_OUT``) by its source core (``pair_src``; -1 for the
-    host inputs, which no core generates) at the step its source fired, ``ta - d``."""
+    host inputs, which no core generates) at the step its source fired, ``ta - d``. ``seg_lead[g]`` is 0
+    for a packet another virtual core of the same physical core already receives (same source and
+    delay: one physical packet): it adds its synapses and cycles, not a packet."""
     n_src = n_in + spikes.shape[1]
     n_pairs = pair_dst.shape[0]
     for ta in range(ta0, ta1):
@@ -125,6 +127,7 @@ def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_nsyn, seg_pa
                 g0, g1 = seg_ptr[s], seg_ptr[s + 1]
                 # 0-based slices: numba drops its negative-index checks
                 delays, cores, pairs, nsyns = seg_delay[g0:g1], seg_core[g0:g1], seg_pair[g0:g1], seg_nsyn[g0:g1]
+                leads = seg_lead[g0:g1]
                 for g in range(g1 - g0):
                     if delays[g] != d:
                         continue
@@ -132,6 +135,8 @@ def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_nsyn, seg_pa
                     nsyn = nsyns[g]
                     counts[ta, c, C_SYNOPS] += k * nsyn
                     counts[ta, c, C_CYCLES] += k * (event_overhead + (nsyn + lanes - 1) // lanes)
+                    if leads[g] == 0:
+                        continue
                     pair_count[pairs[g]] += k
                     src_core = pair_src[pairs[g]]
                     if src_core >= 0:
@@ -152,7 +157,7 @@ def account(inputs, spikes, n_in, seg_ptr, seg_core, seg_delay, seg_nsyn, seg_pa
 
 
 @njit(cache=True)
-def pair_totals(inputs, spikes, n_in, seg_ptr, seg_delay, seg_pair, n_pairs, n_slots):
+def pair_totals(inputs, spikes, n_in, seg_ptr, seg_delay, seg_pair, seg_lead, n_pairs, n_slots):
     """Packets per (source core, target core) pair over the run (a packet counts when it arrives
     within the run: ``t + delay < T``), for the link loads. Row by row over the raster: per source
     its total packets, minus those of the last ``delay`` steps."""
@@ -172,5 +177,5 @@ def pair_totals(inputs, spikes, n_in, seg_ptr, seg_delay, seg_pair, n_pairs, n_s
     total = np.zeros(n_pairs, dtype=np.int64)
     for s in range(n_src):
         for g in range(seg_ptr[s], seg_ptr[s + 1]):
-            total[seg_pair[g]] += tot[s] - late[seg_delay[g], s]
+            total[seg_pair[g]] += (tot[s] - late[seg_delay[g], s]) * seg_lead[g]
     return total

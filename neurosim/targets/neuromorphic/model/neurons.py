@@ -26,17 +26,26 @@ projections' constant input, :math:`\theta` threshold, :math:`s'` the previous s
 
     \text{immediate reset: } v' \leftarrow v' - s\theta \text{ (subtract)},\ v_{reset} \text{ if } s > 0 \text{ (zero)}
 
-**fixed** (integer codes held exactly in float64; ``sat`` clips to the state format ``lo..hi``)
+**fixed** (integer codes held exactly in float64; ``sat`` clips to the state format ``lo..hi``;
+:math:`s_{in}` the input shift, :math:`s'` the previous step's spike)
 
 .. math::
 
-    x = a + c,\ |x| \le acc_{max} \text{ else overflow (status } p + 1),\qquad
+    x = (a + c)\,2^{s_{in}},\ |a + c| \le acc_{max} \text{ else overflow (status } p + 1),\qquad
     i \leftarrow \mathrm{sat}(i + x),\ x \leftarrow i \text{ (CubaLIF; kept while refractory)}
 
-    v' = \mathrm{sat}(v + x + b) \text{ (} v \text{ while refractory)}, \text{ fire as above
-    (multi: integer division)}, \text{ reset: } \mathrm{sat}(v' - s\theta) \text{ or } v_{reset}
+    u = v \text{ (immediate)},\ v - s'\theta \text{ (delayed subtract)},\
+    L(v_{reset}) \text{ if } s' > 0 \text{ else } v \text{ (delayed zero)}
 
-    v \leftarrow v' - \lfloor v' / 2^k \rfloor, \qquad i \leftarrow i - \lfloor i / 2^{k_{syn}} \rfloor
+    v' = \mathrm{sat}(u + x + b) \text{ (} \mathrm{sat}(u) \text{ while refractory)}, \text{ fire as above
+    (multi: integer division)}, \text{ immediate reset: } \mathrm{sat}(v' - s\theta) \text{ or } v_{reset}
+
+    v \leftarrow L(v'), \qquad i \leftarrow L_{syn}(i)
+
+with the leak :math:`L`: :math:`v - \lfloor v / 2^k \rfloor` (shift), :math:`\mathrm{trunc}(v d / 2^k)`
+(mult: :math:`vd` is exact in float64 because the IR bounds state width + k by 53, and the
+division by a power of two is exact), :math:`v - \mathrm{sign}(v)\min(|v|, \lambda)` (linear) or
+none.
 
 Why one loop per mode: the old engine had a tight loop for uniform LIF and a general per-neuron
 function call for everything else (~15x slower per neuron-step). Here the variant switches are
@@ -46,7 +55,9 @@ function that :func:`update_range` calls with literal switches for the commonest
 LIF/IF), so that numba compiles that case without the untaken branches.
 
 ``prev_s`` is kept only for delayed-reset populations (the only ones that read it), ``refr``
-only for refractory ones.
+only for refractory ones. The fixed mode's extensions (mult/linear leaks, an input shift, the
+delayed reset) take a separate pair of call sites (``ext``), so the historic shift-leak loops
+compile exactly as before.
 """
 
 from __future__ import annotations
@@ -57,12 +68,13 @@ import numpy as np
 from numba import njit
 
 #: Neuron parameters: per-neuron float64 ``[n_total]`` (``const_in`` .. ``syn_gain``), per-population
-#: int64 codes ``[n_pops]`` (``is_cuba`` .. ``syn_shift``; codes as in compile.py), per-population
-#: float64 ``lo``/``hi``/``acc_max`` (fixed mode) and bool ``uniform`` (every per-neuron membrane
-#: parameter constant over the population, so the loop holds them in scalars).
+#: int64 codes ``[n_pops]`` (``is_cuba`` .. ``syn_shift``, ``leak_mode`` .. ``input_shift``; codes as in
+#: compile.py), per-population float64 ``lo``/``hi``/``acc_max`` (fixed mode) and bool ``uniform``
+#: (every per-neuron membrane parameter constant over the population, so the loop holds them in scalars).
 NeuronParams = namedtuple("NeuronParams", "const_in decay gain bias thr v_reset syn_decay syn_gain "
                                           "is_cuba current_lag reset timing rule refractory leak_shift syn_shift "
-                                          "lo hi acc_max uniform")
+                                          "lo hi acc_max leak_mode leak_bits leak_code syn_leak_mode syn_leak_bits "
+                                          "syn_leak_code input_shift uniform")
 #: Neuron state ``[n_total]``: membrane, synaptic current (CubaLIF), previous spike (delayed reset),
 #: refractory counter.
 NeuronState = namedtuple("NeuronState", "v i_syn prev_s refr")
@@ -85,7 +97,10 @@ def make_params(net) -> NeuronParams:
         thr=f64(net.threshold), v_reset=f64(net.v_reset), syn_decay=f64(net.syn_decay), syn_gain=f64(net.syn_gain),
         is_cuba=i64(net.is_cuba), current_lag=i64(net.current_lag), reset=i64(net.reset), timing=i64(net.timing),
         rule=i64(net.rule), refractory=i64(net.refractory), leak_shift=i64(net.leak_shift),
-        syn_shift=i64(net.syn_shift), lo=f64(net.lo), hi=f64(net.hi), acc_max=f64(net.acc_max), uniform=uniform,
+        syn_shift=i64(net.syn_shift), lo=f64(net.lo), hi=f64(net.hi), acc_max=f64(net.acc_max),
+        leak_mode=i64(net.leak_mode), leak_bits=i64(net.leak_bits), leak_code=f64(net.leak_code),
+        syn_leak_mode=i64(net.syn_leak_mode), syn_leak_bits=i64(net.syn_leak_bits),
+        syn_leak_code=f64(net.syn_leak_code), input_shift=i64(net.input_shift), uniform=uniform,
     )
 
 
@@ -148,7 +163,7 @@ def _float_pass(lo_n, hi_n, base, acc, P, S, spk, gen, per, cuba, lag, delayed, 
             s = (q if newv >= th else 0.0) if multi else s
             r = refr[j]  # 0 unless refractory
             frozen = r > 0
-            newv = vn if frozen else newv
+            newv = (vn - ps * th if d_sub else vn) if frozen else newv  # hold the post-reset membrane
             s = 0.0 if frozen else s
             refr[j] = r - 1 if frozen else (refr_steps if s > 0.0 else 0)
         newv = newv - s * th if (i_sub & (s > 0.0)) else newv
@@ -200,15 +215,28 @@ def _float_cuba_pass(lo_n, hi_n, base, acc, P, S, spk, per, lag, rule, rs):
 
 
 @njit(cache=True, inline="always")
+def _leak(v, mode, shift_on, inv, binv, code):
+    """The fixed leak of one value (module docstring): mode 0 shift (``shift_on``: ``v - floor(v * inv)``)
+    or none, 1 mult (``trunc(v * code * binv)``), 2 linear (toward 0 by ``code``)."""
+    if mode == 1:
+        return np.trunc(v * code * binv)
+    if mode == 2:
+        return max(v - code, 0.0) if v >= 0.0 else min(v + code, 0.0)
+    return v - np.floor(v * inv) if shift_on else v
+
+
+@njit(cache=True, inline="always")
 def _fixed_pass(lo_n, hi_n, base, acc, P, S, spk, p, gen, per, cuba, immediate, refr_steps, rule, rs, kshift,
-                sshift):
+                sshift, ext, lmode, lbits, lcode, slmode, sbits, scode, ish):
     """The fixed-point update of neurons ``lo_n..hi_n-1`` (after the accumulator check), spikes to ``spk``.
 
-    ``gen`` and ``per`` as in :func:`_float_pass`.
+    ``gen`` and ``per`` as in :func:`_float_pass`; ``ext`` (a literal too) adds the input shift
+    ``ish``, the delayed reset (``immediate`` false) and the mult/linear leaks (``lmode``/``slmode``
+    with ``lbits``/``lcode``, ``sbits``/``scode``); without it those arguments are unused.
     """
     m = hi_n - lo_n
     x = acc[base + lo_n:base + hi_n]
-    v, i_syn, refr = S.v[lo_n:hi_n], S.i_syn[lo_n:hi_n], S.refr[lo_n:hi_n]
+    v, i_syn, refr, prev_s = S.v[lo_n:hi_n], S.i_syn[lo_n:hi_n], S.refr[lo_n:hi_n], S.prev_s[lo_n:hi_n]
     const_in, bias, thr, v_reset = P.const_in[lo_n:hi_n], P.bias[lo_n:hi_n], P.thr[lo_n:hi_n], P.v_reset[lo_n:hi_n]
     ck, bk, th, vr = const_in[0], bias[0], thr[0], v_reset[0]
     lo, hi = P.lo[p], P.hi[p]
@@ -217,10 +245,15 @@ def _fixed_pass(lo_n, hi_n, base, acc, P, S, spk, p, gen, per, cuba, immediate, 
     no_cuba = not cuba
     inv = 2.0 ** -kshift  # v / 2**k == v * 2**-k exactly
     sinv = 2.0 ** -sshift
+    binv = 2.0 ** -lbits
+    sbinv = 2.0 ** -sbits
+    xin = 2.0 ** ish  # acc << ish, exact
     ge = rule == 1
     multi = rule == 2
     i_sub = immediate and rs == 1
     i_zero = immediate and rs == 0
+    d_sub = (not immediate) and rs == 1
+    d_zero = (not immediate) and rs == 0
     n_active = 0
     for j in range(m):
         a = x[j]
@@ -229,6 +262,8 @@ def _fixed_pass(lo_n, hi_n, base, acc, P, S, spk, p, gen, per, cuba, immediate, 
         if per:
             ck, bk, th, vr = const_in[j], bias[j], thr[j], v_reset[j]
         drive = a + ck
+        if ext:
+            drive = drive * xin
         vn = v[j]
         r = 0
         frozen = False
@@ -241,20 +276,37 @@ def _fixed_pass(lo_n, hi_n, base, acc, P, S, spk, p, gen, per, cuba, immediate, 
             inew = min(max(iold + drive, lo), hi)
             inew = iold if (frozen | no_cuba) else inew
             drive = inew if cuba else drive
-        newv = min(max(vn + drive + bk, lo), hi)
+        bv = vn
+        ps = 0.0
+        if ext:  # the delayed reset: last step's spike resets now (zero: to the leaked v_reset)
+            ps = prev_s[j]
+            bv = _leak(vr, lmode, leak, inv, binv, lcode) if (d_zero & (ps > 0.0)) else bv
+            bv = bv - ps * th if d_sub else bv
+        newv = min(max(bv + drive + bk, lo), hi)
         s = 1.0 if ((newv > th) | (ge & (newv == th))) else 0.0
         if gen:
             # the integer quotient: codes below 2**53 divide exactly enough in float64 for the floor
             q = np.floor(newv / th)
             s = (q if newv >= th else 0.0) if multi else s
-            newv = vn if frozen else newv
+            if ext:
+                newv = min(max(bv, lo), hi) if frozen else newv
+            else:
+                newv = vn if frozen else newv
             s = 0.0 if frozen else s
             refr[j] = r - 1 if frozen else (refr_steps if s > 0.0 else 0)
         newv = min(max(newv - s * th, lo), hi) if (i_sub & (s > 0.0)) else newv
         newv = vr if (i_zero & (s > 0.0)) else newv
-        newv = newv - np.floor(newv * inv) if leak else newv
+        if ext:
+            newv = _leak(newv, lmode, leak, inv, binv, lcode)
+        else:
+            newv = newv - np.floor(newv * inv) if leak else newv
         if gen:
-            i_syn[j] = inew - np.floor(inew * sinv) if syn_leak else inew
+            if ext:
+                i_syn[j] = _leak(inew, slmode, syn_leak, sinv, sbinv, scode)
+            else:
+                i_syn[j] = inew - np.floor(inew * sinv) if syn_leak else inew
+        if ext:
+            prev_s[j] = ps if immediate else s
         v[j] = newv
         spk[j] = s
     return n_active
@@ -326,20 +378,29 @@ def update_range(t, p, lo_n, hi_n, base, fixed, acc, P, S, fired, fired_val, err
             err[2] = acc[base + bad] + P.const_in[bad]
             return 0, 0, p + 1
         kshift = P.leak_shift[p]
-        # fixed mode has immediate reset only (compile.py); timing 1 would skip the reset, as before
-        imm = P.timing[p] == 0
-        if simple and not per:
+        ext = P.timing[p] != 0 or P.leak_mode[p] != 0 or P.syn_leak_mode[p] != 0 or P.input_shift[p] != 0
+        if ext:  # mult/linear leak, input shift or delayed reset: the general loop with the extensions
+            imm = P.timing[p] == 0
+            if not per:
+                na = _fixed_pass(lo_n, hi_n, base, acc, P, S, fired_val, p, True, False, cuba, imm, refr_steps, rule,
+                                 rs, kshift, P.syn_shift[p], True, P.leak_mode[p], P.leak_bits[p], P.leak_code[p],
+                                 P.syn_leak_mode[p], P.syn_leak_bits[p], P.syn_leak_code[p], P.input_shift[p])
+            else:
+                na = _fixed_pass(lo_n, hi_n, base, acc, P, S, fired_val, p, True, True, cuba, imm, refr_steps, rule,
+                                 rs, kshift, P.syn_shift[p], True, P.leak_mode[p], P.leak_bits[p], P.leak_code[p],
+                                 P.syn_leak_mode[p], P.syn_leak_bits[p], P.syn_leak_code[p], P.input_shift[p])
+        elif simple and not per:
             na = _fixed_pass(lo_n, hi_n, base, acc, P, S, fired_val, p, False, False, False, True, 0, rule, rs,
-                             kshift, 0)
+                             kshift, 0, False, 0, 0, 0.0, 0, 0, 0.0, 0)
         elif simple:
             na = _fixed_pass(lo_n, hi_n, base, acc, P, S, fired_val, p, False, True, False, True, 0, rule, rs,
-                             kshift, 0)
+                             kshift, 0, False, 0, 0, 0.0, 0, 0, 0.0, 0)
         elif not per:
-            na = _fixed_pass(lo_n, hi_n, base, acc, P, S, fired_val, p, True, False, cuba, imm, refr_steps, rule, rs,
-                             kshift, P.syn_shift[p])
+            na = _fixed_pass(lo_n, hi_n, base, acc, P, S, fired_val, p, True, False, cuba, True, refr_steps, rule, rs,
+                             kshift, P.syn_shift[p], False, 0, 0, 0.0, 0, 0, 0.0, 0)
         else:
-            na = _fixed_pass(lo_n, hi_n, base, acc, P, S, fired_val, p, True, True, cuba, imm, refr_steps, rule, rs,
-                             kshift, P.syn_shift[p])
+            na = _fixed_pass(lo_n, hi_n, base, acc, P, S, fired_val, p, True, True, cuba, True, refr_steps, rule, rs,
+                             kshift, P.syn_shift[p], False, 0, 0, 0.0, 0, 0, 0.0, 0)
     else:
         lag = P.current_lag[p]
         delayed = P.timing[p] == 1

@@ -15,19 +15,25 @@ Two numeric modes:
     ``fixed`` spec (the quantize pass produces them). Values are int64 codes. Per timestep a
     spiking population does, in this order:
 
-    1. **integrate**: the exact integer sum of every incoming projection's output (weight codes
-       times input values, plus bias codes) -- the accumulator of ``fixed.acc_width`` bits; a sum
-       outside its range raises :class:`~neurosim.errors.FixedPointError` (never wraps);
-       CubaLIF first adds it to the current, saturating: ``i <- sat(i + acc)``;
-    2. **fire**: ``v <- sat(v + acc + bias)`` (CubaLIF: ``sat(v + i + bias)``); compare with the
-       threshold; reset (``subtract``: ``v <- sat(v - s*theta)``, ``zero``: ``v <- v_reset``);
-    3. **leak**: ``v <- v - (v >> k)`` (arithmetic shift), which is the starting value of the
-       next step (CubaLIF's current likewise with ``syn_shift``). The reported membrane is
-       this stored value.
+    1. **integrate**: the exact integer sum ``acc`` of every incoming projection's output (weight
+       codes times input values, plus bias codes) -- the accumulator of ``fixed.acc_width`` bits; a
+       sum outside its range raises :class:`~neurosim.errors.FixedPointError` (never wraps); the
+       drive is ``x = acc << fixed.input_shift``; CubaLIF first adds it to the current,
+       saturating: ``i <- sat(i + x)``, and the drive is ``i``;
+    2. **fire**: ``v1 = sat(base + x + bias)`` with ``base = v`` (immediate reset), ``v - theta*s'``
+       (delayed subtract: ``s'`` the previous step's spike) or ``L(v_reset)`` where ``s' > 0`` else
+       ``v`` (delayed zero); compare with the threshold; the immediate reset then gives
+       ``sat(v1 - s*theta)`` (subtract) or ``v_reset`` (zero); the delayed one leaves ``v1``;
+       a refractory neuron keeps ``sat(base)`` and does not fire;
+    3. **leak**: ``v <- L(v)`` with ``fixed.leak``: ``v - (v >> k)`` (shift), ``sign(v*d) *
+       (|v*d| >> k)`` (mult), ``v - sign(v)*min(|v|, lam)`` (linear) or nothing; this is the
+       starting value of the next step (CubaLIF's current likewise with ``syn_shift`` or
+       ``fixed.syn_leak``). The reported membrane is this stored value (for a delayed reset: the
+       un-reset membrane, as in float mode).
 
-    So in exact arithmetic the fixed path equals the float path with ``decay = 1 - 2**-k``;
-    they differ by the rounding of the shift and by saturation, both defined in
-    :mod:`neurosim.ir.fixedpoint`. The sum is exact, so event order does not matter.
+    So in exact arithmetic the fixed path equals the float path with ``decay = 1 - 2**-k``
+    (shift) or ``d / 2**k`` (mult); they differ by the rounding of the leak and by saturation,
+    both defined in :mod:`neurosim.ir.fixedpoint`. The sum is exact, so event order does not matter.
 """
 
 from __future__ import annotations
@@ -345,9 +351,6 @@ class NeuronKernel(Kernel):
                 f"node {self.name!r} has no fixed-point spec; fixed mode needs a quantized graph "
                 f"(run the quantize pass first)"
             )
-        if node.reset_timing != "immediate":
-            self.unsupported_fixed("reset_timing='delayed' is not implemented in hardware; re-import with "
-                                   "reset timing 'immediate'")
         if self.has_syn and node.current_lag != 0:
             self.unsupported_fixed("CubaLIF current_lag=1 has no hardware realisation")
         self.fmt = fx.state
@@ -355,6 +358,12 @@ class NeuronKernel(Kernel):
         self.bias = representable(self.fmt, node.bias, f"{what} bias")
         self.thr = representable(self.fmt, node.threshold, f"{what} threshold")
         self.v_reset = representable(self.fmt, node.v_reset, f"{what} v_reset")
+        self.leak_v = _leak_fn(fx.leak, fx.leak_shift, fx.leak_bits, fx.leak_code)
+        if self.has_syn:
+            if fx.syn_leak == "shift":
+                self.leak_i = _leak_fn("shift" if node.syn_shift > 0 else "none", node.syn_shift, 0, 0)
+            else:
+                self.leak_i = _leak_fn(fx.syn_leak, 0, fx.syn_leak_bits, fx.syn_leak_code)
 
     # float -----------------------------------------------------------------------------------
     def step(self, x):
@@ -379,7 +388,9 @@ class NeuronKernel(Kernel):
             v_new = v_new - self.prev_s * self.thr
         if node.refractory_steps:
             frozen = self.refr > 0
-            v_new = np.where(frozen, v, v_new)
+            # hold the post-reset membrane (the delayed subtract's reset lands in the held value)
+            held = v - self.prev_s * self.thr if (node.reset_timing == "delayed" and node.reset == "subtract") else v
+            v_new = np.where(frozen, held, v_new)
         s = self.fire(v_new)
         if node.refractory_steps:
             s = np.where(frozen, 0, s).astype(s.dtype)
@@ -403,27 +414,31 @@ class NeuronKernel(Kernel):
 
     # fixed -----------------------------------------------------------------------------------
     def step_fixed(self, x):
-        node, st, fmt = self.node, self.state, self.fmt
+        node, st, fmt, fx = self.node, self.state, self.fmt, self.node.fixed
         lo, hi = fmt.min_int, fmt.max_int
         acc = _integer_input(x, self.name)
-        acc_max = (1 << (node.fixed.acc_width - 1)) - 1
+        acc_max = (1 << (fx.acc_width - 1)) - 1
         if np.any(np.abs(acc) > acc_max):
             bad = int(acc.flat[np.argmax(np.abs(acc))])
             raise FixedPointError(
-                f"node {self.name!r}: synaptic input sum {bad!r} overflows the {node.fixed.acc_width}-bit accumulator; "
+                f"node {self.name!r}: synaptic input sum {bad!r} overflows the {fx.acc_width}-bit accumulator; "
                 f"widen fixed.acc_width or reduce the weight width"
             )
+        drive = np.left_shift(acc, fx.input_shift) if fx.input_shift else acc
         frozen = self.refr > 0 if node.refractory_steps else None
         if self.has_syn:
-            i_new = saturate(st["i"] + acc, lo, hi)
+            i_new = saturate(st["i"] + drive, lo, hi)
             st["i"] = i_new if frozen is None else np.where(frozen, st["i"], i_new)
             drive = st["i"]
-        else:
-            drive = acc
-        v = st["v"]
-        v_new = saturate(v + drive + self.bias, lo, hi)
+        base = st["v"]
+        delayed = node.reset_timing == "delayed"
+        if delayed and node.reset == "subtract":
+            base = base - self.prev_s * self.thr
+        elif delayed and node.reset == "zero":
+            base = np.where(self.prev_s > 0, self.leak_v(self.v_reset), base)
+        v_new = saturate(base + drive + self.bias, lo, hi)  # one saturation, on the exact int64 sum
         if frozen is not None:
-            v_new = np.where(frozen, v, v_new)
+            v_new = np.where(frozen, saturate(base, lo, hi), v_new)
         rule = node.spike_rule
         if rule == "gt":
             s = (v_new > self.thr).astype(np.int64)
@@ -434,17 +449,29 @@ class NeuronKernel(Kernel):
         if frozen is not None:
             s = np.where(frozen, 0, s)
             self.refr = np.where(frozen, self.refr - 1, np.where(s > 0, node.refractory_steps, 0))
-        if node.reset == "subtract":
+        if not delayed and node.reset == "subtract":
             v_new = saturate(v_new - s * self.thr, lo, hi)
-        elif node.reset == "zero":
+        elif not delayed and node.reset == "zero":
             v_new = np.where(s > 0, self.v_reset, v_new)
-        fx = node.fixed
-        if fx.leak == "shift":
-            v_new = v_new - shift_right(v_new, fx.leak_shift)
-        if self.has_syn and node.syn_shift > 0:
-            st["i"] = st["i"] - shift_right(st["i"], node.syn_shift)
-        st["v"] = v_new
+        st["v"] = self.leak_v(v_new)
+        if self.has_syn:
+            st["i"] = self.leak_i(st["i"])
+        self.prev_s = s
         return s
+
+
+def _leak_fn(leak: str, shift: int, bits: int, code: int) -> Callable[[np.ndarray], np.ndarray]:
+    """The fixed-point leak ``L`` on int64 codes (see the module docstring and the IR's neuron docs)."""
+    if leak == "shift":
+        return lambda v: v - shift_right(v, shift)
+    if leak == "mult":  # Loihi / lava-nc PyLifModelFixed: the product truncated toward zero
+        def mult(v):
+            prod = np.asarray(v, dtype=np.int64) * np.int64(code)
+            return np.sign(prod) * np.right_shift(np.abs(prod), bits)
+        return mult
+    if leak == "linear":  # TrueNorth: toward zero by lam, never past it
+        return lambda v: np.asarray(v, dtype=np.int64) - np.sign(v) * np.minimum(np.abs(v), code)
+    return lambda v: np.asarray(v, dtype=np.int64)
 
 
 def _integer_input(x, name: str) -> np.ndarray:

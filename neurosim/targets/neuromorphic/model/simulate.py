@@ -77,6 +77,8 @@ class _Segments:
     pair_src: np.ndarray  # per pair: source core (-1: a host input)
     pair_from: np.ndarray  # [n_pairs, 2] grid position of the source router (inputs: (0, 0))
     pair_to: np.ndarray  # [n_pairs, 2] grid position of the target router
+    lead: np.ndarray | None = None  # per packet: 1 when it is the physical packet, 0 for the other virtual
+    # cores of the same physical core it reaches (same source and delay): they read the one packet
 
 
 def packet_table(net: CompiledNetwork, core_range: np.ndarray):
@@ -112,6 +114,8 @@ def segments(net: CompiledNetwork, mapping: Mapping) -> _Segments:
     n_cores = max(1, mapping.n_cores)
     if mapping.packets is not None and len(mapping.packets) == 8:
         ptr, s_core, s_delay, nsyn, _, pair_of_seg, sc, dc = mapping.packets
+    elif mapping.n_relays:
+        raise SimulationError("a mapping with splitter neurons carries its packet table; make it with partition()")
     else:
         from neurosim.targets.neuromorphic.partition import core_pairs
 
@@ -137,9 +141,10 @@ def segments(net: CompiledNetwork, mapping: Mapping) -> _Segments:
     pair_vec = np.ascontiguousarray(np.stack([p_tile, p_hx * mesh, p_hy * mesh, p_chip * mesh], axis=1)
                                     if p_tile.size else np.zeros((0, 4), dtype=np.int64))
     pair_hops = np.where(p_tile == 1, -1, p_hx + p_hy).astype(np.int64)
-    return _Segments(
+    lead = _lead(i64(ptr), i64(s_core), i64(s_delay), mapping.host, net.max_delay + 1)
+    return _Segments(lead=lead,
         ptr=i64(ptr), core=i64(s_core), delay=i64(s_delay), nsyn=i64(nsyn), lanes=int(ct["lanes"]),
-        src_delays=_delay_bits(i64(ptr), i64(s_delay), net.n_total),
+        src_delays=_delay_bits(i64(ptr), i64(s_delay), net.n_total + mapping.n_relays),
         event_overhead=int(ct["event_overhead"]), pair=i64(pair_of_seg).reshape(-1), pair_vec=pair_vec,
         pair_hops=pair_hops, pair_dst=i64(dc), pair_src=i64(sc),
         pair_from=np.ascontiguousarray(a_xy), pair_to=np.ascontiguousarray(b_xy),
@@ -187,15 +192,21 @@ def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mappin
     seg = segs or segments(net, mapping)
     n_slots = net.n_slots
     n_c = max(1, n_cores)
-    spikes = np.zeros((steps, net.n_total - net.n_inputs), dtype=np.float32)  # counts: exact below 2**24
+    n_rel = mapping.n_relays
+    # counts: exact below 2**24; splitter neurons (after the populations' neurons) copy their sources
+    spikes = np.zeros((steps, net.n_total - net.n_inputs + n_rel), dtype=np.float32)
     params, state = make_params(net), make_state(net.n_total)
     acc = np.zeros(n_slots * net.n_total)
     err = np.zeros(3)
     active = np.zeros((steps, n_c), dtype=np.int64)
     core_range = mapping.core_range if n_cores else np.zeros((0, 2), dtype=np.int64)
     pop_cores = np.zeros(len(net.populations) + 1, dtype=np.int64)
+    n_neuron_cores = n_cores if mapping.n_neuron_cores is None else mapping.n_neuron_cores
     for p, name in enumerate(net.populations):
-        pop_cores[p + 1] = pop_cores[p] + sum(1 for q in mapping.core_population if q == name)
+        pop_cores[p + 1] = pop_cores[p] + sum(1 for q in mapping.core_population[:n_neuron_cores] if q == name)
+    relay_cols = (np.asarray(mapping.relay_source, dtype=np.int64) - net.n_inputs) if n_rel else None
+    relay_core = np.searchsorted(core_range[n_neuron_cores:, 0], net.n_total + np.arange(n_rel), side="right") - 1 \
+        + n_neuron_cores if n_rel else None
     pop_group = np.arange(len(net.populations), dtype=np.int64) + len(net.input_names)
     fired = np.zeros(max(1, net.n_total), dtype=np.int64)
     fired_val = np.zeros(max(1, net.n_total))
@@ -211,8 +222,14 @@ def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mappin
     pair_count = np.zeros(max(1, seg.pair_dst.size), dtype=np.int64)
 
     def accounting(t0, t1):
+        if n_rel:  # a splitter neuron fires with its source (the tick it adds is latency, Mapping.extra_steps)
+            copied = spikes[t0:t1, relay_cols]
+            spikes[t0:t1, net.n_total - net.n_inputs:] = copied
+            for t in range(t0, t1):  # the relays whose source fired are the splitter cores' active neurons
+                active[t, n_neuron_cores:] = np.bincount(relay_core, weights=copied[t - t0] != 0,
+                                                         minlength=n_c).astype(np.int64)[n_neuron_cores:n_c]
         account(x, spikes, net.n_inputs, seg.ptr, seg.core, seg.delay, seg.nsyn, seg.pair, seg.src_delays,
-                seg.pair_src, seg.pair_dst, seg.pair_vec,
+                seg.pair_src, seg.pair_dst, seg.pair_vec, seg.lead,
                 seg.pair_hops, seg.lanes, seg.event_overhead, n_slots, counts, max_hops, pair_count, t0, t1)
 
     status = _pipelined(dynamics, accounting, steps)
@@ -222,7 +239,8 @@ def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mappin
             f"node {p!r}: synaptic input sum {int(err[2])!r} at step {int(err[0])} overflows the accumulator; "
             f"widen fixed.acc_width or reduce the weight width"
         )
-    pair_total = pair_totals(x, spikes, net.n_inputs, seg.ptr, seg.delay, seg.pair, max(1, seg.pair_dst.size), n_slots)
+    pair_total = pair_totals(x, spikes, net.n_inputs, seg.ptr, seg.delay, seg.pair, seg.lead, max(1, seg.pair_dst.size),
+                             n_slots)
     core_size = np.diff(core_range, axis=1)[:, 0] if n_cores else np.zeros(0, dtype=np.int64)
     spikes_out = np.zeros((steps, n_c), dtype=np.int64)
     if n_cores:
@@ -237,6 +255,20 @@ def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mappin
     v, i_syn = state.v, state.i_syn
     arrays["link_load"] = _link_load(pair_total, seg, mapping)
     return _assemble(graph, net, mapping, arrays, spikes, v, i_syn, arrays.pop("link_load"))
+
+
+def _lead(ptr, core, delay, host, n_slots):
+    """Per packet, 1 when it is the first of its (source, physical core, delay): virtual cores packed
+    into one physical core receive a source's spike as one packet (one axon), so only the first
+    carries the packet, its hops and its generation; each still reads its own synapses."""
+    if not core.size:
+        return np.ones(0, dtype=np.int64)
+    src = np.repeat(np.arange(ptr.size - 1, dtype=np.int64), np.diff(ptr))
+    n_hosts = int(host.max()) + 1
+    key = (src * n_hosts + host[core]) * max(1, n_slots) + delay
+    lead = np.zeros(core.size, dtype=np.int64)
+    lead[np.unique(key, return_index=True)[1]] = 1
+    return lead
 
 
 def _delay_bits(ptr, delay, n_src):
@@ -318,6 +350,7 @@ def _assemble(graph, net, mapping, a, spikes, v, i_syn, link_load) -> EngineResu
         "neuron_update_inactive": a["inactive"][:, c],
         "spike_out": a["spikes_out"][:, c],
         "packet_out": a["packets_out"][:, c],
+        "packet_in": a["packets_in"][:, c],
         "spike_in_tile": a["in_tile"][:, c],
         "hop_ew": a["hop_ew"][:, c],
         "hop_ns": a["hop_ns"][:, c],

@@ -1,0 +1,135 @@
+"""Mapping files: impose another tool's placement of population slices onto physical cores.
+
+A TOML file lists the physical cores in order, one ``[[core]]`` table each. A core holds one slice::
+
+    [[core]]
+    population = "fc1.lif"
+    start = 0          # first neuron of the slice, 0-based within the population
+    stop = 100         # one past the last
+
+or several (packed) slices::
+
+    [[core]]
+    slices = [{population = "fc1.lif", start = 100, stop = 128}, {population = "fc2.lif", start = 0, stop = 10}]
+
+Every spiking population must be covered by its slices exactly once (no gap, no overlap); the
+capacity of every core is checked by :func:`neurosim.targets.neuromorphic.partition.partition`
+(an error, or a listed violation with ``allow_overcapacity``). See docs/mapping.md.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from neurosim.errors import FormatError
+
+_SLICE_KEYS = {"population", "start", "stop"}
+
+
+@dataclass(frozen=True)
+class CoreSlice:
+    """Neurons ``[start, stop)`` (within the population) of ``population`` on physical core ``core``."""
+
+    core: int
+    population: str
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True)
+class MapFile:
+    """A parsed, validated mapping file: its slices in file order."""
+
+    path: str
+    slices: tuple[CoreSlice, ...]
+
+    @property
+    def n_cores(self) -> int:
+        return 1 + max((s.core for s in self.slices), default=-1)
+
+
+def _error(path, msg):
+    return FormatError(f"mapping file {path!r}: {msg}")
+
+
+def load_mapfile(path: str | os.PathLike, sizes: dict[str, int]) -> MapFile:
+    """Read and validate ``path`` against the spiking populations ``sizes`` (name -> neurons)."""
+    where = str(path)
+    try:
+        doc = tomllib.loads(Path(path).read_text())
+    except OSError as exc:
+        raise _error(where, f"cannot be read ({exc.strerror}); give the path of a TOML file of [[core]] tables") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise _error(where, f"is not valid TOML ({exc}); see docs/mapping.md for the format") from None
+    return parse_mapfile(doc, sizes, where)
+
+
+def parse_mapfile(doc: dict, sizes: dict[str, int], where: str = "<mapping>") -> MapFile:
+    """Validate an already-parsed mapping document (see :func:`load_mapfile`)."""
+    extra = sorted(set(doc) - {"core"})
+    if extra:
+        raise _error(where, f"unknown top-level key {extra[0]!r}; the file holds only [[core]] tables")
+    cores = doc.get("core")
+    if not isinstance(cores, list) or not cores:
+        raise _error(where, "has no [[core]] tables; list one [[core]] per physical core")
+    slices: list[CoreSlice] = []
+    for k, entry in enumerate(cores):
+        if not isinstance(entry, dict):
+            raise _error(where, f"core {k} is {entry!r}, not a table; write it as [[core]]")
+        if "slices" in entry:
+            if set(entry) != {"slices"}:
+                raise _error(where, f"core {k} has 'slices' and {sorted(set(entry) - {'slices'})!r}; give either "
+                                    f"'slices' or one population/start/stop")
+            items = entry["slices"]
+            if not isinstance(items, list) or not items:
+                raise _error(where, f"core {k}: 'slices' is {items!r}; give a non-empty list of "
+                                    f"{{population, start, stop}} tables")
+        else:
+            items = [entry]
+        for item in items:
+            slices.append(_slice(where, k, item, sizes))
+    by_pop: dict[str, list[CoreSlice]] = {}
+    for s in slices:
+        by_pop.setdefault(s.population, []).append(s)
+    for name, size in sizes.items():
+        mine = sorted(by_pop.get(name, []), key=lambda s: s.start)
+        if not mine:
+            raise _error(where, f"population {name!r} ({size} neurons) is on no core; add [[core]] slices covering "
+                                f"0..{size}")
+        at = 0
+        for s in mine:
+            if s.start < at:
+                raise _error(where, f"population {name!r}: slice [{s.start}, {s.stop}) on core {s.core} overlaps the "
+                                    f"slice ending at {at}; every neuron belongs to exactly one slice")
+            if s.start > at:
+                raise _error(where, f"population {name!r}: neurons [{at}, {s.start}) are on no core; add a slice "
+                                    f"covering them")
+            at = s.stop
+        if at < size:
+            raise _error(where, f"population {name!r}: neurons [{at}, {size}) are on no core; add a slice covering them")
+    return MapFile(path=where, slices=tuple(slices))
+
+
+def _slice(where, k, item, sizes) -> CoreSlice:
+    if not isinstance(item, dict):
+        raise _error(where, f"core {k}: slice {item!r} is not a table; write {{population, start, stop}}")
+    unknown = sorted(set(item) - _SLICE_KEYS)
+    if unknown:
+        raise _error(where, f"core {k}: unknown key {unknown[0]!r}; a slice has population, start and stop")
+    missing = sorted(_SLICE_KEYS - set(item))
+    if missing:
+        raise _error(where, f"core {k}: slice is missing {missing[0]!r}; a slice has population, start and stop")
+    name, start, stop = item["population"], item["start"], item["stop"]
+    if name not in sizes:
+        raise _error(where, f"core {k}: unknown population {name!r}; the spiking populations are {sorted(sizes)!r}")
+    size = sizes[name]
+    for key, v in (("start", start), ("stop", stop)):
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise _error(where, f"core {k}: {key} of population {name!r} is {v!r}; give an integer neuron index")
+    if not 0 <= start < stop <= size:
+        raise _error(where, f"core {k}: slice [{start!r}, {stop!r}) of population {name!r} is not within "
+                            f"0 <= start < stop <= {size}; give a non-empty range of its {size} neurons")
+    return CoreSlice(core=k, population=name, start=start, stop=stop)
