@@ -3,7 +3,7 @@
 #   bash scripts/test.sh            # all tests (extra pytest arguments are passed through)
 # Uses the active virtualenv if there is one, else creates .venv next to this repository.
 # Environment: TORCH_INDEX (see below); NEUROSIM_SKIP_SCALESIM=1 skips SCALE-Sim's own venv (its
-# cross-check tests then skip), NEUROSIM_SKIP_BRIAN2=1 Brian2's (its tests skip); pip's own variables
+# cross-check tests then skip), NEUROSIM_SKIP_BRIAN2=1 Brian2's (its tests skip), NEUROSIM_SKIP_SANAFE=1 SANA-FE's; pip's own variables
 # (PIP_CACHE_DIR, ...) apply to every install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +73,19 @@ if [ "${NEUROSIM_SKIP_BRIAN2:-0}" != 1 ]; then
     .venv-brian2/bin/python -m pip install --disable-pip-version-check -q "numpy==2.3.*" brian2==2.9.0
   fi
   export NEUROSIM_BRIAN2_PYTHON="$PWD/.venv-brian2/bin/python"
+fi
+
+# SANA-FE 2.2.9 for the Loihi calibration comparison (tests/targets/neuromorphic/test_sanafe.py,
+# `neurosim bench sanafe`), in its own venv: SANA-FE is GPL, so neurosim never imports it and runs it
+# as a subprocess through NEUROSIM_SANAFE_PYTHON.
+if [ "${NEUROSIM_SKIP_SANAFE:-0}" != 1 ]; then
+  if [ ! -x .venv-sanafe/bin/python ]; then
+    "$PY" -m venv .venv-sanafe
+  fi
+  if ! .venv-sanafe/bin/python -c "import sanafe, yaml" 2>/dev/null; then
+    .venv-sanafe/bin/python -m pip install --disable-pip-version-check -q sanafe==2.2.9 numpy pyyaml
+  fi
+  export NEUROSIM_SANAFE_PYTHON="$PWD/.venv-sanafe/bin/python"
 fi
 
 set +e

@@ -127,7 +127,7 @@ class SimulatorLog:
             os.dup2(log.fileno(), 2)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         import sys
 
         if self._saved:
@@ -137,6 +137,10 @@ class SimulatorLog:
                 os.dup2(saved, fd)
                 os.close(saved)
             self._saved = []
+            if exc_type is not None:  # the run failed before any verdict: show what the simulators said
+                tail = self.tail(30)
+                sys.stderr.write("".join(f"  {line}\n" for line in tail)
+                                 + f"(last {len(tail)} lines of the simulator log {self.path})\n")
 
     def tail(self, lines: int = 30) -> list[str]:
         """The last ``lines`` lines of the log (empty when verbose: it went to the terminal)."""

@@ -137,7 +137,7 @@ def parse_arithmetic(where: str, table: Any) -> ChipArithmetic:
         raise ChipError(f"{where}: [arithmetic]: {exc}") from None
 
 
-def quantization_effect(float_graph, fixed_graph, inputs, *, chip=None) -> dict:
+def quantization_effect(float_graph, fixed_graph, inputs, *, chip=None, fixed_spikes=None) -> dict:
     """What quantization changed: per spiking population of ``fixed_graph`` (that ``float_graph``
     has too), the spike counts of the float and the fixed run on the same ``inputs`` (``[T, *shape]``)
     and the neurons whose spike count over the run differs.
@@ -149,7 +149,11 @@ def quantization_effect(float_graph, fixed_graph, inputs, *, chip=None) -> dict:
     (:func:`neurosim.targets.neuromorphic.model.reference.run`, modes ``float`` and ``fixed``): no
     mapping, fine up to ~10^5 synaptic events per step. With a chip (a ChipPreset) both run in the
     engine (:func:`neurosim.targets.neuromorphic.model.simulate.simulate`), which is bit-identical
-    to the reference and much faster at scale, but maps the graph onto that chip first.
+    to the reference and much faster at scale, but maps the graph onto that chip first. The float
+    run is only a reference for the spike counts, so its mapping may exceed the chip's limits
+    (``allow_overcapacity``: weights that quantize to zero can make the fixed graph fit where the
+    float one does not). ``fixed_spikes``: the fixed run's spikes per population when the caller
+    already has them (an estimate's own run), so the fixed graph is not run twice.
     """
     x = np.asarray(inputs)
     if chip is None:
@@ -158,10 +162,14 @@ def quantization_effect(float_graph, fixed_graph, inputs, *, chip=None) -> dict:
         fl_out = run(float_graph, x, mode="float").outputs
         fx_out = run(fixed_graph, x, mode="fixed").outputs
     else:
+        from neurosim.targets.neuromorphic.model.compile import compile_graph
         from neurosim.targets.neuromorphic.model.simulate import simulate
+        from neurosim.targets.neuromorphic.partition import partition
 
-        fl_out = simulate(float_graph, chip, x, mode="float").spikes
-        fx_out = simulate(fixed_graph, chip, x, mode="fixed").spikes
+        net = compile_graph(float_graph, "float")
+        placed = partition(net, chip, allow_overcapacity=True)
+        fl_out = simulate(float_graph, chip, x, mode="float", net=net, mapping=placed).spikes
+        fx_out = fixed_spikes if fixed_spikes is not None else simulate(fixed_graph, chip, x, mode="fixed").spikes
     layers = {}
     for p in fixed_graph.spiking_populations():
         if p not in fl_out or p not in fx_out or p not in float_graph.nodes:

@@ -641,23 +641,6 @@ def sanafe_networks(seed: int = 0, steps: int = 100):
     return out
 
 
-def zero_delay_sources(net):
-    """``net`` with ``pop_sources`` rebuilt from its synapses: the populations (-1: inputs) feeding
-    each population on zero-delay synapses only. ``compile_graph`` counts an edge through a
-    ``Delay`` node as zero-delay (it looks at the edge's own delay only); the latency model needs
-    the total. For the small comparison networks (``synapse_list``)."""
-    import dataclasses
-
-    syn = net.synapse_list()
-    src = np.repeat(np.arange(net.n_total), np.diff(syn.ptr))
-    pop = np.searchsorted(np.asarray(net.pop_offset), np.arange(net.n_total), side="right") - 1
-    srcs = [set() for _ in net.populations]
-    now = syn.delay == 0
-    for s, t in set(zip(src[now].tolist(), syn.target[now].tolist())):
-        srcs[int(pop[t])].add(-1 if s < net.n_inputs else int(pop[s]))
-    return dataclasses.replace(net, pop_sources=tuple(tuple(sorted(x)) for x in srcs))
-
-
 def sanafe_mapping(net, chip, neurons_per_core: int):
     """Every population in slices of ``neurons_per_core`` on consecutive physical cores from core 1
     (core 0 of tile 0 is SANA-FE's host core of the inputs, which neurosim's host inputs stand for)."""
@@ -722,7 +705,7 @@ def bench_sanafe(*, sanafe_python: str | None = None, out_dir=None, steps: int =
     work = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="neurosim_sanafe_"))
     work.mkdir(parents=True, exist_ok=True)
     for name, (graph, x, npc) in nets.items():
-        net = zero_delay_sources(compile_graph(graph, "float"))
+        net = compile_graph(graph, "float")
         mapping, ids = sanafe_mapping(net, base, npc)
         tiles = len(set((ids // base.cores_per_tile).tolist()) | {0})
         sync = sanafe_sync_ns(tiles)

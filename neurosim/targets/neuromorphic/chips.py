@@ -65,6 +65,11 @@ def _list(con) -> int:
     return 0
 
 
+def _all_constants(chip: ChipPreset) -> dict:
+    """The preset's constants followed by its neuron arithmetic (``arithmetic.<key>``)."""
+    return {**chip.constants(), **chip.arithmetic.constants()}
+
+
 def _show(con, chip: ChipPreset) -> int:
     from rich.table import Table
 
@@ -80,7 +85,7 @@ def _show(con, chip: ChipPreset) -> int:
     table.add_column("source", overflow="fold", ratio=3)
     table.add_column("note", overflow="fold", ratio=2)
     section = None
-    for key, const in chip.constants().items():
+    for key, const in _all_constants(chip).items():
         group = key.split(".", 1)[0] if "." in key else "structure"
         if section is not None and group != section:
             table.add_section()
@@ -100,7 +105,7 @@ def markdown_table(chip: ChipPreset) -> str:
         return text.replace("|", "\\|")
 
     lines = ["| constant | value | unit | source | note |", "|---|---|---|---|---|"]
-    for key, const in chip.constants().items():
+    for key, const in _all_constants(chip).items():
         lines.append(f"| `{key}` | {cell(_value_text(const))} | {cell(const.unit)} | {cell(const.source)} | {cell(const.note)} |")
     return "\n".join(lines)
 

@@ -223,10 +223,10 @@ def _show_log_tail(con, log) -> None:
 
     tail = log.tail(30)
     if tail:
-        con.print(f"last {len(tail)} lines of the simulator log ({log.path}):")
+        con.print(f"last {len(tail)} lines of the simulator log ({log.path}):", soft_wrap=True)
         for text in tail:
-            con.print("  " + escape(text), highlight=False)
-    con.print(f"simulator log: {log.path}")
+            con.print("  " + escape(text), highlight=False, soft_wrap=True)
+    con.print(f"simulator log: {log.path}", soft_wrap=True)
 
 
 def _show_coverage(con, coverage, random_traces: int, verbose: bool) -> None:
@@ -236,17 +236,17 @@ def _show_coverage(con, coverage, random_traces: int, verbose: bool) -> None:
     groups = sorted({coverage.bins[n].group or n for n in unmet})
     rows = coverage.rows()
     con.print(f"coverage reached: {sum(1 for r in rows if r[3])} of {len(rows)} goals over every run above"
-              + ("" if unmet else " (every goal met)"))
+              + ("" if unmet else " (every goal met)"), soft_wrap=True)
     if verbose:
-        con.print(escape(coverage.table()), highlight=False)
+        con.print(escape(coverage.table()), highlight=False, soft_wrap=True)
     if not unmet:
         return
     extra = (f"{random_traces} coverage traces per distinct core configuration" if random_traces
              else "the model's own data only (--no-random)")
     if verbose:
-        con.print(escape(f"  not met: {'; '.join(groups)}"), highlight=False)
+        con.print(escape(f"  not met: {'; '.join(groups)}"), highlight=False, soft_wrap=True)
     con.print(f"  {len(groups)} not met with {extra}: one model's cores share a few configurations (not a failure; "
-              f"the test suite's random sweep reaches every goal{'' if verbose else '; --verbose lists them'})")
+              f"the test suite's random sweep reaches every goal{'' if verbose else '; --verbose lists them'})", soft_wrap=True)
 
 
 def _verify(args) -> int:
@@ -272,23 +272,24 @@ def _verify(args) -> int:
     ok = all(r.passed for *_, r in units)
     where = args.simulator + (f", netlist {args.netlist}" if args.netlist else "")
     con.print(f"verify {Path(args.model).name} ({where}, {x.shape[0]} steps): RTL against the engine, "
-              f"s/b/c = spikes / membrane bits / cycles")
+              f"s/b/c = spikes / membrane bits / cycles", soft_wrap=True)
     for text in _verdict_table(units):
         con.print(text, highlight=False, soft_wrap=True)
     runs = [mv.coverage] + ([top.coverage] if top is not None else [])
     _show_coverage(con, Coverage.merged(runs), mv.random_traces, args.verbose)
     for label, _, r in units:
         if r.first_difference:
-            con.print(f"{label}: first difference: {r.first_difference}", highlight=False)
+            con.print(f"{label}: first difference: {r.first_difference}", highlight=False, markup=False,
+                      soft_wrap=True)
     totals = (f"{x.shape[0]} steps, differing spikes {sum(r.differing_spikes for *_, r in units)}, membrane bits "
               f"{sum(r.differing_membrane_bits for *_, r in units)}, cycles {sum(r.differing_cycles for *_, r in units)}"
               f", X/Z values {sum(r.unknown_values for *_, r in units)}, protocol violations "
               f"{sum(r.protocol_violations for *_, r in units)}")
     if ok:
         con.print(f"[green]PASS[/] {totals}" + ("" if args.verbose else f"; simulator log: {log.path}"),
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     else:
-        con.print(f"[red]FAIL[/] {totals}", highlight=False)
+        con.print(f"[red]FAIL[/] {totals}", highlight=False, soft_wrap=True)
         if not args.verbose:
             _show_log_tail(con, log)
     return 0 if ok else 1

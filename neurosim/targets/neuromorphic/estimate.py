@@ -80,10 +80,12 @@ class Estimate:
     #: the op-count method by (step, core), pJ: first-layer MACs x E_MAC + synaptic ops x E_AC
     synops_by_step_core_pj: np.ndarray | None = None
     synops_by_layer_pj: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: latency the mapping adds after the last step (TrueNorth splitter levels: one tick each)
+    extra_latency_s: float = 0.0
 
     @property
     def latency_s(self) -> float:
-        return float(np.sum(self.step_s))
+        return float(np.sum(self.step_s)) + self.extra_latency_s
 
     @property
     def events_occurred(self) -> tuple[str, ...]:
@@ -206,7 +208,10 @@ def estimate(graph: Graph, chip, inputs=None, *, rate: float = 0.1, timesteps: i
     if timing["unknown_latencies"]:
         notes.append("latency is a lower bound: no published latency for "
                      + ", ".join(timing["unknown_latencies"]) + f" on {chip.name} (counted as 0)")
-    time_s = float(np.nansum(step_s))
+    if timing["extra_steps"]:
+        notes.append(f"splitter neurons add {timing['extra_steps']} timestep(s) of latency to the inference "
+                     f"(one per splitter level; the dynamics are unchanged)")
+    time_s = float(np.nansum(step_s)) + timing["extra_s"]
     counts = res.counts
     core_pop = res.mapping.core_population
     # energy per (step, core): price every event
@@ -238,6 +243,7 @@ def estimate(graph: Graph, chip, inputs=None, *, rate: float = 0.1, timesteps: i
         step_cycles=timing.get("step_cycles"), core_busy=timing["core_units"], busy_unit=timing["unit"],
         quantization=quant_rows, notes=notes, static_unknown=breakdown.static_unknown,
         unknown_latencies=tuple(timing["unknown_latencies"]), arith=arith, quantization_effect=effect,
+        extra_latency_s=timing["extra_s"],
     )
     est.synops = synops_estimate(hw_graph, res, chip)
     est.synops_by_step_core_pj, est.synops_by_layer_pj = _synops_split(hw_graph, res, est.synops)
@@ -260,7 +266,9 @@ def quantization_effect_rows(float_graph: Graph, fixed_graph: Graph, inputs, chi
     forward, its fixed path the reference simulator)."""
     from neurosim.targets.neuromorphic.arithmetic import quantization_effect
 
-    return _effect_summary(quantization_effect(float_graph, fixed_graph, inputs, chip=chip)["layers"])
+    spikes = fixed_result.spikes if fixed_result is not None else None
+    return _effect_summary(quantization_effect(float_graph, fixed_graph, inputs, chip=chip,
+                                               fixed_spikes=spikes)["layers"])
 
 
 def _effect_summary(layers: dict) -> dict:

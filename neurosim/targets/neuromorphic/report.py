@@ -146,6 +146,9 @@ def to_dict(est, model_name: str = "") -> dict:
         "unpriced_events": unpriced,
         "event_types_occurred": len(occurred),
         "static_unknown": static_unknown,
+        # priced 0 because the preset's event energies include it (TrueNorth's 26 pJ per synaptic event)
+        "static_included": (not static_unknown and est.static_pj == 0
+                            and est.chip.static_power_w.source.lower().startswith("accounting:")),
     }
     syn_total = float(est.synops["energy_pj"])
     energy = {"energy_pj": syn_total, "dynamic_energy_pj": syn_total, "static_energy_pj": None,
@@ -170,7 +173,7 @@ def to_dict(est, model_name: str = "") -> dict:
             "method": est.method,
             "timesteps": est.steps,
             **energy,
-            "latency_s": _f(np.nansum(est.step_s)) if latency_known else None,
+            "latency_s": _f(np.nansum(est.step_s) + est.extra_latency_s) if latency_known else None,
             "latency_per_timestep_s": _f(np.nanmean(est.step_s)) if latency_known else None,
             "latency_lower_bound": bool(unknown_latencies),
             "unpriced_latencies": unknown_latencies,
@@ -320,8 +323,10 @@ def print_summary(doc: dict, console) -> None:
         print_line(console, f"  cycle method, for comparison: {format_energy(cycle['energy_pj'])}"
                             f"{' ' + qual if qual else ''}", markup=False)
     else:
-        print_line(console, f"  dynamic {format_energy(cycle['dynamic_energy_pj'])}, static "
-                            f"{format_energy(cycle['static_energy_pj'])}")
+        static = format_energy(cycle["static_energy_pj"])
+        if cycle.get("static_included"):  # a point model whose event energies already hold the static power
+            static = "0 (included in the event energies)"
+        print_line(console, f"  dynamic {format_energy(cycle['dynamic_energy_pj'])}, static {static}")
     for note in doc["notes"]:
         print_line(console, f"  note: {note}", markup=False)
     warning = quantization_warning(doc.get("quantization_effect"))

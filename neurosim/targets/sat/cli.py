@@ -138,12 +138,12 @@ def _verify(args) -> int:
               f"{sum(r.differing_cycles for r in results)}, protocol violations "
               f"{sum(r.protocol_violations for r in results)}; coverage {sum(r.coverage.reached for r in results)}/"
               f"{sum(len(r.coverage.goals) for r in results)} bins "
-              f"({sum(not r.coverage.unmet for r in results)} of {len(results)} builds fully covered)")
+              f"({sum(not r.coverage.unmet for r in results)} of {len(results)} builds fully covered)", soft_wrap=True)
     if not ok and not verbose:
         for text in log.tail(30):
-            con.print("  " + escape(text), highlight=False)
+            con.print("  " + escape(text), highlight=False, soft_wrap=True)
     if not verbose:
-        con.print(f"simulator log: {log.path}")
+        con.print(f"simulator log: {log.path}", soft_wrap=True)
     return 0 if ok else 1
 
 

@@ -154,20 +154,20 @@ def _unpriced_by_hand(est, chip_name):
 
 def test_lower_bound_headline_and_json_flags(mlp_loihi):
     unpriced, n = _unpriced_by_hand(mlp_loihi, "loihi")
-    assert unpriced == ["packet_out", "spike_out"] and load_preset("loihi").static_power_w.value is None
+    assert unpriced == ["packet_in", "packet_out", "spike_out"] and load_preset("loihi").static_power_w.value is None
     doc = to_dict(mlp_loihi, "m")
     t = doc["totals"]
     assert t["lower_bound"] is True and t["unpriced_events"] == unpriced and t["event_types_occurred"] == n
     assert t["static_unknown"] is True and t["static_energy_pj"] is None  # unknown, never 0
     assert doc["per_event"]["spike_out"]["energy_pj"] is None
-    assert t["latency_lower_bound"] is True and set(t["unpriced_latencies"]) == {"spike_out", "packet_out"}
-    assert re.fullmatch(rf"energy per inference: [\d.]+ nJ lower bound \(2 of {n} event types unpriced: packet_out, "
+    assert t["latency_lower_bound"] is True and set(t["unpriced_latencies"]) == {"spike_out", "packet_out", "packet_in"}
+    assert re.fullmatch(rf"energy per inference: [\d.]+ nJ lower bound \(3 of {n} event types unpriced: packet_in, packet_out, "
                         r"spike_out; static power unknown\); latency: [\d.]+ us per timestep \(lower bound\), "
                         r"[\d.]+ us per inference", headline(doc))
     text = _printed(doc)
     assert "static 0" not in text and re.search(r"^  dynamic [\d.]+ nJ, static unknown$", text, re.M)
     # the note that qualifies the latency is printed, not only in the JSON
-    assert re.search(r"^  note: latency is a lower bound: no published latency for spike_out, packet_out on loihi "
+    assert re.search(r"^  note: latency is a lower bound: no published latency for spike_out, packet_out, packet_in on loihi "
                      r"\(counted as 0\)$", text, re.M)
     assert re.search(r"^│ spike_out +│ +\d+ │ +unknown │ +unknown │ +unknown │$", text, re.M)
 
@@ -205,7 +205,7 @@ def test_synops_method_switches_totals_and_headline(mlp_loihi):
     assert re.fullmatch(r"energy per inference: [\d.]+ nJ \(op-count method, synops\); latency: .* per inference",
                         headline(doc))
     text = _printed(doc)
-    assert re.search(r"^  cycle method, for comparison: [\d.]+ nJ lower bound \(2 of \d+ event types", text, re.M)
+    assert re.search(r"^  cycle method, for comparison: [\d.]+ nJ lower bound \(3 of \d+ event types", text, re.M)
     assert not re.search(r"\d\.\d+e[+-]\d+", text)  # one unit style: no 6.035e+05 pJ
 
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from neurosim.ir import LIF, Delay, Dense, Graph, Input, Output
-from neurosim.targets.neuromorphic.bench import zero_delay_sources
 from neurosim.targets.neuromorphic.config import load_preset
 from neurosim.targets.neuromorphic.model.compile import compile_graph
 from neurosim.targets.neuromorphic.model.simulate import simulate
@@ -25,13 +24,26 @@ def _graph(delayed: bool):
     return Graph(nodes, tuple(edges))
 
 
+def _zero_delay_sources(net):
+    """The populations (-1: inputs) feeding each population on zero-delay synapses, from the
+    materialised synapse list (an oracle independent of compile_graph's path bookkeeping)."""
+    syn = net.synapse_list()
+    src = np.repeat(np.arange(net.n_total), np.diff(syn.ptr))
+    pop = np.searchsorted(np.asarray(net.pop_offset), np.arange(net.n_total), side="right") - 1
+    srcs = [set() for _ in net.populations]
+    now = syn.delay == 0
+    for s, t in set(zip(src[now].tolist(), syn.target[now].tolist())):
+        srcs[int(pop[t])].add(-1 if s < net.n_inputs else int(pop[s]))
+    return tuple(tuple(sorted(x)) for x in srcs)
+
+
 @pytest.mark.parametrize("delayed", [True, False])
 def test_one_core_step_latency_by_hand(delayed):
     chip = load_preset("loihi-sanafe")
     x = np.array([[1.0], [0.0], [0.0]])
     graph = _graph(delayed)
-    # compile_graph's pop_sources counts an edge through a Delay node as zero-delay; rebuilt from the synapses
-    net = zero_delay_sources(compile_graph(graph, "float"))
+    net = compile_graph(graph, "float")
+    assert net.pop_sources == _zero_delay_sources(net)
     res = simulate(graph, chip, x, mode="float", net=net)
     steps = step_timing(res)["step_s"] * 1e9
     fired = 1 if delayed else 0  # the step the input reaches the two neurons (both fire: v = 2 > 1)

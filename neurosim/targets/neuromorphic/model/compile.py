@@ -266,14 +266,14 @@ def compile_graph(graph: Graph, mode: str = "fixed") -> CompiledNetwork:
         const_in[offsets[p]:offsets[p] + sizes[p]] = offset
         srcs = set()
         for (src, d), plist in terms.items():
-            if d == 0:
-                srcs.add(-1 if src in inputs else pops.index(src))
             for path in plist:
                 if not path:  # a population fed directly: the identity, stored as a CSR diagonal
                     if src not in identity:
                         identity[src] = builder.identity(sizes[src])
                     path = (identity[src],)
-                extra = sum(builder.extra_delay[o] for o in path)
+                extra = sum(builder.extra_delay[o] for o in path)  # Delay nodes on the path
+                if d + extra == 0:  # a forward (same-step) edge: the latency model orders p after src
+                    srcs.add(-1 if src in inputs else pops.index(src))
                 max_delay = max(max_delay, d + extra)
                 routes[sources.index(src)].append((offsets[p], sizes[p], d, path))
         pop_sources.append(tuple(sorted(srcs)))

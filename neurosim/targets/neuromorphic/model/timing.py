@@ -138,4 +138,13 @@ def step_timing(result: EngineResult, *, contention: bool = False) -> dict[str, 
     tick = getattr(chip, "timestep_s", None)
     if tick is not None and getattr(tick, "value", None):
         out["step_s"] = np.maximum(out["step_s"], tick.value)  # a fixed tick (TrueNorth) bounds the step from below
+    # splitter levels (TrueNorth) delay the output by whole timesteps without changing the dynamics:
+    # each adds one tick (a fixed-tick chip) or one longest step to the inference's latency
+    extra = int(getattr(result.mapping, "extra_steps", 0) or 0)
+    out["extra_steps"] = extra
+    if extra and steps:
+        per = tick.value if tick is not None and getattr(tick, "value", None) else float(np.nanmax(out["step_s"]))
+        out["extra_s"] = extra * float(per)
+    else:
+        out["extra_s"] = 0.0
     return out
