@@ -48,7 +48,8 @@ class Target:
 
 
 def console():
-    """A rich console; 140 columns wide when the output is not a terminal (files, pipes, tests)."""
+    """A rich console; 140 columns wide when the output is not a terminal (files, pipes, tests). Tables and
+    long lines printed through neurosim.report.tables are never wrapped off a terminal."""
     from rich.console import Console
 
     con = Console()

@@ -74,14 +74,14 @@ def test_energy_by_layer_units_headroom_names_and_unknown_marker(mlp_loihi):
         assert sum(p.get_height() for p in in_layer) == pytest.approx(est.energy_by_layer_pj[layer] / 1e3, rel=1e-9)
     # NIR numeric ids are labelled with the population's type and size
     assert [t.get_text() for t in ax.get_xticklabels()] == ["layer 1 (LIF 128)", "layer 3 (LIF 10)"]
-    # loihi publishes no spike_out/packet_out energy: one hatched "unknown" marker per layer that has them
+    # loihi publishes no spike_out/packet_out/packet_in energy: one hatched "unknown" marker per layer that has them
     chip = load_preset("loihi")
     unpriced = sorted(e for e, n in est.counts_total.items() if n and chip.energy_pj[e].value is None
                       and not chip.energy_pj[e].not_applicable)
-    assert unpriced == ["packet_out", "spike_out"]
+    assert unpriced == ["packet_in", "packet_out", "spike_out"]
     assert len(unknown) == 2
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert any(t.startswith("unknown (no published constant") and "packet_out, spike_out" in t for t in texts)
+    assert any(t.startswith("unknown (no published constant") and "packet_in, packet_out, spike_out" in t for t in texts)
     assert "lower bound" in ax.get_title()
     assert _outside(fig, ax.get_legend(), ax)
 

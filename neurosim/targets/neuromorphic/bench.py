@@ -451,7 +451,8 @@ def _report(hw_graph, chip, res, q) -> dict:
         static_pj=breakdown.static_pj, total_pj=breakdown.total_pj,
         unknown_events=tuple(sorted(set(breakdown.unknown_events) | unknown)), step_s=step_s,
         step_cycles=timing.get("step_cycles"), core_busy=timing["core_units"], busy_unit=timing["unit"],
-        quantization=[_as_dict(r) for r in q.layers], notes=[],
+        quantization=[_as_dict(r) for r in q.layers], notes=[], static_unknown=breakdown.static_unknown,
+        unknown_latencies=tuple(timing["unknown_latencies"]), extra_latency_s=timing["extra_s"],
     )
     est.synops = synops_estimate(hw_graph, res, chip)
     return to_dict(est)
