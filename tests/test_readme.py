@@ -190,6 +190,7 @@ def _numba_files(folder: Path) -> list[Path]:
 
 
 @pytest.mark.readme
+@pytest.mark.slow  # ~12 min (a non-editable install, numba's cold compile): .ci/run runs it after the default suite
 @pytest.mark.skipif(os.environ.get("NEUROSIM_SKIP_README_INSTALL") == "1", reason="NEUROSIM_SKIP_README_INSTALL=1")
 @pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(), reason="needs git and a checkout")
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs Icarus Verilog (bash scripts/test.sh installs it)")
