@@ -50,43 +50,29 @@ if ! command -v iverilog >/dev/null 2>&1; then
   fi
 fi
 
-# SCALE-Sim 3.0 for the SAT cross-check, in its own venv: it fails with numpy >= 2.4, which the
-# main environment has (tests/targets/sat/test_bench.py finds it through NEUROSIM_SCALESIM_PYTHON).
-if [ "${NEUROSIM_SKIP_SCALESIM:-0}" != 1 ]; then
-  if [ ! -x .venv-scalesim/bin/python ]; then
-    "$PY" -m venv .venv-scalesim
+# External tools in their own venvs, each found by the tests through an environment variable:
+#   side_venv DIR SKIP_VAR PYTHON_VAR "IMPORTS" PIP_ARGS...
+# builds DIR unless $SKIP_VAR=1, installs PIP_ARGS when IMPORTS do not import, exports $PYTHON_VAR.
+side_venv() {
+  local dir=$1 skip=$2 var=$3 imports=$4
+  shift 4
+  [ "${!skip:-0}" != 1 ] || return 0
+  [ -x "$dir/bin/python" ] || "$PY" -m venv "$dir"
+  if ! "$dir/bin/python" -c "import $imports" 2>/dev/null; then
+    "$dir/bin/python" -m pip install --disable-pip-version-check -q "$@"
   fi
-  if ! .venv-scalesim/bin/python -c "import scalesim" 2>/dev/null; then
-    .venv-scalesim/bin/python -m pip install --disable-pip-version-check -q "numpy==2.3.*" scalesim==3.0.0
-  fi
-  export NEUROSIM_SCALESIM_PYTHON="$PWD/.venv-scalesim/bin/python"
-fi
+  export "$var=$PWD/$dir/bin/python"
+}
 
-# Brian2 2.9 for the Brian2 update-order test (tests/frontends/test_defaults.py), in its own venv:
-# Brian2 2.9 (the newest for Python 3.11) does not import with numpy >= 2.4, which the main
-# environment has; the test runs it as a subprocess through NEUROSIM_BRIAN2_PYTHON.
-if [ "${NEUROSIM_SKIP_BRIAN2:-0}" != 1 ]; then
-  if [ ! -x .venv-brian2/bin/python ]; then
-    "$PY" -m venv .venv-brian2
-  fi
-  if ! .venv-brian2/bin/python -c "import brian2" 2>/dev/null; then
-    .venv-brian2/bin/python -m pip install --disable-pip-version-check -q "numpy==2.3.*" brian2==2.9.0
-  fi
-  export NEUROSIM_BRIAN2_PYTHON="$PWD/.venv-brian2/bin/python"
-fi
-
+# SCALE-Sim 3.0 for the SAT cross-check: it fails with numpy >= 2.4, which the main environment has
+# (tests/targets/sat/test_bench.py).
+side_venv .venv-scalesim NEUROSIM_SKIP_SCALESIM NEUROSIM_SCALESIM_PYTHON scalesim "numpy==2.3.*" scalesim==3.0.0
+# Brian2 2.9 for the Brian2 update-order test (tests/frontends/test_defaults.py): Brian2 2.9 (the
+# newest for Python 3.11) does not import with numpy >= 2.4; the test runs it as a subprocess.
+side_venv .venv-brian2 NEUROSIM_SKIP_BRIAN2 NEUROSIM_BRIAN2_PYTHON brian2 "numpy==2.3.*" brian2==2.9.0
 # SANA-FE 2.2.9 for the Loihi calibration comparison (tests/targets/neuromorphic/test_sanafe.py,
-# `neurosim bench sanafe`), in its own venv: SANA-FE is GPL, so neurosim never imports it and runs it
-# as a subprocess through NEUROSIM_SANAFE_PYTHON.
-if [ "${NEUROSIM_SKIP_SANAFE:-0}" != 1 ]; then
-  if [ ! -x .venv-sanafe/bin/python ]; then
-    "$PY" -m venv .venv-sanafe
-  fi
-  if ! .venv-sanafe/bin/python -c "import sanafe, yaml" 2>/dev/null; then
-    .venv-sanafe/bin/python -m pip install --disable-pip-version-check -q sanafe==2.2.9 numpy pyyaml
-  fi
-  export NEUROSIM_SANAFE_PYTHON="$PWD/.venv-sanafe/bin/python"
-fi
+# `neurosim bench sanafe`): SANA-FE is GPL, so neurosim never imports it and runs it as a subprocess.
+side_venv .venv-sanafe NEUROSIM_SKIP_SANAFE NEUROSIM_SANAFE_PYTHON "sanafe, yaml" sanafe==2.2.9 numpy pyyaml
 
 set +e
 python -m pytest "$@"
