@@ -112,6 +112,15 @@ def canonical_argv(argv: list[str]) -> list[str]:
     return argv
 
 
+def _add_common_options(p: argparse.ArgumentParser) -> None:
+    """Options every command takes."""
+    from neurosim.limits import DEFAULTS
+
+    p.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                   help="raise a resource limit for a genuinely large case (repeatable), e.g. --limit neurons=1e9; "
+                        f"limits: {', '.join(sorted(DEFAULTS))}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from neurosim import __version__
 
@@ -122,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, cmd in commands.items():
         p = sub.add_parser(name, help=cmd.help, description=cmd.help)
         cmd.configure(p)
+        _add_common_options(p)
         p.set_defaults(run=cmd.run, command_name=name)
     for target in nested:
         tp = sub.add_parser(target.name, help=target.help, description=target.help)
@@ -129,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         for name, cmd in target.commands.items():
             p = tsub.add_parser(name, help=cmd.help, description=cmd.help)
             cmd.configure(p)
+            _add_common_options(p)
             p.set_defaults(run=cmd.run, command_name=f"{target.name} {name}")
     return parser
 
@@ -137,7 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = canonical_argv(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        from neurosim import limits
+
+        with limits.overridden(limits.parse(args.limit)):
+            return args.run(args)
     except NeurosimError as exc:
         print(f"neurosim {args.command_name}: error: {exc}", file=sys.stderr)
         return 2

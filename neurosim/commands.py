@@ -129,6 +129,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                         "--source sinabs default; --no-norm-input for Sinabs models built with norm_input=False)")
     p.add_argument("--input-shape", type=shape_arg, default=None,
                    help="unbatched input shape for torch modules, e.g. 64 or 1,8,8")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="allow a .pt/.pth file that pickles a whole module: unpickling runs code from the file, "
+                        "so only for files you trust (default: weights-only loading, which refuses such files)")
 
 
 def load_model_of(args):
@@ -137,7 +140,8 @@ def load_model_of(args):
 
     return load_model(args.model, source=args.source, dt_s=args.dt_s, reset=args.reset,
                       reset_timing=args.reset_timing, spike_rule=args.spike_rule,
-                      norm_input=args.norm_input, input_shape=args.input_shape)
+                      norm_input=args.norm_input, input_shape=args.input_shape,
+                      trust_pickle=getattr(args, "trust_pickle", False))
 
 
 def load_array(path: str, what: str = "input array") -> np.ndarray:

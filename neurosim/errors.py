@@ -77,3 +77,7 @@ class ChipError(NeurosimError):
 
 class EnergyError(NeurosimError):
     """Event counts or a run time given to the energy model are invalid (unknown event, negative count)."""
+
+
+class LimitError(NeurosimError):
+    """A size (neurons, elements, timesteps, batch, file bytes) exceeds a resource limit of :mod:`neurosim.limits`."""
