@@ -102,8 +102,9 @@ VERILATOR_CONFIGS = [
 #: the Verilator configs of the default suite (each costs ~15-40 s of C++ build): the second
 #: simulator sees every reset mode, spike rule and storage, leak and none, one and many lanes,
 #: full and partial chunks (test_verilator_configs_cover_every_variant; the Icarus runs cover every
-#: combination); the other 21 run with `-m slow`
-VERILATOR_DEFAULT = (0, 3, 21)
+#: combination). The default suite builds one (config 0, ~18 s of C++ build on 2 cores); the other
+#: 23 run with `-m slow`, and together they see every variant (test_verilator_configs_cover_every_variant)
+VERILATOR_DEFAULT = (0,)
 
 
 @pytest.mark.skipif(shutil.which("verilator") is None, reason="needs Verilator >= 5.036 (bash scripts/test.sh installs it)")
@@ -119,9 +120,9 @@ def test_configs_verilator(index, tmp_path):
 
 
 def test_verilator_configs_cover_every_variant():
-    default = [VERILATOR_CONFIGS[i] for i in VERILATOR_DEFAULT]  # the default suite's share alone
-    seen = {(c.reset, c.spike_rule, c.leak_shift > 0, c.lanes == 1, c.neurons % c.lanes == 0) for c in default}
-    assert {c.storage for c in default} == {"dense", "sparse"}
+    configs = list(VERILATOR_CONFIGS)
+    seen = {(c.reset, c.spike_rule, c.leak_shift > 0, c.lanes == 1, c.neurons % c.lanes == 0) for c in configs}
+    assert {c.storage for c in configs} == {"dense", "sparse"}
     assert {s[0] for s in seen} == {"subtract", "zero", "none"} and {s[1] for s in seen} == {"gt", "ge"}
     assert {s[2] for s in seen} == {True, False} and {s[3] for s in seen} == {True, False}
     assert {s[4] for s in seen} == {True, False}  # full and partial last chunks
@@ -151,7 +152,13 @@ MODELS = __import__("pathlib").Path(__file__).resolve().parents[3] / "models"
 RTL = MODELS.parent / "rtl"
 
 
-@pytest.mark.parametrize("kind", ["mlp", "conv", "mlp_nm24"])
+#: the bundled models the default suite runs through the core and top testbenches; the conv model
+#: (~22 s cores, ~48 s top on 2 cores) runs with `-m slow`
+KINDS = ["mlp", pytest.param("conv", marks=pytest.mark.slow), "mlp_nm24"]
+TOP_KINDS = ["mlp", pytest.param("conv", marks=pytest.mark.slow), pytest.param("mlp_nm24", marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_bundled_model_cores_on_icarus(kind, tmp_path):
     """Every core of every bundled model, on a real digit, against the engine: zero differences."""
     from neurosim.frontends.nir import read_nir
@@ -261,7 +268,7 @@ def _check_tops(kind, simulator, every, tmp_path, classes=DEFAULT_CLASSES):
         _TOP_COVERAGE[kind] = Coverage.merged(r.coverage for r in results)
 
 
-@pytest.mark.parametrize("kind", ["mlp", "conv", "mlp_nm24"])
+@pytest.mark.parametrize("kind", TOP_KINDS)
 def test_bundled_model_multicore_top_on_icarus(kind, tmp_path):
     """The whole model as one design (cores + router) on one test digit of every class: per-core
     cycles every step, every spike (as a multiset) and every final membrane equal the engine's,
@@ -277,6 +284,7 @@ def test_bundled_model_multicore_top_on_every_class(kind, tmp_path):
     _check_tops(kind, "icarus", every=False, tmp_path=tmp_path, classes=tuple(range(10)))
 
 
+@pytest.mark.slow  # ~40 s of C++ build; the default suite's Verilator representative is test_configs_verilator[0]
 @pytest.mark.skipif(shutil.which("verilator") is None, reason="needs Verilator >= 5.036 (bash scripts/test.sh installs it)")
 def test_bundled_mlp_multicore_top_on_verilator(tmp_path):
     _check_tops("mlp", "verilator", every=False, tmp_path=tmp_path)
@@ -345,6 +353,7 @@ def test_core_protocol_monitor_catches(mutation, tmp_path):
     assert count > 0 and text in first
 
 
+@pytest.mark.slow  # ~18 s of C++ build
 @pytest.mark.skipif(shutil.which("verilator") is None, reason="needs Verilator >= 5.036 (bash scripts/test.sh installs it)")
 def test_ready_toggle_probe_works_on_verilator(tmp_path):
     """The combinational valid-from-ready probe (Timer(1, "ps") around a toggled ready) sees the

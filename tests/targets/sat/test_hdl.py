@@ -108,6 +108,7 @@ def test_injected_bug_is_caught(mutation, tmp_path):
         assert r.first_difference.endswith("acts.ready follows out.ready combinationally (out.ready=1 -> 1, =0 -> 0)")
 
 
+@pytest.mark.slow  # ~30 s of C++ build on 2 cores
 @needs_verilator
 def test_default_build_on_verilator(tmp_path):
     from neurosim.targets.sat.verify import run
