@@ -37,9 +37,9 @@ pip_q -e ".[test,hdl]"
 # installs, so installing them after the frameworks printed red "ERROR: pip's dependency resolver
 # ..." lines about the skipped requirements (harmless, but they looked like a failure).
 pip_q pbr loguru tqdm scipy
-pip_q --no-deps snntorch==1.0.0 norse==1.1.0 sinabs==3.1.3 spikingjelly==2.0.0 nirtorch==2.6
-echo "SNN frameworks installed with --no-deps: their skipped requirements (torchvision, torchaudio, nir<=1.0.4," \
-     "samna) are not needed; a later pip run or 'pip check' listing them as conflicts is expected."
+pip_q --no-deps snntorch==1.0.0 norse==1.1.0 sinabs==3.1.3 spikingjelly==2.0.0 nirtorch==2.6 neurobench==2.3.0
+echo "SNN frameworks and neurobench installed with --no-deps: their skipped requirements (torchvision, torchaudio," \
+     "nir<=1.0.4, samna, librosa, tonic) are not needed; a later pip run or 'pip check' listing them as conflicts is expected."
 
 # HDL simulator for the cocotb testbenches (Icarus Verilog from Debian).
 if ! command -v iverilog >/dev/null 2>&1; then
