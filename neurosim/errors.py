@@ -79,5 +79,14 @@ class EnergyError(NeurosimError):
     """Event counts or a run time given to the energy model are invalid (unknown event, negative count)."""
 
 
+class OutputPathError(NeurosimError):
+    """An output path (``--out``, ``--json``, ``--work``) cannot be written: empty, too long, a file where a
+    folder is expected or the reverse, under a file, or in a folder the user cannot write into."""
+
+
 class LimitError(NeurosimError):
     """A size (neurons, elements, timesteps, batch, file bytes) exceeds a resource limit of :mod:`neurosim.limits`."""
+
+
+class SweepError(NeurosimError):
+    """A sweep spec is invalid (unknown axis, bad or empty values, sampling) or a sweep cannot run or resume."""

@@ -187,3 +187,99 @@ def test_print_table_keeps_wide_cells():
     t.add_row("a-cell-much-wider-than-thirty-columns-of-output")
     print_table(con, t)
     assert "│ a-cell-much-wider-than-thirty-columns-of-output │" in buf.getvalue() and con.width == 30
+
+
+# -- the top-level handler: every failure is one line with its own exit status --------------------
+
+def _failing_info(monkeypatch, exc):
+    """Make `neurosim info` raise ``exc`` (the injected failure) when it runs."""
+    from neurosim import cli
+    from neurosim.commands import Command, add_model_options
+
+    def boom(args):
+        raise exc
+
+    monkeypatch.setitem(cli.COMMON, "info", Command("x", add_model_options, boom))
+
+
+def test_internal_error_is_one_line_with_exit_70(monkeypatch, capsys):
+    _failing_info(monkeypatch, ValueError("boom\nsecond line"))
+    assert main(["info", "m.nir"]) == 70
+    err = capsys.readouterr().err
+    assert re.fullmatch(r"neurosim info: internal error: ValueError: boom \(this is a bug in neurosim; rerun with "
+                        r"--debug for the traceback and report it to the neurosim developers \(with the command "
+                        r"line and the --debug output\)\)\n", err), err
+
+
+@pytest.mark.parametrize("argv", [["--debug", "info", "m.nir"], ["info", "m.nir", "--debug"]])
+def test_debug_prints_the_traceback_then_the_line(monkeypatch, capsys, argv):
+    _failing_info(monkeypatch, ValueError("boom"))
+    assert main(argv) == 70
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert re.search(r"\nneurosim info: internal error: ValueError: boom \(this is a bug", err)
+
+
+def test_debug_from_the_environment(monkeypatch, capsys):
+    _failing_info(monkeypatch, RuntimeError("x"))
+    monkeypatch.setenv("NEUROSIM_DEBUG", "1")
+    assert main(["info", "m.nir"]) == 70
+    assert capsys.readouterr().err.startswith("Traceback")
+
+
+def test_neurosim_error_stays_exit_2_without_traceback(monkeypatch, capsys):
+    from neurosim.errors import FormatError
+
+    _failing_info(monkeypatch, FormatError("file 'm.nir' is bad; fix it"))
+    assert main(["info", "m.nir"]) == 2
+    assert capsys.readouterr().err == "neurosim info: error: file 'm.nir' is bad; fix it\n"
+
+
+def test_keyboard_interrupt_is_one_line_with_exit_130(monkeypatch, capsys):
+    _failing_info(monkeypatch, KeyboardInterrupt())
+    assert main(["info", "m.nir"]) == 130
+    err = capsys.readouterr().err
+    assert re.fullmatch(r"neurosim info: error: interrupted \(Ctrl-C\); nothing was left half-written, rerun the "
+                        r"command to finish it\n", err), err
+
+
+def test_memory_error_is_one_line_with_exit_3(monkeypatch, capsys):
+    _failing_info(monkeypatch, MemoryError("Unable to allocate 75.0 GiB"))
+    assert main(["info", "m.nir"]) == 3
+    err = capsys.readouterr().err
+    assert re.fullmatch(r"neurosim info: error: out of memory \(Unable to allocate 75\.0 GiB\): the input fits "
+                        r"neurosim's resource limits but not this machine; use a smaller model, input, --timesteps "
+                        r"or --batch, or lower a limit with --limit NAME=VALUE\n", err), err
+
+
+def test_sigterm_removes_the_temporary_folder(monkeypatch, tmp_path, capsys):
+    """SIGTERM mid-write: exit 143, one line, the temporary output folder is gone, no report."""
+    import os
+    import signal
+
+    from neurosim.fileio import atomic_dir
+
+    def write_then_term(args):
+        with atomic_dir(tmp_path / "rep") as tmp:
+            (tmp / "report.json").write_text("{")
+            os.kill(os.getpid(), signal.SIGTERM)
+        return 0
+
+    from neurosim import cli
+    from neurosim.commands import Command, add_model_options
+
+    monkeypatch.setitem(cli.COMMON, "info", Command("x", add_model_options, write_then_term))
+    assert main(["info", "m.nir"]) == 143
+    assert re.fullmatch(r"neurosim info: error: terminated \(SIGTERM\); nothing was left half-written, rerun the "
+                        r"command to finish it\n", capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or callable(signal.getsignal(signal.SIGTERM))
+
+
+def test_usage_error_shortens_a_huge_value(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["sat", "rtl", "--out", "o", "--rows", "x" * 5000])
+    assert exc.value.code == 2
+    line = [ln for ln in capsys.readouterr().err.splitlines() if "error:" in ln][0]
+    assert re.fullmatch(r"neurosim sat rtl: error: argument --rows: invalid int value: 'x{106}\.\.\.x{40}' "
+                        r"\(5,000 characters\)", line), line

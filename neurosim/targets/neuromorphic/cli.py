@@ -28,15 +28,21 @@ def _configure_run(p):
     p.add_argument("--input", required=True, help="input .npy shaped [T, *input_shape] (spikes or currents)")
     p.add_argument("--out", required=True, help="output .npz: output_spikes, spikes/<node>, membrane/<node>")
     p.add_argument("--mode", choices=("float", "fixed"), default="float", help="numeric mode of the reference")
+    p.add_argument("--chip", default="neurosim-core",
+                   help="fixed mode: quantize a float model with this chip preset's arithmetic first (a name from "
+                        "`neurosim chips` or a preset TOML; default neurosim-core); a quantized model runs as it is")
 
 
 def _run(args) -> int:
     from rich.progress import Progress
 
-    from neurosim.fileio import atomic_path
+    from neurosim.fileio import atomic_path, check_output_file
     from neurosim.targets.neuromorphic.model.reference import run
 
+    out = check_output_file("--out", args.out, suffix=".npz")
     graph = load_model_of(args)
+    if args.mode == "fixed":
+        graph = quantized_for_fixed(graph, args.chip)
     x = load_array(args.input)
     con = console()
     with Progress(transient=True, console=con, disable=not con.is_terminal) as progress:
@@ -48,7 +54,6 @@ def _run(args) -> int:
     for name, st in result.state.items():
         for key, value in st.items():
             arrays[f"membrane/{name}" if key == "v" else f"{key}/{name}"] = value
-    out = Path(args.out)
     with atomic_path(out) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
@@ -58,6 +63,19 @@ def _run(args) -> int:
     per_neuron = spikes.reshape(spikes.shape[0], -1).sum(axis=0)
     con.print("output spike counts per neuron: " + " ".join(str(int(v)) for v in per_neuron[:32]))
     return 0
+
+
+def quantized_for_fixed(graph, chip: str):
+    """``graph`` ready for the engine's fixed mode: as it is when every spiking population and weighted
+    projection carries its fixed-point format, else quantized with preset ``chip``'s arithmetic (what
+    ``neurosim estimate`` does), so no command-line path needs the Python quantize pass."""
+    from neurosim.targets.neuromorphic.config import load_preset
+    from neurosim.targets.neuromorphic.estimate import _quantize_for
+
+    if (all(graph.nodes[n].fixed is not None for n in graph.spiking_populations())
+            and all(getattr(node, "weight_format", True) is not None for node in graph.nodes.values())):
+        return graph
+    return _quantize_for(graph, load_preset(chip)).graph
 
 
 # -- estimate -----------------------------------------------------------------------------------
@@ -88,9 +106,12 @@ def _configure_estimate(p):
 
 
 def _estimate(args) -> int:
+    from neurosim.fileio import REPORT_FILES, check_output_dir
     from neurosim.targets.neuromorphic.estimate import estimate
     from neurosim.targets.neuromorphic.report import print_summary, to_dict, write_report
 
+    if args.out is not None:
+        check_output_dir("--out", args.out, owned=REPORT_FILES)
     graph = load_model_of(args)
     x = None if args.input is None else load_array(args.input)
     con = console()
@@ -100,9 +121,9 @@ def _estimate(args) -> int:
                        neurons_per_core=args.neurons_per_core, mapping=args.mapping,
                        allow_overcapacity=args.allow_overcapacity)
     name = Path(args.model).stem
-    doc = write_report(est, args.out, model_name=name) if args.out else to_dict(est, name)
+    doc = write_report(est, args.out, model_name=name) if args.out is not None else to_dict(est, name)
     print_summary(doc, con)
-    if args.out:
+    if args.out is not None:
         con.print(f"wrote {Path(args.out) / 'report.json'} and {len(doc.get('plots', []))} plots", soft_wrap=True)
     return 0
 
@@ -148,24 +169,30 @@ def _configure_rtl(p):
     p.add_argument("--out", required=True, help="output folder: one subfolder per core with Verilog and manifest")
 
 
+#: what a `neurosim rtl --out` folder holds (an existing folder holding more is not replaced)
+RTL_FILES = ("core[0-9]*", "top", "cores.json")
+
+
 def _rtl(args) -> int:
-    from neurosim.fileio import write_text_atomic
+    from neurosim.fileio import atomic_dir, check_output_dir, write_text_atomic
     from neurosim.hdl.emit import verilog
     from neurosim.targets.neuromorphic.hdl import emit
     from neurosim.targets.neuromorphic.mapping import cores_of, top_of
 
+    check_output_dir("--out", args.out, owned=RTL_FILES)
     graph = load_model_of(args)
     designs, _ = cores_of(graph, _stimulus(graph, args))
     out = Path(args.out)
     rows = []
-    for d in designs:
-        extra = {"model": Path(args.model).name, "core": d.index, "population": d.population,
-                 "neurons": [d.neurons.start, d.neurons.stop], "axon_sources": d.sources.tolist()}
-        path = emit(d.config, out / f"core{d.index}", extra=extra, program=d.program)
-        rows.append({"core": d.index, "population": d.population, "verilog": str(path.relative_to(out)),
-                     "neurons": d.config.neurons, "axons": d.config.axons})
-    write_text_atomic(out / "top" / "neurosim_top.v", verilog(top_of(designs, _n_inputs(graph)), "neurosim_top"))
-    write_text_atomic(out / "cores.json", json.dumps(rows, indent=1) + "\n")
+    with atomic_dir(out, owned=RTL_FILES) as tmp:
+        for d in designs:
+            extra = {"model": Path(args.model).name, "core": d.index, "population": d.population,
+                     "neurons": [d.neurons.start, d.neurons.stop], "axon_sources": d.sources.tolist()}
+            path = emit(d.config, tmp / f"core{d.index}", extra=extra, program=d.program)
+            rows.append({"core": d.index, "population": d.population, "verilog": str(path.relative_to(tmp)),
+                         "neurons": d.config.neurons, "axons": d.config.axons})
+        write_text_atomic(tmp / "top" / "neurosim_top.v", verilog(top_of(designs, _n_inputs(graph)), "neurosim_top"))
+        write_text_atomic(tmp / "cores.json", json.dumps(rows, indent=1) + "\n")
     console().print(f"wrote {len(rows)} core(s) to {out}: " + ", ".join(f"{r['verilog']} ({r['neurons']} neurons, "
                                                                         f"{r['axons']} axons)" for r in rows)
                     + "; and the whole model with its router: top/neurosim_top.v")
@@ -253,7 +280,9 @@ def _verify(args) -> int:
     from neurosim.hdl.runner import SimulatorLog
     from neurosim.targets.neuromorphic.coverage import Coverage
     from neurosim.targets.neuromorphic.verify import verify_model, verify_model_top
+    from neurosim.fileio import check_output_dir
 
+    check_output_dir("--work", args.work)
     graph = load_model_of(args)
     x = _stimulus(graph, args)
     con = console()
@@ -304,11 +333,14 @@ def _configure_synth(p):
 
 
 def _synth(args) -> int:
-    from neurosim.fileio import write_text_atomic
+    from neurosim.fileio import check_output_dir, check_output_file, write_text_atomic
     from neurosim.hdl.synth import synthesize_design
     from neurosim.targets.neuromorphic.hdl.core import NeuromorphicCore
     from neurosim.targets.neuromorphic.mapping import cores_of, top_of
 
+    check_output_dir("--work", args.work)
+    if args.json is not None:
+        check_output_file("--json", args.json)
     graph = load_model_of(args)
     designs, _ = cores_of(graph, _stimulus(graph, args))
     con = console()
@@ -322,7 +354,7 @@ def _synth(args) -> int:
         reports.append({"core": core, "population": population, **r.as_dict()})
         con.print(f"{label}: {r.device}: {r.summary()}", style=None if r.fits else "red", highlight=False,
                   markup=False, soft_wrap=True)
-    if args.json:
+    if args.json is not None:
         write_text_atomic(args.json, json.dumps(reports, indent=1) + "\n")
     return 0 if all(r["fits"] for r in reports) else 1
 
@@ -361,9 +393,14 @@ def _configure_bench(p):
 
 
 def _bench(args) -> int:
-    from neurosim.fileio import write_text_atomic
+    from neurosim.fileio import check_output_dir, check_output_file, write_text_atomic
     from neurosim.targets.neuromorphic.bench import bench_engine, bench_models, parse_models
 
+    if args.out is not None:
+        check_output_dir("--out", args.out)
+    for flag, value in (("--json", args.json), ("--plot", args.plot)):
+        if value is not None:
+            check_output_file(flag, value)
     if args.what == "sanafe":
         from neurosim.targets.neuromorphic.bench import bench_sanafe
 
@@ -380,7 +417,7 @@ def _bench(args) -> int:
         results["scale_series"] = bench_models(models, scale=args.scale, seed=args.seed, chip=args.chip,
                                                board_chips=args.board_chips, timeout=args.model_timeout,
                                                plot=args.plot, log=console().print)
-    if args.json:
+    if args.json is not None:
         write_text_atomic(args.json, json.dumps(results, indent=1))
     return 0
 

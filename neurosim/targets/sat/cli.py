@@ -87,12 +87,21 @@ def config_of(args, nm: str | None = None):
     return SATConfig(**fields, acc_bits=args.acc_bits)
 
 
+#: what a `neurosim sat rtl --out` folder holds (an existing folder holding more is not replaced)
+RTL_FILES = ("*.v", "manifest.json")
+
+
 def _rtl(args) -> int:
+    from neurosim.fileio import atomic_dir, check_output_dir
     from neurosim.hdl.emit import emit_design
     from neurosim.targets.sat.hdl import TOP, describe, manifest_of, verilog_of
 
+    check_output_dir("--out", args.out, owned=RTL_FILES)
     cfg = config_of(args)
-    path = emit_design(args.out, TOP, verilog_of(cfg), manifest_of(cfg, getattr(args, "config", None)))
+    text, manifest = verilog_of(cfg), manifest_of(cfg, getattr(args, "config", None))
+    with atomic_dir(args.out, owned=RTL_FILES) as tmp:
+        name = emit_design(tmp, TOP, text, manifest).name
+    path = Path(args.out) / name
     console().print(f"wrote {path}: {cfg.rows} x {cfg.cols} PEs, {describe(cfg)}, {cfg.act_bits}-bit activations, "
                      f"{cfg.weight_bits}-bit weights, {cfg.acc_bits}-bit sums; and manifest.json")
     return 0
@@ -104,7 +113,9 @@ def _verify(args) -> int:
     from neurosim.hdl.runner import SimulatorLog
     from neurosim.targets.sat.hdl import describe
     from neurosim.targets.sat.verify import CAMPAIGN, verify_campaign
+    from neurosim.fileio import check_output_dir
 
+    check_output_dir("--work", args.work)
     if args.tiles < 1:
         raise SATConfigError(f"--tiles must be a positive integer, found {args.tiles!r}; give the number of random tiles")
     configs = (config_of(args),) if args.nm or args.groups or args.config else CAMPAIGN
@@ -179,7 +190,11 @@ def _synth(args) -> int:
     from neurosim.fileio import write_text_atomic
     from neurosim.hdl.synth import synthesize_design
     from neurosim.targets.sat.hdl import describe
+    from neurosim.fileio import check_output_dir, check_output_file
 
+    check_output_dir("--work", args.work)
+    if args.json is not None:
+        check_output_file("--json", args.json)
     cfg = config_of(args)
     con = console()
     reports = []
@@ -206,7 +221,7 @@ def _synth(args) -> int:
         con.print(f"grouped PE {describe(cfg)} over one-group PE {L}:{cfg.window} (same multipliers and window): "
                   f"LUT4 {delta(sparse_pe, one_group, 'luts')}, FF {delta(sparse_pe, one_group, 'ffs')}, "
                   f"DSP {sparse_pe['dsp'] - one_group['dsp']:+d}")
-    if args.json:
+    if args.json is not None:
         write_text_atomic(args.json, json.dumps({"config": dataclasses.asdict(cfg), "reports": reports}, indent=1) + "\n")
     return 0 if all(r["fits"] for r in reports) else 1
 
@@ -231,12 +246,45 @@ def _configure_study(p):
         p.add_argument(f"--no-{switch}", action="store_true", help=f"switch the {switch} dataflow optimisation off")
 
 
-def _study(args) -> int:
+def _study_steps(cfg, nm) -> int:
+    """The training steps :func:`~neurosim.targets.sat.study.study` models (dense, sparse, the
+    ablation's five switch settings sparse and dense, the pattern sweep): the progress bar's total."""
+    from neurosim.targets.sat.study import SWITCHES
+
+    sparse = nm[0] < nm[1]
+    patterns = set(cfg.patterns) | ({tuple(nm)} if sparse else set())
+    return 2 + (2 * (len(SWITCHES) + 2) if sparse else 0) + len(patterns - {tuple(nm)})
+
+
+def _progress_study(con, workload, cfg, nm, batch, dense_layers):
+    """Run the study with a progress bar over its training steps on a terminal (a long study: big
+    batch, big network), a spinner where ``study`` reports no progress, and nothing off a terminal."""
+    import inspect
+
     from neurosim.targets.sat.study import study
+
+    if not con.is_terminal or "progress" not in inspect.signature(study).parameters:
+        with status(con, "modelling the training step..."):
+            return study(workload, cfg, nm, batch, dense_layers=dense_layers)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("modelling training steps"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=con, transient=True) as bar:
+        task = bar.add_task("study", total=_study_steps(cfg, nm))
+        return study(workload, cfg, nm, batch, dense_layers=dense_layers,
+                     progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+
+def _study(args) -> int:
+    import time
+
+    from neurosim.fileio import REPORT_FILES, check_output_dir
     from neurosim.targets.sat.model.workload import load_workload
     from neurosim.targets.sat.config import load_config
     from neurosim.targets.sat.report import print_summary, to_dict, write_report
 
+    if args.out is not None:
+        check_output_dir("--out", args.out, owned=REPORT_FILES)
     cfg = load_config(args.config)
     off = {k.replace("-", "_"): False for k in ("interleave", "pregenerate", "offline-schedule")
            if getattr(args, f"no_{k.replace('-', '_')}")}
@@ -244,13 +292,15 @@ def _study(args) -> int:
         cfg = cfg.with_dataflow(**off)
     workload = load_workload(args.model, input_shape=args.input_shape)
     con = console()
-    with status(con, "modelling the training step..."):
-        result = study(workload, cfg, args.nm, args.batch, dense_layers=frozenset() if args.all_layers else None)
-    doc = write_report(result, args.out) if args.out else to_dict(result)
+    start = time.perf_counter()
+    result = _progress_study(con, workload, cfg, args.nm, args.batch, frozenset() if args.all_layers else None)
+    seconds = time.perf_counter() - start
+    doc = write_report(result, args.out) if args.out is not None else to_dict(result)
     print_summary(doc, con, top=args.top)
+    # the wall time goes to the terminal only: report.json is the same bytes for the same command
     con.print(f"[dim]modelled {len(result.ablation) * 2 + len(result.patterns) + 2} training steps in "
-              f"{result.seconds:.2f} s[/]")
-    if args.out:
+              f"{seconds:.2f} s[/]")
+    if args.out is not None:
         con.print(f"wrote {Path(args.out) / 'report.json'} and {len(doc.get('plots', []))} plots")
     return 0
 
@@ -270,13 +320,16 @@ def _bench(args) -> int:
     from neurosim.errors import SimulationError
     from neurosim.fileio import write_text_atomic
     from neurosim.targets.sat.bench import bench_sat
+    from neurosim.fileio import check_output_file
 
+    if args.json is not None:
+        check_output_file("--json", args.json)
     if len(args.scalesim_array) != 2:
         raise SimulationError(f"--scalesim-array takes rows,cols, found {args.scalesim_array!r}")
     results = bench_sat(args.network, batch=args.batch, repeats=args.repeats, scalesim_python=args.scalesim_python,
                         scalesim_array=tuple(args.scalesim_array), scalesim_layers=args.scalesim_layers,
                         log=console().print)
-    if args.json:
+    if args.json is not None:
         write_text_atomic(args.json, json.dumps(results, indent=1))
     return 0
 

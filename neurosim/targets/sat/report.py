@@ -3,9 +3,10 @@
 Schema ``neurosim-sat`` version :data:`SCHEMA_VERSION`; top-level keys: ``schema``, ``version``,
 ``model``, ``accelerator``, ``nm``, ``batch``, ``totals`` (dense and sparse step: cycles, time,
 utilisation, DRAM bytes, energy; speedup and the ideal bound), ``phases`` (per phase, dense and
-sparse), ``layers`` (per layer and phase), ``ablation``, ``patterns``, ``seconds``, ``plots``.
+sparse), ``layers`` (per layer and phase), ``ablation``, ``patterns``, ``plots``.
 Cycles are accelerator cycles, times seconds, energies pJ. ``report.json`` is written last and
-atomically, so a folder holding it is complete.
+atomically with its plots, so a folder holding it is complete; it holds no wall-clock time (the
+command prints the modelling time on the terminal), so the same command writes the same bytes.
 """
 
 from __future__ import annotations
@@ -70,7 +71,6 @@ def to_dict(s: SATStudy) -> dict:
         "ablation": [asdict(a) for a in s.ablation],
         "patterns": [{"nm": f"{p.nm[0]}:{p.nm[1]}", "cycles": p.cycles, "speedup": p.speedup, "ideal": p.ideal}
                      for p in s.patterns],
-        "seconds": s.seconds,
     }
 
 
