@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from neurosim.errors import NeurosimError, SimulationError
+from neurosim.errors import FormatError, NeurosimError, SimulationError
 
 
 @dataclass(frozen=True)
@@ -66,34 +66,96 @@ def status(con, text: str):
 
 
 # -- argument types -------------------------------------------------------------------------------
+#
+# Every numeric option goes through one of these types, so a bad value is an argparse error naming the
+# flag (argparse prefixes "argument --flag:") before any work starts. Limits that a user may raise with
+# ``--limit`` (timesteps, batch) are checked where the value is used, because ``--limit`` is applied
+# after parsing.
+
+def _shown(text: str, width: int = 40) -> str:
+    """``text`` as ``!r``, cut to ``width`` characters (a 5,000-character value is never echoed whole)."""
+    return repr(text) if len(text) <= width else repr(text[:width]) + f"... ({len(text):,} characters)"
+
+
+def _integer(text: str) -> int | None:
+    """The integer ``text`` spells (``64``, ``-5``, ``1e3``, ``2.0e4``), or None when it spells no integer.
+
+    Scientific notation is accepted when it is integral; exponents beyond 30 are refused before any
+    conversion, so ``1e999999999`` never builds a billion-digit integer."""
+    from decimal import Decimal, InvalidOperation
+
+    text = text.strip()
+    if len(text) > 40:
+        return None
+    try:
+        d = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not d.is_finite() or d.adjusted() > 30 or d != d.to_integral_value():
+        return None
+    return int(d)
+
 
 def shape_arg(text: str) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--input-shape must be integers like 64 or 1,8,8, found {text!r}") from None
-    if not shape or min(shape) <= 0:
-        raise argparse.ArgumentTypeError(f"--input-shape must be positive integers, found {text!r}")
-    return shape
+    """``--input-shape``: positive integers separated by commas or ``x`` (``64``, ``1,8,8``, ``3x224x224``)."""
+    parts = [v for v in text.replace("x", ",").split(",") if v.strip()]
+    values = [_integer(v) if v.strip().lstrip("+").isdigit() else None for v in parts]
+    if not parts or len(parts) > 8 or any(v is None for v in values):
+        raise argparse.ArgumentTypeError(f"expected up to 8 integers like 64 or 1,8,8, found {_shown(text)}")
+    if min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"expected positive integers like 64 or 1,8,8, found {_shown(text)}")
+    return tuple(values)
 
 
 def rate_arg(text: str) -> float:
+    """``--rate``: a spike probability per element and step, a finite number in [0, 1]."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--rate must be a number in [0, 1], found {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"--rate must be a spike probability in [0, 1], found {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a spike probability in [0, 1], found {_shown(text)}") from None
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a spike probability in [0, 1], found {_shown(text)}")
     return value
 
 
 def positive_int(text: str) -> int:
+    """An integer >= 1 (``1e3`` accepted when integral); sizes above a resource limit are refused where used."""
+    value = _integer(text)
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, found {_shown(text)}")
+    return value
+
+
+def nonneg_int(text: str) -> int:
+    """An integer >= 0 (e.g. ``--top 0``: every row; ``--acc-bits 0``: the minimum)."""
+    value = _integer(text)
+    if value is None or value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, found {_shown(text)}")
+    return value
+
+
+def seed_arg(text: str) -> int:
+    """A random seed: any integer. numpy seeds must be >= 0, so a negative seed maps to its unsigned 64-bit
+    two's-complement encoding (``-5`` -> ``2**64 - 5``): deterministic, and valid for every consumer."""
+    value = _integer(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, found {_shown(text)}")
+    return numpy_seed(value)
+
+
+def numpy_seed(seed: int) -> int:
+    """``seed`` as numpy accepts it: non-negative seeds unchanged, negative ones modulo ``2**64`` (see :func:`seed_arg`)."""
+    return seed if seed >= 0 else seed % 2**64
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (``--dt``): ``nan``, ``inf``, zero and negatives are refused."""
     try:
-        value = int(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, found {text!r}")
+        value = float("nan")
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, found {_shown(text)}")
     return value
 
 
@@ -117,7 +179,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", choices=sorted(profiles()), default=None,
                    help="NIR source profile: which framework exported the file (default: exact restore for "
                         "files neurosim wrote, else the NIR spec)")
-    p.add_argument("--dt", type=float, default=None, dest="dt_s", metavar="SECONDS",
+    p.add_argument("--dt", type=positive_float, default=None, dest="dt_s", metavar="SECONDS",
                    help="timestep used to discretise NIR time constants (overrides the profile)")
     p.add_argument("--reset", choices=("zero", "subtract", "none"), default=None, help="override the reset mode")
     p.add_argument("--reset-timing", choices=("immediate", "delayed"), default=None, help="override the reset timing")
@@ -144,12 +206,85 @@ def load_model_of(args):
                       trust_pickle=getattr(args, "trust_pickle", False))
 
 
+#: dtype kinds an input array may have: bool, signed and unsigned integers, real floats
+ARRAY_KINDS = "biuf"
+
+
 def load_array(path: str, what: str = "input array") -> np.ndarray:
-    """One ``.npy`` array, never unpickled; a clear error for anything else."""
+    """One ``.npy`` array read without ever unpickling or evaluating anything beyond its header dict.
+
+    The one boundary of array files: the header is read first (``numpy.lib.format``); a file that is
+    not a ``.npy`` (empty, an ``.npz``, a directory, a malformed or hostile header), a dtype that is
+    not bool/integer/real (structured, string, bytes, object, complex, datetime, timedelta), an
+    element count above the ``elements`` limit (:mod:`neurosim.limits`) and a file shorter than its
+    header declares are all refused *before* any data is allocated or read. The values (finite,
+    in range, the shape the model wants) are checked by the engine's input check
+    (:func:`neurosim.targets.neuromorphic.model.reference.check_input_array`), which the Python API
+    shares."""
+    import os
+    import stat
+
+    from numpy.lib import format as npf
+
+    from neurosim import limits
+
+    name = str(path)
+    fix = "save it with numpy.save(path, x) as [T, *input_shape]"
+    shown = _shown(name, 200)
     try:
-        x = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise SimulationError(f"cannot read {what} {path!r}: {exc}; save it with numpy.save as [T, *input_shape]") from None
-    if isinstance(x, np.lib.npyio.NpzFile):
-        raise SimulationError(f"{what} {path!r} is an .npz archive; give one .npy array shaped [T, *input_shape]")
-    return x
+        if os.path.exists(name) and not stat.S_ISREG(os.stat(name).st_mode):  # before open(): a FIFO blocks it
+            raise FormatError(f"{what} {shown} is not a regular file (a directory, pipe or device); {fix}")
+        fh = open(name, "rb")
+    except (OSError, ValueError) as exc:  # ValueError: a path with a NUL byte
+        raise FormatError(f"cannot read {what} {shown} ({getattr(exc, 'strerror', None) or exc}); {fix}") from None
+    with fh:
+        try:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):  # a pipe or device could block or never end
+                raise FormatError(f"{what} {shown} is not a regular file; {fix}")
+            size = st.st_size
+            limits.check("file_bytes", size, f"{what} {shown}")
+            magic = fh.read(6)
+        except OSError as exc:  # e.g. a directory on some systems
+            raise FormatError(f"cannot read {what} {shown} ({exc.strerror or exc}); {fix}") from None
+        if magic[:4] == b"PK\x03\x04":
+            raise FormatError(f"{what} {shown} is an .npz archive; give one .npy array ({fix})")
+        if not magic:
+            raise FormatError(f"{what} {shown} is empty (0 bytes); {fix}")
+        if magic != b"\x93NUMPY":
+            raise FormatError(f"{what} {shown} is not a numpy .npy file (it starts with {magic!r}, not the "
+                                  f".npy magic b'\\x93NUMPY'); {fix}")
+        fh.seek(0)
+        try:
+            version = npf.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = npf.read_array_header_1_0(fh)
+            elif version in ((2, 0), (3, 0)):
+                shape, fortran, dtype = npf.read_array_header_2_0(fh)
+            else:
+                raise ValueError(version)
+        except Exception:  # noqa: BLE001 - any failure to parse a hostile header is one answer: not a .npy
+            # numpy's messages quote the parser's internals (``<ast.BoolOp object at 0x...>``): name the file
+            raise FormatError(f"{what} {shown} is not a numpy .npy file: its header is malformed or truncated "
+                                  f"(it must be a dict of 'descr', 'fortran_order' and 'shape'); {fix}") from None
+        if not isinstance(dtype, np.dtype) or dtype.kind not in ARRAY_KINDS or dtype.fields or dtype.subdtype:
+            raise SimulationError(f"{what} {shown} has dtype {str(dtype)!r}; inputs must be bool, integer or real "
+                                  f"float numbers (spike counts or currents): convert it, e.g. x.astype(numpy.float32)")
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+            raise FormatError(f"{what} {shown} declares shape {shape!r} in its header; a .npy shape holds integers "
+                              f">= 0: the file is corrupt ({fix})")
+        count = 1
+        for n in shape:
+            count *= int(n)
+        limits.check("elements", count, f"{what} {shown} (shape {tuple(shape)!r})")
+        need = count * dtype.itemsize
+        have = size - fh.tell()
+        if have < need:
+            raise FormatError(f"{what} {shown} is truncated: its header declares shape {tuple(shape)!r} of "
+                                  f"{str(dtype)!r} ({need:,} bytes of data) but the file holds {max(0, have):,}; "
+                                  f"{fix}")
+        data = fh.read(need)
+    if len(data) < need:  # the file shrank while it was read
+        raise FormatError(f"{what} {shown} is truncated ({len(data):,} of {need:,} bytes of data); {fix}")
+    x = np.frombuffer(data, dtype=dtype, count=count)
+    return x.reshape(shape, order="F" if fortran else "C").copy()

@@ -62,6 +62,15 @@ from neurosim.targets.neuromorphic.events import EVENTS
 
 PRESET_DIR = Path(__file__).with_name("presets")
 
+#: Upper bounds of a preset's numbers, far above any chip yet far below overflow, so a typo or a
+#: hostile file (1e308 pJ per event) is refused by name instead of pricing a run at "inf J".
+#: Per-event energies (pJ) and latencies (ns), static power (W), timestep (s), barriers (ns):
+MAX_PER_EVENT = 1e9
+#: structural integers (neurons, axons, cores, mesh, chips, bits, cycles): int32 range
+MAX_STRUCTURAL = 2**31 - 1
+#: real structural fields (clock_hz)
+MAX_REAL = 1e12
+
 
 class Constant(shared.Constant):
     """A chip's hardware constant (see :class:`neurosim.constants.Constant`); an invalid one raises :class:`ChipError`.
@@ -171,11 +180,14 @@ class ChipPreset:
                 continue
             if spec.kind in ("int", "int0"):
                 minimum = 1 if spec.kind == "int" else 0
-                if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-                    raise ChipError(f"{chip} field {fname!r} must be an integer >= {minimum}, found {value!r}")
+                if (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum
+                        or value > MAX_STRUCTURAL):
+                    raise ChipError(f"{chip} field {fname!r} must be an integer in [{minimum}, {MAX_STRUCTURAL:,}], "
+                                    f"found {value!r}")
             elif spec.kind == "real":
-                if not is_real(value) or value <= 0:
-                    raise ChipError(f"{chip} field {fname!r} must be a positive finite number, found {value!r}")
+                if not is_real(value) or value <= 0 or value > MAX_REAL:
+                    raise ChipError(f"{chip} field {fname!r} must be a finite number in (0, {MAX_REAL:g}], "
+                                    f"found {value!r}")
             elif value not in spec.choices:
                 raise ChipError(f"{chip} field {fname!r} must be one of {spec.choices!r}, found {value!r}")
         if self.timing == "cycles":
@@ -233,9 +245,9 @@ class ChipPreset:
             if const.unit != unit:
                 raise ChipError(f"{chip} {table}[{event!r}] unit must be {unit!r}, found {const.unit!r}; "
                                 f"convert the value to {unit}")
-            if const.value is not None and (not is_real(const.value) or const.value < 0):
-                raise ChipError(f"{chip} {table}[{event!r}] must be a finite number >= 0 or unknown, "
-                                f"found {const.value!r}")
+            if const.value is not None and (not is_real(const.value) or not 0 <= const.value <= MAX_PER_EVENT):
+                raise ChipError(f"{chip} {table}[{event!r}] must be a finite number in [0, {MAX_PER_EVENT:g}] {unit} "
+                                f"or unknown, found {const.value!r}; give the constant in {unit}")
         if require_all:
             missing = [e for e in EVENTS if e not in entries]
             if missing:
@@ -251,10 +263,11 @@ class ChipPreset:
         if const.unit != unit:
             raise ChipError(f"{chip} field {fname!r} unit must be {unit!r}, found {const.unit!r}; convert the value to {unit}")
         if const.value is not None:
-            bad = not is_real(const.value) or const.value < 0 or (positive and const.value == 0)
+            bad = (not is_real(const.value) or const.value < 0 or (positive and const.value == 0)
+                   or const.value > MAX_PER_EVENT)
             if bad:
                 raise ChipError(f"{chip} field {fname!r} must be a finite number {'> 0' if positive else '>= 0'} "
-                                f"or unknown, found {const.value!r}")
+                                f"and <= {MAX_PER_EVENT:g} {unit}, or unknown, found {const.value!r}")
 
     def __hash__(self) -> int:
         # The dict fields are unhashable; hash a subset of fields (equal presets have equal subsets).

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neurosim.errors import SimulationError
+from neurosim.errors import EnergyError, SimulationError
 from neurosim.ir.graph import Graph
 from neurosim.ir.nodes import SpikingPopulation
 
@@ -120,12 +120,26 @@ def on_board(chip, chips: int):
 
 
 def poisson_input(shape: tuple[int, ...], steps: int, rate: float, seed: int) -> np.ndarray:
-    """Bernoulli spikes with probability ``rate`` per element and step (seeded)."""
-    if not (isinstance(rate, (int, float)) and 0.0 <= rate <= 1.0):
+    """Bernoulli spikes with probability ``rate`` per element and step (seeded).
+
+    Any integer is a seed: a negative one maps to its unsigned 64-bit encoding
+    (:func:`neurosim.commands.numpy_seed`), as numpy takes only seeds >= 0. ``steps`` is checked
+    against the ``timesteps`` limit and ``steps x shape`` against ``elements`` before allocating."""
+    import math
+
+    from neurosim import limits
+    from neurosim.commands import numpy_seed
+
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) or not 0.0 <= rate <= 1.0:
         raise SimulationError(f"--rate must be a spike probability per step in [0, 1], found {rate!r}")
-    if not (isinstance(steps, (int, np.integer)) and steps >= 1):
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise SimulationError(f"--timesteps must be a positive integer, found {steps!r}")
-    rng = np.random.default_rng(seed)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise SimulationError(f"--seed must be an integer, found {seed!r}")
+    limits.check("timesteps", int(steps), f"--timesteps {int(steps)}")
+    limits.check("elements", int(steps) * math.prod(int(d) for d in shape),
+                 f"the Poisson input of {int(steps)} steps x shape {tuple(shape)!r}")
+    rng = np.random.default_rng(numpy_seed(int(seed)))
     return (rng.random((steps, *shape)) < rate).astype(np.int64)
 
 
@@ -171,7 +185,12 @@ def estimate(graph: Graph, chip, inputs=None, *, rate: float = 0.1, timesteps: i
     if len(graph.inputs) != 1:
         raise SimulationError(f"estimate needs a single-input model, found inputs {graph.inputs!r}")
     in_shape = graph.nodes[graph.inputs[0]].shape
-    x = poisson_input(in_shape, timesteps, rate, seed) if inputs is None else np.asarray(inputs)
+    if inputs is None:
+        x = poisson_input(in_shape, timesteps, rate, seed)
+    else:
+        from neurosim.targets.neuromorphic.model.reference import check_input_array
+
+        x = check_input_array(inputs, graph.inputs[0])
     notes: list[str] = []
     if inputs is None:
         notes.append(f"input: Poisson spikes, rate {rate} per element and step, {timesteps} steps, seed {seed}")
@@ -247,7 +266,23 @@ def estimate(graph: Graph, chip, inputs=None, *, rate: float = 0.1, timesteps: i
     )
     est.synops = synops_estimate(hw_graph, res, chip)
     est.synops_by_step_core_pj, est.synops_by_layer_pj = _synops_split(hw_graph, res, est.synops)
+    _check_finite(est)
     return est
+
+
+def _check_finite(est: Estimate) -> None:
+    """Refuse a result that overflowed: a total energy or latency of inf/nan is no answer (a preset
+    with absurd constants, e.g. 1e308 pJ per event, would otherwise report "inf J" and exit 0)."""
+    import math
+
+    figures = {"total energy (cycle method)": est.total_pj, "static energy": est.static_pj,
+               "op-count energy (synops method)": est.synops.get("energy_pj", 0.0), "latency": est.latency_s}
+    figures.update({f"energy of event {ev!r}": v for ev, v in est.energy_by_event_pj.items()})
+    for what, value in figures.items():
+        if not math.isfinite(float(value)):
+            raise EnergyError(f"chip {est.chip.name!r}: the {what} of this run is {float(value)!r} (it overflowed); "
+                              f"the preset's energy or latency constants are out of any physical range: fix them "
+                              f"(per-event energies are pJ, latencies ns)")
 
 
 # -- quantization effect ----------------------------------------------------------------------------

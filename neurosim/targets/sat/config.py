@@ -46,14 +46,18 @@ class Constant(shared.Constant):
     error = SATConfigError
 
 
-def _int(unit: str) -> Any:
-    """A structural field of :class:`AcceleratorConfig`: an integer >= 1 in ``unit``, read from ``[field]``."""
-    return dataclasses.field(metadata={"kind": "int", "unit": unit})
+def _int(unit: str, maximum: int) -> Any:
+    """A structural field of :class:`AcceleratorConfig`: an integer in ``[1, maximum]`` in ``unit``, read from
+    ``[field]``. The maxima lie far above any built accelerator and far below the sizes at which the cycle
+    model's int64 arithmetic or its loops would overflow or run for hours: a typo or a hostile file
+    (``rows = 1e11``) is refused by name."""
+    return dataclasses.field(metadata={"kind": "int", "unit": unit, "max": maximum})
 
 
-def _real(unit: str, zero_ok: bool = False) -> Any:
-    """A real field of :class:`AcceleratorConfig`: a finite number > 0 (>= 0 if ``zero_ok``) in ``unit``."""
-    return dataclasses.field(metadata={"kind": "real", "unit": unit, "zero_ok": zero_ok})
+def _real(unit: str, maximum: float, zero_ok: bool = False) -> Any:
+    """A real field of :class:`AcceleratorConfig`: a finite number > 0 (>= 0 if ``zero_ok``) and <= ``maximum``
+    in ``unit`` (see :func:`_int` for the maxima)."""
+    return dataclasses.field(metadata={"kind": "real", "unit": unit, "zero_ok": zero_ok, "max": maximum})
 
 
 def _switch() -> Any:
@@ -67,26 +71,26 @@ class AcceleratorConfig:
 
     name: str
     description: str
-    rows: int = _int("PEs")
-    cols: int = _int("PEs")
-    lanes: int = _int("multipliers/PE")
-    window: int = _int("activations")
+    rows: int = _int("PEs", 2**16)
+    cols: int = _int("PEs", 2**16)
+    lanes: int = _int("multipliers/PE", 2**12)
+    window: int = _int("activations", 2**16)
     patterns: tuple[tuple[int, int], ...]
-    clock_hz: float = _real("Hz")
-    act_bits: int = _int("bits")
-    weight_bits: int = _int("bits")
-    acc_bits: int = _int("bits")
-    ifmap_buffer_bytes: int = _int("bytes")
-    weight_buffer_bytes: int = _int("bytes")
-    ofmap_buffer_bytes: int = _int("bytes")
-    dram_bytes_per_s: float = _real("B/s")
-    vector_lanes: int = _int("elements/cycle")
-    generator_lanes: int = _int("weights/cycle")
-    mac_pj: float = _real("pJ")
-    vector_op_pj: float = _real("pJ", zero_ok=True)
-    sram_pj_per_byte: float = _real("pJ")
-    dram_pj_per_byte: float = _real("pJ")
-    static_w: float = _real("W", zero_ok=True)
+    clock_hz: float = _real("Hz", 1e11)
+    act_bits: int = _int("bits", 64)
+    weight_bits: int = _int("bits", 64)
+    acc_bits: int = _int("bits", 128)
+    ifmap_buffer_bytes: int = _int("bytes", 2**40)
+    weight_buffer_bytes: int = _int("bytes", 2**40)
+    ofmap_buffer_bytes: int = _int("bytes", 2**40)
+    dram_bytes_per_s: float = _real("B/s", 1e15)
+    vector_lanes: int = _int("elements/cycle", 2**20)
+    generator_lanes: int = _int("weights/cycle", 2**20)
+    mac_pj: float = _real("pJ", 1e9)
+    vector_op_pj: float = _real("pJ", 1e9, zero_ok=True)
+    sram_pj_per_byte: float = _real("pJ", 1e9)
+    dram_pj_per_byte: float = _real("pJ", 1e9)
+    static_w: float = _real("W", 1e6, zero_ok=True)
     interleave: bool = _switch()
     pregenerate: bool = _switch()
     offline_schedule: bool = _switch()
@@ -100,6 +104,9 @@ class AcceleratorConfig:
                     f"accelerator {self.name!r}: {f} must be an integer >= 1 ({meta['unit']}), found {v!r}; fix the "
                     f"config file"
                 )
+            if v > meta["max"]:
+                raise SATConfigError(f"accelerator {self.name!r}: {f} must be at most {meta['max']:,} ({meta['unit']}), "
+                                     f"found {v!r}; fix the config file")
         for f, meta in _REAL_FIELDS.items():
             v = getattr(self, f)
             if (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
@@ -109,6 +116,9 @@ class AcceleratorConfig:
                     f"{'>= 0' if meta['zero_ok'] else '> 0'} ({meta['unit']}), found {v!r}; fix the "
                     f"config file"
                 )
+            if v > meta["max"]:
+                raise SATConfigError(f"accelerator {self.name!r}: {f} must be at most {meta['max']:g} ({meta['unit']}), "
+                                     f"found {v!r}; fix the config file")
         for f in _SWITCHES:
             if not isinstance(getattr(self, f), bool):
                 raise SATConfigError(f"accelerator {self.name!r}: dataflow.{f} must be true or false, "
@@ -189,7 +199,13 @@ def load_config(name_or_path: str | Path = DEFAULT) -> AcceleratorConfig:
     if not path.is_file():
         raise SATConfigError(f"accelerator config {str(path)!r} does not exist; check the path")
     data = read_toml(path, f"accelerator config {str(path)!r}", SATConfigError, fix="fix the file")
-    kw: dict[str, Any] = {"name": str(data.get("name", path.stem)), "description": str(data.get("description", ""))}
+    where = str(path)
+    kw: dict[str, Any] = {"name": data.get("name", path.stem), "description": data.get("description", "")}
+    for key in ("name", "description", "reference"):
+        value = data.get(key, kw.get(key, ""))
+        if not isinstance(value, str) or (key == "name" and not value.strip()):
+            raise SATConfigError(f"{where}: {key} must be a {'non-empty ' if key == 'name' else ''}string, "
+                                 f"found {value!r}; fix the file")
     constants: dict[str, Constant] = {}
     for key, meta in (*_INT_FIELDS.items(), *_REAL_FIELDS.items()):
         constants[key] = Constant.from_table(str(path), key, data.get(key), unit=meta["unit"], kind=meta["kind"],
@@ -202,7 +218,16 @@ def load_config(name_or_path: str | Path = DEFAULT) -> AcceleratorConfig:
         kw["patterns"] = tuple(parse_nm(p) for p in pats["value"])
     except NMError as exc:
         raise SATConfigError(f"{path}: [patterns]: {exc}") from None
+    extra = sorted(set(pats) - shared.ENTRY_KEYS)
+    if extra:
+        raise SATConfigError(f"{where}: [patterns] has unknown key(s) {extra!r}; expected {sorted(shared.ENTRY_KEYS)!r}")
     flow = data.get("dataflow", {})
+    if not isinstance(flow, dict):
+        raise SATConfigError(f"{where}: [dataflow] must be a table of switches ({', '.join(_SWITCHES)}), found "
+                             f"{flow!r}; write it as [dataflow] with key = true/false lines")
+    unknown_flow = sorted(set(flow) - set(_SWITCHES))
+    if unknown_flow:
+        raise SATConfigError(f"{where}: [dataflow] has unknown key {unknown_flow[0]!r}; known: {', '.join(_SWITCHES)}")
     for key in _SWITCHES:
         if key in flow:
             kw[key] = flow[key]

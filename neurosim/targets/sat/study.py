@@ -67,7 +67,15 @@ def study(workload: Workload, cfg: AcceleratorConfig, nm: tuple[int, int], batch
     """Run the dense and N:M steps, and (optionally) the ablation and the pattern sweep.
 
     ``dense_layers``: GEMM layers kept dense (default: the first and the last weighted layer).
+    ``batch`` is checked against the ``batch`` limit (:mod:`neurosim.limits`) first: the model's loop
+    over reduction tiles of the weight-gradient GEMMs grows linearly with the batch.
     """
+    from neurosim import limits
+    from neurosim.errors import SATConfigError
+
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise SATConfigError(f"--batch must be a positive integer, found {batch!r}")
+    limits.check("batch", batch, f"--batch {batch}")
     start = time.perf_counter()
 
     def step(c: AcceleratorConfig, p: tuple[int, int]) -> StepResult:

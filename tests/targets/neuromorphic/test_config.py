@@ -245,7 +245,7 @@ def test_required_structural_constant_cannot_be_unknown(tmp_path):
 def test_bad_structural_values_in_toml(tmp_path):
     text = _loihi_text().replace("[neurons_per_core]\nvalue = 1024", "[neurons_per_core]\nvalue = 0")
     with pytest.raises(ChipError, match=r"^preset file '.*': chip 'variant' field 'neurons_per_core' must be an "
-                                        r"integer >= 1, found 0$"):
+                                        r"integer in \[1, 2,147,483,647\], found 0$"):
         load_preset(_variant(tmp_path, text))
     text = _loihi_text().replace('[timing]\nvalue = "event_latency"', '[timing]\nvalue = "async"')
     with pytest.raises(ChipError, match=r"^preset file '.*': chip 'variant' field 'timing' must be one of "

@@ -334,7 +334,8 @@ def test_engine_accumulator_overflow_matches_reference_error():
     fx = NeuronFixedPoint(state=FixedPoint(8, 0), leak="none", acc_width=8)
     g = Graph.chain([("input", Input(shape=(4,))), ("fc", Dense(weight=np.full((1, 4), 100.0), weight_format=FixedPoint(8, 0))),
                      ("pop", IF(shape=(1,), threshold=50.0, fixed=fx)), ("output", Output(shape=(1,)))])
-    with pytest.raises(FixedPointError, match=r"^node 'pop': synaptic input sum 200 at step 1 overflows the accumulator;"):
+    with pytest.raises(FixedPointError, match=r"^node 'pop': synaptic input sum 200 at step 1 overflows the 8-bit accumulator of the fixed-point "
+                       r"model; scale the input down, or quantize with wider accumulators \(acc_bits\)$"):
         simulate(g, tiny_chip(), np.array([[1, 0, 0, 0], [1, 1, 0, 0]]))
 
 

@@ -167,7 +167,8 @@ def test_accumulator_overflow_is_an_error_not_a_wrap():
     g = chain(4, w, IF(shape=(1,), threshold=50.0, fixed=fx))
     g = g.replace(nodes={**g.nodes, "fc": Dense(weight=w, weight_format=FixedPoint(8, 0))})
     assert run(g, np.array([[1, 0, 0, 0]]), mode="fixed").output_spikes.tolist() == [[1]]
-    with pytest.raises(Exception, match=r"^node 'pop': synaptic input sum 200 overflows the 8-bit accumulator;"):
+    with pytest.raises(Exception, match=r"^node 'pop': synaptic input sum 200 overflows the 8-bit accumulator of the fixed-point model; "
+                       r"scale the input down, or quantize with wider accumulators \(acc_bits\)$"):
         run(g, np.array([[1, 1, 0, 0]]), mode="fixed")
 
 
@@ -202,7 +203,7 @@ def test_wrong_input_shape(rng):
 
 def test_zero_steps(rng):
     g = chain(3, rng.normal(size=(2, 3)), LIF(shape=(2,)))
-    with pytest.raises(SimulationError, match=r"^the input has 0 timesteps; give at least one$"):
+    with pytest.raises(SimulationError, match=r"^input 'input' has 0 timesteps \(shape \(0, \d+\)\); give at least one step along the first axis$"):
         run(g, np.zeros((0, 3)))
 
 

@@ -169,8 +169,11 @@ def _bias(node, mode: str) -> np.ndarray | None:
 
 def compile_graph(graph: Graph, mode: str = "fixed") -> CompiledNetwork:
     """Lower ``graph`` (see module docstring). Raises UnsupportedError for nodes the core cannot run."""
+    from neurosim.targets.neuromorphic.model.reference import check_graph_size
+
     if mode not in ("float", "fixed"):
         raise SimulationError(f"mode must be 'float' or 'fixed', found {mode!r}")
+    check_graph_size(graph)
     shapes = graph.shapes
     inputs = graph.inputs
     pops = tuple(graph.spiking_populations())
@@ -192,10 +195,10 @@ def compile_graph(graph: Graph, mode: str = "fixed") -> CompiledNetwork:
             node = graph.nodes[name]
             if isinstance(node, SpikingPopulation) and node.fixed is None:
                 raise SimulationError(f"node {name!r} has no fixed-point spec; fixed mode needs a quantized graph "
-                                      f"(run neurosim.passes.quantize first)")
+                                      f"(on the command line `neurosim estimate --chip NAME` quantizes it with the chip's arithmetic; in Python call neurosim.passes.quantize(graph) first)")
             if isinstance(node, (Dense, SparseCSR, NMSparse, Conv1d, Conv2d)) and node.weight_format is None:
                 raise SimulationError(f"node {name!r} has no weight_format; fixed mode needs a quantized graph "
-                                      f"(run neurosim.passes.quantize first)")
+                                      f"(on the command line `neurosim estimate --chip NAME` quantizes it with the chip's arithmetic; in Python call neurosim.passes.quantize(graph) first)")
     sources = (*inputs, *pops)
     sizes = {n: int(np.prod(shapes[n])) for n in sources}
     offsets: dict[str, int] = {}
@@ -317,7 +320,7 @@ def _parameters(graph, mode, pops, offsets, sizes, n_inputs, n_total, program, n
             fx = node.fixed
             if fx is None:
                 raise SimulationError(f"node {p!r} has no fixed-point spec; fixed mode needs a quantized graph "
-                                      f"(run neurosim.passes.quantize first)")
+                                      f"(on the command line `neurosim estimate --chip NAME` quantizes it with the chip's arithmetic; in Python call neurosim.passes.quantize(graph) first)")
             if cuba and node.current_lag != 0:
                 raise UnsupportedError(f"node {p!r}: CubaLIF current_lag=1 has no hardware realisation")
             scale = 2.0 ** fx.state.frac_bits

@@ -146,7 +146,7 @@ class _Builder:
             return 1.0
         if node.weight_format is None:
             raise SimulationError(f"node {name!r} has no weight_format; fixed mode needs a quantized graph "
-                                  f"(run neurosim.passes.quantize first)")
+                                  f"(on the command line `neurosim estimate --chip NAME` quantizes it with the chip's arithmetic; in Python call neurosim.passes.quantize(graph) first)")
         return 2.0 ** node.weight_format.frac_bits
 
     def _csr(self, name, node, base) -> int:

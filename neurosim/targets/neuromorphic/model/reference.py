@@ -72,6 +72,69 @@ from neurosim.ir.nodes.neurons import representable
 
 MODES = ("float", "fixed")
 
+#: the largest input magnitude the simulators take: an int32 input code. Spike counts and input
+#: currents of real models are orders of magnitude below it; a larger value (``1e300``) can only
+#: overflow the fixed-point accumulators or turn the float membranes into inf/nan.
+INPUT_MAX = 2**31 - 1
+
+
+def _at(index) -> str:
+    return "[" + ", ".join(str(int(i)) for i in index) + "]"
+
+
+def overflow_message(node: str, value, acc_width: int | None, step: int | None = None) -> str:
+    """The one message of a fixed-point accumulator overflow (engine and reference alike): the sum in
+    short form when it is huge, and the fixes a command-line user and a Python user each have."""
+    v = float(value)
+    shown = f"{int(v)}" if abs(v) < 1e15 else f"{v:.4g}"
+    at = "" if step is None else f" at step {step}"
+    width = "" if acc_width is None else f"{acc_width}-bit "
+    return (f"node {node!r}: synaptic input sum {shown}{at} overflows the {width}accumulator of the fixed-point "
+            f"model; scale the input down, or quantize with wider accumulators (acc_bits)")
+
+
+def check_input_array(arr, name: str) -> np.ndarray:
+    """The one value check of an input array, shared by the CLI (after
+    :func:`neurosim.commands.load_array`), the reference simulator (:func:`run`), the engine
+    (:func:`~neurosim.targets.neuromorphic.model.simulate.simulate`) and ``estimate``.
+
+    Returns ``arr`` as an ndarray; raises :class:`SimulationError` naming input ``name`` when its dtype
+    is not bool/integer/real float (complex values would lose their imaginary part, strings,
+    bytes, datetimes and objects be coerced), when it has no time axis, 0 timesteps or more than the
+    ``timesteps`` limit (:mod:`neurosim.limits`), or when a value
+    is not finite or beyond :data:`INPUT_MAX` (shown in short form, with its index)."""
+    try:
+        arr = np.asarray(arr)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise SimulationError(f"input {name!r} is not an array of numbers ({str(exc)[:120]}); give a numpy array "
+                              f"shaped [T, *input_shape]") from None
+    if arr.dtype.kind not in "biuf" or arr.dtype.fields is not None:
+        raise SimulationError(f"input {name!r} has dtype {str(arr.dtype)!r}; inputs must be bool, integer or real "
+                              f"float numbers (spike counts or currents): convert it, e.g. x.astype(numpy.float32)")
+    if arr.ndim == 0:
+        raise SimulationError(f"input {name!r} is a scalar ({arr.item()!r}); give an array shaped [T, *input_shape] "
+                              f"(the first axis is time)")
+    if arr.shape[0] == 0:
+        raise SimulationError(f"input {name!r} has 0 timesteps (shape {arr.shape!r}); give at least one step "
+                              f"along the first axis")
+    from neurosim import limits
+
+    limits.check("timesteps", int(arr.shape[0]), f"input {name!r}")
+    if arr.dtype.kind == "f" and arr.size:
+        finite = np.isfinite(arr)
+        if not finite.all():
+            idx = np.argwhere(~finite)[0]
+            raise SimulationError(f"input {name!r} holds {float(arr[tuple(idx)])!r} at {_at(idx)}; inputs must be "
+                                  f"finite numbers: fix or drop the non-finite values")
+    if arr.dtype.kind in "iuf" and arr.size:
+        big = np.abs(arr.astype(np.float64, copy=False)) > INPUT_MAX
+        if big.any():
+            idx = np.argwhere(big)[0]
+            raise SimulationError(f"input {name!r} holds {float(arr[tuple(idx)]):.4g} at {_at(idx)}, beyond the "
+                                  f"simulators' input range of +-{INPUT_MAX:,} (an int32 input code); scale the input "
+                                  f"down to spike counts or currents within that range")
+    return arr
+
 
 @dataclass
 class RunResult:
@@ -150,7 +213,7 @@ class ProjectionKernel(Kernel):
             if node.weight_format is None:
                 raise SimulationError(
                     f"node {self.name!r} has no weight_format; fixed mode needs quantized weights "
-                    f"(run the quantize pass first)"
+                    f"(on the command line `neurosim estimate --chip NAME` quantizes it with the chip's arithmetic; in Python call neurosim.passes.quantize(graph) first)"
                 )
             self.w = representable(node.weight_format, self.stored(), f"node {self.name!r} weight")
             self.b = None if node.bias is None else representable(node.weight_format, node.bias, f"node {self.name!r} bias")
@@ -349,7 +412,7 @@ class NeuronKernel(Kernel):
         if fx is None:
             raise SimulationError(
                 f"node {self.name!r} has no fixed-point spec; fixed mode needs a quantized graph "
-                f"(run the quantize pass first)"
+                f"(on the command line `neurosim estimate --chip NAME` quantizes it with the chip's arithmetic; in Python call neurosim.passes.quantize(graph) first)"
             )
         if self.has_syn and node.current_lag != 0:
             self.unsupported_fixed("CubaLIF current_lag=1 has no hardware realisation")
@@ -420,10 +483,7 @@ class NeuronKernel(Kernel):
         acc_max = (1 << (fx.acc_width - 1)) - 1
         if np.any(np.abs(acc) > acc_max):
             bad = int(acc.flat[np.argmax(np.abs(acc))])
-            raise FixedPointError(
-                f"node {self.name!r}: synaptic input sum {bad!r} overflows the {fx.acc_width}-bit accumulator; "
-                f"widen fixed.acc_width or reduce the weight width"
-            )
+            raise FixedPointError(overflow_message(self.name, bad, fx.acc_width))
         drive = np.left_shift(acc, fx.input_shift) if fx.input_shift else acc
         frozen = self.refr > 0 if node.refractory_steps else None
         if self.has_syn:
@@ -510,6 +570,27 @@ KERNELS: dict[type[Node], type[Kernel]] = {
 }
 
 
+def check_graph_size(graph: Graph, what: str = "the model") -> None:
+    """Refuse a graph above the ``neurons`` or ``synapses`` limit (:mod:`neurosim.limits`) before any
+    state or weight table is allocated for it: a file that declares 1e9 neurons must fail here with a
+    clear message, not after allocating gigabytes."""
+    from neurosim import limits
+    from neurosim.ir.nodes import Projection
+
+    shapes = graph.shapes
+    neurons = synapses = 0
+    for name, node in graph.nodes.items():
+        if node.family == "population":
+            n = 1
+            for d in shapes[name]:
+                n *= int(d)
+            neurons += n
+        elif isinstance(node, Projection):
+            synapses += int(node.n_synapses())
+    limits.check("neurons", neurons, what)
+    limits.check("synapses", synapses, what)
+
+
 def _normalise_inputs(graph: Graph, inputs, batched: bool) -> tuple[dict[str, np.ndarray], int, tuple[int, ...]]:
     if not isinstance(inputs, Mapping):
         if len(graph.inputs) != 1:
@@ -522,7 +603,7 @@ def _normalise_inputs(graph: Graph, inputs, batched: bool) -> tuple[dict[str, np
         raise SimulationError(f"no input array for input node(s) {sorted(missing)!r}")
     out, steps, batch = {}, None, None
     for name in graph.inputs:
-        arr = np.asarray(inputs[name])
+        arr = check_input_array(inputs[name], name)
         shape = graph.nodes[name].shape
         nb = 1 if batched else 0
         if arr.ndim != 1 + nb + len(shape) or tuple(arr.shape[1 + nb:]) != tuple(shape):
@@ -531,8 +612,6 @@ def _normalise_inputs(graph: Graph, inputs, batched: bool) -> tuple[dict[str, np
                 f"input {name!r} has shape {arr.shape!r}, expected {want}{', '.join(map(str, shape))}]; "
                 f"the first axis is time"
             )
-        if not np.issubdtype(arr.dtype, np.number) and arr.dtype != bool:
-            raise SimulationError(f"input {name!r} has dtype {arr.dtype!r}, expected numbers")
         if steps is None:
             steps = arr.shape[0]
             batch = tuple(arr.shape[1:1 + nb])
@@ -559,6 +638,7 @@ def run(graph: Graph, inputs, *, mode: str = "float", dtype=np.float64, batched:
                 f"node {name!r} ({type(graph.nodes[name]).__name__}) is a non-spiking DNN layer, which the "
                 f"spiking simulators cannot run; estimate its training cost with `neurosim sat` instead"
             )
+    check_graph_size(graph)
     arrays, steps, batch = _normalise_inputs(graph, inputs, batched)
     kernels = {name: KERNELS[type(graph.nodes[name])](graph.nodes[name], name, mode, batch, dtype)
                for name in graph.order}

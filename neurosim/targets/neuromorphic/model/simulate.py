@@ -23,6 +23,7 @@ from neurosim.targets.neuromorphic.model.compile import CompiledNetwork, compile
 from neurosim.targets.neuromorphic.model.kernel import C_CHIP_HOPS, C_CYCLES, C_PACKETS_OUT, C_HOP_EW, C_HOP_NS, C_IN_TILE, \
     C_PACKETS, C_SYNOPS, N_COUNTS, account, pair_totals, run_dynamics
 from neurosim.targets.neuromorphic.model.neurons import make_params, make_state
+from neurosim.targets.neuromorphic.model.reference import check_input_array, overflow_message
 # the latency model lives in its own module; step_timing re-exported for callers of this one
 from neurosim.targets.neuromorphic.model.timing import core_timing, step_timing  # noqa: F401
 from neurosim.errors import FixedPointError, SimulationError
@@ -160,7 +161,7 @@ def _flat_inputs(net: CompiledNetwork, graph: Graph, inputs) -> np.ndarray:
     for name in graph.inputs:
         if name not in inputs:
             raise SimulationError(f"no input array for input node {name!r}")
-        arr = np.asarray(inputs[name], dtype=np.float64)
+        arr = check_input_array(inputs[name], name).astype(np.float64, copy=False)
         shape = graph.nodes[name].shape
         if arr.ndim != 1 + len(shape) or tuple(arr.shape[1:]) != tuple(shape):
             raise SimulationError(
@@ -173,8 +174,6 @@ def _flat_inputs(net: CompiledNetwork, graph: Graph, inputs) -> np.ndarray:
     if not steps:
         raise SimulationError("the input has 0 timesteps; give at least one")
     flat = np.ascontiguousarray(np.concatenate(parts, axis=1))
-    if not np.all(np.isfinite(flat)):
-        raise SimulationError("the input contains non-finite values")
     if net.mode == "fixed" and not np.array_equal(flat, np.rint(flat)):
         bad = float(flat[flat != np.rint(flat)][0])
         raise SimulationError(f"fixed mode needs integer inputs (spike counts or codes), found {bad!r}")
@@ -235,10 +234,8 @@ def simulate(graph: Graph, chip, inputs, *, mode: str = "fixed", mapping: Mappin
     status = _pipelined(dynamics, accounting, steps)
     if status:
         p = net.populations[status - 1]
-        raise FixedPointError(
-            f"node {p!r}: synaptic input sum {int(err[2])!r} at step {int(err[0])} overflows the accumulator; "
-            f"widen fixed.acc_width or reduce the weight width"
-        )
+        fx = getattr(graph.nodes[p], "fixed", None)
+        raise FixedPointError(overflow_message(p, float(err[2]), getattr(fx, "acc_width", None), int(err[0])))
     pair_total = pair_totals(x, spikes, net.n_inputs, seg.ptr, seg.delay, seg.pair, seg.lead, max(1, seg.pair_dst.size),
                              n_slots)
     core_size = np.diff(core_range, axis=1)[:, 0] if n_cores else np.zeros(0, dtype=np.int64)
