@@ -17,6 +17,7 @@ from neurosim.commands import (
     load_model_of,
     positive_int,
     rate_arg,
+    seed_arg,
     status,
 )
 
@@ -86,7 +87,7 @@ def _configure_estimate(p):
     p.add_argument("--input", default=None, help="input .npy [T, *input_shape] (default: Poisson spikes at --rate)")
     p.add_argument("--rate", type=rate_arg, default=0.1, help="Poisson input spike probability per step (default 0.1)")
     p.add_argument("--timesteps", type=positive_int, default=16, help="timesteps of the Poisson input (default 16)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the Poisson input")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the Poisson input")
     p.add_argument("--out", default=None, help="report folder: report.json and plots")
     p.add_argument("--chips", type=positive_int, default=None,
                    help="chips on the board (default: the preset's); the mesh continues across chips")
@@ -149,7 +150,7 @@ def _configure_model_stimulus(p):
     p.add_argument("--input", default=None, help="input .npy [T, *input_shape] (default: Poisson spikes)")
     p.add_argument("--rate", type=rate_arg, default=0.2)
     p.add_argument("--timesteps", type=positive_int, default=16)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
 
 
 def _stimulus(graph, args) -> np.ndarray:
@@ -370,7 +371,7 @@ def _configure_bench(p):
     p.add_argument("--out", default=None, help="sanafe: write the comparison table and JSON into this folder")
     p.add_argument("--neurons", type=positive_int, default=10_000)
     p.add_argument("--steps", type=positive_int, default=1000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--chip", default="loihi", help="preset the network is mapped onto (default loihi)")
     p.add_argument("--chips", type=positive_int, default=4, help="chips on the board (default 4)")
     p.add_argument("--repeats", type=positive_int, default=3, help="best of this many runs (default 3)")

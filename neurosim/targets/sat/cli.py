@@ -24,7 +24,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from neurosim.commands import Command, Target, console, nm_arg, positive_int, shape_arg, status
+from neurosim.commands import Command, Target, console, nm_arg, nonneg_int, positive_int, seed_arg, shape_arg, status
 from neurosim.errors import SATConfigError
 
 NAME = "sat"
@@ -33,22 +33,22 @@ NAME = "sat"
 def add_options(p: argparse.ArgumentParser, command: str) -> None:
     """The options that build one array: shape, pattern, groups, widths, or an accelerator config."""
     g = p.add_argument_group(f"SAT PE array (`neurosim sat {command}`)")
-    g.add_argument("--rows", type=int, default=None, help="sat: PE rows (default 4, or the --config's)")
-    g.add_argument("--cols", type=int, default=None, help="sat: PE columns (default 4, or the --config's)")
+    g.add_argument("--rows", type=positive_int, default=None, help="sat: PE rows (default 4, or the --config's)")
+    g.add_argument("--cols", type=positive_int, default=None, help="sat: PE columns (default 4, or the --config's)")
     g.add_argument("--nm", default=None, metavar="N:M",
                    help="sat: the PE's N:M pattern, N:N (or dense, 1:1) for a dense-only array (default 2:8"
                         + ("; verify: every pattern of the campaign)" if command == "verify" else ")"))
-    g.add_argument("--groups", type=int, default=None, metavar="G",
+    g.add_argument("--groups", type=positive_int, default=None, metavar="G",
                    help="sat: N:M groups per PE: G*N multipliers, a G*M-wide window, each weight selecting "
                         "within its group's M (default 1)")
     g.add_argument("--config", default=None, metavar="NAME_OR_TOML",
                    help="sat: take rows, cols, widths and the PE (groups = lanes // N) from an accelerator "
                         "config, e.g. sat-vcu1525, for the --nm pattern")
-    g.add_argument("--act-bits", type=int, default=None, help="sat: activation width (default 8, or the --config's)")
-    g.add_argument("--weight-bits", type=int, default=None, help="sat: weight width (default 8, or the --config's)")
-    g.add_argument("--acc-bits", type=int, default=0, help="sat: accumulator width (default 0: the minimum)")
+    g.add_argument("--act-bits", type=positive_int, default=None, help="sat: activation width (default 8, or the --config's)")
+    g.add_argument("--weight-bits", type=positive_int, default=None, help="sat: weight width (default 8, or the --config's)")
+    g.add_argument("--acc-bits", type=nonneg_int, default=0, help="sat: accumulator width (default 0: the minimum)")
     if command == "verify":
-        g.add_argument("--tiles", type=int, default=300, help="sat: random tiles in all (default 300; plus edge tiles)")
+        g.add_argument("--tiles", type=positive_int, default=300, help="sat: random tiles in all (default 300; plus edge tiles)")
     if command == "synth":
         g.add_argument("--pe-only", action="store_true", help="sat: synthesize the PEs only, not the arrays")
 
@@ -237,7 +237,7 @@ def _configure_study(p):
     p.add_argument("--config", default="sat-vcu1525", help="accelerator: a bundled name or a TOML file")
     p.add_argument("--batch", type=positive_int, default=32, help="training batch size (default 32)")
     p.add_argument("--out", default=None, help="write report.json and plots into this folder")
-    p.add_argument("--top", type=int, default=15, help="rows of the per-layer table (0: every layer)")
+    p.add_argument("--top", type=nonneg_int, default=15, help="rows of the per-layer table (0: every layer)")
     p.add_argument("--input-shape", type=shape_arg, default=None,
                    help="unbatched input shape for torch modules, e.g. 3,224,224")
     p.add_argument("--all-layers", action="store_true",
@@ -312,7 +312,7 @@ def _configure_bench(p):
     p.add_argument("--scalesim-python", default=None,
                    help="a Python interpreter with scalesim 3.0 and numpy 2.3 to run the SCALE-Sim baseline")
     p.add_argument("--scalesim-array", type=shape_arg, default=(32, 32), help="SCALE-Sim array rows,cols (32,32)")
-    p.add_argument("--scalesim-layers", type=int, default=0, help="only the first N forward layers (0: all)")
+    p.add_argument("--scalesim-layers", type=nonneg_int, default=0, help="only the first N forward layers (0: all)")
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
 
 
@@ -341,7 +341,7 @@ def _configure_rtl(p):
 
 def _configure_verify(p):
     add_options(p, "verify")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random tiles")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the random tiles")
     p.add_argument("--simulator", choices=("icarus", "verilator"), default="icarus")
     p.add_argument("--work", default="build/verify", help="simulation work folder")
     p.add_argument("--verbose", action="store_true",
