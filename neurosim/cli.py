@@ -103,12 +103,22 @@ COMMON: dict[str, Command] = {
     "report": Command("print the summary of a saved report.json (any target)", _configure_report, _report),
 }
 
+#: commands of no target that live in their own package: name -> module holding ``COMMAND``
+#: (imported when the parser is built, so ``neurosim --help`` lists them)
+PACKAGED: dict[str, str] = {
+    "metrics": "neurosim.metrics.cli",
+}
+
 
 def _top_level() -> tuple[dict[str, Command], list]:
     """(top-level commands, nested targets)."""
     from neurosim.targets import targets
 
+    import importlib
+
     commands, nested = dict(COMMON), []
+    for name, module in PACKAGED.items():
+        commands[name] = importlib.import_module(module).COMMAND
     for target in targets():
         if target.nested:
             nested.append(target)

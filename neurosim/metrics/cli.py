@@ -18,6 +18,7 @@ from neurosim.commands import (
     load_model_of,
     positive_int,
     rate_arg,
+    seed_arg,
 )
 
 
@@ -28,7 +29,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=rate_arg, default=0.1, help="Poisson input spike probability per step (default 0.1)")
     p.add_argument("--timesteps", type=positive_int, default=16, help="timesteps of the Poisson input (default 16)")
     p.add_argument("--batch", type=positive_int, default=1, help="samples of the Poisson input (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the Poisson input (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the Poisson input (default 0)")
     p.add_argument("--memory", default=None, metavar="TOML",
                    help="memory hierarchy of level (b) (default: the bundled Horowitz 45 nm levels)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON to FILE")
@@ -37,13 +38,10 @@ def configure(p: argparse.ArgumentParser) -> None:
 def _input(args, graph):
     import numpy as np
 
-    from neurosim.errors import SimulationError
     from neurosim.targets.neuromorphic.estimate import poisson_input
 
     shape = graph.nodes[graph.inputs[0]].shape
     if args.input is None:
-        if args.seed < 0:
-            raise SimulationError(f"--seed must be an integer >= 0, found {args.seed!r}")
         from neurosim import limits
 
         limits.check("timesteps", args.timesteps, "--timesteps")
