@@ -19,5 +19,9 @@ from neurosim.metrics.counts import Counts, from_activity, from_rates
 from neurosim.metrics.neurobench import NeuroBenchMetrics, neurobench_metrics
 from neurosim.metrics.ops import OP_COUNTERS, OpCounter, counter_for, register_counter
 
+# The node families outside the core set (neurosim.ir.nodes.attention/recurrent/sparse) register their
+# counters in OP_COUNTERS when imported; importing any module of this package imports them first.
+from neurosim.metrics import ops_attention, ops_recurrent, ops_sparse  # noqa: E402,F401  isort: skip
+
 __all__ = ["Counts", "from_activity", "from_rates", "NeuroBenchMetrics", "neurobench_metrics", "OP_COUNTERS",
            "OpCounter", "counter_for", "register_counter"]

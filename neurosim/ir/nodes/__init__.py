@@ -30,6 +30,9 @@ from neurosim.ir.nodes.neurons import (
 )
 from neurosim.ir.nodes.shaping import AvgPool2d, Flatten, SumPool2d
 
+# node families beyond the core set, one module each (their types register in NODE_TYPES on import)
+from neurosim.ir.nodes import attention, recurrent, sparse  # noqa: E402,F401  isort: skip
+
 __all__ = [
     "NODE_TYPES", "Node", "node_context", "Conv1d", "Conv2d", "Dense", "NMSparse", "Projection", "SparseCSR",
     "Delay", "Scale", "Threshold", "Input", "Output", "IF", "LI", "LIF", "CubaLIF", "Integrator",
