@@ -107,6 +107,7 @@ COMMON: dict[str, Command] = {
 #: (imported when the parser is built, so ``neurosim --help`` lists them)
 PACKAGED: dict[str, str] = {
     "metrics": "neurosim.metrics.cli",
+    "sweep": "neurosim.sweep.cli",
 }
 
 
