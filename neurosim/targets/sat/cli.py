@@ -24,7 +24,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from neurosim.commands import Command, Target, console, nm_arg, nonneg_int, positive_int, seed_arg, shape_arg, status
+from neurosim.commands import Command, Target, console, nm_arg, nonneg_int, positive_int, seed_arg, shape_arg
 from neurosim.errors import SATConfigError
 
 NAME = "sat"
@@ -246,31 +246,19 @@ def _configure_study(p):
         p.add_argument(f"--no-{switch}", action="store_true", help=f"switch the {switch} dataflow optimisation off")
 
 
-def _study_steps(cfg, nm) -> int:
-    """The training steps :func:`~neurosim.targets.sat.study.study` models (dense, sparse, the
-    ablation's five switch settings sparse and dense, the pattern sweep): the progress bar's total."""
-    from neurosim.targets.sat.study import SWITCHES
-
-    sparse = nm[0] < nm[1]
-    patterns = set(cfg.patterns) | ({tuple(nm)} if sparse else set())
-    return 2 + (2 * (len(SWITCHES) + 2) if sparse else 0) + len(patterns - {tuple(nm)})
-
-
 def _progress_study(con, workload, cfg, nm, batch, dense_layers):
     """Run the study with a progress bar over its training steps on a terminal (a long study: big
-    batch, big network), a spinner where ``study`` reports no progress, and nothing off a terminal."""
-    import inspect
-
+    network, big batch; ``study`` reports each step and the total, so the bar pulses until the first
+    step ends) and nothing off a terminal (a pipe or a log gets the report only)."""
     from neurosim.targets.sat.study import study
 
-    if not con.is_terminal or "progress" not in inspect.signature(study).parameters:
-        with status(con, "modelling the training step..."):
-            return study(workload, cfg, nm, batch, dense_layers=dense_layers)
+    if not con.is_terminal:
+        return study(workload, cfg, nm, batch, dense_layers=dense_layers)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("modelling training steps"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=con, transient=True) as bar:
-        task = bar.add_task("study", total=_study_steps(cfg, nm))
+        task = bar.add_task("study", total=None)
         return study(workload, cfg, nm, batch, dense_layers=dense_layers,
                      progress=lambda done, total: bar.update(task, completed=done, total=total))
 

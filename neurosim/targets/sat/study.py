@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from neurosim.targets.sat.model.step import StepResult, ideal_speedup, simulate_step
 from neurosim.targets.sat.model.workload import Workload
@@ -63,39 +64,49 @@ class SATStudy:
 
 
 def study(workload: Workload, cfg: AcceleratorConfig, nm: tuple[int, int], batch: int = 32, *, ablation: bool = True,
-          sweep: bool = True, dense_layers: frozenset[str] | None = None) -> SATStudy:
+          sweep: bool = True, dense_layers: frozenset[str] | None = None,
+          progress: Callable[[int, int], None] | None = None) -> SATStudy:
     """Run the dense and N:M steps, and (optionally) the ablation and the pattern sweep.
 
     ``dense_layers``: GEMM layers kept dense (default: the first and the last weighted layer).
-    ``batch`` is checked against the ``batch`` limit (:mod:`neurosim.limits`) first: the model's loop
-    over reduction tiles of the weight-gradient GEMMs grows linearly with the batch.
+    ``batch`` is checked (type, the ``batch`` limit of :mod:`neurosim.limits`) by
+    :func:`~neurosim.targets.sat.model.step.simulate_step`, which every step goes through.
+    ``progress(done, total)`` is called after each modelled training step, so a caller can show
+    how far a long study (big network, big batch) has got; ``total`` is the number of steps the
+    study models (known before the first one runs).
     """
-    from neurosim import limits
-    from neurosim.errors import SATConfigError
-
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise SATConfigError(f"--batch must be a positive integer, found {batch!r}")
-    limits.check("batch", batch, f"--batch {batch}")
+    sparse_run = nm[0] < nm[1]
+    variants: list[tuple[str, dict[str, bool]]] = []
+    if ablation and sparse_run:
+        variants = [("none", dict.fromkeys(SWITCHES, False))]
+        variants += [(f"{s} only", {t: t == s for t in SWITCHES}) for s in SWITCHES]
+        variants += [("all", dict.fromkeys(SWITCHES, True))]
+    patterns: list[tuple[int, int]] = []
+    if sweep:
+        patterns = sorted(set(cfg.patterns) | ({tuple(nm)} if sparse_run else set()), key=lambda p: p[0] / p[1])
+    # dense and sparse, each ablation variant sparse and dense, each swept pattern but nm (reused)
+    total = 2 + 2 * len(variants) + sum(1 for p in patterns if tuple(p) != tuple(nm))
+    done = 0
     start = time.perf_counter()
 
     def step(c: AcceleratorConfig, p: tuple[int, int]) -> StepResult:
-        return simulate_step(workload, c, p, batch, dense_layers=dense_layers)
+        nonlocal done
+        result = simulate_step(workload, c, p, batch, dense_layers=dense_layers)
+        done += 1
+        if progress is not None:
+            progress(done, total)
+        return result
 
     dense = step(cfg, (1, 1))
     sparse = step(cfg, nm)
     rows: list[AblationRow] = []
-    if ablation and nm[0] < nm[1]:
-        variants = [("none", dict.fromkeys(SWITCHES, False))]
-        variants += [(f"{s} only", {t: t == s for t in SWITCHES}) for s in SWITCHES]
-        variants += [("all", dict.fromkeys(SWITCHES, True))]
-        for label, sw in variants:
-            c = cfg.with_dataflow(**sw)
-            s = step(c, nm).cycles
-            d = step(c, (1, 1)).cycles
-            rows.append(AblationRow(label, sw, s, d, dense.cycles / s))
+    for label, sw in variants:
+        c = cfg.with_dataflow(**sw)
+        s = step(c, nm).cycles
+        d = step(c, (1, 1)).cycles
+        rows.append(AblationRow(label, sw, s, d, dense.cycles / s))
     pats: list[PatternRow] = []
-    if sweep:
-        for p in sorted(set(cfg.patterns) | ({tuple(nm)} if nm[0] < nm[1] else set()), key=lambda p: p[0] / p[1]):
-            cycles = sparse.cycles if tuple(p) == tuple(nm) else step(cfg, p).cycles
-            pats.append(PatternRow(tuple(p), cycles, dense.cycles / cycles, ideal_speedup(*p)))
+    for p in patterns:
+        cycles = sparse.cycles if tuple(p) == tuple(nm) else step(cfg, p).cycles
+        pats.append(PatternRow(tuple(p), cycles, dense.cycles / cycles, ideal_speedup(*p)))
     return SATStudy(workload, cfg, batch, dense, sparse, tuple(rows), tuple(pats), time.perf_counter() - start)

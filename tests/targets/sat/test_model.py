@@ -61,11 +61,11 @@ def test_bundled_config_cites_every_constant():
 
 
 @pytest.mark.parametrize("field, value, match", [
-    ("rows", "0", r"^accelerator 'sat-vcu1525': rows must be an integer >= 1 \(PEs\), found 0; fix the config file$"),
-    ("cols", "-4", r"^accelerator 'sat-vcu1525': cols must be an integer >= 1 \(PEs\), found -4;"),
-    ("dram_bytes_per_s", "-1.0", r"^accelerator 'sat-vcu1525': dram_bytes_per_s must be a finite number > 0 "
+    ("rows", "0", r"^\S+\.toml: accelerator 'sat-vcu1525': rows must be an integer >= 1 \(PEs\), found 0; fix the config file$"),
+    ("cols", "-4", r"^\S+\.toml: accelerator 'sat-vcu1525': cols must be an integer >= 1 \(PEs\), found -4;"),
+    ("dram_bytes_per_s", "-1.0", r"^\S+\.toml: accelerator 'sat-vcu1525': dram_bytes_per_s must be a finite number > 0 "
                                  r"\(B/s\), found -1.0; fix the config file$"),
-    ("window", "2", r"^accelerator 'sat-vcu1525': a PE's window \(2 activations\) must be at least its lanes "
+    ("window", "2", r"^\S+\.toml: accelerator 'sat-vcu1525': a PE's window \(2 activations\) must be at least its lanes "
                     r"\(4 multipliers\); raise window$"),
 ])
 def test_bad_config_values(tmp_path, field, value, match):
@@ -77,7 +77,7 @@ def test_bad_patterns(tmp_path):
     with pytest.raises(SATConfigError, match=r"^\S+\.toml: \[patterns\]: N:M pattern '4:2' needs 1 <= N <= M; "
                                              r"use e\.g\. '2:8'$"):
         load_config(_toml(tmp_path, patterns='["4:2"]'))
-    with pytest.raises(SATConfigError, match=r"^accelerator 'sat-vcu1525' cannot run 1:8 sparse: a PE has 4 "
+    with pytest.raises(SATConfigError, match=r"^\S+\.toml: accelerator 'sat-vcu1525' cannot run 1:8 sparse: a PE has 4 "
                                              r"multipliers and a window of 16 activations"):
         load_config(_toml(tmp_path, patterns='["1:8"]'))
     with pytest.raises(NMError, match=r"^an N:M pattern is written 'N:M' \(e.g. '2:8'\) or 'dense', "
@@ -217,6 +217,47 @@ def test_kernel_equals_plain_python_reference(rows, cols, m, k, n, count, red, s
                          bytes_per_kcycle=bpk, interleave=interleave, chunk=t_max)
     got = dict(zip(["cycles", "compute", "stall", "macs", "dram", "sram", "tiles", "useful"], out[0][:8].tolist()))
     assert got == {key: ref[key] for key in got}
+
+
+@settings(derandomize=True, max_examples=200, deadline=None)
+@given(k_tiles=st.sampled_from([1, 2, 3, 4, 5, 97, 2000]), rows=st.integers(1, 16), cols=st.integers(1, 16),
+       red=st.sampled_from([1, 2, 4, 16]), last=st.floats(0.0, 1.0), m=st.integers(1, 3000), n=st.integers(1, 300),
+       count=st.integers(1, 3), sparse=st.booleans(), ibuf=st.integers(16, 1 << 16), obuf=st.integers(16, 1 << 16),
+       overlap=st.booleans(), bpk=st.integers(1, 400_000), interleave=st.booleans(), schedule=st.booleans())
+def test_kernel_fast_path_equals_tile_by_tile_loop(k_tiles, rows, cols, red, last, m, n, count, sparse, ibuf, obuf,
+                                                   overlap, bpk, interleave, schedule):
+    """The default kernel (repeated row chunks and middle reduction tiles costed once) gives the same
+    eight numbers and chunk as its unoptimised loop (``fast=False``) -- also with the offline
+    schedule, which the plain-Python reference has not -- for 1, 2, 3, 4 and many reduction tiles,
+    the last one full or partial, slow and fast DRAM."""
+    ktile = rows * red
+    k = (k_tiles - 1) * ktile + max(1, round(last * ktile))  # exactly k_tiles reduction tiles
+    keep = (2, 8) if sparse else (1, 1)
+    g = np.array([[m, k, n, count, red, keep[0], keep[1], int(sparse)]], dtype=np.int64)
+    hw = _hw(rows, cols, ibuf, obuf, overlap, bpk, interleave, schedule)
+    fast, slow = (np.zeros((1, K.RESULT_FIELDS), dtype=np.int64) for _ in range(2))
+    K.gemm_cycles(g, hw, fast)
+    K.gemm_cycles(g, hw, slow, False)
+    assert -(-k // ktile) == k_tiles
+    assert fast.tolist() == slow.tolist()
+    assert fast[0, K.R_MACS] >= fast[0, K.R_USEFUL] * keep[0] // keep[1]  # not a trivially empty result
+    assert fast[0, K.R_TILES] >= k_tiles * count and fast[0, K.R_CYCLES] > 0
+
+
+def test_kernel_fast_path_on_a_real_step():
+    """Every GEMM of a ResNet-18 2:8 step at batch 1 and 256 (weight-gradient reductions of up to
+    50,000 tiles), on the bundled accelerator with its offline schedule: fast path and loop agree."""
+    from neurosim.targets.sat.model.step import gemm_table, hw_vector
+
+    w = load_workload("resnet18")
+    hw = hw_vector(CFG, 8)
+    for batch in (1, 256):
+        table, _ = gemm_table(w, batch, (2, 8), CFG.reduction_per_pe(1, 1), CFG.reduction_per_pe(2, 8), frozenset())
+        fast, slow = (np.zeros((len(table), K.RESULT_FIELDS), dtype=np.int64) for _ in range(2))
+        K.gemm_cycles(table, hw, fast)
+        K.gemm_cycles(table, hw, slow, False)
+        assert np.array_equal(fast, slow), batch
+        assert int(fast[:, K.R_USEFUL].sum()) == sum(int(r[0]) * int(r[1]) * int(r[2]) * int(r[3]) for r in table)
 
 
 def test_kernel_compute_only_matches_tile_formula():

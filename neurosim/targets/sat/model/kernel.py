@@ -42,12 +42,19 @@ def _ceil_div(a, b):
 
 
 @njit(cache=True)
-def _chunk(hw, k, n, keep_num, keep_den, sparse, red, t, first, pending):
+def _chunk(hw, k, n, keep_num, keep_den, sparse, red, t, first, pending, fast):
     """One row chunk of ``t`` rows: every column tile x reduction tile, in order.
 
     Returns ``(cycles, compute, macs, dram, sram, tiles, pending)``; ``first``: the GEMM's first
     chunk (its first transfer cannot be prefetched), ``pending``: the transfer prefetched under
     the previous chunk's last tile.
+
+    With ``fast``, the middle reduction tiles of a column tile are costed once and multiplied:
+    tiles ``1 .. k_tiles - 2`` are all full (``ktile`` deep), none is the last, and each starts
+    with the previous one's transfer pending, which is tile 0's (full, not last) transfer -- so
+    each adds exactly what tile 1 adds and leaves the same prefetch state. This makes the cost of
+    a chunk independent of ``k`` (a weight-gradient GEMM reduces over the batch: ``k = batch *
+    rows``); the results are bit-identical to the tile-by-tile loop (``fast=False``; tests compare).
     """
     rows = hw[H_ROWS]
     cols = hw[H_COLS]
@@ -73,7 +80,10 @@ def _chunk(hw, k, n, keep_num, keep_den, sparse, red, t, first, pending):
     tiles = 0
     for nt in range(n_tiles):
         c_act = min(span, n - nt * span)
-        for kt in range(k_tiles):
+        kt = 0
+        while kt < k_tiles:
+            # tile 1 stands for tiles 1 .. k_tiles - 2 (see the docstring); every other tile for itself
+            reps = k_tiles - 2 if fast and kt == 1 and k_tiles > 3 else 1
             k_act = min(ktile, k - kt * ktile)
             stored = _ceil_div(k_act * keep_num, keep_den)
             bits = stored * c_act * w_bits
@@ -88,28 +98,31 @@ def _chunk(hw, k, n, keep_num, keep_den, sparse, red, t, first, pending):
                 if first:
                     cycles += xfer  # the first tile's operands cannot be prefetched
                 else:
-                    cycles += max(0, pending - tc)
-                cycles += tc
+                    cycles += max(0, pending - tc) * reps
+                cycles += tc * reps
                 pending = xfer
             else:
-                cycles += tc + xfer
+                cycles += (tc + xfer) * reps
             first = False
-            compute += tc
-            dram += nbytes
-            macs += t * stored * c_act
+            compute += tc * reps
+            dram += nbytes * reps
+            macs += t * stored * c_act * reps
             # SRAM: the activation window stream, the weights once, partial sums read+write
-            sram += _ceil_div(t * k_act * a_bits + stored * c_act * w_bits + 2 * t * c_act * hw[H_ACC_BITS], 8)
-            tiles += 1
+            sram += _ceil_div(t * k_act * a_bits + stored * c_act * w_bits + 2 * t * c_act * hw[H_ACC_BITS], 8) * reps
+            tiles += reps
+            kt += reps
     return cycles, compute, macs, dram, sram, tiles, pending
 
 
 @njit(cache=True)
-def _gemm_at(gemms: np.ndarray, g: int, hw: np.ndarray, t_chunk: int, out: np.ndarray) -> None:
+def _gemm_at(gemms: np.ndarray, g: int, hw: np.ndarray, t_chunk: int, out: np.ndarray, fast: bool) -> None:
     """Fill ``out[g]`` for GEMM row ``g`` with rows streamed in chunks of ``t_chunk``.
 
     Every full chunk after the first starts in the same state (the previous full chunk's last
-    prefetch), so it costs exactly what the second chunk costs: chunks 3.. are the second one
-    repeated, not re-simulated (the plain-Python reference loops over all of them; tests compare).
+    prefetch), so it costs exactly what the second chunk costs: with ``fast`` chunks 3.. are the
+    second one repeated, not re-simulated, and :func:`_chunk` repeats its middle reduction tiles
+    the same way; ``fast=False`` simulates every chunk and every tile (the plain-Python reference
+    loops over all of them too; tests compare the three).
     """
     m = gemms[g, G_M]
     k = gemms[g, G_K]
@@ -122,10 +135,13 @@ def _gemm_at(gemms: np.ndarray, g: int, hw: np.ndarray, t_chunk: int, out: np.nd
     t = min(t_chunk, m)
     full = m // t
     rest = m - full * t
-    c, comp, macs, dram, sram, tiles, pending = _chunk(hw, k, n, kn, kd, sparse, red, t, True, 0)
-    if full >= 2:
-        c2, comp2, macs2, dram2, sram2, tiles2, pending = _chunk(hw, k, n, kn, kd, sparse, red, t, False, pending)
-        reps = full - 1
+    c, comp, macs, dram, sram, tiles, pending = _chunk(hw, k, n, kn, kd, sparse, red, t, True, 0, fast)
+    done = 1
+    while done < full:
+        c2, comp2, macs2, dram2, sram2, tiles2, pending = _chunk(hw, k, n, kn, kd, sparse, red, t, False, pending,
+                                                                 fast)
+        reps = full - done if fast else 1
+        done += reps
         c += c2 * reps
         comp += comp2 * reps
         macs += macs2 * reps
@@ -133,7 +149,8 @@ def _gemm_at(gemms: np.ndarray, g: int, hw: np.ndarray, t_chunk: int, out: np.nd
         sram += sram2 * reps
         tiles += tiles2 * reps
     if rest:
-        c3, comp3, macs3, dram3, sram3, tiles3, pending = _chunk(hw, k, n, kn, kd, sparse, red, rest, False, pending)
+        c3, comp3, macs3, dram3, sram3, tiles3, pending = _chunk(hw, k, n, kn, kd, sparse, red, rest, False, pending,
+                                                                 fast)
         c += c3
         comp += comp3
         macs += macs3
@@ -152,7 +169,7 @@ def _gemm_at(gemms: np.ndarray, g: int, hw: np.ndarray, t_chunk: int, out: np.nd
 
 
 @njit(cache=True)
-def gemm_cycles(gemms: np.ndarray, hw: np.ndarray, out: np.ndarray) -> None:
+def gemm_cycles(gemms: np.ndarray, hw: np.ndarray, out: np.ndarray, fast: bool = True) -> None:
     """Fill ``out[g]`` (see the R_* columns) for every GEMM row of ``gemms`` on hardware ``hw``.
 
     The row chunk ``T`` is the largest whose partial sums fit half the output buffer; with
@@ -160,6 +177,10 @@ def gemm_cycles(gemms: np.ndarray, hw: np.ndarray, out: np.ndarray) -> None:
     chunk whose ``[T, K]`` activations stay resident in the input buffer, are tried too and the
     fastest is kept. ``hw[H_BYTES_PER_KCYC]`` is the DRAM bandwidth in bytes per 1000 cycles (integer
     arithmetic: transfer cycles are rounded up per tile).
+
+    ``fast`` (the default) costs repeated row chunks and middle reduction tiles once and multiplies
+    (see :func:`_chunk`), so the time taken is independent of the batch; ``fast=False`` runs the
+    unoptimised tile-by-tile loop, with bit-identical results, as the tests' oracle.
     """
     cols = hw[H_COLS]
     best = np.zeros((1, RESULT_FIELDS), dtype=np.int64)
@@ -169,19 +190,19 @@ def gemm_cycles(gemms: np.ndarray, hw: np.ndarray, out: np.ndarray) -> None:
         t_max = max(1, (hw[H_OBUF] * 8 // 2) // (cols * hw[H_ACC_BITS]))
         t_max = min(t_max, gemms[g, G_M])
         one[0, :] = gemms[g, :]
-        _gemm_at(one, 0, hw, t_max, best)
+        _gemm_at(one, 0, hw, t_max, best, fast)
         if hw[H_SCHEDULE] != 0:
             # halve the chunk while it stays longer than the array's fill and drain (R + C): shorter
             # chunks spend most of every tile filling the array and never win
             t = t_max // 2
             while t >= hw[H_ROWS] + cols:
-                _gemm_at(one, 0, hw, t, trial)
+                _gemm_at(one, 0, hw, t, trial, fast)
                 if trial[0, R_CYCLES] < best[0, R_CYCLES]:
                     best[0, :] = trial[0, :]
                 t //= 2
             resident = (hw[H_IBUF] * 8 // 2) // max(1, gemms[g, G_K] * hw[H_ACT_BITS])
             if 1 <= resident < t_max:
-                _gemm_at(one, 0, hw, resident, trial)
+                _gemm_at(one, 0, hw, resident, trial, fast)
                 if trial[0, R_CYCLES] < best[0, R_CYCLES]:
                     best[0, :] = trial[0, :]
         out[g, :] = best[0, :]

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from neurosim import limits
 from neurosim.targets.sat.model import kernel as K
 from neurosim.targets.sat.model.workload import Workload
 from neurosim.errors import SATConfigError
@@ -193,7 +194,12 @@ def simulate_step(workload: Workload, cfg: AcceleratorConfig, nm: tuple[int, int
                   dense_layers: frozenset[str] | None = None) -> StepResult:
     """Model one training step of ``workload`` with pattern ``nm`` (``(1, 1)`` or ``(M, M)``: dense)."""
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-        raise SATConfigError(f"batch must be a positive integer, found {batch!r}")
+        raise SATConfigError(f"batch must be a positive integer, found {_short(batch)}")
+    if batch.bit_length() > 63:
+        raise SATConfigError(f"batch must be below 2**63 (the cycle model counts in 64-bit integers), found "
+                             f"{_short(batch)}; use a realistic training batch such as 32")
+    # every path (study, bench, sweep) models its steps here: the one place the batch is bounded
+    limits.check("batch", batch, f"--batch {batch}")
     n, m = int(nm[0]), int(nm[1])
     if not 1 <= n <= m:
         raise SATConfigError(f"N:M pattern {n}:{m} needs 1 <= N <= M; use e.g. 2:8")
@@ -207,6 +213,7 @@ def simulate_step(workload: Workload, cfg: AcceleratorConfig, nm: tuple[int, int
     red_dense = cfg.reduction_per_pe(1, 1)
     red_sparse = cfg.reduction_per_pe(n, m) if sparse_run else red_dense
 
+    _check_int64(workload, batch, cfg)
     table, where = gemm_table(workload, batch, (n, m), red_dense, red_sparse, dense_layers)
     res = np.zeros((len(table), K.RESULT_FIELDS), dtype=np.int64)
     K.gemm_cycles(table, hw_vector(cfg, m), res)
@@ -262,6 +269,51 @@ def simulate_step(workload: Workload, cfg: AcceleratorConfig, nm: tuple[int, int
                 "wg": PhaseCost()}))
     result = StepResult(workload.name, cfg, (n, m), batch, tuple(layers))
     return StepResult(result.workload, cfg, (n, m), batch, result.layers, energy_pj=_energy(result))
+
+
+#: Largest batch-dependent size the int64 kernels may form: a GEMM's multiply-accumulates times
+#: 2**10 (its cycles, tiles and bytes stay far below that on real configs) and a vector layer's
+#: operations or transfer bytes times 1000 (the kernel's bytes-to-cycles step) must stay below it
+#: (half of int64's range: a margin for the kernel's sums).
+INT64_HEADROOM = 2**62
+
+
+def _check_int64(workload: Workload, batch: int, cfg: AcceleratorConfig) -> None:
+    """Raise :class:`SATConfigError` if the step's counts would overflow the kernels' 64-bit integers.
+
+    The numba kernels count in int64, which wraps silently: a batch raised far past the ``batch``
+    limit (``--limit batch=1e10``) would report wrapped cycles and MACs with exit 0. The sizes are
+    recomputed here with Python integers (exact) before the GEMM table or the kernels see them, and
+    the message gives the largest batch that fits (every size is linear in the batch). The three
+    GEMMs of a layer (fwd, bwd, wg) have the same multiply-accumulates.
+    """
+    worst, what = 0, ""
+    for g in workload.gemms:
+        size = batch * g.m * g.k * g.n * g.count << 10
+        if size > worst:
+            worst, what = size, f"layer {g.name!r}"
+    for v in workload.vectors:
+        size = max(v.elements * batch * max(v.fwd_ops, v.bwd_ops, 1),
+                   -(-3 * v.elements * batch * cfg.act_bits // 8) * 1000)
+        if size > worst:
+            worst, what = size, f"layer {v.name!r}"
+    if worst > INT64_HEADROOM:
+        fits = batch * INT64_HEADROOM // worst
+        if fits < 1:
+            raise SATConfigError(f"{what} of {workload.name!r} is too large for the cycle model's 64-bit counters "
+                                 f"even at batch 1; split the layer or model a smaller network")
+        raise SATConfigError(f"--batch {batch} makes {what} of {workload.name!r} too large for the cycle model's "
+                             f"64-bit counters; use --batch {fits} or less")
+
+
+def _short(value: object) -> str:
+    """``repr(value)``, cut to 80 characters (a hostile caller may pass a huge object); an integer
+    of more than 30 digits is described by its size (Python refuses to print one over 4,300)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 100:
+        sign = "a negative" if value < 0 else "an"
+        return f"{sign} integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _xfer_cycles(nbytes: int, cfg: AcceleratorConfig) -> int:
