@@ -87,13 +87,25 @@ def overridden(values: dict[str, int]) -> Iterator[None]:
         _overrides.update(saved)
 
 
+def _short(value) -> str:
+    """``value`` for a message: digits with separators up to 1e15, else ``~1.2e+40`` (or ``~10**5000``
+    for integers too large for a float), never thousands of digits."""
+    value = int(value)
+    if abs(value) < 10**15:
+        return f"{value:,}"
+    if value.bit_length() < 1000:
+        return f"~{float(value):.3g}"
+    return f"~10**{len(str(abs(value))) - 1}" if value.bit_length() < 14000 else f"~2**{value.bit_length() - 1}"
+
+
 def check(name: str, value, where: str) -> None:
     """Raise :class:`LimitError` if ``value`` exceeds limit ``name``; ``where`` names the thing
     (a node, a file, a flag) in the message."""
     limit = current(name)
     if value > limit:
+        suggestion = f"{float(value):.3g}" if int(value).bit_length() < 1000 else "a value above this size"
         raise LimitError(
-            f"{where} needs {value:,} {name}, above neurosim's limit of {limit:,} ({DEFAULTS[name][1]}); "
-            f"if the size is real, raise it with --limit {name}={float(value):.3g} (or NEUROSIM_LIMITS), "
+            f"{where} needs {_short(value)} {name}, above neurosim's limit of {limit:,} ({DEFAULTS[name][1]}); "
+            f"if the size is real, raise it with --limit {name}={suggestion} (or NEUROSIM_LIMITS), "
             f"else the file or value is wrong"
         )

@@ -286,7 +286,9 @@ def _study(args) -> int:
     doc = write_report(result, args.out) if args.out is not None else to_dict(result)
     print_summary(doc, con, top=args.top)
     # the wall time goes to the terminal only: report.json is the same bytes for the same command
-    con.print(f"[dim]modelled {len(result.ablation) * 2 + len(result.patterns) + 2} training steps in "
+    # dense + sparse, each ablation variant both ways, each swept pattern but the study's own (reused)
+    steps = 2 + 2 * len(result.ablation) + sum(1 for r in result.patterns if tuple(r.nm) != tuple(args.nm))
+    con.print(f"[dim]modelled {steps} training steps in "
               f"{seconds:.2f} s[/]")
     if args.out is not None:
         con.print(f"wrote {Path(args.out) / 'report.json'} and {len(doc.get('plots', []))} plots")
