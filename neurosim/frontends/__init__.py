@@ -5,14 +5,13 @@
 
 from __future__ import annotations
 
-
-
 import os
 from pathlib import Path
 from typing import Callable
 
 from neurosim.errors import FormatError
 from neurosim.ir.graph import Graph
+from neurosim.ir.nodes.base import short_repr
 
 
 def _load_native(path: Path, **_) -> Graph:
@@ -29,10 +28,10 @@ def _load_nir(path: Path, source=None, dt_s=None, reset=None, reset_timing=None,
                     norm_input=norm_input)
 
 
-def _load_torch(path: Path, input_shape=None, **_) -> Graph:
+def _load_torch(path: Path, input_shape=None, trust_pickle: bool = False, **_) -> Graph:
     from neurosim.frontends.torch import load_torch_file
 
-    return load_torch_file(path, input_shape)
+    return load_torch_file(path, input_shape, trust_pickle=bool(trust_pickle))
 
 
 #: Model file suffix -> loader. Loaders take the path and the CLI's import options.
@@ -41,17 +40,30 @@ LOADERS: dict[str, Callable[..., Graph]] = {
     ".nir": _load_nir,
     ".pt": _load_torch,
     ".pth": _load_torch,
+    ".pt2": _load_torch,
 }
 
 
 def load_model(path: str | os.PathLike, **options) -> Graph:
-    """Open a model file (``.nsim`` native, ``.nir``, ``.pt``/``.pth`` torch module) as an IR graph."""
+    """Open a model file (``.nsim`` native, ``.nir``, ``.pt``/``.pth``/``.pt2`` torch) as an IR graph.
+
+    Torch files load weights-only (no code from the file runs); ``trust_pickle=True`` allows a
+    pickled whole module (see :mod:`neurosim.frontends.torch.load`)."""
     path = Path(path)
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         raise FormatError(
-            f"model file {str(path)!r} has the suffix {path.suffix!r}; neurosim reads {sorted(LOADERS)!r}"
+            f"model file {short_repr(str(path), 300)} has the suffix {short_repr(path.suffix)}; neurosim reads "
+            f"{sorted(LOADERS)!r}"
         )
-    if not path.exists():
-        raise FormatError(f"model file {str(path)!r} does not exist")
+    shown = short_repr(str(path), 300)
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except (OSError, ValueError) as exc:  # a name too long for the file system, an unencodable name
+        raise FormatError(f"model file {shown} cannot be opened ({type(exc).__name__}: "
+                          f"{short_repr(getattr(exc, 'strerror', None) or str(exc), 80)}); check the path") from None
+    if not exists:
+        raise FormatError(f"model file {shown} does not exist")
+    if is_dir:
+        raise FormatError(f"model file {shown} is a directory; give the path of a model file")
     return loader(path, **options)

@@ -11,6 +11,22 @@ chosen ``dt`` and returns the list of things NIR cannot express (subtractive or 
 stores each node's exact IR fields in the node's ``metadata["neurosim"]``, so that
 neurosim -> NIR -> neurosim is lossless; other tools simply ignore that metadata.
 
+**Hostile or edited files.** :func:`read_nir` is the validation boundary of NIR files. Before
+``nir.read`` allocates anything it scans the HDF5 tree with h5py (:func:`_scan_hdf5`): a directory,
+a file that is not HDF5 or that h5py cannot open is a one-line :class:`~neurosim.errors.FormatError`;
+every dataset's declared size is checked against the ``elements`` limit (and a neuron node's
+parameters, and the Input/Output shapes, against ``neurons``) and the group nesting against the
+``depth`` limit, from the dataset headers alone; a dataset over 64 MiB must store its data (a shape
+declared without data, or a > 1024:1 compression bomb, is refused). Each NIR node's parameters must then be real numeric
+arrays (strings, bytes, complex, object, datetime arrays and NaN are refused, naming the node and the
+parameter). The neurosim metadata of a file neurosim wrote is checked against the schema of the
+native format (:func:`neurosim.ir.serialize.decode_node`; damaged JSON, missing keys and wrong types
+name the entry) and **against the file's own NIR data**: the restored graph is exported again with
+the recorded export ``dt`` and every parameter must equal the file's NIR parameter. If another tool
+changed the NIR data (set the weights to NaN, retrained them), the metadata no longer describes the
+file and neurosim **refuses** it, naming the node and the parameter that disagree; reading the NIR
+data alone (``--source nir`` or any other profile) ignores the metadata.
+
 Per-primitive discretisation (``p`` = profile, ``dt`` in seconds, Euler shown):
 
 ==========  ==============================================================================
@@ -31,6 +47,7 @@ Delay       Delay with delay_steps = delay/dt (must be whole steps)
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -38,13 +55,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from neurosim.errors import FormatError, FrontendError, IRError, ShapeError, UnsupportedError
+from neurosim import limits
+from neurosim.errors import FormatError, FrontendError, IRError, NeurosimError, ShapeError, UnsupportedError
 from neurosim.fileio import atomic_path
 from neurosim.frontends.profiles import SourceProfile, get_profile
 from neurosim.ir import nodes as ir
 from neurosim.ir.graph import Graph, Semantics
-from neurosim.ir.nodes.base import node_context
-from neurosim.ir.serialize import _decode, _encode
+from neurosim.ir.nodes.base import REAL_KINDS, node_context, short_repr
+from neurosim.ir.serialize import _encode, check_array_dtype, decode_node
 
 #: Marker in graph metadata of files neurosim wrote.
 META_KEY = "neurosim"
@@ -61,10 +79,58 @@ def _nir():
 
 
 def _arr(x) -> np.ndarray:
-    """NIR parameters arrive as numpy arrays, numpy scalars, python numbers or torch tensors."""
+    """NIR parameters arrive as numpy arrays, numpy scalars, python numbers or torch tensors
+    (already checked to be real numbers by :func:`_check_params`)."""
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
     return np.asarray(x, dtype=np.float64)
+
+
+#: NIR node fields that are not numeric parameters (checked elsewhere or not at all)
+_NON_PARAMS = ("metadata", "input_type", "output_type")
+_KIND_NAMES = {"b": "booleans", "c": "complex values", "U": "strings", "S": "bytes", "O": "Python objects",
+               "M": "datetimes", "m": "timedeltas", "V": "structured records"}
+
+
+def _check_params(node, name: str, allow_nan: bool) -> None:
+    """Every numeric parameter of a NIR node is a real number array (NaN only when ``allow_nan``:
+    a neurosim-written file's parameters are compared with its metadata instead)."""
+    kind = type(node).__name__
+    for f in fields(node) if hasattr(node, "__dataclass_fields__") else ():
+        if f.name in _NON_PARAMS:
+            continue
+        v = getattr(node, f.name)
+        if v is None or (f.name == "padding" and isinstance(v, (str, bytes))):
+            continue
+        if hasattr(v, "detach"):
+            v = v.detach().cpu().numpy()
+        try:
+            arr = np.asarray(v)
+        except (TypeError, ValueError):
+            arr = np.asarray(None)
+        if arr.dtype.kind not in REAL_KINDS or arr.dtype.fields is not None:
+            what = _KIND_NAMES.get(arr.dtype.kind, f"dtype {arr.dtype}")
+            raise FormatError(
+                f"node {name!r} (NIR {kind}): parameter {f.name!r} must be a real number array, found {what} "
+                f"{short_repr(v)}; write it as a float array"
+            )
+        if not allow_nan and arr.dtype.kind == "f" and np.isnan(arr).any():
+            raise FormatError(
+                f"node {name!r} (NIR {kind}): parameter {f.name!r} contains NaN; every parameter must be a number -- "
+                f"the file is damaged or was written by a broken export"
+            )
+    for attr in ("input_type", "output_type"):
+        types = getattr(node, attr, None)
+        if not isinstance(types, dict):
+            continue
+        for port, shape in types.items():
+            if shape is None:
+                continue
+            arr = np.asarray(shape) if not isinstance(shape, (str, bytes)) else np.asarray(None)
+            if arr.dtype.kind not in "iuf" or arr.ndim > 1 or (arr.size and not np.all(np.isfinite(arr))):
+                raise FormatError(
+                    f"node {name!r} (NIR {kind}): {attr}[{port!r}] must be a shape (integers), found {short_repr(shape)}"
+                )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -245,14 +311,17 @@ def _imp_delay(node, name, ctx, in_shape):
 
 
 def _imp_input(node, name, ctx, in_shape):
-    return ir.Input(shape=tuple(int(v) for v in np.atleast_1d(np.asarray(node.input_type["input"]))))
+    shape = (node.input_type or {}).get("input")
+    if shape is None:
+        raise FormatError(f"node {name!r}: the NIR Input declares no shape (input_type['input']); the file is damaged")
+    return ir.Input(shape=np.atleast_1d(np.asarray(shape)))
 
 
 def _imp_output(node, name, ctx, in_shape):
     shape = node.output_type.get("output") if node.output_type else None
     if shape is None or np.size(shape) == 0 or (np.asarray(shape).ndim == 0):
         shape = in_shape
-    return ir.Output(shape=tuple(int(v) for v in np.atleast_1d(np.asarray(shape))))
+    return ir.Output(shape=np.atleast_1d(np.asarray(shape)) if not isinstance(shape, tuple) else shape)
 
 
 #: NIR primitive name -> converter(node, name, ctx, input_shape) -> IR node.
@@ -326,9 +395,15 @@ def from_nir(graph, *, source: str | None = None, dt_s: float | None = None, res
     nir = _nir()
     if not isinstance(graph, nir.NIRGraph):
         raise FrontendError(f"expected a nir.NIRGraph, found {type(graph).__name__!r}")
-    meta = _graph_meta(graph)
     overrides = (dt_s, reset, reset_timing, spike_rule, norm_input)
-    exact = source is None and meta is not None and not any(v is not None for v in overrides)
+    wants_exact = source is None and not any(v is not None for v in overrides)
+    try:
+        meta = _graph_meta(graph)
+    except FormatError:
+        if wants_exact:
+            raise
+        meta = None  # reading the NIR data alone: damaged neurosim metadata is ignored
+    exact = wants_exact and meta is not None
     profile = get_profile(source or "nir").with_overrides(reset=reset, reset_timing=reset_timing, spike_rule=spike_rule,
                                                           norm_input=norm_input)
     dt = dt_s if dt_s is not None else (meta["dt_s"] if exact and meta["dt_s"] is not None else profile.dt_s)
@@ -345,6 +420,7 @@ def from_nir(graph, *, source: str | None = None, dt_s: float | None = None, res
     # Convert in dependency order so parameter-free shapes can come from the input.
     preds = {n: [a for a, b in flat_edges if b == n] for n in flat_nodes}
     converted: dict[str, ir.Node] = {}
+    restored: set[str] = set()
     shapes: dict[str, tuple[int, ...]] = {}
     progressed = True
     while progressed:
@@ -357,8 +433,13 @@ def from_nir(graph, *, source: str | None = None, dt_s: float | None = None, res
                 if kind in _SHAPE_FROM_INPUT and kind != "Input" and in_shape is None and preds[name]:
                     continue
                 with node_context(name):
+                    _check_params(node, name, allow_nan=exact)
                     out = _exact_node(node, name) if exact else None
-                    converted[name] = out if out is not None else IMPORTERS[kind](node, name, ctx, in_shape)
+                    if out is not None:
+                        restored.add(name)
+                    else:
+                        out = _import_node(node, name, kind, ctx, in_shape)
+                    converted[name] = out
                 progressed = True
             if name not in shapes:
                 out = converted[name]
@@ -377,7 +458,48 @@ def from_nir(graph, *, source: str | None = None, dt_s: float | None = None, res
         semantics = Semantics(profile=meta["profile"], dt_s=meta["dt_s"], notes=tuple(meta["notes"]))
     else:
         semantics = Semantics(profile=profile.name, dt_s=dt, notes=profile.notes())
-    return Graph({n: converted[n] for n in order}, tuple(flat_edges), semantics)
+    result = Graph({n: converted[n] for n in order}, tuple(flat_edges), semantics)
+    if restored:
+        _verify_exact(result, flat_nodes, restored, meta)
+    return result
+
+
+def _import_node(node, name: str, kind: str, ctx: _ImportContext, in_shape):
+    """One NIR node through its importer; a parameter of a form the importer cannot use (a 2-element
+    ``groups``, a padding of the wrong length) is a FormatError naming the node, never a traceback."""
+    try:
+        return IMPORTERS[kind](node, name, ctx, in_shape)
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError, OverflowError) as exc:
+        raise FormatError(
+            f"node {name!r}: the parameters of this NIR {kind} have a form neurosim cannot import "
+            f"({type(exc).__name__}: {short_repr(str(exc), 120)}); check the file's {kind} parameters"
+        ) from None
+
+
+def _meta_error(where: str, problem: str) -> FormatError:
+    """``where`` names the metadata entry ("node '0': the neurosim metadata entry 'node'")."""
+    return FormatError(
+        f"{where} {problem}; the file is damaged -- re-export it from neurosim, or read the "
+        f"NIR data alone with --source nir"
+    )
+
+
+def _meta_json(text, where: str) -> Any:
+    if isinstance(text, np.ndarray) and text.ndim == 0:
+        text = text.item()
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _meta_error(where, "is not UTF-8 text") from None
+    if not isinstance(text, str):
+        raise _meta_error(where, f"must be a JSON string, found {short_repr(text)}")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _meta_error(where, f"is not valid JSON ({exc.msg} at char {exc.pos})") from None
+    except (RecursionError, ValueError):
+        raise _meta_error(where, "nests too deeply or holds an oversized number") from None
 
 
 def _graph_meta(graph) -> dict | None:
@@ -385,51 +507,233 @@ def _graph_meta(graph) -> dict | None:
     text = raw.get(META_KEY) if isinstance(raw, dict) else None
     if text is None:
         return None
-    try:
-        meta = json.loads(str(text))
-        return {"profile": meta["profile"], "dt_s": meta["dt_s"], "notes": meta.get("notes", []),
-                "order": meta.get("order", [])}
-    except (ValueError, KeyError, TypeError):
-        return None
+    where = "the graph's neurosim metadata"
+    meta = _meta_json(text, where)
+    if not isinstance(meta, dict):
+        raise _meta_error(where, f"must be a JSON object, found {short_repr(meta)}")
+    for key in ("profile", "dt_s"):
+        if key not in meta:
+            raise _meta_error(where, f"lacks the key {key!r}")
+    dt = meta["dt_s"]
+    export_dt = meta.get("export_dt_s", dt if dt is not None else DEFAULT_EXPORT_DT_S)
+    notes, order = meta.get("notes", []), meta.get("order", [])
+    checks = (
+        ("profile", isinstance(meta["profile"], str) and bool(meta["profile"]), "a profile name"),
+        ("dt_s", dt is None or (_is_number(dt) and dt > 0), "a positive number or null"),
+        ("export_dt_s", _is_number(export_dt) and export_dt > 0, "a positive number"),
+        ("notes", isinstance(notes, list) and all(isinstance(n, str) for n in notes), "a list of strings"),
+        ("order", isinstance(order, list) and all(isinstance(n, str) for n in order), "a list of node names"),
+    )
+    for key, ok, expected in checks:
+        if not ok:
+            raise _meta_error(where, f"key {key!r} must be {expected}, found {short_repr(meta.get(key))}")
+    return {"profile": meta["profile"], "dt_s": dt, "notes": notes, "order": order, "export_dt_s": export_dt}
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _exact_node(node, name: str) -> ir.Node | None:
-    """The exact IR node stored in a neurosim-written node's metadata, if present and intact."""
+    """The exact IR node stored in a neurosim-written node's metadata (None for a node without it).
+
+    The metadata is checked like a ``.nsim`` node (schema, types, dtypes): damaged metadata is a
+    FormatError naming the node and the entry, never a silent fallback."""
     meta = getattr(node, "metadata", None) or {}
     entry = meta.get(META_KEY) if isinstance(meta, dict) else None
+    if entry is None:
+        return None
+    where = f"node {name!r}: the neurosim metadata"
     if not isinstance(entry, dict) or "node" not in entry:
-        return None
-    doc = json.loads(str(entry["node"]))
-    arrays = {k: np.asarray(v) for k, v in (entry.get("arrays") or {}).items()}
-    cls = ir.NODE_TYPES.get(doc["type"])
-    if cls is None:
-        return None
-    restored = {}
-    for k, v in doc["fields"].items():
-        val = _decode(v, arrays, f"node {name!r}.{k}")
-        if isinstance(val, np.ndarray) and k in doc.get("dtypes", {}):
-            val = val.astype(doc["dtypes"][k])
-        restored[k] = val
-    return cls(**restored)
+        raise _meta_error(where, "must hold the entry 'node' (the IR node as JSON)")
+    extra = sorted(str(k) for k in entry if k not in ("node", "arrays"))
+    if extra:
+        raise _meta_error(where, f"has unknown entries {short_repr(extra)}")
+    node_where = f"{where} entry 'node'"
+    doc = _meta_json(entry["node"], node_where)
+    if not isinstance(doc, dict) or not {"type", "fields"} <= set(doc) or not set(doc) <= {"type", "fields", "dtypes"}:
+        raise _meta_error(node_where, f"must be an object with keys 'type', 'fields' and 'dtypes', "
+                                      f"found {short_repr(sorted(doc) if isinstance(doc, dict) else doc)}")
+    raw_arrays = entry.get("arrays") or {}
+    if not isinstance(raw_arrays, dict):
+        raise _meta_error(f"{where} entry 'arrays'", f"must be a group of arrays, found {short_repr(raw_arrays)}")
+    dtypes = doc.get("dtypes", {})
+    if not isinstance(dtypes, dict):
+        raise _meta_error(node_where, f"key 'dtypes' must be an object, found {short_repr(dtypes)}")
+    arrays: dict[str, np.ndarray] = {}
+    for key, value in raw_arrays.items():
+        if hasattr(value, "detach"):
+            value = value.detach().cpu().numpy()
+        arr = np.asarray(value) if isinstance(value, np.ndarray) or np.isscalar(value) else np.asarray(None)
+        check_array_dtype(arr.dtype, f"{where} array {short_repr(key)}")
+        if key in dtypes:
+            try:
+                want = np.dtype(str(dtypes[key]))
+            except (TypeError, ValueError):
+                raise _meta_error(node_where, f"names the unknown dtype {short_repr(dtypes[key])} "
+                                              f"for array {short_repr(key)}") from None
+            check_array_dtype(want, f"{where} dtype of array {short_repr(key)}")
+            arr = arr.astype(want)
+        arrays[str(key)] = arr
+    return decode_node(doc["type"], doc["fields"], arrays, f"node {name!r}", "", name, doc="neurosim metadata",
+                       fix="re-export it from neurosim, or read the NIR data alone with --source nir")
+
+
+def _same(a, b) -> bool:
+    """Equality of two NIR parameter values (arrays bit for bit as float64, NaN equal to NaN)."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (isinstance(a, dict) and isinstance(b, dict) and set(a) == set(b)
+                and all(_same(a[k], b[k]) for k in a))
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, (str, bytes)) or isinstance(b, (str, bytes)):
+        def text(v):
+            return v.decode() if isinstance(v, bytes) else v
+        return text(a) == text(b)
+    x, y = np.asarray(_arr(a)), np.asarray(_arr(b))
+    return x.shape == y.shape and np.array_equal(x, y, equal_nan=True)
+
+
+def _verify_exact(graph: Graph, flat_nodes: dict[str, Any], restored: set[str], meta: dict) -> None:
+    """The metadata-restored nodes, exported again, must equal the file's NIR data (else the NIR data
+    was changed after neurosim wrote it and the metadata no longer describes the file)."""
+    again, _ = to_nir(graph, dt_s=meta["export_dt_s"])
+    for name in sorted(restored):
+        ours, theirs = again.nodes[name], flat_nodes[name]
+        if type(ours).__name__ != type(theirs).__name__:
+            raise FormatError(
+                f"node {name!r}: the neurosim metadata describes a {type(graph.nodes[name]).__name__} (NIR "
+                f"{type(ours).__name__}) but the file's NIR node is a {type(theirs).__name__}; another tool changed the "
+                f"file -- read the NIR data alone with --source nir, or re-export the model from neurosim"
+            )
+        for f in fields(ours):
+            if f.name == "metadata" or (f.name in ("input_type", "output_type")
+                                        and type(ours).__name__ not in ("Input", "Output")):
+                continue
+            if not _same(getattr(ours, f.name, None), getattr(theirs, f.name, None)):
+                raise FormatError(
+                    f"node {name!r}: the neurosim metadata disagrees with the file's NIR parameter {f.name!r} "
+                    f"(another tool changed the NIR data?), so neurosim does not trust it -- read the NIR data alone "
+                    f"with --source nir, or re-export the model from neurosim"
+                )
+
+
+#: NIR node types whose parameters are per-neuron (their sizes count against the ``neurons`` limit)
+_NEURON_TYPES = {"LIF", "CubaLIF", "IF", "LI", "I", "CubaLI", "Threshold", "Scale", "Delay"}
+#: the deepest group nesting the reader walks (nir's reader recurses once per level)
+_MAX_GROUP_DEPTH = 200
+
+
+#: above this many bytes a dataset must store its data at a plausible compression ratio
+_LAZY_BYTES = 64 * 2**20
+_MAX_RATIO = 1024
+
+
+def _check_stored(ds, size: int, where: str) -> None:
+    """A large dataset must hold its data: an HDF5 dataset declared with a shape only (no data written;
+    h5py fills it on read) or a gzip bomb would be allocated in full by ``nir.read``."""
+    nbytes = size * ds.dtype.itemsize
+    if nbytes <= _LAZY_BYTES:
+        return
+    stored = int(ds.id.get_storage_size())
+    if stored == 0 or nbytes > _MAX_RATIO * stored:
+        raise FormatError(
+            f"{where} declares {size:,} elements ({nbytes / 2**30:.3g} GiB) but stores only {stored:,} bytes; the file is "
+            f"hand-crafted (a shape without data, or a compression bomb) -- neurosim refuses to expand it"
+        )
+
+
+def _scan_hdf5(path: Path) -> None:
+    """Check an HDF5 file's tree from its headers alone, before ``nir.read`` loads any dataset:
+    element counts (``elements``; a neuron node's parameters and Input/Output shapes: ``neurons``),
+    nesting depth (``depth``). h5py errors become one-line FormatErrors, never h5py internals."""
+    import h5py
+
+    shown = short_repr(str(path), 300)
+    try:
+        f = h5py.File(path, "r")
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        raise FormatError(
+            f"{shown} is not a readable NIR file ({type(exc).__name__}: HDF5 cannot open it); the file is truncated "
+            f"or of another format -- write NIR files with nir.write"
+        ) from None
+    total = 0
+    try:
+        with f:
+            stack: list[tuple[Any, int]] = [(f, 0)]
+            while stack:
+                group, depth = stack.pop()
+                if depth > _MAX_GROUP_DEPTH:
+                    raise FormatError(f"{shown}: HDF5 groups nest more than {_MAX_GROUP_DEPTH} levels deep at "
+                                      f"{short_repr(group.name)}; the file is damaged or hand-crafted")
+                limits.check("depth", depth // 2, f"NIR file {shown} (subgraph nesting at {short_repr(group.name)})")
+                node_type = None
+                if "type" in group and isinstance(group["type"], h5py.Dataset) and group["type"].size == 1:
+                    raw = group["type"][()]
+                    node_type = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+                for key in group:
+                    item = group.get(key)
+                    where = f"NIR file {shown}: dataset {short_repr(f'{group.name}/{key}')}"
+                    if isinstance(item, h5py.Group):
+                        stack.append((item, depth + 1))
+                    elif isinstance(item, h5py.Dataset):
+                        size = int(math.prod(item.shape)) if item.shape is not None else 0
+                        limits.check("elements", size, where)
+                        total += size
+                        if node_type in _NEURON_TYPES and key not in ("type",):
+                            limits.check("neurons", size, where)
+                        _check_stored(item, size, where)
+                        if node_type in ("Input", "Output") and key == "shape":
+                            if size > 32 or item.dtype.kind not in "iuf":
+                                raise FormatError(f"{where} must be a short list of integers (a shape), found "
+                                                  f"{size} elements of dtype {item.dtype}")
+                            dims = np.atleast_1d(item[()]).astype(np.float64)
+                            if np.all(np.isfinite(dims)) and np.all(dims > 0):
+                                count = math.prod(float(d) for d in dims)
+                                if count > 2**62:
+                                    raise FormatError(f"{where} declares a shape of more than 2**62 elements; the file "
+                                                      f"is damaged or hand-crafted")
+                                limits.check("neurons", int(count), where)
+            limits.check("elements", total, f"NIR file {shown} (all datasets)")
+    except NeurosimError:
+        raise
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+        raise FormatError(
+            f"{shown} is not a readable NIR file ({type(exc).__name__} while reading the HDF5 tree); the file is "
+            f"damaged -- write NIR files with nir.write"
+        ) from None
 
 
 def read_nir(path: str | os.PathLike, **options) -> Graph:
-    """Read a ``.nir`` (HDF5) file; see :func:`from_nir` for ``options``."""
+    """Read a ``.nir`` (HDF5) file; see :func:`from_nir` for ``options``.
+
+    The file's tree is checked by :func:`_scan_hdf5` before anything is loaded; errors of the import
+    are prefixed with the path."""
     nir = _nir()
     path = Path(path)
+    shown = short_repr(str(path), 300)
     if not path.exists():
-        raise FormatError(f"NIR file {str(path)!r} does not exist")
+        raise FormatError(f"NIR file {shown} does not exist")
+    if path.is_dir():
+        raise FormatError(f"NIR file {shown} is a directory; give the path of a .nir file (HDF5 written by nir.write)")
+    if not path.is_file():
+        raise FormatError(f"NIR file {shown} is not a regular file; give the path of a .nir file")
+    limits.check("file_bytes", path.stat().st_size, f"NIR file {shown}")
+    _scan_hdf5(path)
     try:
         # nir's own type check rejects valid files with 0-d parameters (Norse exports); the
         # importer validates shapes itself, naming the node.
         graph = nir.read(str(path), type_check=False)
-    except Exception as exc:  # nir raises AssertionError/TypeError/ValueError/OSError on bad files
-        detail = str(exc) or type(exc).__name__
+    except Exception as exc:  # nir raises AssertionError/TypeError/ValueError/KeyError on bad files
+        detail = short_repr(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 160)
         raise FormatError(
-            f"{str(path)!r} is not a readable NIR file ({type(exc).__name__}: {detail}); the file is truncated, "
+            f"{shown} is not a readable NIR file ({type(exc).__name__}: {detail}); the file is truncated, "
             f"of another format or uses a primitive this nir version does not know"
         ) from None
-    return from_nir(graph, **options)
+    try:
+        return from_nir(graph, **options)
+    except NeurosimError as exc:
+        raise type(exc)(f"{str(path)}: {exc}") from None
 
 
 # ----------------------------------------------------------------------------------------------

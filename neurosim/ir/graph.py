@@ -20,9 +20,19 @@ import numpy as np
 
 from neurosim.errors import FixedPointError, GraphError, IRError, ShapeError
 from neurosim.ir.nodes import Input, Node, Output, Projection, SpikingPopulation
-from neurosim.ir.nodes.base import Shape, node_context
+from neurosim.ir.nodes.base import Shape, node_context, short_repr
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+
+
+def _positive_seconds(value) -> bool:
+    """A finite positive number that converts to float (not a bool, not a 400-digit int)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    try:
+        return 0 < float(value) < float("inf")
+    except OverflowError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -42,8 +52,8 @@ class Semantics:
     def __post_init__(self) -> None:
         if not isinstance(self.profile, str) or not self.profile:
             raise IRError(f"Semantics.profile must be a non-empty string, found {self.profile!r}")
-        if self.dt_s is not None and not (isinstance(self.dt_s, (int, float)) and np.isfinite(self.dt_s) and self.dt_s > 0):
-            raise IRError(f"Semantics.dt_s must be a positive number of seconds or None, found {self.dt_s!r}")
+        if self.dt_s is not None and not _positive_seconds(self.dt_s):
+            raise IRError(f"Semantics.dt_s must be a positive number of seconds or None, found {short_repr(self.dt_s)}")
         object.__setattr__(self, "notes", tuple(str(n) for n in self.notes))
 
 

@@ -592,7 +592,14 @@ def test_load_torch_file_roundtrip(tmp_path):
     net = nn.Sequential(nn.Linear(3, 4), LIF(4))
     path = tmp_path / "m.pt"
     torch.save(net, path)
-    g = load_torch_file(path, (3,))
+    with pytest.raises(FormatError, match=r"^torch file '.*m\.pt' pickles a whole Python object \(a torch\.save\(model\) "
+                                          r"file; it names torch\.nn\.modules\.container\.Sequential\): unpickling it runs code from the file, so neurosim refuses it; if you "
+                                          r"trust the file pass --trust-pickle"):
+        load_torch_file(path, (3,))
+    from neurosim.frontends.torch.load import TrustPickleWarning
+
+    with pytest.warns(TrustPickleWarning, match=r"^unpickling torch file '.*m\.pt' runs code from the file"):
+        g = load_torch_file(path, (3,), trust_pickle=True)
     assert np.array_equal(g.nodes["0"].weight, net[0].weight.detach().double().numpy())
 
 
@@ -602,7 +609,8 @@ def test_load_torch_file_errors(tmp_path):
         load_torch_file(missing, (3,))
     sd = tmp_path / "sd.pt"
     torch.save(nn.Linear(3, 2).state_dict(), sd)
-    with pytest.raises(FormatError, match=r"^torch file '.*sd\.pt' holds a OrderedDict \(a state dict\?"):
+    with pytest.raises(FormatError, match=r"^torch file '.*sd\.pt' holds a state dict \(OrderedDict of 2 entries\), "
+                                          r"which has no architecture; build the model in Python"):
         load_torch_file(sd, (3,))
     full = tmp_path / "full.pt"
     torch.save(nn.Sequential(nn.Linear(3, 2)), full)

@@ -14,7 +14,8 @@ from typing import ClassVar, Iterator
 
 import numpy as np
 
-from neurosim.errors import IRError, ShapeError
+from neurosim import limits
+from neurosim.errors import IRError, LimitError, ShapeError
 
 #: Every IR node type by its type name; serialisation and frontends look types up here.
 NODE_TYPES: dict[str, type["Node"]] = {}
@@ -30,10 +31,11 @@ def register(cls: type["Node"]) -> type["Node"]:
 
 @contextlib.contextmanager
 def node_context(name: str) -> Iterator[None]:
-    """Prefix any IRError raised inside with ``node 'name':`` so the message names the node."""
+    """Prefix any IRError (or LimitError: a node too large) raised inside with ``node 'name':`` so the
+    message names the node."""
     try:
         yield
-    except IRError as exc:
+    except (IRError, LimitError) as exc:
         msg = str(exc)
         if msg.startswith("node "):
             raise
@@ -124,35 +126,102 @@ def set_field(node: Node, name: str, value: object) -> None:
     object.__setattr__(node, name, value)
 
 
+def short_repr(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a hostile file's value (a 300-digit number, a
+    megabyte string) never floods an error message."""
+    if isinstance(value, np.ndarray) and value.size > 8:
+        text = f"array(shape={value.shape!r}, dtype={value.dtype})"
+    else:
+        try:
+            text = repr(value)
+        except Exception:  # noqa: BLE001 - a foreign object's __repr__ may fail; the type still names it
+            text = f"<{type(value).__name__}>"
+    if "\n" in text or "\r" in text:  # an error message is one line
+        text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+#: the largest single dimension or element count a shape may declare (int64-safe products)
+MAX_DIM = 2**62
+
+#: dtype kinds of real numbers (signed, unsigned, float); bool, complex, strings, bytes, objects,
+#: datetimes, timedeltas and structured records are refused by :func:`check_array`
+REAL_KINDS = "iuf"
+_KIND_NAMES = {"b": "booleans", "c": "complex values", "U": "strings", "S": "bytes", "O": "Python objects",
+               "M": "datetimes", "m": "timedeltas", "V": "structured records"}
+
+
+def is_int(value) -> bool:
+    """True for a Python or numpy integer that is not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_real(value) -> bool:
+    """True for a finite Python or numpy real number that is not a bool."""
+    return (is_int(value) or isinstance(value, (float, np.floating))) and bool(np.isfinite(value))
+
+
+def _shape_items(value) -> list | None:
+    """The items of a shape-like value (int, tuple, list, 1-D numeric array), else None."""
+    if isinstance(value, np.ndarray):
+        if value.ndim > 1 or value.dtype.kind not in REAL_KINDS:
+            return None
+        return value.reshape(-1).tolist()
+    if isinstance(value, (tuple, list)):
+        return list(value)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return [value]
+    return None
+
+
 def check_shape(node: Node, field: str, value) -> Shape:
-    """A shape: a non-empty tuple of positive ints."""
-    try:
-        shape = tuple(int(v) for v in np.atleast_1d(np.asarray(value)).tolist())
-    except (TypeError, ValueError):
+    """A shape: a non-empty tuple of positive integers (an integral float such as ``128.0`` is
+    taken, ``128.5``, booleans, strings and non-finite values are refused), whose element count is
+    within :mod:`neurosim.limits` (``neurons`` for populations and I/O, else ``elements``) -- checked
+    here, before any parameter is broadcast to it."""
+    cls = type(node).__name__
+    items = _shape_items(value)
+    dims: list[int] = []
+    for item in items if items is not None else [None]:
+        if isinstance(item, (bool, np.bool_)) or item is None:
+            dims = []
+            break
+        if isinstance(item, (int, np.integer)):
+            dims.append(int(item))
+        elif isinstance(item, (float, np.floating)) and np.isfinite(item) and float(item).is_integer():
+            dims.append(int(item))
+        else:
+            dims = []
+            break
+    if not dims or any(d <= 0 or d > MAX_DIM for d in dims):
         raise ShapeError(
-            f"{type(node).__name__}.{field} must be a tuple of positive integers, found {value!r}"
-        ) from None
-    if len(shape) == 0 or any(d <= 0 for d in shape):
-        raise ShapeError(
-            f"{type(node).__name__}.{field} must be a non-empty tuple of positive integers, found {value!r}"
+            f"{cls}.{field} must be a non-empty tuple of positive integers, found {short_repr(value)}"
         )
-    return shape
+    size = int(np.prod(dims, dtype=object))
+    if size > MAX_DIM:
+        raise ShapeError(f"{cls}.{field} {short_repr(tuple(dims))} declares more than 2**62 elements; the shape is wrong")
+    kind = "neurons" if node.family in ("population", "io") else "elements"
+    limits.check(kind, size, f"{cls}.{field} {tuple(dims)!r}")
+    return tuple(dims)
 
 
 def check_int_tuple(node: Node, field: str, value, length: int, *, minimum: int = 0) -> tuple[int, ...]:
-    """An int or a tuple of ``length`` ints, each >= ``minimum`` (stride, padding, kernel size)."""
-    try:
-        arr = np.atleast_1d(np.asarray(value, dtype=np.float64))
-    except (TypeError, ValueError):
-        arr = None
-    if arr is not None and arr.size == 1:
-        arr = np.repeat(arr, length)
-    if (arr is None or arr.ndim != 1 or arr.size != length or not np.all(np.mod(arr, 1) == 0)
-            or np.any(arr < minimum)):
+    """An int or a tuple of ``length`` ints, each >= ``minimum`` (stride, padding, kernel size);
+    integral floats are taken, booleans, strings and fractions refused."""
+    items = _shape_items(value)
+    if items is not None and len(items) == 1:
+        items = items * length
+    ok = items is not None and len(items) == length and all(
+        not isinstance(v, (bool, np.bool_)) and (
+            isinstance(v, (int, np.integer))
+            or (isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer()))
+        and minimum <= v <= MAX_DIM
+        for v in items)
+    if not ok:
         raise IRError(
-            f"{type(node).__name__}.{field} must be an int or {length} ints >= {minimum}, found {value!r}"
+            f"{type(node).__name__}.{field} must be an int or {length} ints >= {minimum}, found {short_repr(value)}"
         )
-    return tuple(int(v) for v in arr)
+    return tuple(int(v) for v in items)
 
 
 def shape_only(shape: Shape, dtype=np.float64) -> np.ndarray:
@@ -182,9 +251,28 @@ def check_array(node: Node, field: str, value, *, shape: Shape | None = None, nd
                              f"{tuple(shape) if shape is not None else f'{ndim} dimensions'!r}")
         return value
     try:
-        arr = np.array(value, dtype=dtype, copy=True)
+        src = np.asarray(value)
     except (TypeError, ValueError):
-        raise IRError(f"{cls}.{field} must be numeric, found {value!r}") from None
+        raise IRError(f"{cls}.{field} must be numeric, found {short_repr(value)}") from None
+    if src.dtype.kind not in REAL_KINDS:
+        what = _KIND_NAMES.get(src.dtype.kind, f"dtype {src.dtype}")
+        raise IRError(
+            f"{cls}.{field} must hold real numbers, found {what} (dtype {src.dtype}) {short_repr(value)}; "
+            f"store it as a float or integer array"
+        )
+    target = np.dtype(dtype)
+    if target.kind in "iu":
+        if src.dtype.kind == "f":
+            if not np.all(np.isfinite(src)) or not np.all(np.mod(src, 1) == 0):
+                bad = src[~(np.isfinite(src) & (np.mod(np.nan_to_num(src), 1) == 0))].flat[0].item()
+                raise IRError(f"{cls}.{field} must hold whole numbers, found {bad!r}")
+        info = np.iinfo(target)
+        if src.size and (src.min() < info.min or src.max() > info.max):
+            bad = src.min() if src.min() < info.min else src.max()
+            raise IRError(
+                f"{cls}.{field} must lie in {info.min}..{info.max} ({target}), found {short_repr(bad.item())}"
+            )
+    arr = src.astype(target, copy=True)
     if broadcast and shape is not None:
         try:
             arr = np.broadcast_to(arr, shape).copy()
@@ -205,7 +293,7 @@ def check_array(node: Node, field: str, value, *, shape: Shape | None = None, nd
 
 def check_choice(node: Node, field: str, value, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        raise IRError(f"{type(node).__name__}.{field} must be one of {choices!r}, found {value!r}")
+        raise IRError(f"{type(node).__name__}.{field} must be one of {choices!r}, found {short_repr(value)}")
     return value
 
 

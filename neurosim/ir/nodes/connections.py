@@ -20,7 +20,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from neurosim.errors import IRError, ShapeError
+from neurosim.errors import IRError, NMError, ShapeError
 from neurosim.ir import nm as nm_ops
 from neurosim.ir.fixedpoint import FixedPoint
 from neurosim.ir.nodes.base import (
@@ -29,11 +29,21 @@ from neurosim.ir.nodes.base import (
     check_array,
     check_int_tuple,
     check_shape,
+    is_int,
     register,
+    short_repr,
     require_input_shape,
     set_field,
 )
 from neurosim.ir.nodes.neurons import representable
+
+
+def _nm_pair(node: Node) -> tuple[int, int]:
+    """``node.nm`` as an ``(N, M)`` pair of ints (the pattern itself is checked by :mod:`neurosim.ir.nm`)."""
+    value = node.nm
+    if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(is_int(v) for v in value)):
+        raise NMError(f"{type(node).__name__}.nm must be a pair of integers (N, M), found {short_repr(value)}")
+    return int(value[0]), int(value[1])
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -51,7 +61,7 @@ class Projection(Node):
         if self.bias is not None:
             set_field(self, "bias", check_array(self, "bias", self.bias, shape=(bias_len,)))
         if self.nm is not None:
-            n, m = nm_ops.check_pattern(*tuple(self.nm), what=f"{type(self).__name__}.nm")
+            n, m = nm_ops.check_pattern(*_nm_pair(self), what=f"{type(self).__name__}.nm")
             set_field(self, "nm", (n, m))
             nm_ops.check_nm(self.dense_weight(), n, m, what=f"{type(self).__name__}.weight")
         if self.weight_format is not None:
@@ -175,9 +185,9 @@ class NMSparse(Projection):
     def __post_init__(self) -> None:
         if self.nm is None:
             raise IRError("NMSparse.nm must be given as (N, M), found None")
-        n, m = nm_ops.check_pattern(*tuple(self.nm), what="NMSparse.nm")
+        n, m = nm_ops.check_pattern(*_nm_pair(self), what="NMSparse.nm")
         set_field(self, "nm", (n, m))
-        if not isinstance(self.in_features, (int, np.integer)) or self.in_features <= 0 or self.in_features % m:
+        if not is_int(self.in_features) or self.in_features <= 0 or self.in_features % m:
             raise ShapeError(f"NMSparse.in_features must be a positive multiple of M={m}, found {self.in_features!r}")
         set_field(self, "in_features", int(self.in_features))
         set_field(self, "weight", check_array(self, "weight", self.weight, ndim=2))
@@ -233,7 +243,7 @@ class ConvND(Projection):
         set_field(self, "stride", check_int_tuple(self, "stride", self.stride, d, minimum=1))
         set_field(self, "padding", check_int_tuple(self, "padding", self.padding, d, minimum=0))
         set_field(self, "dilation", check_int_tuple(self, "dilation", self.dilation, d, minimum=1))
-        if not isinstance(self.groups, (int, np.integer)) or self.groups < 1 or self.weight.shape[0] % self.groups:
+        if not is_int(self.groups) or self.groups < 1 or self.weight.shape[0] % self.groups:
             raise IRError(
                 f"{type(self).__name__}.groups must be a positive divisor of the {self.weight.shape[0]} output "
                 f"channels, found {self.groups!r}"

@@ -42,6 +42,8 @@ from neurosim.ir.nodes.base import (
     Shape,
     check_array,
     check_shape,
+    is_int,
+    is_real,
     register,
     set_field,
 )
@@ -66,7 +68,7 @@ class ReLU(DNNNode):
     kind: str = "relu"
 
     def __post_init__(self) -> None:
-        if self.kind not in ("relu", "relu6", "leaky_relu", "hardtanh"):
+        if not isinstance(self.kind, str) or self.kind not in ("relu", "relu6", "leaky_relu", "hardtanh"):
             raise IRError(f"ReLU.kind must be 'relu', 'relu6', 'leaky_relu' or 'hardtanh', found {self.kind!r}")
 
 
@@ -78,7 +80,7 @@ class GELU(DNNNode):
     kind: str = "gelu"
 
     def __post_init__(self) -> None:
-        if self.kind not in ("gelu", "silu", "sigmoid", "tanh", "hardswish"):
+        if not isinstance(self.kind, str) or self.kind not in ("gelu", "silu", "sigmoid", "tanh", "hardswish"):
             raise IRError(
                 f"GELU.kind must be one of 'gelu', 'silu', 'sigmoid', 'tanh', 'hardswish', found {self.kind!r}"
             )
@@ -93,11 +95,12 @@ class _Norm(DNNNode):
 
     def __post_init__(self) -> None:
         name = type(self).__name__
-        if not isinstance(self.features, (int, np.integer)) or isinstance(self.features, bool) or self.features < 1:
+        if not is_int(self.features) or self.features < 1:
             raise IRError(f"{name}.features must be a positive integer, found {self.features!r}")
         set_field(self, "features", int(self.features))
-        if not (isinstance(self.eps, (int, float)) and np.isfinite(self.eps) and self.eps > 0):
+        if not (is_real(self.eps) and self.eps > 0):
             raise IRError(f"{name}.eps must be a positive number, found {self.eps!r}")
+        set_field(self, "eps", float(self.eps))
 
 
 @register
@@ -210,14 +213,15 @@ class MatMul(DNNNode):
     scale: float = 1.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.heads, (int, np.integer)) or isinstance(self.heads, bool) or self.heads < 1:
+        if not is_int(self.heads) or self.heads < 1:
             raise IRError(f"MatMul.heads must be a positive integer, found {self.heads!r}")
         set_field(self, "heads", int(self.heads))
         for f in ("transpose_b", "merge_heads"):
             if not isinstance(getattr(self, f), bool):
                 raise IRError(f"MatMul.{f} must be True or False, found {getattr(self, f)!r}")
-        if not (isinstance(self.scale, (int, float)) and np.isfinite(self.scale)):
+        if not is_real(self.scale):
             raise IRError(f"MatMul.scale must be a finite number, found {self.scale!r}")
+        set_field(self, "scale", float(self.scale))
 
     def split(self, shape: Shape, which: str) -> tuple[int, int, int]:
         """An operand's shape as ``(heads, rows, cols)`` (see the module docstring)."""

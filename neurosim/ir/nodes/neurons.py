@@ -87,6 +87,7 @@ from neurosim.ir.nodes.base import (
     check_array,
     check_choice,
     check_shape,
+    is_int,
     register,
     require_input_shape,
     set_field,
@@ -268,7 +269,7 @@ class SpikingPopulation(Population):
         check_choice(self, "reset", self.reset, RESET_MODES)
         check_choice(self, "reset_timing", self.reset_timing, RESET_TIMINGS)
         check_choice(self, "spike_rule", self.spike_rule, SPIKE_RULES)
-        if not isinstance(self.refractory_steps, (int, np.integer)) or self.refractory_steps < 0:
+        if not is_int(self.refractory_steps) or self.refractory_steps < 0:
             raise IRError(
                 f"{type(self).__name__}.refractory_steps must be an int >= 0, found {self.refractory_steps!r}"
             )
@@ -385,8 +386,12 @@ class CubaLIF(SpikingPopulation):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.current_lag not in (0, 1):
+        if not is_int(self.current_lag) or self.current_lag not in (0, 1):
             raise IRError(f"CubaLIF.current_lag must be 0 or 1, found {self.current_lag!r}")
+        if not is_int(self.syn_shift) or not 0 <= self.syn_shift <= 62:
+            raise IRError(f"CubaLIF.syn_shift must be an int in 0..62, found {self.syn_shift!r}")
+        set_field(self, "current_lag", int(self.current_lag))
+        set_field(self, "syn_shift", int(self.syn_shift))
         if self.fixed is not None:
             if self.fixed.syn_leak != "shift" and self.syn_shift != 0:
                 raise FixedPointError(
