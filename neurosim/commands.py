@@ -126,6 +126,19 @@ def positive_int(text: str) -> int:
     return value
 
 
+def int_in(low: int, high: int, what: str = "an integer") -> Callable[[str], int]:
+    """A type for an integer option in ``[low, high]`` (``--chips``: at most a preset's ``max_chips`` bound), so a
+    value beyond it names the flag instead of the internal field it lands in."""
+    def parse(text: str) -> int:
+        value = _integer(text)
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {what} in [{low:,}, {high:,}], found {_shown(text)}")
+        return value
+
+    parse.__name__ = f"int_in_{low}_{high}"
+    return parse
+
+
 def nonneg_int(text: str) -> int:
     """An integer >= 0 (e.g. ``--top 0``: every row; ``--acc-bits 0``: the minimum)."""
     value = _integer(text)
@@ -163,6 +176,9 @@ def nm_arg(text: str) -> tuple[int, int]:
     """``--nm`` as ``(n, m)``, through the one N:M parser (``dense`` is ``1:1``)."""
     from neurosim.ir.nm import parse_nm
 
+    if len(text) > 40:  # parse_nm echoes its input whole: a 5,000-digit value would fill the terminal
+        raise argparse.ArgumentTypeError(f"an N:M pattern is written 'N:M' (e.g. '2:8') or 'dense', found "
+                                         f"{_shown(text)}")
     try:
         return parse_nm(text)
     except NeurosimError as exc:

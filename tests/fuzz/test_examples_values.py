@@ -63,8 +63,8 @@ def test_sat_config_unknown_dataflow_key(tmp_path):
 def test_sat_config_huge_value(tmp_path):
     p = tmp_path / "c.toml"
     p.write_text(re.sub(r"(\[rows\]\nvalue = )\d+", r"\g<1>100000000000", SAT), encoding="utf-8")
-    _message(["sat", "resnet18", "--config", p], r"^accelerator 'sat-vcu1525': rows must be at most 65,536 \(PEs\), "
-             r"found 100000000000; fix the config file$")
+    _message(["sat", "resnet18", "--config", p], rf"^{re.escape(str(p))}: accelerator 'sat-vcu1525': rows must be at "
+             r"most 65,536 \(PEs\), found 100000000000; fix the config file$")
 
 
 def test_sat_batch_limit():

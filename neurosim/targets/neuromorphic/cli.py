@@ -13,6 +13,7 @@ from neurosim.commands import (
     Target,
     add_model_options,
     console,
+    int_in,
     load_array,
     load_model_of,
     positive_int,
@@ -20,6 +21,9 @@ from neurosim.commands import (
     seed_arg,
     status,
 )
+
+#: ``--chips``/``--board-chips``: a board size a preset's ``max_chips`` may hold (int32, see config.MAX_STRUCTURAL)
+board_chips = int_in(1, 2**31 - 1, "a number of chips")
 
 # -- run ----------------------------------------------------------------------------------------
 
@@ -89,7 +93,7 @@ def _configure_estimate(p):
     p.add_argument("--timesteps", type=positive_int, default=16, help="timesteps of the Poisson input (default 16)")
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the Poisson input")
     p.add_argument("--out", default=None, help="report folder: report.json and plots")
-    p.add_argument("--chips", type=positive_int, default=None,
+    p.add_argument("--chips", type=board_chips, default=None,
                    help="chips on the board (default: the preset's); the mesh continues across chips")
     p.add_argument("--contention", action="store_true", help="add link queueing to the NoC latency")
     p.add_argument("--neurons-per-core", type=positive_int, default=None,
@@ -373,7 +377,7 @@ def _configure_bench(p):
     p.add_argument("--steps", type=positive_int, default=1000)
     p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--chip", default="loihi", help="preset the network is mapped onto (default loihi)")
-    p.add_argument("--chips", type=positive_int, default=4, help="chips on the board (default 4)")
+    p.add_argument("--chips", type=board_chips, default=4, help="chips on the board (default 4)")
     p.add_argument("--repeats", type=positive_int, default=3, help="best of this many runs (default 3)")
     p.add_argument("--no-brian2", action="store_true", help="skip Brian2")
     p.add_argument("--brian2-python", default=None,
@@ -385,7 +389,7 @@ def _configure_bench(p):
                    help="scale series: comma-separated real-size workloads (vgg11,dvs,resnet18), each in a fresh process")
     p.add_argument("--scale", action="store_true", help="scaling curve: VGG-11 at 32/64/128 px (T=8)")
     p.add_argument("--plot", default=None, help="with --scale: save the scaling plot (PNG) here")
-    p.add_argument("--board-chips", type=positive_int, default=None,
+    p.add_argument("--board-chips", type=board_chips, default=None,
                    help="scale series: chips on the board (default: as many as the mapping needs)")
     p.add_argument("--model-timeout", type=positive_int, default=600,
                    help="scale series: seconds allowed per model process (default 600)")

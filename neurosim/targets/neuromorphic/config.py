@@ -68,8 +68,18 @@ PRESET_DIR = Path(__file__).with_name("presets")
 MAX_PER_EVENT = 1e9
 #: structural integers (neurons, axons, cores, mesh, chips, bits, cycles): int32 range
 MAX_STRUCTURAL = 2**31 - 1
-#: real structural fields (clock_hz)
+#: real structural fields (clock_hz): at most 1 THz, at least 1 Hz (a slower clock prices a run at "inf s")
 MAX_REAL = 1e12
+MIN_CLOCK_HZ = 1.0
+#: core slots of one chip's router mesh (``mesh_x * mesh_y * cores_per_tile``): 16x TrueNorth's 4,096 cores.
+#: The placement walks every slot of the mesh once per chip, so a hostile 2**31 x 2**31 mesh would never finish.
+MAX_CORE_SLOTS = 2**16
+#: widths the quantize pass can build (:func:`neurosim.passes.quantize.quantize`): signed weight codes of
+#: 2..32 bits, a membrane wider than the weights and at most 62 bits (the engine's int64 arithmetic)
+WEIGHT_BITS = (2, 32)
+MEMBRANE_BITS = (3, 62)
+#: size of a preset file: the bundled ones are a few kB; a bigger file is the wrong file, refused unread
+MAX_FILE_BYTES = 16 * 2**20
 
 
 class Constant(shared.Constant):
@@ -85,14 +95,22 @@ class Constant(shared.Constant):
 class _Spec(NamedTuple):
     """How a scalar preset field is declared and checked.
 
-    Kinds: ``"int"`` (an integer >= 1), ``"int0"`` (>= 0), ``"real"`` (a finite number > 0), ``"choice"``
-    (one of ``choices``). ``must_know``: the value may not be ``unknown``/``none``.
+    Kinds: ``"int"`` (an integer in [1, MAX_STRUCTURAL]), ``"int0"`` (in [0, MAX_STRUCTURAL]), ``"real"`` (a
+    finite number in (0, MAX_REAL]), ``"choice"`` (one of ``choices``). ``bounds``: a narrower closed range
+    ``(lo, hi)`` where the field has one. ``must_know``: the value may not be ``unknown``/``none``.
     """
 
     kind: str
     unit: str
     must_know: bool = False
     choices: tuple[str, ...] = ()
+    bounds: tuple[float, float] | None = None
+
+    def range(self) -> tuple[float, float]:
+        """The closed range ``[lo, hi]`` of a numeric field (``"real"`` without bounds: lo is exclusive 0)."""
+        if self.bounds is not None:
+            return self.bounds
+        return {"int": (1, MAX_STRUCTURAL), "int0": (0, MAX_STRUCTURAL)}.get(self.kind, (0, MAX_REAL))
 
 
 class _ConstantSpec(NamedTuple):
@@ -103,9 +121,10 @@ class _ConstantSpec(NamedTuple):
     positive: bool
 
 
-def _spec(kind: str, unit: str, must_know: bool = False, choices: tuple[str, ...] = ()) -> Any:
+def _spec(kind: str, unit: str, must_know: bool = False, choices: tuple[str, ...] = (),
+          bounds: tuple[float, float] | None = None) -> Any:
     """A scalar field of :class:`ChipPreset`, declared with its schema (read back into ``_FIELDS``)."""
-    return field(metadata={"spec": _Spec(kind, unit, must_know, choices)})
+    return field(metadata={"spec": _Spec(kind, unit, must_know, choices, bounds)})
 
 
 # Fields the cycle model needs when timing == "cycles" (in the order a missing one is reported).
@@ -129,21 +148,21 @@ class ChipPreset:
     axons_per_core: int = _spec("int", "axons", must_know=True)
     synapse_memory_bytes: int | None = _spec("int", "bytes")
     max_fanout_cores: int | None = _spec("int", "cores")
-    weight_bits: int = _spec("int", "bits", must_know=True)
-    membrane_bits: int | None = _spec("int", "bits")
+    weight_bits: int = _spec("int", "bits", must_know=True, bounds=WEIGHT_BITS)
+    membrane_bits: int | None = _spec("int", "bits", bounds=MEMBRANE_BITS)
     lanes: int | None = _spec("int", "synapses/cycle")
     synapse_storage: str = _spec("choice", "", must_know=True, choices=("dense", "sparse"))
     integrate_pipeline_cycles: int | None = _spec("int0", "cycles")
     fire_pipeline_cycles: int | None = _spec("int0", "cycles")
     event_overhead_cycles: int | None = _spec("int0", "cycles")
-    mesh_x: int = _spec("int", "routers", must_know=True)
-    mesh_y: int = _spec("int", "routers", must_know=True)
-    cores_per_chip: int = _spec("int", "cores", must_know=True)
-    cores_per_tile: int = _spec("int", "cores", must_know=True)
+    mesh_x: int = _spec("int", "routers", must_know=True, bounds=(1, MAX_CORE_SLOTS))
+    mesh_y: int = _spec("int", "routers", must_know=True, bounds=(1, MAX_CORE_SLOTS))
+    cores_per_chip: int = _spec("int", "cores", must_know=True, bounds=(1, MAX_CORE_SLOTS))
+    cores_per_tile: int = _spec("int", "cores", must_know=True, bounds=(1, MAX_CORE_SLOTS))
     max_chips: int = _spec("int", "chips", must_know=True)
     board_x: int = _spec("int", "chips", must_know=True)
     board_y: int = _spec("int", "chips", must_know=True)
-    clock_hz: float | None = _spec("real", "Hz")
+    clock_hz: float | None = _spec("real", "Hz", bounds=(MIN_CLOCK_HZ, MAX_REAL))
     timing: str = _spec("choice", "", must_know=True, choices=("cycles", "event_latency"))
     hop_latency_cycles: int | None = _spec("int0", "cycles")
     barrier_cycles: int | None = _spec("int0", "cycles")
@@ -179,15 +198,16 @@ class ChipPreset:
                     raise ChipError(f"{chip} field {fname!r} must be known, found None; give its value")
                 continue
             if spec.kind in ("int", "int0"):
-                minimum = 1 if spec.kind == "int" else 0
+                minimum, maximum = spec.range()
                 if (isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum
-                        or value > MAX_STRUCTURAL):
-                    raise ChipError(f"{chip} field {fname!r} must be an integer in [{minimum}, {MAX_STRUCTURAL:,}], "
+                        or value > maximum):
+                    raise ChipError(f"{chip} field {fname!r} must be an integer in [{minimum}, {maximum:,}], "
                                     f"found {value!r}")
             elif spec.kind == "real":
-                if not is_real(value) or value <= 0 or value > MAX_REAL:
-                    raise ChipError(f"{chip} field {fname!r} must be a finite number in (0, {MAX_REAL:g}], "
-                                    f"found {value!r}")
+                minimum, maximum = spec.range()
+                if not is_real(value) or value <= 0 or value < minimum or value > maximum:
+                    interval = f"[{minimum:g}, {maximum:g}]" if minimum > 0 else f"(0, {maximum:g}]"
+                    raise ChipError(f"{chip} field {fname!r} must be a finite number in {interval}, found {value!r}")
             elif value not in spec.choices:
                 raise ChipError(f"{chip} field {fname!r} must be one of {spec.choices!r}, found {value!r}")
         if self.timing == "cycles":
@@ -195,6 +215,14 @@ class ChipPreset:
                 if getattr(self, fname) is None:
                     raise ChipError(f"{chip} uses timing 'cycles', so {fname!r} must be known, found None; "
                                     f"give its value or use timing 'event_latency'")
+        if self.membrane_bits is not None and self.membrane_bits <= self.weight_bits:
+            raise ChipError(f"{chip} field 'membrane_bits' must be wider than weight_bits={self.weight_bits!r}, found "
+                            f"{self.membrane_bits!r}; widen membrane_bits or narrow weight_bits")
+        if self.mesh_x * self.mesh_y * self.cores_per_tile > MAX_CORE_SLOTS:
+            raise ChipError(f"{chip} mesh {self.mesh_x}x{self.mesh_y} of {self.cores_per_tile} core(s) per tile has "
+                            f"{self.mesh_x * self.mesh_y * self.cores_per_tile:,} core slots, above the "
+                            f"{MAX_CORE_SLOTS:,} of the largest chip neurosim models; shrink mesh_x, mesh_y or "
+                            f"cores_per_tile")
         if self.mesh_x * self.mesh_y < self.tiles_per_chip:
             raise ChipError(f"{chip} mesh {self.mesh_x}x{self.mesh_y} has fewer routers than its "
                             f"{self.tiles_per_chip} tiles ({self.cores_per_chip} cores / {self.cores_per_tile} per tile); "
@@ -220,12 +248,18 @@ class ChipPreset:
             if not isinstance(src, str) or not src.strip():
                 raise ChipError(f"{chip} field {fname!r} has no source, found {src!r}; add the paper and table "
                                 f"or 'estimate: <how derived>'")
-        from neurosim.targets.neuromorphic.arithmetic import ChipArithmetic, default_arithmetic
+        from neurosim.targets.neuromorphic.arithmetic import SCHEMA, ChipArithmetic, default_arithmetic
 
         if self.arithmetic is None:
             object.__setattr__(self, "arithmetic", default_arithmetic())
         elif not isinstance(self.arithmetic, ChipArithmetic):
             raise ChipError(f"{chip} arithmetic must be a ChipArithmetic, found {type(self.arithmetic).__name__!r}")
+        for key, (kind, _unit, _required, _choices) in SCHEMA.items():  # the integer kinds' ranges, used or not
+            value = getattr(self.arithmetic, key)
+            minimum = 1 if kind == "int" else 0
+            if kind in ("int", "int0") and value is not None and not minimum <= value <= MAX_STRUCTURAL:
+                raise ChipError(f"{chip} arithmetic.{key} must be an integer in [{minimum}, {MAX_STRUCTURAL:,}], "
+                                f"found {value!r}")
         object.__setattr__(self, "sources", sources)
         object.__setattr__(self, "notes", dict(self.notes))
         object.__setattr__(self, "energy_pj", dict(self.energy_pj))
@@ -357,6 +391,9 @@ def load_preset(name_or_path: str | os.PathLike) -> ChipPreset:
     path = Path(text)
     if isinstance(name_or_path, os.PathLike) or path.suffix == ".toml" or "/" in text or os.sep in text or path.is_file():
         if not path.is_file():
+            if path.exists():  # a directory, FIFO or device: never opened (a FIFO would block)
+                raise ChipError(f"preset file {text!r} is not a regular file (a directory, pipe or device); give the "
+                                f"path of a preset TOML or one of {sorted(registry)!r}")
             raise ChipError(f"preset file {text!r} does not exist; give an existing TOML path or one of "
                             f"{sorted(registry)!r}")
         return _load_file(path)
@@ -365,6 +402,10 @@ def load_preset(name_or_path: str | os.PathLike) -> ChipPreset:
 
 def _load_file(path: Path) -> ChipPreset:
     where = f"preset file {str(path)!r}"
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ChipError(f"{where} holds {size:,} bytes, more than the {MAX_FILE_BYTES:,} a preset TOML may have; "
+                        f"give the right file (a preset is a few kB)")
     data = read_toml(path, where, ChipError)
     for key in data:
         if key not in _TOP_LEVEL_KEYS:

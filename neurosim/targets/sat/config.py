@@ -37,6 +37,8 @@ from neurosim.ir.nm import parse_nm
 
 CONFIG_DIR = Path(__file__).with_name("configs")
 DEFAULT = "sat-vcu1525"
+#: size of a config file: the bundled one is a few kB; a bigger file is the wrong file, refused unread
+MAX_FILE_BYTES = 16 * 2**20
 
 
 class Constant(shared.Constant):
@@ -54,10 +56,12 @@ def _int(unit: str, maximum: int) -> Any:
     return dataclasses.field(metadata={"kind": "int", "unit": unit, "max": maximum})
 
 
-def _real(unit: str, maximum: float, zero_ok: bool = False) -> Any:
-    """A real field of :class:`AcceleratorConfig`: a finite number > 0 (>= 0 if ``zero_ok``) and <= ``maximum``
-    in ``unit`` (see :func:`_int` for the maxima)."""
-    return dataclasses.field(metadata={"kind": "real", "unit": unit, "zero_ok": zero_ok, "max": maximum})
+def _real(unit: str, maximum: float, zero_ok: bool = False, minimum: float = 0.0) -> Any:
+    """A real field of :class:`AcceleratorConfig`: a finite number > 0 (>= 0 if ``zero_ok``), at least ``minimum``
+    and at most ``maximum`` in ``unit`` (see :func:`_int` for the maxima). A rate's minimum (1 Hz, 1 B/s) keeps
+    the cycle and transfer times finite: a clock of 5e-324 Hz would price a layer at "inf" cycles."""
+    return dataclasses.field(metadata={"kind": "real", "unit": unit, "zero_ok": zero_ok, "max": maximum,
+                                       "min": minimum})
 
 
 def _switch() -> Any:
@@ -76,14 +80,14 @@ class AcceleratorConfig:
     lanes: int = _int("multipliers/PE", 2**12)
     window: int = _int("activations", 2**16)
     patterns: tuple[tuple[int, int], ...]
-    clock_hz: float = _real("Hz", 1e11)
+    clock_hz: float = _real("Hz", 1e11, minimum=1.0)
     act_bits: int = _int("bits", 64)
     weight_bits: int = _int("bits", 64)
     acc_bits: int = _int("bits", 128)
     ifmap_buffer_bytes: int = _int("bytes", 2**40)
     weight_buffer_bytes: int = _int("bytes", 2**40)
     ofmap_buffer_bytes: int = _int("bytes", 2**40)
-    dram_bytes_per_s: float = _real("B/s", 1e15)
+    dram_bytes_per_s: float = _real("B/s", 1e15, minimum=1.0)
     vector_lanes: int = _int("elements/cycle", 2**20)
     generator_lanes: int = _int("weights/cycle", 2**20)
     mac_pj: float = _real("pJ", 1e9)
@@ -116,9 +120,9 @@ class AcceleratorConfig:
                     f"{'>= 0' if meta['zero_ok'] else '> 0'} ({meta['unit']}), found {v!r}; fix the "
                     f"config file"
                 )
-            if v > meta["max"]:
-                raise SATConfigError(f"accelerator {self.name!r}: {f} must be at most {meta['max']:g} ({meta['unit']}), "
-                                     f"found {v!r}; fix the config file")
+            if v > meta["max"] or v < meta["min"]:
+                raise SATConfigError(f"accelerator {self.name!r}: {f} must be in [{meta['min']:g}, {meta['max']:g}] "
+                                     f"({meta['unit']}), found {v!r}; fix the config file")
         for f in _SWITCHES:
             if not isinstance(getattr(self, f), bool):
                 raise SATConfigError(f"accelerator {self.name!r}: dataflow.{f} must be true or false, "
@@ -156,6 +160,9 @@ class AcceleratorConfig:
 
     def check_pattern(self, n: int, m: int) -> None:
         """Raise unless N:M is dense or one of the configured ``patterns``."""
+        if n != m and not self.patterns:
+            raise SATConfigError(f"accelerator {self.name!r} lists no sparse N:M pattern, so it cannot run {n}:{m}; "
+                                 f"run it dense (--nm dense) or add the pattern to the config's patterns")
         if n != m and (n, m) not in self.patterns:
             raise SATConfigError(
                 f"accelerator {self.name!r} does not list the pattern {n}:{m}; choose one of "
@@ -197,7 +204,14 @@ def load_config(name_or_path: str | Path = DEFAULT) -> AcceleratorConfig:
                 f"unknown accelerator config {text!r}; known: {', '.join(configs())} (or give a .toml path)"
             )
     if not path.is_file():
+        if path.exists():  # a directory, FIFO or device: never opened (a FIFO would block)
+            raise SATConfigError(f"accelerator config {str(path)!r} is not a regular file (a directory, pipe or "
+                                 f"device); give the path of a config TOML")
         raise SATConfigError(f"accelerator config {str(path)!r} does not exist; check the path")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise SATConfigError(f"accelerator config {str(path)!r} holds {size:,} bytes, more than the {MAX_FILE_BYTES:,} "
+                             f"a config TOML may have; give the right file (a config is a few kB)")
     data = read_toml(path, f"accelerator config {str(path)!r}", SATConfigError, fix="fix the file")
     where = str(path)
     kw: dict[str, Any] = {"name": data.get("name", path.stem), "description": data.get("description", "")}
@@ -221,6 +235,12 @@ def load_config(name_or_path: str | Path = DEFAULT) -> AcceleratorConfig:
     extra = sorted(set(pats) - shared.ENTRY_KEYS)
     if extra:
         raise SATConfigError(f"{where}: [patterns] has unknown key(s) {extra!r}; expected {sorted(shared.ENTRY_KEYS)!r}")
+    if not isinstance(pats.get("source"), str) or not pats["source"].strip():
+        raise SATConfigError(f"{where}: [patterns] has no source, found {pats.get('source')!r}; add source = "
+                             f"\"<paper, table>\" or \"estimate: <how derived>\"")
+    for key in ("unit", "note"):
+        if not isinstance(pats.get(key, ""), str):
+            raise SATConfigError(f"{where}: [patterns] {key} must be a string, found {pats[key]!r}; fix the file")
     flow = data.get("dataflow", {})
     if not isinstance(flow, dict):
         raise SATConfigError(f"{where}: [dataflow] must be a table of switches ({', '.join(_SWITCHES)}), found "
@@ -235,7 +255,10 @@ def load_config(name_or_path: str | Path = DEFAULT) -> AcceleratorConfig:
     if unknown:
         raise SATConfigError(f"{path}: unknown field {min(unknown)!r}; known: "
                              f"{', '.join(sorted((*_INT_FIELDS, *_REAL_FIELDS)))}")
-    return AcceleratorConfig(**kw, constants=constants)
+    try:
+        return AcceleratorConfig(**kw, constants=constants)
+    except SATConfigError as exc:  # the checks across fields, the ranges and the switches: name the file
+        raise SATConfigError(f"{where}: {exc}") from None
 
 
 def configs() -> list[str]:
