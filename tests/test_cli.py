@@ -278,8 +278,16 @@ def test_sigterm_removes_the_temporary_folder(monkeypatch, tmp_path, capsys):
 
 def test_usage_error_shortens_a_huge_value(capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["sat", "rtl", "--out", "o", "--rows", "x" * 5000])
+        main(["sat", "verify", "--simulator", "x" * 5000])  # argparse's own message (invalid choice)
     assert exc.value.code == 2
     line = [ln for ln in capsys.readouterr().err.splitlines() if "error:" in ln][0]
-    assert re.fullmatch(r"neurosim sat rtl: error: argument --rows: invalid int value: 'x{106}\.\.\.x{40}' "
+    assert re.fullmatch(r"neurosim sat verify: error: argument --simulator: invalid choice: 'x{106}\.\.\.x{40}' "
+                        r"\(5,000 characters\) \(choose from 'icarus', 'verilator'\)", line), line
+
+
+def test_type_error_shortens_a_huge_value(capsys):
+    with pytest.raises(SystemExit):
+        main(["sat", "rtl", "--out", "o", "--rows", "x" * 5000])  # neurosim's own argument types
+    line = [ln for ln in capsys.readouterr().err.splitlines() if "error:" in ln][0]
+    assert re.fullmatch(r"neurosim sat rtl: error: argument --rows: expected a positive integer, found 'x{40}'\.\.\. "
                         r"\(5,000 characters\)", line), line

@@ -99,7 +99,7 @@ def test_cli_unknown_chip(capsys):
 def test_cli_negative_rate(capsys):
     with pytest.raises(SystemExit):
         main(["estimate", str(MODELS / "digits_mlp.nir"), "--chip", "loihi", "--rate", "-0.5"])
-    assert "--rate must be a spike probability in [0, 1], found '-0.5'" in capsys.readouterr().err
+    assert "error: argument --rate: expected a spike probability in [0, 1], found '-0.5'" in capsys.readouterr().err
 
 
 def test_cli_wrong_input_shape(tmp_path, capsys):
