@@ -101,9 +101,12 @@ def record(graph: Graph, x) -> Activity:
                 xin = arr[t].astype(np.float64)
             else:
                 vals = [(prev[a] if rec else cur[a]) for a, rec in preds[n]]
-                xin = vals[0]
-                for v in vals[1:]:
-                    xin = xin + v
+                if graph.nodes[n].operands > 1:
+                    xin = tuple(vals)
+                else:
+                    xin = vals[0]
+                    for v in vals[1:]:
+                        xin = xin + v
             y = kernels[n].step(xin)
             cur[n] = y
             outs[n].append(np.array(y, copy=True))

@@ -653,7 +653,8 @@ def run(graph: Graph, inputs, *, mode: str = "float", dtype=np.float64, batched:
             if name in arrays:
                 x = arrays[name][t].astype(dtype) if mode == "float" else _integer_input(arrays[name][t], name)
             else:
-                x = _gather([(prev[a] if rec else cur[a]) for a, rec in preds[name]], mode)
+                vals = [(prev[a] if rec else cur[a]) for a, rec in preds[name]]
+                x = tuple(vals) if graph.nodes[name].operands > 1 else _gather(vals, mode)
             y = kernels[name].step(x)
             cur[name] = y
             records[name].append(np.array(y, copy=True))
