@@ -184,6 +184,9 @@ def estimate(graph: Graph, chip, inputs=None, *, rate: float = 0.1, timesteps: i
         chip = on_board(chip, chips)
     if len(graph.inputs) != 1:
         raise SimulationError(f"estimate needs a single-input model, found inputs {graph.inputs!r}")
+    from neurosim.targets.neuromorphic.model.compile import check_engine_support
+
+    check_engine_support(graph)  # the real blocker, before quantization refuses a node it cannot quantize
     in_shape = graph.nodes[graph.inputs[0]].shape
     if inputs is None:
         x = poisson_input(in_shape, timesteps, rate, seed)

@@ -95,7 +95,10 @@ def cores_of(graph: Graph, inputs: np.ndarray, chip=None) -> tuple[list[CoreDesi
     from neurosim.targets.neuromorphic.model.simulate import simulate
     from neurosim.targets.neuromorphic.estimate import _is_quantized
 
+    from neurosim.targets.neuromorphic.model.compile import check_engine_support
+
     chip = chip or core_chip()
+    check_engine_support(graph)
     if not _is_quantized(graph):
         from neurosim.passes.quantize import quantize
 

@@ -329,8 +329,9 @@ def test_spiking_engine_refuses_dnn_nodes():
     g = Graph({"input": Input(shape=(4,)), "fc": Dense(weight=np.ones((3, 4))), "relu": ReLU(),
                "output": Output(shape=(3,))}, (("input", "fc"), ("fc", "relu"), ("relu", "output")))
     with pytest.raises(UnsupportedError, match=r"^node 'relu' \(ReLU\) is a non-spiking DNN layer, which the "
-                                               r"neuromorphic engine cannot run; estimate its training cost with "
-                                               r"`neurosim sat` instead$"):
+                                               r"cycle-level engine cannot run; `neurosim metrics` gives the "
+                                               r"papers'-method and memory-aware estimates of this model \(and "
+                                               r"`neurosim sat` the training cost of its conv/linear layers\)$"):
         compile_graph(g)
     assert [x.kind for x in from_graph(g, "g").vectors] == ["relu"]
 

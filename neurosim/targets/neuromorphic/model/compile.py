@@ -167,6 +167,35 @@ def _bias(node, mode: str) -> np.ndarray | None:
     return b
 
 
+#: node families the engine lowers (the rest are refused by :func:`check_engine_support`)
+ENGINE_FAMILIES = frozenset({"io", "population", "projection", "shape", "delay"})
+
+
+def check_engine_support(graph: Graph) -> None:
+    """Refuse, naming the first node in schedule order, a graph with a node the cycle-level engine
+    cannot run: non-spiking readouts, elementwise nodes, DNN layers and the node families beyond the
+    core set (LayerNorm, WKV, spike x spike matmul, sparse convolution, ...). Called before any
+    quantization or mapping, so the message names the real blocker."""
+    for name in graph.order:
+        node = graph.nodes[name]
+        kind = type(node).__name__
+        if node.family == "population" and not isinstance(node, SpikingPopulation):
+            raise UnsupportedError(
+                f"node {name!r} ({kind}) is a non-spiking readout; the neuromorphic core runs "
+                f"spiking populations only -- replace it with a spiking layer or read the layer before it"
+            )
+        if node.family == "elementwise":
+            raise UnsupportedError(f"node {name!r} ({kind}) has no hardware mapping; fold it into weights")
+        if node.family not in ENGINE_FAMILIES:
+            what = ("is a non-spiking DNN layer, which the cycle-level engine cannot run" if node.family == "dnn"
+                    else "is not supported by the cycle-level engine yet")
+            raise UnsupportedError(
+                f"node {name!r} ({kind}) {what}; `neurosim metrics` gives "
+                f"the papers'-method and memory-aware estimates of this model (and `neurosim sat` the training "
+                f"cost of its conv/linear layers)"
+            )
+
+
 def compile_graph(graph: Graph, mode: str = "fixed") -> CompiledNetwork:
     """Lower ``graph`` (see module docstring). Raises UnsupportedError for nodes the core cannot run."""
     from neurosim.targets.neuromorphic.model.reference import check_graph_size
@@ -177,19 +206,7 @@ def compile_graph(graph: Graph, mode: str = "fixed") -> CompiledNetwork:
     shapes = graph.shapes
     inputs = graph.inputs
     pops = tuple(graph.spiking_populations())
-    for name, node in graph.nodes.items():
-        if node.family == "population" and not isinstance(node, SpikingPopulation):
-            raise UnsupportedError(
-                f"node {name!r} ({type(node).__name__}) is a non-spiking readout; the neuromorphic core runs "
-                f"spiking populations only -- replace it with a spiking layer or read the layer before it"
-            )
-        if node.family == "elementwise":
-            raise UnsupportedError(f"node {name!r} ({type(node).__name__}) has no hardware mapping; fold it into weights")
-        if node.family == "dnn":
-            raise UnsupportedError(
-                f"node {name!r} ({type(node).__name__}) is a non-spiking DNN layer, which the neuromorphic engine "
-                f"cannot run; estimate its training cost with `neurosim sat` instead"
-            )
+    check_engine_support(graph)
     if mode == "fixed":
         for name in graph.order:
             node = graph.nodes[name]
