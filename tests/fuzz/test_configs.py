@@ -552,11 +552,11 @@ def test_preset_bits_outside_the_quantizer_are_refused_by_the_preset(tmp):
     line = outcome.stderr.strip().splitlines()[-1].split("error: ", 1)[1]
     assert re.match(rf"^preset file {re.escape(repr(str(p)))}: chip 'bits64' field 'weight_bits' must be an integer "
                     r"in \[2, 32\], found 64$", line), line
-    doc["weight_bits"]["value"] = 24  # membrane_bits is 24: not wider
-    p = _write(tmp, "bits24", doc)
+    doc["weight_bits"]["value"] = 25  # membrane_bits is 24: narrower than one weight
+    p = _write(tmp, "bits25", doc)
     outcome = run_cli(["chips", p], kind="preset")
     line = outcome.stderr.strip().splitlines()[-1].split("error: ", 1)[1]
-    assert re.match(r"^preset file '.*': chip 'bits24' field 'membrane_bits' must be wider than weight_bits=24, "
+    assert re.match(r"^preset file '.*': chip 'bits25' field 'membrane_bits' must be at least weight_bits=25, "
                     r"found 24; widen membrane_bits or narrow weight_bits$", line), line
 
 

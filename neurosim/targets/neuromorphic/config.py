@@ -215,8 +215,10 @@ class ChipPreset:
                 if getattr(self, fname) is None:
                     raise ChipError(f"{chip} uses timing 'cycles', so {fname!r} must be known, found None; "
                                     f"give its value or use timing 'event_latency'")
-        if self.membrane_bits is not None and self.membrane_bits <= self.weight_bits:
-            raise ChipError(f"{chip} field 'membrane_bits' must be wider than weight_bits={self.weight_bits!r}, found "
+        # a membrane as wide as the weights is legal (the RTL core takes it and saturates); a narrower one
+        # cannot hold one weight
+        if self.membrane_bits is not None and self.membrane_bits < self.weight_bits:
+            raise ChipError(f"{chip} field 'membrane_bits' must be at least weight_bits={self.weight_bits!r}, found "
                             f"{self.membrane_bits!r}; widen membrane_bits or narrow weight_bits")
         if self.mesh_x * self.mesh_y * self.cores_per_tile > MAX_CORE_SLOTS:
             raise ChipError(f"{chip} mesh {self.mesh_x}x{self.mesh_y} of {self.cores_per_tile} core(s) per tile has "
