@@ -191,7 +191,8 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     """``MODEL`` and the options that say how to read it (NIR source profile, overrides, torch shape)."""
     from neurosim.frontends.profiles import profiles
 
-    p.add_argument("model", help="model file: .nir, .nsim (native) or .pt/.pth (pickled torch module)")
+    p.add_argument("model", help="model file: .nir, .nsim (native) or .pt/.pth/.pt2 (torch; a pickled module needs "
+                                  "--trust-pickle)")
     p.add_argument("--source", choices=sorted(profiles()), default=None,
                    help="NIR source profile: which framework exported the file (default: exact restore for "
                         "files neurosim wrote, else the NIR spec)")
