@@ -59,6 +59,8 @@ _VALUE_TYPES: dict[str, type] = {"FixedPoint": FixedPoint, "NeuronFixedPoint": N
 OPTIONAL_FIELDS: dict[str, frozenset[str]] = {
     "NeuronFixedPoint": frozenset({"leak_bits", "leak_code", "input_shift", "syn_leak", "syn_leak_bits",
                                    "syn_leak_code"}),
+    # the multi-spike cap, added after format version 1 was fixed (None: no cap, the historic rule)
+    "LIF": frozenset({"max_spikes"}), "IF": frozenset({"max_spikes"}), "CubaLIF": frozenset({"max_spikes"}),
 }
 
 #: the one mapping from a dataclass field annotation to the JSON kind its value is stored as

@@ -14,13 +14,17 @@ it this step) and state ``v`` (membrane), in order:
 
     \text{fire:}\quad s[t] = \begin{cases} [v > \theta] & \text{spike\_rule = gt} \\
                                             [v \ge \theta] & \text{spike\_rule = ge} \\
-                                            \lfloor v / \theta \rfloor\,[v \ge \theta] & \text{spike\_rule = multi}
+                                            \min(\lfloor v / \theta \rfloor, m)\,[v \ge \theta] & \text{spike\_rule = multi}
                               \end{cases}
 
     \text{reset (immediate):}\quad v \leftarrow v - s\,\theta \ (\text{subtract}) \quad|\quad
                                    v \leftarrow v_{reset} \text{ where } s>0 \ (\text{zero})
 
-where :math:`\tilde v = v` for ``reset_timing="immediate"``. With ``reset_timing="delayed"``
+with :math:`m` = ``max_spikes`` (None: no cap, :math:`m = \infty`; a cap applies to ``multi`` only, and the
+reset subtracts the capped count :math:`s\theta`), and
+:math:`\tilde v = v` for ``reset_timing="immediate"``. E-3DSNN's stateless "multispike" neuron
+:math:`\lfloor \mathrm{clamp}(x, 0, 4) + 1/2 \rfloor` is exactly ``LIF(decay=0, bias=0.5, threshold=1,
+spike_rule="multi", max_spikes=4)``. With ``reset_timing="delayed"``
 (snnTorch's default) the membrane is stored un-reset and the reset of step ``t-1`` is applied
 inside step ``t``: ``subtract`` gives :math:`v \leftarrow \beta v - \theta s[t-1] + g x + b`
 (the subtracted threshold is *not* decayed), ``zero`` gives :math:`\tilde v = v_{reset}` where
@@ -91,6 +95,7 @@ from neurosim.ir.nodes.base import (
     register,
     require_input_shape,
     set_field,
+    short_repr,
 )
 
 RESET_MODES = ("zero", "subtract", "none")
@@ -259,6 +264,8 @@ class SpikingPopulation(Population):
     spike_rule: str = "gt"
     refractory_steps: int = 0
     fixed: NeuronFixedPoint | None = None
+    #: the most spikes one neuron emits per step under ``spike_rule="multi"`` (None: no cap)
+    max_spikes: int | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -274,6 +281,14 @@ class SpikingPopulation(Population):
                 f"{type(self).__name__}.refractory_steps must be an int >= 0, found {self.refractory_steps!r}"
             )
         set_field(self, "refractory_steps", int(self.refractory_steps))
+        if self.max_spikes is not None:
+            if not is_int(self.max_spikes) or not 1 <= self.max_spikes <= 2**31 - 1:
+                raise IRError(f"{type(self).__name__}.max_spikes must be None (no cap) or an int in 1..{2**31 - 1}, "
+                              f"found {short_repr(self.max_spikes)}")
+            if self.spike_rule != "multi":
+                raise IRError(f"{type(self).__name__}.max_spikes={int(self.max_spikes)!r} caps multi-spikes, but "
+                              f"spike_rule is {self.spike_rule!r}; set spike_rule='multi' or max_spikes=None")
+            set_field(self, "max_spikes", int(self.max_spikes))
         if self.spike_rule == "multi" and np.any(self.threshold <= 0):
             raise IRError(
                 f"{type(self).__name__}.threshold must be > 0 with spike_rule='multi', found "

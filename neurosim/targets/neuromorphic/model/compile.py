@@ -184,6 +184,11 @@ def check_engine_support(graph: Graph) -> None:
                 f"node {name!r} ({kind}) is a non-spiking readout; the neuromorphic core runs "
                 f"spiking populations only -- replace it with a spiking layer or read the layer before it"
             )
+        if isinstance(node, SpikingPopulation) and node.max_spikes is not None:
+            raise UnsupportedError(
+                f"node {name!r} ({kind}) caps multi-spikes at max_spikes={node.max_spikes!r}, which the cycle-level "
+                f"engine does not implement yet; run it with the reference simulator or `neurosim metrics`"
+            )
         if node.family == "elementwise":
             raise UnsupportedError(f"node {name!r} ({kind}) has no hardware mapping; fold it into weights")
         if node.family not in ENGINE_FAMILIES:

@@ -473,7 +473,10 @@ class NeuronKernel(Kernel):
             return (v > self.thr).astype(v.dtype)
         if rule == "ge":
             return (v >= self.thr).astype(v.dtype)
-        return np.where(v >= self.thr, np.floor(v / self.thr), 0).astype(v.dtype)
+        s = np.where(v >= self.thr, np.floor(v / self.thr), 0)
+        if self.node.max_spikes is not None:  # multi-spikes capped (E-3DSNN's multispike: 4)
+            s = np.minimum(s, self.node.max_spikes)
+        return s.astype(v.dtype)
 
     # fixed -----------------------------------------------------------------------------------
     def step_fixed(self, x):
@@ -506,6 +509,8 @@ class NeuronKernel(Kernel):
             s = (v_new >= self.thr).astype(np.int64)
         else:
             s = np.where(v_new >= self.thr, v_new // self.thr, 0).astype(np.int64)
+            if node.max_spikes is not None:
+                s = np.minimum(s, node.max_spikes)
         if frozen is not None:
             s = np.where(frozen, 0, s)
             self.refr = np.where(frozen, self.refr - 1, np.where(s > 0, node.refractory_steps, 0))
