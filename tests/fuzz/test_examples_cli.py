@@ -204,3 +204,21 @@ def test_stale_temporaries_of_a_dead_process_are_removed(tmp_path):
     mine.mkdir()
     assert_ok(_estimate(tmp_path / "rep"))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["rep", mine.name])
+
+
+def test_sat_verify_never_ignores_an_array_option(monkeypatch, tmp_path):
+    """`sat verify --rows 3` used to run the default campaign and ignore --rows (found by the output-path fuzz)."""
+    import neurosim.targets.sat.verify as sat_verify
+    from neurosim.cli import build_parser
+
+    seen = {}
+
+    def fake_campaign(tiles, seed, work, simulator, configs):
+        seen["configs"] = configs
+        raise KeyboardInterrupt  # stop before any simulator runs
+
+    monkeypatch.setattr(sat_verify, "verify_campaign", fake_campaign)
+    args = build_parser().parse_args(["sat", "verify", "--rows", "3", "--work", str(tmp_path / "work")])
+    with pytest.raises(KeyboardInterrupt):
+        args.run(args)
+    assert len(seen["configs"]) == 1 and seen["configs"][0].rows == 3

@@ -36,10 +36,10 @@ CASES = [
     (["bench", "--models", "nope"], "--json", "file", []),
     (["bench", "--models", "nope"], "--plot", "file", []),
     (["sat", "nope-net"], "--out", "report", []),
-    (["sat", "rtl", "--rows", "0"], "--out", "satrtl", []),
-    (["sat", "verify", "--tiles", "0"], "--work", "work", []),
-    (["sat", "synth", "--fpga", "ice40", "--rows", "0"], "--work", "work", []),
-    (["sat", "synth", "--fpga", "ice40", "--rows", "0"], "--json", "file", []),
+    (["sat", "rtl", "--acc-bits", "1"], "--out", "satrtl", []),
+    (["sat", "verify", "--acc-bits", "1"], "--work", "work", []),
+    (["sat", "synth", "--fpga", "ice40", "--acc-bits", "1"], "--work", "work", []),
+    (["sat", "synth", "--fpga", "ice40", "--acc-bits", "1"], "--json", "file", []),
     (["sat", "bench", "--network", "nope"], "--json", "file", []),
 ]
 OWNED = {"report": ("report.json", "timing.json"), "rtl": ("cores.json", "top"), "satrtl": ("manifest.json",)}

@@ -39,7 +39,7 @@ RUNNER = Path(__file__).with_name("scalesim_runner.py")
 def scalesim_like(cfg: AcceleratorConfig, rows: int, cols: int) -> AcceleratorConfig:
     """``cfg`` reshaped into SCALE-Sim's array: ``rows x cols`` single-multiplier PEs, nothing that stalls."""
     return cfg.replace(rows=rows, cols=cols, lanes=1, window=1, patterns=(), interleave=False, offline_schedule=False,
-                       ifmap_buffer_bytes=1 << 50, ofmap_buffer_bytes=1 << 50, dram_bytes_per_s=1e18)
+                       ifmap_buffer_bytes=1 << 40, ofmap_buffer_bytes=1 << 40, dram_bytes_per_s=1e15)  # the config maxima
 
 
 def forward_layers(workload: Workload, batch: int = 1) -> list[dict]:

@@ -118,7 +118,10 @@ def _verify(args) -> int:
     check_output_dir("--work", args.work)
     if args.tiles < 1:
         raise SATConfigError(f"--tiles must be a positive integer, found {args.tiles!r}; give the number of random tiles")
-    configs = (config_of(args),) if args.nm or args.groups or args.config else CAMPAIGN
+    # any array option names one build; none runs the campaign (an option is never silently ignored)
+    one = any(getattr(args, k, None) is not None for k in ("nm", "groups", "config", "rows", "cols", "act_bits",
+                                                            "weight_bits")) or args.acc_bits
+    configs = (config_of(args),) if one else CAMPAIGN
     con = console()
     verbose = getattr(args, "verbose", False)
     log = SimulatorLog(Path(args.work) / NAME / "simulator.log", verbose=verbose)
