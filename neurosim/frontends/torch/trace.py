@@ -47,7 +47,15 @@ def _is_leaf(mod, registry: dict[type, _Entry]) -> bool:
 
 
 def _walk(b: _Builder, mod, path: str, sources: tuple[str, ...]) -> tuple[str, ...]:
-    """Import ``mod`` (at ``path``) fed by ``sources``; returns the IR nodes its output sums."""
+    """Import ``mod`` (at ``path``) fed by ``sources``; returns the IR nodes its output sums.
+
+    A SpikingJelly multi-step model (``[T, B, ...]`` tensors, :mod:`.spikingjelly`) is lowered whole by
+    :func:`.spikingjelly.lower_multistep`."""
+    if not path and sources == ("input",):
+        from neurosim.frontends.torch.spikingjelly import is_multistep, lower_multistep
+
+        if is_multistep(mod):
+            return lower_multistep(b, mod)
     if _is_sequential(mod):
         # _modules, not named_children(): the latter skips a module that appears twice
         for key, child in mod._modules.items():
