@@ -180,7 +180,7 @@ def from_rates(graph: Graph, rates: Mapping[str, float], steps: int, *, input_ra
                               f"{pops_needing!r}")
 
     def rate_into(name: str) -> float | None:
-        """Spike rate arriving at ``name`` (None: real-valued), through stateless shape nodes."""
+        """Spike rate arriving at ``name`` (None: real-valued), through shape and delay nodes only."""
         total, real = 0.0, False
         for a in graph.predecessors(name):
             src = graph.nodes[a]
@@ -191,9 +191,10 @@ def from_rates(graph: Graph, rates: Mapping[str, float], steps: int, *, input_ra
                     total += input_rate
             elif isinstance(src, SpikingPopulation):
                 total += float(rates[a])
-            elif isinstance(src, Population):
+            elif isinstance(src, Population) or src.family not in ("shape", "delay"):
+                # a readout, a projection (conv -> conv), a DNN/recurrent/attention/sparse node: real values
                 real = True
-            else:
+            else:  # pooling, flatten, delay: spikes pass through
                 r = rate_into(a)
                 if r is None:
                     real = True

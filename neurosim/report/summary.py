@@ -42,7 +42,8 @@ def summarize(graph: Graph) -> list[LayerRow]:
         rec = [a for a, b in graph.recurrent_edges if b == name]
         if rec:
             details = (details + "; " if details else "") + f"recurrent from {', '.join(rec)}"
-        rows.append(LayerRow(name, type(node).__name__, graph.shapes[name], neurons, synapses, node.n_params(),
+        rows.append(LayerRow(name, type(node).__name__, graph.shapes[name], neurons, synapses,
+                             0 if isinstance(node, Population) else node.n_params(),
                              sparsity, nm, fx, details))
     return rows
 

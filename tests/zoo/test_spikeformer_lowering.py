@@ -230,3 +230,29 @@ def test_metrics_count_the_spike_matmul_events():
         assert p.flops == 2 * n * c * d
     doc = metrics_report(graph, counts)
     assert doc["levels"]["a"]["sop"] > 0 and doc["neurobench"]["ParameterCount"] == _param_count(graph)
+
+
+def test_sat_trains_the_lowered_transformer_with_its_attention_gemms():
+    """`neurosim sat` on the lowered Meta-SpikeFormer: every conv/linear a weighted GEMM, every SpikeMatMul two
+    weightless matmuls per head (K^T V: d x N x d, Q (KV): N x d x d, shapes by hand), and N:M beats dense."""
+    from neurosim.ir.nodes.attention import SpikeMatMul
+    from neurosim.targets.sat.config import load_config
+    from neurosim.targets.sat.model.workload import from_graph
+    from neurosim.targets.sat.study import study
+
+    torch.manual_seed(0)
+    model = _randomise(MetaSpikeFormer((16, 32, 48, 64), T=1, num_classes=10), seed=3)
+    graph = from_torch(model, (3, 32, 32))
+    w = from_graph(graph, "tiny-metaspikeformer")
+    attn = [n for n in graph.order if isinstance(graph.nodes[n], SpikeMatMul)]
+    gemms = {g.name: g for g in w.gemms}
+    for name in attn:
+        node = graph.nodes[name]
+        c, d, n = node.split(graph.input_shape_of(name))
+        kv, qkv = gemms[name + ".kv"], gemms[name + ".qkv"]
+        assert (kv.m, kv.k, kv.n, kv.count, kv.weighted) == (d, n, d, node.heads, False)
+        assert (qkv.m, qkv.k, qkv.n, qkv.count, qkv.weighted) == (n, d, d, node.heads, False)
+    weighted = [g for g in w.gemms if g.weighted]
+    assert len(weighted) == sum(1 for n in graph.order if graph.nodes[n].family == "projection")
+    result = study(w, load_config("sat-vcu1525"), (2, 8), 8, ablation=False, sweep=False)
+    assert result.sparse.cycles < result.dense.cycles

@@ -32,6 +32,7 @@ from pathlib import Path
 from neurosim.errors import FormatError, SATConfigError
 from neurosim.fileio import write_text_atomic
 from neurosim.ir.graph import Graph
+from neurosim.ir.nodes.attention import SpikeMatMul
 from neurosim.ir.nodes import (
     GELU,
     Add,
@@ -207,6 +208,12 @@ def from_graph(graph: Graph, name: str, source: str = "") -> Workload:
             gemms.append(GemmLayer(node_name, "matmul", m, k, n, count=h, weighted=False))
             if node.scale != 1.0:
                 vectors.append(_vector(node_name + ".scale", "scale", h * m * n))
+        elif isinstance(node, SpikeMatMul):
+            # spike-driven self-attention per head: KV = K^T V (d x N by N x d), then Q (KV) (N x d by d x d)
+            c, d, n_tok = node.split(in_shape)
+            gemms.append(GemmLayer(node_name + ".kv", "matmul", d, n_tok, d, count=node.heads, weighted=False))
+            gemms.append(GemmLayer(node_name + ".qkv", "matmul", n_tok, d, d, count=node.heads, weighted=False))
+            vectors.append(_vector(node_name + ".scale", "scale", c * n_tok))
         elif isinstance(node, (BatchNorm, LayerNorm)):
             vectors.append(_vector(node_name, "batchnorm" if isinstance(node, BatchNorm) else "layernorm",
                                    math.prod(out_shape)))
