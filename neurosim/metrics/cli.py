@@ -32,6 +32,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the Poisson input (default 0)")
     p.add_argument("--memory", default=None, metavar="TOML",
                    help="memory hierarchy of level (b) (default: the bundled Horowitz 45 nm levels)")
+    p.add_argument("--chip", default=None, metavar="NAME_OR_TOML",
+                   help="also level (c): the cycle-level engine on this chip preset (or why the model does not map)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the report as JSON to FILE")
 
 
@@ -57,14 +59,19 @@ def _input(args, graph):
 def run(args) -> int:
     from neurosim.fileio import check_output_file, write_text_atomic
     from neurosim.metrics.memory import load_memory
-    from neurosim.metrics.report import counts_of, metrics_report, print_metrics
+    from neurosim.metrics.report import counts_of, engine_level, metrics_report, print_metrics
 
     if args.json is not None:
         check_output_file("--json", args.json, suffix=".json")
     memory = load_memory(args.memory)
     graph = load_model_of(args)
-    counts = counts_of(graph, _input(args, graph))
+    x = _input(args, graph)
+    counts = counts_of(graph, x)
     doc = metrics_report(graph, counts, memory=memory, model=str(args.model))
+    if args.chip is not None:
+        doc["engine"] = engine_level(graph, x, args.chip)
+        if doc["engine"]["maps"]:
+            doc["totals"]["energy_c_pj"] = doc["engine"]["energy_pj"]
     print_metrics(doc, console())
     if args.json is not None:
         write_text_atomic(args.json, json.dumps(doc, indent=2, sort_keys=False) + "\n")

@@ -102,6 +102,27 @@ def _num(v) -> str:
     return f"{int(v):,}"
 
 
+def engine_level(graph, x, chip: str) -> dict:
+    """Level (c): one inference of ``graph`` on ``x``'s first sample through the cycle-level engine on the
+    preset ``chip`` (:func:`neurosim.targets.neuromorphic.estimate.estimate`, the chip's arithmetic), or
+    why it does not map: a node the engine cannot run yet, a model that does not fit the chip. The
+    levels (a)/(b) price the same activity without a chip; (c) prices the events of the chip's own
+    quantized run, so it need not equal them."""
+    from neurosim.errors import CapacityError, ChipError, UnsupportedError
+    from neurosim.targets.neuromorphic.estimate import estimate
+
+    title = f"(c) cycle-level engine on {chip}"
+    try:
+        est = estimate(graph, chip, x[:, 0] if x.ndim == 2 + len(graph.nodes[graph.inputs[0]].shape) else x)
+    except (UnsupportedError, CapacityError) as exc:
+        return {"title": title, "maps": False, "why": str(exc)}
+    except ChipError:
+        raise
+    return {"title": title, "maps": True, "energy_pj": float(est.energy_pj), "latency_s": float(est.latency_s),
+            "energy_lower_bound": bool(est.lower_bound), "latency_lower_bound": bool(est.latency_lower_bound),
+            "cores": int(len(est.energy_by_core_pj))}
+
+
 def print_metrics(doc: dict, con) -> None:
     """Print a :func:`metrics_report` document: NeuroBench metrics, the per-layer levels, totals."""
     from rich.table import Table
@@ -142,6 +163,13 @@ def print_metrics(doc: dict, con) -> None:
     for k in keys:
         lv = doc["levels"][k]
         print_line(con, f"{lv['title']}: {format_energy(lv['energy_pj'])}")
+    c = doc.get("engine")
+    if c is not None and c["maps"]:
+        bound = " (lower bound: unpriced events)" if c["energy_lower_bound"] else ""
+        print_line(con, f"{c['title']}: {format_energy(c['energy_pj'])}{bound}, latency {c['latency_s']:.3g} s "
+                        f"per inference (its own quantized run; `neurosim estimate` for the breakdown)")
+    elif c is not None:
+        print_line(con, f"{c['title']}: does not map -- {c['why']}")
     a = doc["levels"]["a"]
     print_line(con, f"  (a) {a['source']}; {a['note']}")
     if "b" in doc["levels"]:

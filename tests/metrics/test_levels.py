@@ -251,3 +251,28 @@ def test_cli_input_file_and_bad_json_path(tmp_path):
     with pytest.raises(OutputPathError, match=r"^--json "):
         _run(["models/digits_mlp.nsim", "--json", str(tmp_path)])
     assert _run(["models/digits_mlp.nsim", "--seed", "-5"]) == 0  # any integer is a seed (commands.seed_arg)
+
+
+def test_level_c_is_the_engine_on_the_chip_or_says_why_it_does_not_map(tmp_path, capsys):
+    """`neurosim metrics --chip`: level (c) is estimate() on the same input's first sample; a model that cannot
+    map gets the engine's or partitioner's one-line reason instead of a number."""
+    import json
+
+    from neurosim.frontends import load_model
+    from neurosim.metrics.cli import _input
+    from neurosim.targets.neuromorphic.estimate import estimate
+
+    out = tmp_path / "m.json"
+    assert _run(["models/digits_mlp.nir", "--chip", "loihi", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    args = argparse.Namespace(input=None, timesteps=16, batch=1, rate=0.1, seed=0)
+    graph = load_model("models/digits_mlp.nir")
+    direct = estimate(graph, "loihi", _input(args, graph)[:, 0])
+    assert doc["engine"]["maps"] and doc["engine"]["energy_pj"] == direct.energy_pj
+    assert doc["totals"]["energy_c_pj"] == direct.energy_pj and doc["engine"]["latency_s"] == direct.latency_s
+    assert "(c) cycle-level engine on loihi: " in capsys.readouterr().out
+    assert _run(["models/digits_conv.nir", "--chip", "truenorth", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert not doc["engine"]["maps"] and "energy_c_pj" not in doc["totals"]
+    assert doc["engine"]["why"].startswith("population '5' does not fit chip 'truenorth': a single neuron needs 512 "
+                                           "axons but axons_per_core is 256")
