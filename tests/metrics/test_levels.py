@@ -276,3 +276,31 @@ def test_level_c_is_the_engine_on_the_chip_or_says_why_it_does_not_map(tmp_path,
     assert not doc["engine"]["maps"] and "energy_c_pj" not in doc["totals"]
     assert doc["engine"]["why"].startswith("population '5' does not fit chip 'truenorth': a single neuron needs 512 "
                                            "axons but axons_per_core is 256")
+
+
+def test_saved_rates_reproduce_the_run_and_bad_rate_files_are_refused(tmp_path):
+    """--save-rates writes the measured per-layer rates (and the spike input's rate); --rates on that file gives
+    the same levels on a dense MLP (uniform fan-out: the expectation equals the realised count)."""
+    import json
+
+    from neurosim.errors import FormatError, SimulationError
+
+    rates, a, b = tmp_path / "r.toml", tmp_path / "a.json", tmp_path / "b.json"
+    assert _run(["models/digits_mlp.nsim", "--save-rates", str(rates), "--json", str(a)]) == 0
+    text = rates.read_text()
+    assert "input_rate = 0.09375" in text and '"1" = 0.03515625' in text
+    assert _run(["models/digits_mlp.nsim", "--rates", str(rates), "--json", str(b)]) == 0
+    da, db = json.loads(a.read_text()), json.loads(b.read_text())
+    for key in ("energy_a_pj", "energy_b_pj"):
+        assert db["totals"][key] == pytest.approx(da["totals"][key], rel=1e-12)
+    rates.write_text('[rates]\ndefault = 0.1\n')
+    assert _run(["models/digits_mlp.nsim", "--rates", str(rates)]) == 0  # default fills every spiking layer
+    rates.write_text('rate = 3\n')
+    with pytest.raises(FormatError, match=r"^--rates '.*r\.toml': expected a \[rates\] table and optionally "
+                                          r"input_rate, found keys \['rate'\]$"):
+        _run(["models/digits_mlp.nsim", "--rates", str(rates)])
+    rates.write_text('[rates]\n"1" = -1\n"3" = 0.1\n')
+    with pytest.raises(SimulationError, match=r"^firing rate of layer '1' must be a number >= 0"):
+        _run(["models/digits_mlp.nsim", "--rates", str(rates)])
+    with pytest.raises(SimulationError, match=r"^--rates replaces the run: leave out --input, --save-rates and --chip$"):
+        _run(["models/digits_mlp.nsim", "--rates", str(rates), "--chip", "loihi"])
