@@ -767,7 +767,7 @@ def _spike_notes(ctx, name, node) -> None:
         ctx.note(name, "delayed reset timing (NIR resets in the same step)")
     if node.spike_rule != "gt":
         ctx.note(name, f"spike rule {node.spike_rule!r} (NIR spikes when v > v_threshold, once)")
-    if node.max_spikes is not None:
+    if getattr(node, "max_spikes", None) is not None:
         ctx.note(name, f"multi-spike cap max_spikes={node.max_spikes!r} (NIR has none)")
     if node.refractory_steps:
         ctx.note(name, f"refractory period of {node.refractory_steps} steps")
@@ -856,7 +856,7 @@ def _exp_scale(nir, node, name, ctx):
 def _exp_threshold(nir, node, name, ctx):
     if node.spike_rule != "gt":
         ctx.note(name, f"spike rule {node.spike_rule!r}")
-    if node.max_spikes is not None:
+    if getattr(node, "max_spikes", None) is not None:
         ctx.note(name, f"multi-spike cap max_spikes={node.max_spikes!r} (NIR has none)")
     return nir.Threshold(threshold=node.threshold)
 

@@ -77,6 +77,7 @@ def upstream(monkeypatch):
     return ns
 
 
+@pytest.mark.upstream
 @pytest.mark.parametrize("size", sorted(META_SPIKEFORMER_SIZES))
 def test_state_dict_equals_the_original(upstream, size):
     dims = list(META_SPIKEFORMER_SIZES[size]["embed_dim"])
@@ -90,6 +91,7 @@ def test_state_dict_equals_the_original(upstream, size):
     assert count_params(ours) == sum(p.numel() for p in theirs.parameters())
 
 
+@pytest.mark.upstream
 def test_forward_equals_the_original(upstream):
     ours = meta_spikeformer("15M", T=2, num_classes=10, seed=1)
     theirs = upstream["Spiking_vit_MetaFormer"](embed_dim=[64, 128, 256, 360], num_heads=8, mlp_ratios=4,
