@@ -18,6 +18,7 @@ the hostile-input contract (issue 15):
 
 from __future__ import annotations
 
+import argparse
 import collections
 import contextlib
 import io
@@ -102,3 +103,13 @@ def assert_ok(outcome: Outcome, argv=None) -> None:
     where = f"\nargv: {argv!r}" if argv is not None else ""
     assert outcome.escaped is None, f"exception escaped main():\n{outcome.escaped}{where}"
     assert outcome.code == 0, f"exit {outcome.code} on valid input:\n{outcome.stderr}{where}"
+
+
+def leaf_parsers(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    """``(command words, parser)`` of every leaf command under ``parser`` (``neurosim.cli.build_parser()``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from leaf_parsers(sub, (*path, name))
+            return
+    yield path, parser

@@ -20,23 +20,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fuzzing import assert_clean_error, assert_ok, run_cli
+from fuzzing import assert_clean_error, assert_ok, leaf_parsers, run_cli
 from neurosim.cli import build_parser
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 PARSER = build_parser()
 
 
-def _commands(parser, path=()):
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                yield from _commands(sub, (*path, name))
-            return
-    yield path, parser
-
-
-COMMANDS = dict(_commands(PARSER))
+COMMANDS = dict(leaf_parsers(PARSER))
 #: commands whose valid run does real work (seconds to minutes): always poisoned
 EXPENSIVE = {("run",), ("estimate",), ("rtl",), ("verify",), ("synth",), ("bench",), ("sat", "study"),
              ("sat", "rtl"), ("sat", "verify"), ("sat", "synth"), ("sat", "bench")}

@@ -26,7 +26,6 @@ accept (1e11, 2**63, ...): exit 0 or a clean line naming the flag.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import math
 import re
@@ -40,7 +39,7 @@ from hypothesis import strategies as st
 
 import neurosim.targets.neuromorphic.config as chipcfg
 import neurosim.targets.sat.config as satcfg
-from fuzzing import assert_clean_error, assert_ok, run_cli
+from fuzzing import assert_clean_error, assert_ok, leaf_parsers, run_cli
 from neurosim import commands
 from neurosim.cli import build_parser
 from neurosim.targets.neuromorphic.arithmetic import SCHEMA as ARITH_SCHEMA
@@ -869,18 +868,9 @@ NUMERIC_TYPES = {commands.positive_int, commands.nonneg_int, commands.seed_arg, 
                  commands.rate_arg, commands.shape_arg, commands.nm_arg, int, float}
 
 
-def _commands(parser, path=()):
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for name, sub in action.choices.items():
-                yield from _commands(sub, (*path, name))
-            return
-    yield path, parser
-
-
 def _numeric_flags():
     out = []
-    for path, parser in _commands(build_parser()):
+    for path, parser in leaf_parsers(build_parser()):
         for a in parser._actions:
             if a.option_strings and (a.type in NUMERIC_TYPES or getattr(a.type, "__name__", "").startswith("int_in_")):
                 out.append((path, a.option_strings[-1], a.type))
